@@ -1,0 +1,350 @@
+package source
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/hashicorp/go-hclog"
+)
+
+// FetchOptions configures a Fetcher.
+type FetchOptions struct {
+	// CacheDir holds one bare repository per remote URL, reused between runs
+	// so that later fetches transfer only new objects.
+	CacheDir string
+	// Auth holds the credentials offered to remotes; the zero value offers none.
+	Auth Auth
+	// Logger receives debug lines about fetches; nil discards them.
+	Logger hclog.Logger
+}
+
+// DefaultFetchOptions returns options with the cache in
+// $XDG_CACHE_HOME/gantry/git (or the OS's user cache directory).
+func DefaultFetchOptions() FetchOptions {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return FetchOptions{CacheDir: filepath.Join(dir, "gantry", "git")}
+}
+
+// Fetcher fetches Git repositories into a cache directory. It is safe for
+// concurrent use, also by several processes sharing one cache: each cached
+// repository is guarded by a file lock.
+type Fetcher struct {
+	opts FetchOptions
+	log  hclog.Logger
+}
+
+// NewFetcher returns a Fetcher using opts.
+func NewFetcher(opts FetchOptions) *Fetcher {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Fetcher{opts: opts, log: log.Named("git")}
+}
+
+// Commit is one resolved commit of a fetched repository.
+type Commit struct {
+	// Repo is the repository as given, with any credentials removed.
+	Repo string
+	// Ref is the branch, tag or SHA that was asked for.
+	Ref string
+	// SHA is the full hex commit hash Ref resolved to.
+	SHA string
+
+	tree *object.Tree
+}
+
+var (
+	fullSHA  = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	shortSHA = regexp.MustCompile(`^[0-9a-f]{4,39}$`)
+)
+
+// Fetch resolves ref in the repository at repo and returns that commit.
+// ref is a branch name, a tag name, a full ref name (refs/heads/main) or a
+// full 40-character commit SHA. Branch and tag names are resolved against the
+// remote's current refs on every call, so a force-pushed branch yields its new
+// commit; a commit SHA already in the cache costs no network round trip.
+func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("fetch %s: no ref given: name a branch, tag or full commit SHA", redact(repo))
+	}
+	remoteURL, urlAuth, err := normaliseURL(repo)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(f.opts.CacheDir, cacheKey(remoteURL))
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: cache %s: %w", redact(repo), dir, err)
+	}
+	defer unlock()
+
+	r, err := openCache(dir, remoteURL)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: cache %s: %w", redact(repo), dir, err)
+	}
+	auth, err := f.opts.Auth.merge(urlAuth).method(remoteURL)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", redact(repo), err)
+	}
+	hash, err := f.resolve(ctx, r, remoteURL, ref, auth)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s at %q: %w", redact(repo), ref, err)
+	}
+	c, err := r.CommitObject(hash)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s at %q: commit %s: %w", redact(repo), ref, hash, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", redact(repo), ref, hash, err)
+	}
+	return &Commit{Repo: redact(repo), Ref: ref, SHA: hash.String(), tree: tree}, nil
+}
+
+// resolve returns the commit ref names, fetching what the cache lacks.
+func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, remoteURL, ref string, auth transport.AuthMethod) (plumbing.Hash, error) {
+	if fullSHA.MatchString(ref) {
+		h := plumbing.NewHash(ref)
+		if _, err := r.CommitObject(h); err == nil {
+			f.log.Debug("commit already cached", "commit", ref)
+			return h, nil
+		}
+		// The commit may be on any branch or tag: fetch them all, then look again.
+		if err := f.fetch(ctx, r, auth, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if _, err := r.CommitObject(h); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("commit %s is not on any branch or tag of the repository", ref)
+		}
+		return h, nil
+	}
+
+	remote, err := r.Remote("origin")
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return plumbing.ZeroHash, describeTransportError(err)
+	}
+	name, err := matchRef(refs, ref)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	local := plumbing.ReferenceName("refs/remotes/origin/" + strings.TrimPrefix(name.String(), "refs/heads/"))
+	if name.IsTag() {
+		local = name
+	}
+	if err := f.fetch(ctx, r, auth, "+"+name.String()+":"+local.String()); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	got, err := r.Reference(local, true)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s was fetched but is missing from the cache: %w", name, err)
+	}
+	return peel(r, got.Hash())
+}
+
+func (f *Fetcher) fetch(ctx context.Context, r *git.Repository, auth transport.AuthMethod, specs ...string) error {
+	refSpecs := make([]config.RefSpec, len(specs))
+	for i, s := range specs {
+		refSpecs[i] = config.RefSpec(s)
+	}
+	f.log.Debug("fetching", "refspecs", specs)
+	err := r.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   refSpecs,
+		Auth:       auth,
+		Tags:       git.NoTags,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return describeTransportError(err)
+	}
+	return nil
+}
+
+// matchRef finds the remote ref that ref names: a full ref name, else a branch
+// or a tag of that name. A name that is both is ambiguous rather than guessed.
+func matchRef(refs []*plumbing.Reference, ref string) (plumbing.ReferenceName, error) {
+	have := make(map[plumbing.ReferenceName]bool, len(refs))
+	for _, r := range refs {
+		have[r.Name()] = true
+	}
+	if strings.HasPrefix(ref, "refs/") {
+		if have[plumbing.ReferenceName(ref)] {
+			return plumbing.ReferenceName(ref), nil
+		}
+		return "", fmt.Errorf("%w: the repository has no ref %s", ErrRefNotFound, ref)
+	}
+	branch, tag := plumbing.NewBranchReferenceName(ref), plumbing.NewTagReferenceName(ref)
+	switch {
+	case have[branch] && have[tag]:
+		return "", fmt.Errorf("%q is both a branch and a tag: use refs/heads/%s or refs/tags/%s", ref, ref, ref)
+	case have[branch]:
+		return branch, nil
+	case have[tag]:
+		return tag, nil
+	}
+	hint := ""
+	if shortSHA.MatchString(ref) {
+		hint = " (an abbreviated commit SHA is not enough: give all 40 characters)"
+	}
+	return "", fmt.Errorf("%w: no branch or tag named %q%s", ErrRefNotFound, ref, hint)
+}
+
+// ErrRefNotFound is returned (wrapped) when a ref names nothing in the repository.
+var ErrRefNotFound = errors.New("ref not found")
+
+// peel follows annotated tags to the commit they point at.
+func peel(r *git.Repository, h plumbing.Hash) (plumbing.Hash, error) {
+	for range 10 {
+		tag, err := r.TagObject(h)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return h, nil
+		}
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if tag.TargetType != plumbing.CommitObject && tag.TargetType != plumbing.TagObject {
+			return plumbing.ZeroHash, fmt.Errorf("tag %s points at a %s, not a commit", tag.Name, tag.TargetType)
+		}
+		h = tag.Target
+	}
+	return plumbing.ZeroHash, fmt.Errorf("tag chain at %s is too deep", h)
+}
+
+func describeTransportError(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		return fmt.Errorf("authentication failed: the server rejected the credentials (or none were given); check GANTRY_GIT_TOKEN, or GANTRY_GIT_USERNAME and GANTRY_GIT_PASSWORD: %w", err)
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("authorization failed: the credentials are valid but may not read this repository: %w", err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("repository not found: check the URL (private repositories may also answer not found without valid credentials): %w", err)
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return fmt.Errorf("the repository is empty: push a commit first: %w", err)
+	case strings.Contains(err.Error(), "knownhosts"):
+		return fmt.Errorf("SSH host key verification failed: add the server's key to the known_hosts file (GANTRY_GIT_KNOWN_HOSTS, e.g. with ssh-keyscan): %w", err)
+	}
+	return err
+}
+
+// normaliseURL turns a local path into an absolute file:// URL, checks that
+// other inputs are URLs go-git can fetch, and moves credentials embedded in an
+// http(s) URL into the returned Auth so that the URL used for the cache key,
+// logs and errors never carries them.
+func normaliseURL(repo string) (string, Auth, error) {
+	if repo == "" {
+		return "", Auth{}, errors.New("no repository given: pass a path, file://, https:// or ssh:// URL")
+	}
+	if isSCPLike(repo) {
+		return repo, Auth{}, nil
+	}
+	u, err := url.Parse(repo)
+	if err == nil && u.Scheme != "" && u.Scheme != "file" {
+		switch u.Scheme {
+		case "http", "https":
+			var a Auth
+			if u.User != nil {
+				a.Username = u.User.Username()
+				a.Password, _ = u.User.Password()
+				u.User = nil
+			}
+			return u.String(), a, nil
+		case "ssh", "git":
+			return repo, Auth{}, nil
+		}
+		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
+	}
+	path := repo
+	if err == nil && u.Scheme == "file" {
+		path = u.Path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	return "file://" + abs, Auth{}, nil
+}
+
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
+
+func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
+
+// redact removes a password or token embedded in a URL.
+func redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}
+
+func cacheKey(remoteURL string) string {
+	sum := sha256.Sum256([]byte(remoteURL))
+	return hex.EncodeToString(sum[:12])
+}
+
+func openCache(dir, remoteURL string) (*git.Repository, error) {
+	r, err := git.PlainOpen(dir)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		r, err = git.PlainInit(dir, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
+		_, err = r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{remoteURL}})
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// lockDir takes an exclusive flock on dir+".lock" so that processes sharing a
+// cache never write one repository at once. The lock dies with the process.
+func lockDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

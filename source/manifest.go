@@ -1,0 +1,148 @@
+package source
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantryops/gantry/object"
+)
+
+// document is one YAML document of a file and where it starts.
+type document struct {
+	file string
+	line int // 1-based line of the document's first line, for parser offsets
+	body []byte
+}
+
+// where names the file and the document's first line that is neither blank
+// nor a comment: where a reader finds the object.
+func (d document) where() string {
+	first := d.line
+	for l := range bytes.Lines(d.body) {
+		t := bytes.TrimSpace(l)
+		if len(t) > 0 && t[0] != '#' {
+			break
+		}
+		first++
+	}
+	return d.file + ":" + strconv.Itoa(first)
+}
+
+// splitDocuments splits a YAML stream at "---" separator lines, keeping the
+// line each document starts on so that errors can point into the file.
+func splitDocuments(file string, data []byte) []document {
+	var docs []document
+	start, line := 1, 0
+	var cur bytes.Buffer
+	flush := func(next int) {
+		if cur.Len() > 0 {
+			docs = append(docs, document{file: file, line: start, body: bytes.Clone(cur.Bytes())})
+		}
+		cur.Reset()
+		start = next
+	}
+	for rest := data; len(rest) > 0; {
+		line++
+		l := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i+1], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		trimmed := bytes.TrimRight(l, "\r\n")
+		if isSeparator(trimmed) {
+			flush(line + 1)
+			continue
+		}
+		cur.Write(l)
+	}
+	flush(0)
+	return docs
+}
+
+func isSeparator(l []byte) bool {
+	if bytes.Equal(l, []byte("...")) {
+		return true
+	}
+	if !bytes.HasPrefix(l, []byte("---")) {
+		return false
+	}
+	return len(l) == 3 || l[3] == ' ' || l[3] == '\t'
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// decodeDocument parses one document into objects, flattening *List kinds. A
+// document holding only comments or whitespace yields nothing.
+func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
+	js, err := yaml.YAMLToJSON(d.body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %s", d.file, absoluteLines(err.Error(), d.line))
+	}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, nil
+	}
+	var v any
+	if err := utiljson.Unmarshal(js, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.where(), err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a Kubernetes object: expected a mapping with apiVersion and kind, found %s", d.where(), describe(v))
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if u.IsList() && strings.HasSuffix(u.GetKind(), "List") {
+		return flattenList(d, u)
+	}
+	if err := object.Validate(u); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.where(), err)
+	}
+	return []*unstructured.Unstructured{u}, nil
+}
+
+func flattenList(d document, list *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	items, _ := list.Object["items"].([]any)
+	out := make([]*unstructured.Unstructured, 0, len(items))
+	for i, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: %s items[%d]: not a Kubernetes object: found %s", d.where(), list.GetKind(), i, describe(item))
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if err := object.Validate(u); err != nil {
+			return nil, fmt.Errorf("%s: %s items[%d]: %w", d.where(), list.GetKind(), i, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// absoluteLines rewrites "line N" in a YAML parser message, which counts from
+// the start of the document, to count from the start of the file.
+func absoluteLines(msg string, docStart int) string {
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return yamlLine.ReplaceAllStringFunc(msg, func(s string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(s, "line "))
+		return "line " + strconv.Itoa(n+docStart-1)
+	})
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a sequence"
+	case string:
+		return "a string"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("a %T", v)
+}
