@@ -1,0 +1,340 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// EmbeddedOptions configures an embedded Postgres cluster.
+type EmbeddedOptions struct {
+	// Dir holds the cluster: data/ (PGDATA), postgres.log, and usually the
+	// socket directory. Created when missing.
+	Dir string
+	// BinDir holds initdb, pg_ctl and postgres. Empty: found by FindPostgres.
+	BinDir string
+	// RunAs is the OS user initdb and postgres run as when gantry runs as root
+	// (Postgres refuses root). Ignored otherwise.
+	RunAs string
+	// Database is the database gantry uses inside the cluster, created on start.
+	Database string
+	// Fast turns off fsync and synchronous commit: for tests and benchmarks
+	// only, where a crash may lose the data.
+	Fast bool
+	// Logger receives lines about starting and stopping; nil discards them.
+	Logger hclog.Logger
+}
+
+// DefaultEmbeddedOptions returns options for the embedded default: the
+// cluster in DefaultEmbeddedDir, database "gantry", run as "postgres" when root.
+func DefaultEmbeddedOptions() EmbeddedOptions {
+	return EmbeddedOptions{Dir: DefaultEmbeddedDir(), RunAs: "postgres", Database: "gantry"}
+}
+
+// DefaultEmbeddedDir returns where the embedded cluster lives:
+// $GANTRY_POSTGRES_DIR if set, else $XDG_STATE_HOME/gantry/postgres, else
+// ~/.local/state/gantry/postgres; for root without XDG_STATE_HOME,
+// /var/lib/gantry/postgres, because root's home is not reachable by the
+// unprivileged user Postgres must run as.
+func DefaultEmbeddedDir() string {
+	if d := os.Getenv("GANTRY_POSTGRES_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "gantry", "postgres")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/gantry/postgres"
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "gantry", "postgres")
+	}
+	return filepath.Join(home, ".local", "state", "gantry", "postgres")
+}
+
+// ErrNoPostgres is returned (wrapped) when no Postgres binaries can be found.
+var ErrNoPostgres = errors.New("no Postgres server binaries found")
+
+// FindPostgres returns the directory holding initdb, pg_ctl and postgres:
+// $GANTRY_POSTGRES_BIN, else the directory of initdb on PATH, else the newest
+// /usr/lib/postgresql/*/bin.
+func FindPostgres() (string, error) {
+	candidates := []string{}
+	if d := os.Getenv("GANTRY_POSTGRES_BIN"); d != "" {
+		candidates = append(candidates, d)
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		candidates = append(candidates, filepath.Dir(p))
+	}
+	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(versions, func(a, b string) int { return compareVersionDirs(b, a) })
+	candidates = append(candidates, versions...)
+	for _, d := range candidates {
+		if hasPostgres(d) {
+			return d, nil
+		}
+	}
+	return "", noPostgres("on PATH or in /usr/lib/postgresql/*/bin")
+}
+
+func noPostgres(where string) error {
+	return fmt.Errorf("%w (initdb, pg_ctl and postgres) %s: install your distribution's Postgres server package (Debian/Ubuntu: apt-get install postgresql; Fedora: dnf install postgresql-server; macOS: brew install postgresql), or point gantry at an existing database with --database-url / GANTRY_DATABASE_URL", ErrNoPostgres, where)
+}
+
+func hasPostgres(dir string) bool {
+	for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// compareVersionDirs orders /usr/lib/postgresql/<major>/bin by major version.
+func compareVersionDirs(a, b string) int {
+	va, vb := filepath.Base(filepath.Dir(a)), filepath.Base(filepath.Dir(b))
+	if len(va) != len(vb) {
+		return len(va) - len(vb)
+	}
+	return strings.Compare(va, vb)
+}
+
+// Embedded is a private Postgres cluster in a directory, reachable only
+// through a unix socket whose directory only its owner can enter.
+type Embedded struct {
+	opts      EmbeddedOptions
+	bin       string
+	data      string
+	socketDir string
+	owner     *osUser // nil: run as ourselves
+	log       hclog.Logger
+}
+
+// NewEmbedded prepares an embedded cluster; nothing runs until Start.
+func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("embedded postgres: no directory given")
+	}
+	if opts.Database == "" {
+		opts.Database = "gantry"
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = dir
+	bin := opts.BinDir
+	if bin == "" {
+		if bin, err = FindPostgres(); err != nil {
+			return nil, err
+		}
+	} else if !hasPostgres(bin) {
+		return nil, noPostgres("in " + bin)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	e := &Embedded{opts: opts, bin: bin, data: filepath.Join(dir, "data"), socketDir: socketDir(dir), log: log.Named("postgres")}
+	if os.Geteuid() == 0 {
+		if e.owner, err = lookupUser(opts.RunAs); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// socketDir keeps the socket path under the ~107-byte limit of unix socket
+// addresses: inside dir when short enough, else in a short directory in /tmp
+// derived from dir.
+func socketDir(dir string) string {
+	inside := filepath.Join(dir, "run")
+	if len(filepath.Join(inside, ".s.PGSQL.5432")) <= 100 {
+		return inside
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(os.TempDir(), "gantry-pg-"+hex.EncodeToString(sum[:6]))
+}
+
+// Dir returns the cluster's directory.
+func (e *Embedded) Dir() string { return e.opts.Dir }
+
+// ConnString returns the connection string of database db (empty: the
+// configured database) over the unix socket.
+func (e *Embedded) ConnString(db string) string {
+	if db == "" {
+		db = e.opts.Database
+	}
+	return fmt.Sprintf("host=%s user=gantry dbname=%s sslmode=disable", e.socketDir, db)
+}
+
+// Start initialises the cluster if new, starts it unless it already runs,
+// waits until it accepts connections, creates the database, and returns its
+// connection string. Concurrent Starts (also from other processes) are
+// serialised by a lock file; all of them get the same running server.
+func (e *Embedded) Start(ctx context.Context) (string, error) {
+	if err := e.prepareDirs(); err != nil {
+		return "", err
+	}
+	unlock, err := flock(filepath.Join(e.opts.Dir, "launcher.lock"))
+	if err != nil {
+		return "", fmt.Errorf("embedded postgres %s: %w", e.opts.Dir, err)
+	}
+	defer unlock()
+
+	if _, err := os.Stat(filepath.Join(e.data, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := e.initdb(ctx); err != nil {
+			return "", err
+		}
+	}
+	if !e.Running(ctx) {
+		if err := e.startServer(ctx); err != nil {
+			return "", err
+		}
+	}
+	if err := e.createDatabase(ctx, e.opts.Database); err != nil {
+		return "", err
+	}
+	return e.ConnString(""), nil
+}
+
+func (e *Embedded) prepareDirs() error {
+	for _, d := range []string{e.opts.Dir, e.socketDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("embedded postgres: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("embedded postgres: %w", err)
+		}
+		if e.owner != nil {
+			if err := e.owner.own(d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Embedded) initdb(ctx context.Context) error {
+	e.log.Info("initialising a new cluster", "dir", e.data)
+	args := []string{"-D", e.data, "-U", "gantry", "-A", "trust", "-E", "UTF8", "--locale=C"}
+	if e.opts.Fast {
+		args = append(args, "--no-sync")
+	}
+	if out, err := e.command(ctx, "initdb", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("embedded postgres: initdb %s: %w\n%s", e.data, err, out)
+	}
+	return nil
+}
+
+func (e *Embedded) startServer(ctx context.Context) error {
+	opts := fmt.Sprintf("-k %s -c listen_addresses='' -c unix_socket_permissions=0700", e.socketDir)
+	if e.opts.Fast {
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	logFile := filepath.Join(e.opts.Dir, "postgres.log")
+	e.log.Info("starting", "dir", e.data, "socket_dir", e.socketDir)
+	start := time.Now()
+	out, err := e.command(ctx, "pg_ctl", "-D", e.data, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("embedded postgres: start %s: %w\n%s\nsee %s", e.data, err, out, logFile)
+	}
+	e.log.Debug("started", "duration", time.Since(start))
+	return nil
+}
+
+// Running reports whether the cluster's server is running.
+func (e *Embedded) Running(ctx context.Context) bool {
+	if _, err := os.Stat(filepath.Join(e.data, "PG_VERSION")); err != nil {
+		return false
+	}
+	return e.command(ctx, "pg_ctl", "-D", e.data, "status").Run() == nil
+}
+
+// Pid returns the process id of the running server, or 0.
+func (e *Embedded) Pid() int {
+	data, err := os.ReadFile(filepath.Join(e.data, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	_, _ = fmt.Sscanf(string(data), "%d", &pid)
+	return pid
+}
+
+// Stop stops the server (pg_ctl stop -m fast, which signals the process id in
+// postmaster.pid). Stopping a cluster that is not running is not an error.
+func (e *Embedded) Stop(ctx context.Context) error {
+	if !e.Running(ctx) {
+		return nil
+	}
+	e.log.Info("stopping", "dir", e.data, "pid", e.Pid())
+	if out, err := e.command(ctx, "pg_ctl", "-D", e.data, "-m", "fast", "-w", "stop").CombinedOutput(); err != nil {
+		return fmt.Errorf("embedded postgres: stop %s: %w\n%s", e.data, err, out)
+	}
+	return nil
+}
+
+func (e *Embedded) createDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, e.ConnString("postgres"))
+	if err != nil {
+		return fmt.Errorf("embedded postgres: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, sqlDatabaseExists, name).Scan(&exists); err != nil {
+		return fmt.Errorf("embedded postgres: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database: a racing creator won
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("embedded postgres: create database %s: %w", name, err)
+	}
+	return nil
+}
+
+const sqlDatabaseExists = `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`
+
+// command builds a command for a Postgres binary, run as the owner when root.
+func (e *Embedded) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if e.owner != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: e.owner.uid, Gid: e.owner.gid}}
+		cmd.Dir = e.opts.Dir // root's working directory may be unreachable for the owner
+	}
+	return cmd
+}
+
+// flock takes an exclusive lock on path, held until unlock or process exit.
+func flock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

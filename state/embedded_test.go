@@ -1,0 +1,185 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gantryops/gantry/state"
+)
+
+func newEmbedded(t *testing.T, dir string) *state.Embedded {
+	t.Helper()
+	opts := state.DefaultEmbeddedOptions()
+	opts.Dir, opts.Fast = dir, true
+	e, err := state.NewEmbedded(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// tempDir returns a new directory directly under the system temp directory:
+// t.TempDir nests inside a root-only directory that the unprivileged
+// Postgres user could not enter when tests run as root.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gantry-embedded-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestEmbeddedStartReuseStop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := tempDir(t)
+	e := newEmbedded(t, dir)
+	t.Cleanup(func() { _ = e.Stop(ctx) })
+
+	dsn, err := e.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(dsn, sql string) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(dsn, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.Pid()
+	if pid == 0 || !e.Running(ctx) {
+		t.Fatalf("after Start: pid %d, running %v", pid, e.Running(ctx))
+	}
+
+	// A second launcher on the same directory (another gantry command) reuses it.
+	again := newEmbedded(t, dir)
+	if _, err := again.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again.Pid() != pid {
+		t.Errorf("second Start started a new server: pid %d, want %d", again.Pid(), pid)
+	}
+
+	if err := again.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.Running(ctx) {
+		t.Fatal("still running after Stop")
+	}
+	if err := exec(dsn, "SELECT 1"); err == nil {
+		t.Fatal("connected after Stop")
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Errorf("Stop when stopped: %v", err)
+	}
+
+	// Restarting keeps the data.
+	if _, err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != 42 {
+		t.Errorf("after restart: v = %d, %v; want 42", v, err)
+	}
+	// Only a unix socket: the server listens on no TCP port.
+	var listen string
+	if err := conn.QueryRow(ctx, "SHOW listen_addresses").Scan(&listen); err != nil || listen != "" {
+		t.Errorf("listen_addresses = %q, %v; want empty", listen, err)
+	}
+}
+
+func TestEmbeddedWithoutBinaries(t *testing.T) {
+	t.Parallel()
+	opts := state.DefaultEmbeddedOptions()
+	empty := t.TempDir()
+	opts.Dir, opts.BinDir = tempDir(t), empty
+	_, err := state.NewEmbedded(opts)
+	if !errors.Is(err, state.ErrNoPostgres) {
+		t.Fatalf("err = %v, want ErrNoPostgres", err)
+	}
+	for _, want := range []string{empty, "apt-get install postgresql", "--database-url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// TestEmbeddedUnreachableDirectory: as root, Postgres runs as an unprivileged
+// user, which must be able to reach the directory; gantry says so instead of
+// failing inside initdb. As another user, the directory is the user's own.
+func TestEmbeddedUnreachableDirectory(t *testing.T) {
+	t.Parallel()
+	parent := tempDir(t)
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e := newEmbedded(t, filepath.Join(parent, "deeper", "pg"))
+	_, err := e.Start(context.Background())
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	if os.Geteuid() != 0 {
+		if err != nil {
+			t.Fatalf("non-root Start under a private directory: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("Start succeeded in a directory the postgres user cannot reach")
+	}
+	for _, want := range []string{parent, "GANTRY_POSTGRES_DIR", "chmod o+x", "--database-url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestOpenUsesEmbeddedWhenNoURL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	opts := state.DefaultOptions()
+	opts.Embedded.Dir, opts.Embedded.Fast = tempDir(t), true
+	s, err := state.Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Embedded().Stop(ctx) })
+	defer s.Close()
+	if s.Embedded() == nil || !strings.Contains(s.Where(), opts.Embedded.Dir) {
+		t.Errorf("Where() = %q, want the embedded directory", s.Where())
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v < 1 {
+		t.Errorf("SchemaVersion = %d, %v; want migrated", v, err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://gantry:hunter2@db:5432/gantry":                "postgres://gantry:REDACTED@db:5432/gantry",
+		"postgres://db/gantry?user=g&password=hunter2":            "postgres://db/gantry?password=REDACTED&user=g",
+		"host=db port=5433 user=g password=hunter2 dbname=gantry": "host=db port=5433 user=g dbname=gantry",
+	} {
+		if got := state.RedactURL(in); got != want || strings.Contains(got, "hunter2") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

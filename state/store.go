@@ -1,0 +1,132 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gantryops/gantry/migrations"
+)
+
+// Options configures Open.
+type Options struct {
+	// DatabaseURL is a Postgres connection string (URL or key=value). Empty:
+	// use the embedded cluster described by Embedded.
+	DatabaseURL string
+	// Embedded configures the embedded cluster used when DatabaseURL is empty.
+	Embedded EmbeddedOptions
+	// Logger receives lines about connecting and migrating; nil discards them.
+	Logger hclog.Logger
+}
+
+// DefaultOptions returns options for the embedded default.
+func DefaultOptions() Options {
+	return Options{Embedded: DefaultEmbeddedOptions()}
+}
+
+// Store is gantry's Postgres state. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	embedded *Embedded // nil for an external database
+	where    string
+	log      hclog.Logger
+}
+
+// Open connects to the database (starting the embedded cluster when no URL
+// is given), brings its schema up to date and returns the store.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Store{log: log.Named("state")}
+	connString := opts.DatabaseURL
+	if connString == "" {
+		if opts.Embedded.Logger == nil {
+			opts.Embedded.Logger = log
+		}
+		e, err := NewEmbedded(opts.Embedded)
+		if err != nil {
+			return nil, err
+		}
+		if connString, err = e.Start(ctx); err != nil {
+			return nil, err
+		}
+		s.embedded = e
+		s.where = "embedded Postgres in " + e.Dir()
+	} else {
+		s.where = RedactURL(connString)
+	}
+
+	// Migrate on a dedicated connection: tern's advisory lock is held by a
+	// session, which a pool could hand to another caller halfway through.
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	}
+	from, to, err := migrations.Migrate(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.where, err)
+	}
+	if from != to {
+		s.log.Info("migrated database schema", "from", from, "to", to)
+	}
+
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.where, err)
+	}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", s.where, err)
+	}
+	return s, nil
+}
+
+// Close releases the store's connections. An embedded server keeps running
+// for the next command; stop it with Embedded.Stop (`gantry db stop`).
+func (s *Store) Close() { s.pool.Close() }
+
+// Where describes the database for humans, without credentials.
+func (s *Store) Where() string { return s.where }
+
+// Embedded returns the embedded cluster, or nil for an external database.
+func (s *Store) Embedded() *Embedded { return s.embedded }
+
+// SchemaVersion returns the applied schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int32, error) {
+	var v int32
+	err := s.pool.QueryRow(ctx, "SELECT version FROM "+migrations.VersionTable).Scan(&v)
+	return v, err
+}
+
+// ServerVersion returns the Postgres server's version string.
+func (s *Store) ServerVersion(ctx context.Context) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, "SHOW server_version").Scan(&v)
+	return v, err
+}
+
+// RedactURL hides the password of a connection URL or key=value string.
+func RedactURL(conn string) string {
+	if u, err := url.Parse(conn); err == nil && u.Scheme != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "REDACTED")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	cfg, err := pgx.ParseConfig(conn)
+	if err != nil {
+		return "(unparsable connection string)"
+	}
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+}
