@@ -34,6 +34,10 @@ type EmbeddedOptions struct {
 	// Fast turns off fsync and synchronous commit: for tests and benchmarks
 	// only, where a crash may lose the data.
 	Fast bool
+	// Attached runs the server as a child of this process that the kernel
+	// kills if this process dies, instead of a daemon (pg_ctl start) that
+	// outlives it. For tests: a crashed test binary leaves no server behind.
+	Attached bool
 	// Logger receives lines about starting and stopping; nil discards them.
 	Logger hclog.Logger
 }
@@ -122,6 +126,8 @@ type Embedded struct {
 	socketDir string
 	owner     *osUser // nil: run as ourselves
 	log       hclog.Logger
+	child     *exec.Cmd     // the attached server, when Attached
+	exited    chan struct{} // closed when child has exited
 }
 
 // NewEmbedded prepares an embedded cluster; nothing runs until Start.
@@ -241,20 +247,72 @@ func (e *Embedded) initdb(ctx context.Context) error {
 	return nil
 }
 
-func (e *Embedded) startServer(ctx context.Context) error {
-	opts := fmt.Sprintf("-k %s -c listen_addresses='' -c unix_socket_permissions=0700", e.socketDir)
+// serverArgs are the postgres options: unix socket only, private to its owner.
+func (e *Embedded) serverArgs() []string {
+	args := []string{"-k", e.socketDir, "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"}
 	if e.opts.Fast {
-		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	return args
+}
+
+func (e *Embedded) startServer(ctx context.Context) error {
 	logFile := filepath.Join(e.opts.Dir, "postgres.log")
-	e.log.Info("starting", "dir", e.data, "socket_dir", e.socketDir)
+	e.log.Info("starting", "dir", e.data, "socket_dir", e.socketDir, "attached", e.opts.Attached)
 	start := time.Now()
-	out, err := e.command(ctx, "pg_ctl", "-D", e.data, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("embedded postgres: start %s: %w\n%s\nsee %s", e.data, err, out, logFile)
+	if e.opts.Attached {
+		if err := e.startAttached(ctx, logFile); err != nil {
+			return err
+		}
+	} else {
+		opts := strings.Join(e.serverArgs(), " ")
+		opts = strings.Replace(opts, "listen_addresses=", "listen_addresses=''", 1)
+		out, err := e.command(ctx, "pg_ctl", "-D", e.data, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("embedded postgres: start %s: %w\n%s\nsee %s", e.data, err, out, logFile)
+		}
 	}
 	e.log.Debug("started", "duration", time.Since(start))
 	return nil
+}
+
+func (e *Embedded) startAttached(ctx context.Context, logFile string) error {
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("embedded postgres: %w", err)
+	}
+	cmd := e.command(context.Background(), "postgres", append([]string{"-D", e.data}, e.serverArgs()...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("embedded postgres: start %s: %w", e.data, err)
+	}
+	e.child, e.exited = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); log.Close(); close(e.exited) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		conn, err := pgx.Connect(ctx, e.ConnString("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("embedded postgres: server exited during start-up; see %s", logFile)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("embedded postgres: not accepting connections after 60s: %w; see %s", err, logFile)
+		}
+	}
 }
 
 // Running reports whether the cluster's server is running.
@@ -279,6 +337,18 @@ func (e *Embedded) Pid() int {
 // Stop stops the server (pg_ctl stop -m fast, which signals the process id in
 // postmaster.pid). Stopping a cluster that is not running is not an error.
 func (e *Embedded) Stop(ctx context.Context) error {
+	if e.child != nil {
+		// SIGINT is Postgres's fast shutdown, as pg_ctl stop -m fast sends.
+		_ = e.child.Process.Signal(syscall.SIGINT)
+		select {
+		case <-e.exited:
+		case <-time.After(30 * time.Second):
+			_ = e.child.Process.Kill()
+			<-e.exited
+		}
+		e.child = nil
+		return nil
+	}
 	if !e.Running(ctx) {
 		return nil
 	}

@@ -3,10 +3,14 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -182,4 +186,49 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestEmbeddedAttachedDiesWithItsParent: a test binary that crashes must not
+// leave its Postgres running.
+func TestEmbeddedAttachedDiesWithItsParent(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GANTRY_TEST_ATTACHED_DIR="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(stdout, &pid); err != nil || pid == 0 {
+		_ = cmd.Process.Kill()
+		t.Fatalf("child printed no server pid: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("server pid %d not running: %v", pid, err)
+	}
+	_ = cmd.Process.Kill() // the parent dies without stopping anything
+	_ = cmd.Wait()
+	deadline := time.Now().Add(20 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("server pid %d still running after its parent was killed", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// running reports whether pid is a live process (not a zombie awaiting reaping).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, after, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(after, "Z")
 }

@@ -30,7 +30,7 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	opts := state.DefaultEmbeddedOptions()
-	opts.Dir, opts.Fast, opts.Database = dir, true, "postgres"
+	opts.Dir, opts.Fast, opts.Attached, opts.Database = dir, true, true, "postgres"
 	e, err := state.NewEmbedded(opts)
 	if err != nil {
 		os.RemoveAll(dir)
