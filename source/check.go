@@ -66,7 +66,8 @@ func checkKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions,
 		recurse, plugins bool
 	}{
 		{"resources", k.Resources, true, false},
-		{"bases", k.Bases, true, false}, //nolint:staticcheck // deprecated but still honoured by kustomize
+		//lint:ignore SA1019 deprecated, but kustomize still loads it
+		{"bases", k.Bases, true, false},
 		{"components", k.Components, true, false},
 		{"generators", k.Generators, true, true},
 		{"transformers", k.Transformers, true, true},
@@ -147,10 +148,12 @@ func patchPaths(k types.Kustomization) []string {
 	for _, p := range k.Patches {
 		out = append(out, p.Path)
 	}
-	for _, p := range k.PatchesJson6902 { //nolint:staticcheck // deprecated but still honoured
+	//lint:ignore SA1019 deprecated, but kustomize still loads it
+	for _, p := range k.PatchesJson6902 {
 		out = append(out, p.Path)
 	}
-	for _, p := range k.PatchesStrategicMerge { //nolint:staticcheck // deprecated but still honoured
+	//lint:ignore SA1019 deprecated, but kustomize still loads it
+	for _, p := range k.PatchesStrategicMerge {
 		out = append(out, string(p))
 	}
 	return out
@@ -182,8 +185,8 @@ func secretGeneratorPaths(gs []types.SecretArgs) []string {
 
 func sourcePaths(s types.KvPairSources) []string {
 	out := append([]string{}, s.EnvSources...)
-	if s.EnvSource != "" { //nolint:staticcheck // deprecated but still honoured
-		out = append(out, s.EnvSource) //nolint:staticcheck
+	if s.EnvSource != "" { // deprecated, but kustomize still loads it
+		out = append(out, s.EnvSource)
 	}
 	for _, f := range s.FileSources {
 		if _, p, ok := strings.Cut(f, "="); ok {

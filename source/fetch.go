@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -189,6 +190,9 @@ func matchRef(refs []*plumbing.Reference, ref string) (plumbing.ReferenceName, e
 	for _, r := range refs {
 		have[r.Name()] = true
 	}
+	if ref == "HEAD" {
+		return defaultBranch(refs)
+	}
 	if strings.HasPrefix(ref, "refs/") {
 		if have[plumbing.ReferenceName(ref)] {
 			return plumbing.ReferenceName(ref), nil
@@ -209,6 +213,39 @@ func matchRef(refs []*plumbing.Reference, ref string) (plumbing.ReferenceName, e
 		hint = " (an abbreviated commit SHA is not enough: give all 40 characters)"
 	}
 	return "", fmt.Errorf("%w: no branch or tag named %q%s", ErrRefNotFound, ref, hint)
+}
+
+// defaultBranch resolves the remote's HEAD to the branch it names: through the
+// symbolic ref when the server advertises it, else the one branch pointing
+// at HEAD's commit (main or master first).
+func defaultBranch(refs []*plumbing.Reference) (plumbing.ReferenceName, error) {
+	var head *plumbing.Reference
+	for _, r := range refs {
+		if r.Name() == plumbing.HEAD {
+			head = r
+		}
+	}
+	if head == nil {
+		return "", fmt.Errorf("%w: the repository advertises no HEAD: name a branch", ErrRefNotFound)
+	}
+	if head.Type() == plumbing.SymbolicReference {
+		return head.Target(), nil
+	}
+	var match []plumbing.ReferenceName
+	for _, r := range refs {
+		if r.Name().IsBranch() && r.Hash() == head.Hash() {
+			match = append(match, r.Name())
+		}
+	}
+	for _, preferred := range []string{"main", "master"} {
+		if slices.Contains(match, plumbing.NewBranchReferenceName(preferred)) {
+			return plumbing.NewBranchReferenceName(preferred), nil
+		}
+	}
+	if len(match) == 1 {
+		return match[0], nil
+	}
+	return "", fmt.Errorf("%w: cannot tell which branch HEAD is: name a branch", ErrRefNotFound)
 }
 
 // ErrRefNotFound is returned (wrapped) when a ref names nothing in the repository.

@@ -60,6 +60,7 @@ func TestFetchHTTPResolvesBranchTagAndSHA(t *testing.T) {
 		ref, want string
 	}{
 		{"main", f.second},
+		{"HEAD", f.second}, // the default branch
 		{"feature", f.featureCommit},
 		{"refs/heads/feature", f.featureCommit},
 		{"v1", f.first},    // annotated tag, peeled to its commit

@@ -220,7 +220,12 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 
 func (e *Embedded) prepareDirs() error {
 	for _, d := range []string{e.opts.Dir, e.socketDir} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+		// Parents gantry creates (/var/lib/gantry) stay searchable by the user
+		// Postgres runs as; only the cluster's own directories are private.
+		if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+			return fmt.Errorf("embedded postgres: %w", err)
+		}
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("embedded postgres: %w", err)
 		}
 		if err := os.Chmod(d, 0o700); err != nil {

@@ -27,7 +27,7 @@ type HTTPServer struct {
 // NewHTTPServer serves root on loopback. With a non-empty token, every request
 // must carry it as the password of HTTP basic auth (any user name), as GitHub
 // and GitLab accept tokens; others get 401.
-func NewHTTPServer(t *testing.T, root, token string) *HTTPServer {
+func NewHTTPServer(t testing.TB, root, token string) *HTTPServer {
 	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {

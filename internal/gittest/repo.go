@@ -10,13 +10,13 @@ import (
 
 // Repo is a non-bare Git repository in a test's temporary directory.
 type Repo struct {
-	t *testing.T
+	t testing.TB
 	// Dir is the repository's working tree.
 	Dir string
 }
 
 // NewRepo creates an empty repository whose default branch is main.
-func NewRepo(t *testing.T) *Repo {
+func NewRepo(t testing.TB) *Repo {
 	t.Helper()
 	r := &Repo{t: t, Dir: t.TempDir()}
 	r.Git("init", "-q", "-b", "main")
@@ -31,7 +31,7 @@ func (r *Repo) Git(args ...string) string {
 }
 
 // Run runs git in dir with a fixed identity and no user or system config.
-func Run(t *testing.T, dir string, args ...string) string {
+func Run(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir

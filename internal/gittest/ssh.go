@@ -41,7 +41,7 @@ func (s *SSHServer) URL(name string) string {
 }
 
 // NewSSHServer starts an SSH server on loopback serving root.
-func NewSSHServer(t *testing.T, root string) *SSHServer {
+func NewSSHServer(t testing.TB, root string) *SSHServer {
 	t.Helper()
 	dir := t.TempDir()
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantryops/gantry/state"
+)
+
+func newDBCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage gantry's Postgres database (the embedded one by default)",
+		Long: `gantry records plans, revisions and the audit log in Postgres. With no
+--database-url (or GANTRY_DATABASE_URL) it runs a private embedded Postgres in
+$XDG_STATE_HOME/gantry/postgres (or GANTRY_POSTGRES_DIR), on a unix socket only.
+The embedded server starts on first use and keeps running for later commands;
+"gantry db stop" stops it.`,
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "start",
+			Short: "Start the embedded database if needed and bring its schema up to date",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				log, err := g.logger()
+				if err != nil {
+					return err
+				}
+				opts := state.DefaultOptions()
+				opts.DatabaseURL, opts.Logger = g.dbURL(), log
+				s, err := state.Open(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				schema, err := s.SchemaVersion(cmd.Context())
+				if err != nil {
+					return err
+				}
+				server, err := s.ServerVersion(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Database: %s\nPostgres: %s\nSchema version: %d\n", s.Where(), server, schema)
+				if e := s.Embedded(); e != nil {
+					fmt.Fprintf(g.stdout, "Server pid: %d (stop it with: gantry db stop)\n", e.Pid())
+				}
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "status",
+			Short: "Show whether the embedded database is running, without starting it",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if url := g.dbURL(); url != "" {
+					fmt.Fprintf(g.stdout, "Database: %s (external; gantry does not manage it)\n", state.RedactURL(url))
+					return nil
+				}
+				e, err := state.NewEmbedded(state.DefaultEmbeddedOptions())
+				if err != nil {
+					return err
+				}
+				if e.Running(cmd.Context()) {
+					fmt.Fprintf(g.stdout, "Embedded Postgres in %s: running (pid %d)\n", e.Dir(), e.Pid())
+				} else {
+					fmt.Fprintf(g.stdout, "Embedded Postgres in %s: stopped\n", e.Dir())
+				}
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "stop",
+			Short: "Stop the embedded database server",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if g.dbURL() != "" {
+					return errors.New("nothing to stop: gantry is configured with an external database (--database-url / GANTRY_DATABASE_URL)")
+				}
+				e, err := state.NewEmbedded(state.DefaultEmbeddedOptions())
+				if err != nil {
+					return err
+				}
+				pid := e.Pid()
+				if !e.Running(cmd.Context()) {
+					fmt.Fprintf(g.stdout, "Embedded Postgres in %s is not running.\n", e.Dir())
+					return nil
+				}
+				if err := e.Stop(cmd.Context()); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Stopped embedded Postgres in %s (pid %d).\n", e.Dir(), pid)
+				return nil
+			},
+		},
+	)
+	return cmd
+}

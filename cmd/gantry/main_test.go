@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantryops/gantry/internal/gittest"
+)
+
+// gantry runs the CLI in-process and returns stdout, stderr and the error.
+func gantry(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func stackRepo(t *testing.T) (*gittest.Repo, string) {
+	t.Helper()
+	repo := gittest.NewRepo(t)
+	sha := repo.Commit("stack", map[string]string{
+		"deploy/kustomization.yaml": "namespace: shop\nresources: [ns.yaml, app.yaml]\n",
+		"deploy/ns.yaml":            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+		"deploy/app.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: blue
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  password: hunter2
+`,
+	})
+	return repo, sha
+}
+
+func TestRenderYAML(t *testing.T) {
+	t.Parallel()
+	repo, sha := stackRepo(t)
+	out, errOut, err := gantry(t, "render", "--repo", repo.Dir, "--ref", "main", "--path", "deploy", "--git-cache-dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("render: %v\n%s", err, errOut)
+	}
+	docs := strings.Split(out, "\n---\n")
+	if len(docs) != 3 {
+		t.Fatalf("got %d documents, want 3:\n%s", len(docs), out)
+	}
+	var kinds []string
+	for _, d := range docs {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatalf("output is not YAML: %v\n%s", err, d)
+		}
+		kinds = append(kinds, m["kind"].(string)+"/"+m["metadata"].(map[string]any)["name"].(string))
+	}
+	if got := strings.Join(kinds, " "); got != "ConfigMap/settings Namespace/shop Secret/db" {
+		t.Errorf("objects = %s", got)
+	}
+	if !strings.Contains(out, "namespace: shop") {
+		t.Error("kustomize namespace transformer not applied")
+	}
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "password: (sensitive value)") {
+		t.Errorf("Secret value not masked:\n%s", out)
+	}
+	if !strings.Contains(errOut, "Rendered 3 objects") || !strings.Contains(errOut, sha) || !strings.Contains(errOut, "digest sha256:") {
+		t.Errorf("summary line: %q", errOut)
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	t.Parallel()
+	repo, _ := stackRepo(t)
+	out, _, err := gantry(t, "render", "--repo", "file://"+repo.Dir, "--ref", "main", "--path", "deploy", "-o", "json", "--git-cache-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Kind  string           `json:"kind"`
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if list.Kind != "List" || len(list.Items) != 3 || strings.Contains(out, "hunter2") {
+		t.Errorf("got kind %q with %d items (secret leaked: %v)", list.Kind, len(list.Items), strings.Contains(out, "hunter2"))
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	t.Parallel()
+	repo, _ := stackRepo(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "--ref", "main"}, "--repo and --ref are required"},
+		{[]string{"render", "--repo", repo.Dir, "--ref", "nope"}, `no branch or tag named "nope"`},
+		{[]string{"render", "--repo", repo.Dir, "--ref", "main", "--path", "missing"}, `path "missing" does not exist`},
+		{[]string{"render", "--repo", repo.Dir, "--ref", "main", "-o", "xml"}, `--output "xml": use yaml or json`},
+		{[]string{"render", "--repo", repo.Dir, "--ref", "main", "--log-level", "loud"}, `--log-level "loud"`},
+	} {
+		_, _, err := gantry(t, append(tc.args, "--git-cache-dir", t.TempDir())...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("gantry %s: err = %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, _, err := gantry(t, "version", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v versionInfo
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version != version || !strings.HasPrefix(v.GoVersion, "go1.") {
+		t.Errorf("version -o json = %q (%v)", out, err)
+	}
+	out, _, _ = gantry(t, "version")
+	if !strings.HasPrefix(out, "gantry "+version) {
+		t.Errorf("version = %q", out)
+	}
+}
+
+// TestDBEmbeddedLifecycle: with no database URL, gantry starts the embedded
+// Postgres on demand, reuses it, and stops it on request.
+func TestDBEmbeddedLifecycle(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gantry-cli-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _, _ = gantry(t, "db", "stop"); os.RemoveAll(dir) })
+	t.Setenv("GANTRY_POSTGRES_DIR", dir)
+	t.Setenv("GANTRY_DATABASE_URL", "")
+
+	out, _, err := gantry(t, "db", "status")
+	if err != nil || !strings.Contains(out, "stopped") {
+		t.Fatalf("status before start: %q, %v", out, err)
+	}
+	out, _, err = gantry(t, "db", "start")
+	if err != nil {
+		t.Fatalf("db start: %v", err)
+	}
+	for _, want := range []string{"embedded Postgres in " + dir, "Schema version: 1", "Server pid:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("db start output %q lacks %q", out, want)
+		}
+	}
+	out, _, err = gantry(t, "db", "status")
+	if err != nil || !strings.Contains(out, "running") {
+		t.Errorf("status after start: %q, %v", out, err)
+	}
+	out, _, err = gantry(t, "db", "stop")
+	if err != nil || !strings.Contains(out, "Stopped embedded Postgres") {
+		t.Errorf("db stop: %q, %v", out, err)
+	}
+	out, _, _ = gantry(t, "db", "status")
+	if !strings.Contains(out, "stopped") {
+		t.Errorf("status after stop: %q", out)
+	}
+
+	t.Setenv("GANTRY_DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/x")
+	out, _, err = gantry(t, "db", "status")
+	if err != nil || strings.Contains(out, "hunter2") || !strings.Contains(out, "external") {
+		t.Errorf("status with an external URL: %q, %v", out, err)
+	}
+	if _, _, err := gantry(t, "db", "stop"); err == nil {
+		t.Error("db stop with an external database succeeded")
+	}
+}

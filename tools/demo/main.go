@@ -1,0 +1,136 @@
+// Command demo is what `make demo` runs: it starts a local control plane
+// (bin/ from `make testcluster`) and the embedded Postgres, puts the example
+// stack into a fresh Git repository, and runs the real gantry CLI against
+// them, printing each command and its output. Everything it starts, it stops
+// by process id before exiting, also on failure or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gantryops/gantry/internal/testcluster"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what the walk-through uses.
+type demo struct {
+	root, work string // repository root; .demo/ under it
+	gantry     string // the gantry binary
+	env        []string
+}
+
+func run(ctx context.Context) (err error) {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	d := &demo{root: root, work: filepath.Join(root, ".demo"), gantry: filepath.Join(root, "bin", "gantry")}
+	if _, err := os.Stat(d.gantry); err != nil {
+		return fmt.Errorf("%s missing: run `make demo`, which builds it", d.gantry)
+	}
+	if err := os.RemoveAll(d.work); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.work, 0o755); err != nil {
+		return err
+	}
+
+	step("Start a local control plane (etcd, kube-apiserver, kube-controller-manager from bin/)")
+	opts := testcluster.DefaultOptions()
+	opts.BinDir, opts.Dir = filepath.Join(root, "bin"), filepath.Join(d.work, "cluster")
+	started := time.Now()
+	cluster, err := testcluster.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stop the control plane (pids %v)", cluster.Pids())
+		err = errors.Join(err, cluster.Stop())
+	}()
+	fmt.Printf("API server %s ready in %s; kubeconfig %s\n", cluster.Config.Host, time.Since(started).Round(time.Millisecond), cluster.Kubeconfig)
+	d.env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig, "GANTRY_DATABASE_URL=")
+
+	step("Start gantry's embedded Postgres (the default when no --database-url is set)")
+	if err := d.gantryCmd(ctx, "db", "start"); err != nil {
+		return err
+	}
+	defer func() {
+		step("Stop the embedded Postgres")
+		err = errors.Join(err, d.gantryCmd(context.Background(), "db", "stop"))
+	}()
+
+	step("Put the example stack (examples/stack) into a Git repository")
+	repo := filepath.Join(d.work, "stack-repo")
+	if err := copyDir(filepath.Join(root, "examples", "stack"), repo); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=gantry demo", "-c", "user.email=demo@gantry.invalid", "commit", "-q", "-m", "shop: web frontend"},
+	} {
+		if err := d.command(ctx, repo, "git", args...); err != nil {
+			return err
+		}
+	}
+
+	step("Render the stack's demo overlay at the branch head")
+	return d.gantryCmd(ctx, "render", "--repo", repo, "--ref", "main", "--path", "overlays/demo")
+}
+
+func (d *demo) gantryCmd(ctx context.Context, args ...string) error {
+	return d.command(ctx, d.root, d.gantry, args...)
+}
+
+// command runs a program, echoing the command line and passing its output through.
+func (d *demo) command(ctx context.Context, dir, name string, args ...string) error {
+	shown := filepath.Base(name)
+	fmt.Printf("$ %s %s\n", shown, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, d.env
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", shown, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("\n==> %s\n", fmt.Sprintf(format, args...))
+}
+
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if e.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o644)
+	})
+}
