@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -58,16 +57,10 @@ func TestControlPlaneDeletesNamespaces(t *testing.T) {
 	}
 	// The namespace controller must empty the namespace and remove its
 	// finalizer; without a controller manager it stays Terminating forever.
-	eventually(t, 60*time.Second, "namespace "+ns+" is gone", func(ctx context.Context) error {
-		got, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return errors.New("still " + string(got.Status.Phase))
-	})
+	eventually(t, 60*time.Second, "namespace "+ns+" is gone", gone(func(ctx context.Context) error {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return err
+	}))
 }
 
 func TestControlPlaneCollectsGarbage(t *testing.T) {
@@ -92,16 +85,10 @@ func TestControlPlaneCollectsGarbage(t *testing.T) {
 	if err := cs.CoreV1().ConfigMaps(ns).Delete(ctx, "owner", metav1.DeleteOptions{PropagationPolicy: &background}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "owned Secret is garbage-collected", func(ctx context.Context) error {
+	eventually(t, 60*time.Second, "owned Secret is garbage-collected", gone(func(ctx context.Context) error {
 		_, err := cs.CoreV1().Secrets(ns).Get(ctx, "owned", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return errors.New("still present")
-	})
+		return err
+	}))
 }
 
 func TestControlPlaneRunsWorkloadControllers(t *testing.T) {

@@ -2,12 +2,14 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -67,6 +69,20 @@ func namespace(t *testing.T, cs kubernetes.Interface) string {
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	})
 	return ns.Name
+}
+
+// gone turns a GET into a condition for eventually: true once it is NotFound.
+func gone(get func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := get(ctx)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		}
+		return errors.New("still present")
+	}
 }
 
 // eventually polls cond every 100ms until it returns nil or timeout passes.

@@ -154,6 +154,7 @@ func TestFetchErrors(t *testing.T) {
 	}{
 		{name: "wrong token", auth: source.Auth{Token: "wrong"}, ref: "main", want: []string{"authentication failed", "GANTRY_GIT_TOKEN"}},
 		{name: "no credentials", ref: "main", want: []string{"authentication failed"}},
+		{name: "wrong password", auth: source.Auth{Username: "ci", Password: "nope"}, ref: "main", want: []string{"authentication failed"}},
 		{name: "unknown ref", auth: source.Auth{Token: token}, ref: "no-such-branch", want: []string{`"no-such-branch"`, "no branch or tag"}, wantIs: source.ErrRefNotFound},
 		{name: "unknown full ref", auth: source.Auth{Token: token}, ref: "refs/heads/gone", want: []string{"refs/heads/gone"}, wantIs: source.ErrRefNotFound},
 		{name: "abbreviated sha", auth: source.Auth{Token: token}, ref: f.first[:8], want: []string{"all 40 characters"}, wantIs: source.ErrRefNotFound},
@@ -182,6 +183,18 @@ func TestFetchErrors(t *testing.T) {
 				t.Errorf("error %q is not %v", err, tc.wantIs)
 			}
 		})
+	}
+}
+
+func TestFetchBasicAuth(t *testing.T) {
+	t.Parallel()
+	f := newRemoteFixture(t)
+	c, err := newFetcher(t, source.Auth{Username: "ci", Password: token}).Fetch(context.Background(), f.url, "v1")
+	if err != nil {
+		t.Fatalf("Fetch with username and password: %v", err)
+	}
+	if c.SHA != f.first {
+		t.Errorf("Fetch(v1) = %s, want %s", c.SHA, f.first)
 	}
 }
 

@@ -60,7 +60,7 @@ The embedded server starts on first use and keeps running for later commands;
 					fmt.Fprintf(g.stdout, "Database: %s (external; gantry does not manage it)\n", state.RedactURL(url))
 					return nil
 				}
-				e, err := state.NewEmbedded(state.DefaultEmbeddedOptions())
+				e, err := g.embeddedDB()
 				if err != nil {
 					return err
 				}
@@ -77,10 +77,7 @@ The embedded server starts on first use and keeps running for later commands;
 			Short: "Stop the embedded database server",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				if g.dbURL() != "" {
-					return errors.New("nothing to stop: gantry is configured with an external database (--database-url / GANTRY_DATABASE_URL)")
-				}
-				e, err := state.NewEmbedded(state.DefaultEmbeddedOptions())
+				e, err := g.embeddedDB()
 				if err != nil {
 					return err
 				}
@@ -98,4 +95,13 @@ The embedded server starts on first use and keeps running for later commands;
 		},
 	)
 	return cmd
+}
+
+// embeddedDB returns the embedded cluster gantry uses when no database URL is
+// configured, and an error when one is (there is nothing embedded to manage).
+func (g *globals) embeddedDB() (*state.Embedded, error) {
+	if g.dbURL() != "" {
+		return nil, errors.New("gantry is configured with an external database (--database-url / GANTRY_DATABASE_URL): there is no embedded server to manage")
+	}
+	return state.NewEmbedded(state.DefaultEmbeddedOptions())
 }
