@@ -57,11 +57,12 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 			rel, c.Repo, c.Ref, short(c.SHA))
 	}
 	if opts.AllowRemoteBases {
-		fsys, root, err = onDisk(fsys, root)
+		var cleanup func()
+		fsys, root, cleanup, err = onDisk(fsys, root)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(string(filepath.Dir(filepath.Dir(root))))
+		defer cleanup()
 	}
 	objs, err := Render(fsys, root, opts)
 	if err != nil {
@@ -176,12 +177,14 @@ func cleanRepoPath(p string) (string, error) {
 
 // onDisk copies an in-memory tree to a new temporary directory, for renders
 // that need kustomize's on-disk loader (remote bases). It returns the on-disk
-// file system and root's path inside the copy.
-func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, error) {
+// file system, root's path inside the copy, and a cleanup that removes the
+// temporary directory and nothing else.
+func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, func(), error) {
 	tmp, err := os.MkdirTemp("", "gantry-render-")
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	cleanup := func() { os.RemoveAll(tmp) }
 	base := filepath.Join(tmp, "repo")
 	err = mem.Walk("/", func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
@@ -201,10 +204,10 @@ func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, er
 		err = os.MkdirAll(filepath.Join(base, filepath.FromSlash(root)), 0o755)
 	}
 	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, "", errors.Join(errors.New("copy commit to a temporary checkout"), err)
+		cleanup()
+		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
-	return filesys.MakeFsOnDisk(), filepath.Join(base, filepath.FromSlash(root)), nil
+	return filesys.MakeFsOnDisk(), filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
 }
 
 func short(sha string) string {

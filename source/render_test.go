@@ -385,3 +385,37 @@ func TestRenderRemoteBasesWhenAllowed(t *testing.T) {
 		t.Errorf("got %v, want the remote base's ConfigMap", rev.Objects)
 	}
 }
+
+// TestRenderRemoteBasesCleansUpOnlyItsCheckout renders at the repository root
+// and at a nested path from a temporary checkout, and checks that exactly that
+// checkout is removed afterwards: the temp directory itself survives, empty.
+func TestRenderRemoteBasesCleansUpOnlyItsCheckout(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	keep := filepath.Join(tmp, "unrelated")
+	if err := os.WriteFile(keep, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := commitAndFetch(t, map[string]string{
+		"kustomization.yaml":     "resources: [cm.yaml]\n",
+		"cm.yaml":                configMap("root", "1"),
+		"a/b/kustomization.yaml": "resources: [cm.yaml]\n",
+		"a/b/cm.yaml":            configMap("nested", "1"),
+	})
+	for _, p := range []string{".", "a/b"} {
+		if _, err := c.Render(p, source.RenderOptions{AllowRemoteBases: true}); err != nil {
+			t.Fatalf("Render(%q): %v", p, err)
+		}
+		entries, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatalf("after Render(%q) the temp directory is gone: %v", p, err)
+		}
+		if len(entries) != 1 || entries[0].Name() != "unrelated" {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("after Render(%q) the temp directory holds %v, want only the unrelated file", p, names)
+		}
+	}
+}

@@ -185,7 +185,12 @@ func (e *Embedded) ConnString(db string) string {
 	if db == "" {
 		db = e.opts.Database
 	}
-	return fmt.Sprintf("host=%s user=gantry dbname=%s sslmode=disable", e.socketDir, db)
+	return fmt.Sprintf("host=%s user=gantry dbname=%s sslmode=disable", connValue(e.socketDir), connValue(db))
+}
+
+// connValue quotes a value of a keyword/value connection string.
+func connValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // Start initialises the cluster if new, starts it unless it already runs,
@@ -270,8 +275,12 @@ func (e *Embedded) startServer(ctx context.Context) error {
 			return err
 		}
 	} else {
-		opts := strings.Join(e.serverArgs(), " ")
-		opts = strings.Replace(opts, "listen_addresses=", "listen_addresses=''", 1)
+		// pg_ctl hands -o to a shell: quote every argument.
+		quoted := make([]string, 0, len(e.serverArgs()))
+		for _, a := range e.serverArgs() {
+			quoted = append(quoted, shellQuote(a))
+		}
+		opts := strings.Join(quoted, " ")
 		out, err := e.command(ctx, "pg_ctl", "-D", e.data, "-o", opts, "-l", logFile, "-w", "-t", "60", "start").CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("embedded postgres: start %s: %w\n%s\nsee %s", e.data, err, out, logFile)
@@ -399,6 +408,11 @@ func (e *Embedded) command(ctx context.Context, name string, args ...string) *ex
 		cmd.Dir = e.opts.Dir // root's working directory may be unreachable for the owner
 	}
 	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // flock takes an exclusive lock on path, held until unlock or process exit.

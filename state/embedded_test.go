@@ -28,13 +28,16 @@ func newEmbedded(t *testing.T, dir string) *state.Embedded {
 	return e
 }
 
-// tempDir returns a new directory directly under the system temp directory:
-// t.TempDir nests inside a root-only directory that the unprivileged
-// Postgres user could not enter when tests run as root.
+// tempDir returns a new searchable directory directly under the system temp
+// directory: t.TempDir nests inside a root-only directory that the
+// unprivileged Postgres user could not enter when tests run as root.
 func tempDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "gantry-embedded-")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -44,7 +47,8 @@ func tempDir(t *testing.T) string {
 func TestEmbeddedStartReuseStop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dir := tempDir(t)
+	// A space in the path: pg_ctl passes options through a shell.
+	dir := filepath.Join(tempDir(t), "with space")
 	e := newEmbedded(t, dir)
 	t.Cleanup(func() { _ = e.Stop(ctx) })
 
