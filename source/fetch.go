@@ -90,38 +90,39 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, err
 	}
+	shown := redact(remoteURL) // credentials were moved out of http(s) URLs
 	dir := filepath.Join(f.opts.CacheDir, cacheKey(remoteURL))
 	unlock, err := lockDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: cache %s: %w", redact(repo), dir, err)
+		return nil, fmt.Errorf("fetch %s: cache %s: %w", shown, dir, err)
 	}
 	defer unlock()
 
 	r, err := openCache(dir, remoteURL)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: cache %s: %w", redact(repo), dir, err)
+		return nil, fmt.Errorf("fetch %s: cache %s: %w", shown, dir, err)
 	}
 	auth, err := f.opts.Auth.merge(urlAuth).method(remoteURL)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", redact(repo), err)
+		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
-	hash, err := f.resolve(ctx, r, remoteURL, ref, auth)
+	hash, err := f.resolve(ctx, r, ref, auth)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s at %q: %w", redact(repo), ref, err)
+		return nil, fmt.Errorf("fetch %s at %q: %w", shown, ref, err)
 	}
 	c, err := r.CommitObject(hash)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s at %q: commit %s: %w", redact(repo), ref, hash, err)
+		return nil, fmt.Errorf("fetch %s at %q: commit %s: %w", shown, ref, hash, err)
 	}
 	tree, err := c.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", redact(repo), ref, hash, err)
+		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: redact(repo), Ref: ref, SHA: hash.String(), tree: tree}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), tree: tree}, nil
 }
 
 // resolve returns the commit ref names, fetching what the cache lacks.
-func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, remoteURL, ref string, auth transport.AuthMethod) (plumbing.Hash, error) {
+func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, ref string, auth transport.AuthMethod) (plumbing.Hash, error) {
 	if fullSHA.MatchString(ref) {
 		h := plumbing.NewHash(ref)
 		if _, err := r.CommitObject(h); err == nil {
@@ -153,6 +154,15 @@ func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, remoteURL, ref
 	local := plumbing.ReferenceName("refs/remotes/origin/" + strings.TrimPrefix(name.String(), "refs/heads/"))
 	if name.IsTag() {
 		local = name
+	}
+	// When the cache already holds the advertised object, the ref listing was
+	// the only request needed: point the local ref at it and skip the fetch.
+	if h, ok := advertised(refs, name); ok && hasObject(r, h) {
+		if err := r.Storer.SetReference(plumbing.NewHashReference(local, h)); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		f.log.Debug("ref unchanged since the last fetch", "ref", name, "commit", h)
+		return peel(r, h)
 	}
 	if err := f.fetch(ctx, r, auth, "+"+name.String()+":"+local.String()); err != nil {
 		return plumbing.ZeroHash, err
@@ -248,6 +258,21 @@ func defaultBranch(refs []*plumbing.Reference) (plumbing.ReferenceName, error) {
 	return "", fmt.Errorf("%w: cannot tell which branch HEAD is: name a branch", ErrRefNotFound)
 }
 
+// advertised returns the hash the remote advertised for name.
+func advertised(refs []*plumbing.Reference, name plumbing.ReferenceName) (plumbing.Hash, bool) {
+	for _, r := range refs {
+		if r.Name() == name && r.Type() == plumbing.HashReference {
+			return r.Hash(), true
+		}
+	}
+	return plumbing.ZeroHash, false
+}
+
+func hasObject(r *git.Repository, h plumbing.Hash) bool {
+	_, err := r.Storer.EncodedObject(plumbing.AnyObject, h)
+	return err == nil
+}
+
 // ErrRefNotFound is returned (wrapped) when a ref names nothing in the repository.
 var ErrRefNotFound = errors.New("ref not found")
 
@@ -330,14 +355,17 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
 
 func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
 
-// redact removes a password or token embedded in a URL.
+// redact removes credentials from a URL: the password, and for http(s) also
+// the user name, which may itself be a token (https://TOKEN@github.com/...).
 func redact(repo string) string {
 	u, err := url.Parse(repo)
 	if err != nil || u.User == nil {
 		return repo
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = nil
+	} else if _, has := u.User.Password(); has {
+		u.User = url.User(u.User.Username())
 	}
 	return u.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,13 +100,25 @@ func TestFetchCachedCommitMakesNoRequest(t *testing.T) {
 		t.Errorf("fetching a cached commit by SHA made requests: %v", got)
 	}
 	// A branch is re-resolved against the remote every time, but an unchanged
-	// branch transfers nothing: only the ref advertisement is requested.
+	// branch costs exactly one request: the ref advertisement.
 	if _, err := fetcher.Fetch(ctx, f.url, "main"); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range f.srv.Requests() {
-		if strings.HasPrefix(r, "POST") {
-			t.Errorf("unchanged branch fetched a pack: %v", r)
+	if got := f.srv.Requests(); len(got) != 1 || !strings.HasPrefix(got[0], "GET ") || !strings.HasSuffix(got[0], "/info/refs") {
+		t.Errorf("unchanged branch made requests %v, want one GET .../info/refs", got)
+	}
+	// A lightweight tag of a cached commit costs the same. An annotated tag's
+	// own object is fetched once; after that it costs one request too.
+	for i, ref := range []string{"light", "v1", "v1"} {
+		if c, err := fetcher.Fetch(ctx, f.url, ref); err != nil || c.SHA != f.first {
+			t.Fatalf("Fetch(%s) = %v, %v", ref, c, err)
+		}
+		got := f.srv.Requests()
+		if i == 1 && slices.Contains(got, "POST /stack.git/git-upload-pack") {
+			continue // the first fetch of the annotated tag object, only
+		}
+		if len(got) != 1 {
+			t.Errorf("Fetch(%s) of a cached object made requests %v, want one", ref, got)
 		}
 	}
 }
@@ -201,6 +214,11 @@ func TestFetchBasicAuth(t *testing.T) {
 func TestFetchTokenInURLIsNotLeaked(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
+	// The server accepts the token as password; GitHub also takes it as user.
+	userOnly := strings.Replace(f.url, "http://", "http://"+token+"@", 1)
+	if _, err := newFetcher(t, source.Auth{}).Fetch(context.Background(), userOnly, "nope"); err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("token as URL user: error %v, want one without the token", err)
+	}
 	withToken := strings.Replace(f.url, "http://", "http://user:"+token+"@", 1)
 	c, err := newFetcher(t, source.Auth{}).Fetch(context.Background(), withToken, "main")
 	if err != nil {
