@@ -66,7 +66,7 @@ func tables(t *testing.T, conn *pgx.Conn) []string {
 	return names
 }
 
-var wantTables = "gantry_schema_version objects revision_objects revisions stacks"
+var wantTables = "gantry_schema_version inventory_objects objects plan_memo revision_objects revisions stacks"
 
 func TestMigrateTwiceIsIdempotent(t *testing.T) {
 	t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/migrations"
 )
 
 // gantry runs the CLI in-process and returns stdout, stderr and the error.
@@ -152,7 +154,11 @@ func TestDBEmbeddedLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("db start: %v", err)
 	}
-	for _, want := range []string{"embedded Postgres in " + dir, "Schema version: 1", "Server pid:"} {
+	latest, err := migrations.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"embedded Postgres in " + dir, fmt.Sprintf("Schema version: %d", latest), "Server pid:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("db start output %q lacks %q", out, want)
 		}

@@ -1,0 +1,34 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// List returns every object of resource r in namespace ("" for all
+// namespaces, or for a cluster-scoped resource) with one unpaginated LIST.
+func (c *Cluster) List(ctx context.Context, r Resource, namespace string) ([]*unstructured.Unstructured, error) {
+	var ri = c.dynamic.Resource(r.GVR)
+	var list *unstructured.UnstructuredList
+	var err error
+	if r.Namespaced && namespace != "" {
+		list, err = ri.Namespace(namespace).List(ctx, metav1.ListOptions{})
+	} else {
+		list, err = ri.List(ctx, metav1.ListOptions{})
+	}
+	if err != nil {
+		where := r.GVR.Resource
+		if namespace != "" {
+			where += " in namespace " + namespace
+		}
+		return nil, fmt.Errorf("list %s: %w", where, err)
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
