@@ -1,0 +1,300 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and validates the gantry.yaml at path. Relative local
+// repository paths are resolved against the file's directory.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack config: %w: pass --config, or create gantry.yaml (see docs/configuration.md)", err)
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for i := range cfg.Stacks {
+		src := &cfg.Stacks[i].Source
+		if isLocalPath(src.Repo) && !filepath.IsAbs(src.Repo) {
+			src.Repo = filepath.Join(dir, src.Repo)
+		}
+	}
+	return cfg, nil
+}
+
+var scpLike = regexp.MustCompile(`^[^/]+@[^/]+:`)
+
+func isLocalPath(repo string) bool {
+	return !strings.Contains(repo, "://") && !scpLike.MatchString(repo)
+}
+
+// Parse validates data, naming file in messages.
+func Parse(file string, data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	p := &parser{file: file}
+	cfg := &Config{File: file}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty: declare apiVersion: %s, kind: %s and stacks", file, APIVersion, Kind)
+	}
+	root := doc.Content[0]
+	var sawVersion, sawKind bool
+	p.mapping(root, "", map[string]func(*yaml.Node, string){
+		"apiVersion": func(n *yaml.Node, path string) {
+			sawVersion = true
+			if v := p.str(n, path); v != APIVersion && v != "" {
+				p.fail(n, path, "%q is not supported: use %s", v, APIVersion)
+			}
+		},
+		"kind": func(n *yaml.Node, path string) {
+			sawKind = true
+			if v := p.str(n, path); v != Kind && v != "" {
+				p.fail(n, path, "%q: a gantry.yaml is kind %s", v, Kind)
+			}
+		},
+		"stacks": func(n *yaml.Node, path string) {
+			p.sequence(n, path, func(item *yaml.Node, path string) {
+				cfg.Stacks = append(cfg.Stacks, p.stack(item, path))
+			})
+		},
+	})
+	if root.Kind == yaml.MappingNode {
+		if !sawVersion {
+			p.fail(root, "apiVersion", "missing: add apiVersion: %s", APIVersion)
+		}
+		if !sawKind {
+			p.fail(root, "kind", "missing: add kind: %s", Kind)
+		}
+	}
+	seen := map[string]int{}
+	for i, s := range cfg.Stacks {
+		if s.Name == "" {
+			continue
+		}
+		if j, dup := seen[s.Name]; dup {
+			p.errs = append(p.errs, fmt.Errorf("%s: stacks[%d].name: %q is already the name of stacks[%d]: stack names must be unique", file, i, s.Name, j))
+		}
+		seen[s.Name] = i
+	}
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return cfg, nil
+}
+
+// parser collects every error of a file rather than stopping at the first.
+type parser struct {
+	file string
+	errs []error
+}
+
+func (p *parser) fail(n *yaml.Node, path, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s: %s", p.file, n.Line, path, fmt.Sprintf(format, args...)))
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+// mapping calls the handler of each key; unknown and repeated keys are errors.
+func (p *parser) mapping(n *yaml.Node, path string, fields map[string]func(*yaml.Node, string)) {
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, orRoot(path), "expected a mapping, found %s", describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		handle, ok := fields[key.Value]
+		switch {
+		case !ok:
+			known := make([]string, 0, len(fields))
+			for k := range fields {
+				known = append(known, k)
+			}
+			slices.Sort(known)
+			p.fail(key, join(path, key.Value), "unknown field (known fields here: %s)", strings.Join(known, ", "))
+		case seen[key.Value]:
+			p.fail(key, join(path, key.Value), "set twice")
+		default:
+			seen[key.Value] = true
+			handle(value, join(path, key.Value))
+		}
+	}
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(document)"
+	}
+	return path
+}
+
+func (p *parser) sequence(n *yaml.Node, path string, item func(*yaml.Node, string)) {
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, path, "expected a list, found %s", describe(n))
+		return
+	}
+	for i, c := range n.Content {
+		item(c, fmt.Sprintf("%s[%d]", path, i))
+	}
+}
+
+func (p *parser) str(n *yaml.Node, path string) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.fail(n, path, "expected a string, found %s", describe(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (p *parser) boolean(n *yaml.Node, path string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		p.fail(n, path, "expected true or false, found %s", describe(n))
+	}
+	return b
+}
+
+func (p *parser) integer(n *yaml.Node, path string, lo, hi int) int {
+	v, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+		p.fail(n, path, "expected a whole number, found %s", describe(n))
+		return 0
+	}
+	if v < lo || v > hi {
+		p.fail(n, path, "%d is out of range: use %d to %d", v, lo, hi)
+	}
+	return v
+}
+
+func (p *parser) duration(n *yaml.Node, path string) time.Duration {
+	s := p.str(n, path)
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.fail(n, path, "%q is not a duration: use e.g. 30s, 5m or 1h", s)
+		return 0
+	}
+	return d
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	switch n.Tag {
+	case "!!null":
+		return "nothing"
+	case "!!str":
+		return fmt.Sprintf("the string %q", n.Value)
+	}
+	return n.Value
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func (p *parser) stack(n *yaml.Node, path string) Stack {
+	s := Stack{Prune: true, MaxPrunePercent: DefaultMaxPrunePercent, Approval: ApprovalAutoUnlessDestructive}
+	s.Source.Ref, s.Source.Path = DefaultRef, "."
+	s.Schedule.Interval = DefaultInterval
+	jitterSet, sawName, sawSource := false, false, false
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"name": func(n *yaml.Node, path string) {
+			sawName = true
+			s.Name = p.str(n, path)
+			if s.Name != "" && !dnsLabel.MatchString(s.Name) {
+				p.fail(n, path, "%q is not a valid stack name: use lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit", s.Name)
+			}
+		},
+		"source": func(n *yaml.Node, path string) {
+			sawSource = true
+			sawRepo := false
+			p.mapping(n, path, map[string]func(*yaml.Node, string){
+				"repo": func(n *yaml.Node, path string) { sawRepo = true; s.Source.Repo = p.str(n, path) },
+				"ref":  func(n *yaml.Node, path string) { s.Source.Ref = p.str(n, path) },
+				"path": func(n *yaml.Node, path string) {
+					s.Source.Path = p.str(n, path)
+					if strings.HasPrefix(s.Source.Path, "/") || s.Source.Path == ".." || strings.HasPrefix(s.Source.Path, "../") {
+						p.fail(n, path, "%q must be relative to the repository root and stay inside it", s.Source.Path)
+					}
+				},
+				"allowRemoteBases": func(n *yaml.Node, path string) { s.Source.AllowRemoteBases = p.boolean(n, path) },
+			})
+			if n.Kind == yaml.MappingNode && (!sawRepo || s.Source.Repo == "") {
+				p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")
+			}
+		},
+		"target": func(n *yaml.Node, path string) {
+			p.mapping(n, path, map[string]func(*yaml.Node, string){
+				"namespace": func(n *yaml.Node, path string) {
+					s.Target.Namespace = p.str(n, path)
+					if s.Target.Namespace != "" && !dnsLabel.MatchString(s.Target.Namespace) {
+						p.fail(n, path, "%q is not a valid namespace name", s.Target.Namespace)
+					}
+				},
+			})
+		},
+		"prune":           func(n *yaml.Node, path string) { s.Prune = p.boolean(n, path) },
+		"maxPrunePercent": func(n *yaml.Node, path string) { s.MaxPrunePercent = p.integer(n, path, 0, 100) },
+		"allowEmpty":      func(n *yaml.Node, path string) { s.AllowEmpty = p.boolean(n, path) },
+		"forceConflicts":  func(n *yaml.Node, path string) { s.ForceConflicts = p.boolean(n, path) },
+		"approval": func(n *yaml.Node, path string) {
+			s.Approval = Approval(p.str(n, path))
+			allowed := []Approval{ApprovalAuto, ApprovalManual, ApprovalAutoUnlessDestructive}
+			if !slices.Contains(allowed, s.Approval) {
+				p.fail(n, path, "%q is not a policy: use auto, manual or auto-unless-destructive", s.Approval)
+			}
+		},
+		"schedule": func(n *yaml.Node, path string) {
+			p.mapping(n, path, map[string]func(*yaml.Node, string){
+				"interval": func(n *yaml.Node, path string) {
+					s.Schedule.Interval = p.duration(n, path)
+					if s.Schedule.Interval != 0 && s.Schedule.Interval < MinInterval {
+						p.fail(n, path, "%s is too short: reconcile at most every %s", s.Schedule.Interval, MinInterval)
+					}
+				},
+				"jitter": func(n *yaml.Node, path string) { jitterSet = true; s.Schedule.Jitter = p.duration(n, path) },
+			})
+		},
+	})
+	if n.Kind == yaml.MappingNode {
+		if !sawName {
+			p.fail(n, join(path, "name"), "missing: every stack needs a name")
+		}
+		if !sawSource {
+			p.fail(n, join(path, "source"), "missing: give source.repo (and optionally ref and path)")
+		}
+	}
+	if !jitterSet {
+		s.Schedule.Jitter = s.Schedule.Interval / 10
+	} else if s.Schedule.Jitter >= s.Schedule.Interval {
+		p.errs = append(p.errs, fmt.Errorf("%s: %s.schedule.jitter: %s must be shorter than the interval %s", p.file, path, s.Schedule.Jitter, s.Schedule.Interval))
+	}
+	return s
+}

@@ -1,0 +1,117 @@
+package stack
+
+import (
+	"time"
+)
+
+// APIVersion and Kind identify a gantry.yaml document.
+const (
+	APIVersion = "gantry.dev/v1alpha1"
+	Kind       = "Config"
+)
+
+// Config is a parsed gantry.yaml.
+type Config struct {
+	// File is the path the config was read from, for messages.
+	File string
+	// Stacks in file order; names are unique.
+	Stacks []Stack
+}
+
+// Stack is one stack with every default resolved.
+type Stack struct {
+	// Name identifies the stack: in CLI arguments, in Postgres, and as the
+	// value of the gantry.dev/stack label on every object it applies.
+	// A DNS label: lowercase alphanumerics and '-', at most 63 characters.
+	Name string
+	// Source says where the manifests come from.
+	Source Source
+	// Target says where they go.
+	Target Target
+	// Prune deletes objects the stack applied before and no longer renders.
+	// Default true.
+	Prune bool
+	// MaxPrunePercent: a plan deleting more than this share of the stack's
+	// inventory is destructive and needs approval. 0–100, default 25.
+	MaxPrunePercent int
+	// AllowEmpty lets a revision that renders no objects prune the whole
+	// inventory (a destructive plan). Default false: such a plan is refused.
+	AllowEmpty bool
+	// ForceConflicts takes over fields other field managers own instead of
+	// failing on the conflict. Default false.
+	ForceConflicts bool
+	// Approval decides which plans apply without a person approving them.
+	Approval Approval
+	// Schedule is how often `gantry run` reconciles the stack.
+	Schedule Schedule
+}
+
+// Source is a path in a Git repository at a ref.
+type Source struct {
+	// Repo is a local path (relative to the config file), file://, https://
+	// or ssh:// URL.
+	Repo string
+	// Ref is a branch, tag, HEAD, full ref name or full commit SHA. Default HEAD.
+	Ref string
+	// Path inside the repository. Default ".".
+	Path string
+	// AllowRemoteBases lets kustomizations fetch remote bases. Default false.
+	AllowRemoteBases bool
+}
+
+// Target is where a stack's objects go.
+type Target struct {
+	// Namespace is given to namespaced objects that name none. Empty: such
+	// objects are an error.
+	Namespace string
+}
+
+// Approval is a gate policy.
+type Approval string
+
+// Approval policies.
+const (
+	// ApprovalAuto applies every plan, destructive ones too.
+	ApprovalAuto Approval = "auto"
+	// ApprovalManual applies no plan before `gantry approve`.
+	ApprovalManual Approval = "manual"
+	// ApprovalAutoUnlessDestructive applies safe plans and holds destructive
+	// ones for approval. The default.
+	ApprovalAutoUnlessDestructive Approval = "auto-unless-destructive"
+)
+
+// Schedule is a reconcile interval with jitter.
+type Schedule struct {
+	// Interval between reconciles. At least 10s, default 5m.
+	Interval time.Duration
+	// Jitter: each wait is Interval plus a random part of up to Jitter, so
+	// that many stacks do not reconcile in lockstep. Default Interval/10.
+	Jitter time.Duration
+}
+
+// Defaults for fields a stack leaves out.
+const (
+	DefaultRef             = "HEAD"
+	DefaultMaxPrunePercent = 25
+	DefaultInterval        = 5 * time.Minute
+	MinInterval            = 10 * time.Second
+)
+
+// Find returns the stack named name.
+func (c *Config) Find(name string) (*Stack, bool) {
+	for i := range c.Stacks {
+		if c.Stacks[i].Name == name {
+			return &c.Stacks[i], true
+		}
+	}
+	return nil, false
+}
+
+// Names returns the stacks' names in file order.
+func (c *Config) Names() []string {
+	out := make([]string, len(c.Stacks))
+	for i, s := range c.Stacks {
+		out[i] = s.Name
+	}
+	return out
+}
