@@ -13,11 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/gantryops/gantry/integration/harness"
 )
 
 func TestControlPlaneVersionAndKubeconfig(t *testing.T) {
 	t.Parallel()
-	v, err := clientset(t).Discovery().ServerVersion()
+	v, err := env.Clientset(t).Discovery().ServerVersion()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestControlPlaneVersionAndKubeconfig(t *testing.T) {
 		t.Errorf("server version %q, want v1.37.2 (binaries not version-stamped?)", v.GitVersion)
 	}
 	// The kubeconfig file works for other clients: kubectl reads it.
-	out, err := exec.Command("kubectl", "--kubeconfig", cluster.Kubeconfig, "get", "namespace", "default", "-o", "name").CombinedOutput()
+	out, err := exec.Command("kubectl", "--kubeconfig", env.Cluster.Kubeconfig, "get", "namespace", "default", "-o", "name").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "namespace/default" {
 		t.Errorf("kubectl with the kubeconfig: %v: %s", err, out)
 	}
@@ -33,7 +35,7 @@ func TestControlPlaneVersionAndKubeconfig(t *testing.T) {
 
 func TestControlPlaneViewerIsForbidden(t *testing.T) {
 	t.Parallel()
-	cs, err := kubernetes.NewForConfig(cluster.ViewerConfig)
+	cs, err := kubernetes.NewForConfig(env.Cluster.ViewerConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +47,9 @@ func TestControlPlaneViewerIsForbidden(t *testing.T) {
 
 func TestControlPlaneDeletesNamespaces(t *testing.T) {
 	t.Parallel()
-	cs := clientset(t)
+	cs := env.Clientset(t)
 	ctx := context.Background()
-	ns := namespace(t, cs)
+	ns := env.Namespace(t)
 	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "content"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +59,7 @@ func TestControlPlaneDeletesNamespaces(t *testing.T) {
 	}
 	// The namespace controller must empty the namespace and remove its
 	// finalizer; without a controller manager it stays Terminating forever.
-	eventually(t, 60*time.Second, "namespace "+ns+" is gone", gone(func(ctx context.Context) error {
+	harness.Eventually(t, 60*time.Second, "namespace "+ns+" is gone", harness.Gone(func(ctx context.Context) error {
 		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return err
 	}))
@@ -65,9 +67,9 @@ func TestControlPlaneDeletesNamespaces(t *testing.T) {
 
 func TestControlPlaneCollectsGarbage(t *testing.T) {
 	t.Parallel()
-	cs := clientset(t)
+	cs := env.Clientset(t)
 	ctx := context.Background()
-	ns := namespace(t, cs)
+	ns := env.Namespace(t)
 	owner, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestControlPlaneCollectsGarbage(t *testing.T) {
 	if err := cs.CoreV1().ConfigMaps(ns).Delete(ctx, "owner", metav1.DeleteOptions{PropagationPolicy: &background}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "owned Secret is garbage-collected", gone(func(ctx context.Context) error {
+	harness.Eventually(t, 60*time.Second, "owned Secret is garbage-collected", harness.Gone(func(ctx context.Context) error {
 		_, err := cs.CoreV1().Secrets(ns).Get(ctx, "owned", metav1.GetOptions{})
 		return err
 	}))
@@ -93,9 +95,9 @@ func TestControlPlaneCollectsGarbage(t *testing.T) {
 
 func TestControlPlaneRunsWorkloadControllers(t *testing.T) {
 	t.Parallel()
-	cs := clientset(t)
+	cs := env.Clientset(t)
 	ctx := context.Background()
-	ns := namespace(t, cs)
+	ns := env.Namespace(t)
 	labels := map[string]string{"app": "web"}
 	replicas := int32(2)
 	_, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
@@ -112,7 +114,7 @@ func TestControlPlaneRunsWorkloadControllers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "Deployment gets a ReplicaSet and Pods", func(ctx context.Context) error {
+	harness.Eventually(t, 60*time.Second, "Deployment gets a ReplicaSet and Pods", func(ctx context.Context) error {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // DryRunApply sends obj as a server-side apply by FieldManager with
@@ -14,11 +16,11 @@ import (
 // and conversion included, nothing persisted. Errors are the server's
 // (*apierrors.StatusError), so callers can tell conflicts and invalid or
 // immutable fields apart.
-func (c *Cluster) DryRunApply(ctx context.Context, r Resource, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error) {
+func (c *Cluster) DryRunApply(ctx context.Context, r object.Resource, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error) {
 	return c.apply(ctx, r, obj, force, []string{metav1.DryRunAll})
 }
 
-func (c *Cluster) apply(ctx context.Context, r Resource, obj *unstructured.Unstructured, force bool, dryRun []string) (*unstructured.Unstructured, error) {
+func (c *Cluster) apply(ctx context.Context, r object.Resource, obj *unstructured.Unstructured, force bool, dryRun []string) (*unstructured.Unstructured, error) {
 	body, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // FieldManager is the field manager gantry applies as.
@@ -46,14 +48,6 @@ type Cluster struct {
 
 	convMu     sync.Mutex
 	converters map[schema.GroupVersion]managedfields.TypeConverter
-}
-
-// Resource is where objects of one kind live in the API.
-type Resource struct {
-	// GVR is the group, version and plural resource name.
-	GVR schema.GroupVersionResource
-	// Namespaced is false for cluster-scoped kinds.
-	Namespaced bool
 }
 
 // Connect probes the server (one request, which also tells whether it
@@ -114,7 +108,7 @@ func (c *Cluster) Stats() Stats { return c.counter.stats() }
 
 // Resource maps a kind to its resource. An unknown kind is an error for
 // which meta.IsNoMatchError is true.
-func (c *Cluster) Resource(gvk schema.GroupVersionKind) (Resource, error) {
+func (c *Cluster) Resource(gvk schema.GroupVersionKind) (object.Resource, error) {
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		// The kind may have been added since discovery was cached (a CRD
@@ -123,7 +117,7 @@ func (c *Cluster) Resource(gvk schema.GroupVersionKind) (Resource, error) {
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if err != nil {
-		return Resource{}, err
+		return object.Resource{}, err
 	}
-	return Resource{GVR: m.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
+	return object.Resource{GVR: m.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
 }

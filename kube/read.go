@@ -6,11 +6,13 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // List returns every object of resource r in namespace ("" for all
 // namespaces, or for a cluster-scoped resource) with one unpaginated LIST.
-func (c *Cluster) List(ctx context.Context, r Resource, namespace string) ([]*unstructured.Unstructured, error) {
+func (c *Cluster) List(ctx context.Context, r object.Resource, namespace string) ([]*unstructured.Unstructured, error) {
 	var ri = c.dynamic.Resource(r.GVR)
 	var list *unstructured.UnstructuredList
 	var err error

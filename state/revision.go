@@ -2,12 +2,12 @@ package state
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -35,14 +35,8 @@ type Revision struct {
 // in plaintext, and sealing (encryption or salted hashes) is not built yet.
 var ErrSecretNotSealed = errors.New("refusing to store Secret data in plaintext")
 
-// NewID returns a random (version 4) UUID.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+// NewID returns a random (version 4) UUID for a client-generated id.
+func NewID() string { return uuid.NewString() }
 
 const (
 	sqlEnsureStack = `INSERT INTO stacks (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`

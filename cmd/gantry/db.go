@@ -29,9 +29,7 @@ The embedded server starts on first use and keeps running for later commands;
 				if err != nil {
 					return err
 				}
-				opts := state.DefaultOptions()
-				opts.DatabaseURL, opts.Logger = g.dbURL(), log
-				s, err := state.Open(cmd.Context(), opts)
+				s, err := g.openStore(cmd.Context(), log)
 				if err != nil {
 					return err
 				}

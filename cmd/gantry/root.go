@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/gantryops/gantry/state"
 )
 
 // globals are the flags every command shares.
@@ -52,6 +54,8 @@ them with server-side apply, on a schedule or after approval.`,
 	root.AddCommand(
 		newVersionCommand(g),
 		newRenderCommand(g),
+		newPlanCommand(g),
+		newShowCommand(g),
 		newDBCommand(g),
 	)
 	return root.ExecuteContext(ctx)
@@ -72,6 +76,13 @@ func (g *globals) logger() (hclog.Logger, error) {
 		Output:     g.stderr,
 		JSONFormat: g.logFormat == "json",
 	}), nil
+}
+
+// openStore opens the database the flags name (the embedded one by default).
+func (g *globals) openStore(ctx context.Context, log hclog.Logger) (*state.Store, error) {
+	opts := state.DefaultOptions()
+	opts.DatabaseURL, opts.Logger = g.dbURL(), log
+	return state.Open(ctx, opts)
 }
 
 // dbURL returns --database-url, else $GANTRY_DATABASE_URL; empty means embedded.

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/go-hclog"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/stack"
+	"github.com/gantryops/gantry/state"
+)
+
+// Engine runs stacks against one database.
+type Engine struct {
+	store   *state.Store
+	fetcher *source.Fetcher
+	log     hclog.Logger
+	planner plan.PlannerOptions
+}
+
+// New returns an Engine. A nil logger discards.
+func New(store *state.Store, fetcher *source.Fetcher, log hclog.Logger) *Engine {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: plan.DefaultPlannerOptions()}
+}
+
+// PlanRequest asks for a plan of one stack.
+type PlanRequest struct {
+	// Stack is the stack's definition.
+	Stack stack.Stack
+	// Cluster is the target cluster.
+	Cluster *kube.Cluster
+	// Mode is the diff mode (default DiffAuto).
+	Mode plan.DiffMode
+}
+
+// Plan fetches and renders the stack's revision and plans it against the
+// cluster with the stack's inventory and memo, then records the memo entries
+// the plan proved. It changes nothing in the cluster.
+func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
+	s := req.Stack
+	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := commit.Render(s.Source.Path, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
+	if err != nil {
+		return nil, err
+	}
+	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
+	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
+	return e.PlanRevision(ctx, req, src, rev.Objects)
+}
+
+// PlanRevision plans objects (a revision already rendered, or loaded from
+// history) for the stack, as Plan does after rendering.
+func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured) (*plan.Plan, error) {
+	s := req.Stack
+	st, err := e.store.EnsureStack(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	gen, inventory, err := e.store.Inventory(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	// Every mode reads the memo: auto skips what it proves unchanged, and all
+	// modes use it to tell drift (live moved while the desired state did not).
+	memo, err := e.store.Memo(ctx, s.Name)
+	if err != nil {
+		return nil, err
+	}
+	before := req.Cluster.Stats()
+	res, err := plan.NewPlanner(req.Cluster, e.planner).Compute(ctx, plan.Input{
+		Stack:               s.Name,
+		Source:              src,
+		ClusterName:         req.Cluster.Host(),
+		Objects:             objects,
+		Inventory:           toPlanInventory(inventory),
+		InventoryGeneration: gen,
+		Memo:                toPlanMemo(memo),
+		Salt:                st.Salt,
+		Options: plan.Options{
+			Namespace:       s.Target.Namespace,
+			Prune:           s.Prune,
+			MaxPrunePercent: s.MaxPrunePercent,
+			AllowEmpty:      s.AllowEmpty,
+			ForceConflicts:  s.ForceConflicts,
+		},
+		Mode: req.Mode,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan stack %s: %w", s.Name, err)
+	}
+	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total
+	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
+		return nil, err
+	}
+	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
+	return res.Plan, nil
+}
+
+func toPlanInventory(in []state.InventoryObject) []plan.InventoryObject {
+	out := make([]plan.InventoryObject, len(in))
+	for i, o := range in {
+		out[i] = plan.InventoryObject{Ref: o.Ref, APIVersion: o.APIVersion}
+	}
+	return out
+}
+
+func toPlanMemo(in map[object.Ref]state.MemoEntry) map[object.Ref]plan.MemoEntry {
+	out := make(map[object.Ref]plan.MemoEntry, len(in))
+	for ref, e := range in {
+		out[ref] = plan.MemoEntry{Desired: e.Desired, Live: e.Live}
+	}
+	return out
+}
+
+func toStateMemo(in map[object.Ref]plan.MemoEntry) map[object.Ref]state.MemoEntry {
+	out := make(map[object.Ref]state.MemoEntry, len(in))
+	for ref, e := range in {
+		out[ref] = state.MemoEntry{Desired: e.Desired, Live: e.Live}
+	}
+	return out
+}

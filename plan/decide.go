@@ -1,0 +1,206 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// decide computes the change for one desired object.
+func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
+	ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion()}
+	secret := d.ref.IsSecret()
+	live := r.live[d.ref]
+
+	if live == nil && d.pending != "" {
+		ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
+		ch.After = stripServerFields(d.obj)
+		ch.Diff = fieldDiffs(nil, ch.After, secret)
+		ch.After, _ = maskSecret(secret, nil, ch.After)
+		return ch, nil
+	}
+
+	var fp, dh [32]byte
+	var err error
+	if live != nil {
+		if fp, err = fingerprint(r.in.Salt, live); err != nil {
+			return ch, err
+		}
+		if dh, err = desiredHash(r.in.Salt, d.obj, r.in.Options.ForceConflicts); err != nil {
+			return ch, err
+		}
+		if m, ok := r.in.Memo[d.ref]; ok && r.in.Mode == DiffAuto && m.Desired == dh && m.Live == fp {
+			r.memoHits.Add(1)
+			ch.Action = ActionNoop
+			return ch, nil
+		}
+	}
+
+	result, conflicts, err := r.applyResult(ctx, d, live)
+	if fields, ok := immutableFields(err); ok && live != nil {
+		ch.Action = ActionReplace
+		ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
+		if ch.Before, err = ownedView(live); err != nil {
+			return ch, err
+		}
+		ch.After = stripServerFields(d.obj)
+		ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
+		ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
+		return ch, nil
+	}
+	if err != nil {
+		return ch, describeServerError(d, err)
+	}
+	ch.Conflicts = conflicts
+
+	if live == nil {
+		ch.Action = ActionCreate
+		if ch.After, err = ownedView(result); err != nil {
+			return ch, err
+		}
+		ch.Diff = fieldDiffs(nil, ch.After, secret)
+		_, ch.After = maskSecret(secret, nil, ch.After)
+		return ch, nil
+	}
+
+	cmp, err := compare(live, result)
+	if err != nil {
+		return ch, err
+	}
+	if secret && !cmp.changed {
+		// stringData is write-only: the server folds it into data, where
+		// gantry may own no field. Compare data itself.
+		cmp.changed = !equalField(live, result, "data")
+	}
+	if !cmp.changed {
+		ch.Action = ActionNoop
+		if r.in.Mode != DiffLocal && len(conflicts) == 0 {
+			r.remember(d.ref, MemoEntry{Desired: dh, Live: fp})
+		}
+		return ch, nil
+	}
+	ch.Action = ActionUpdate
+	if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh && m.Live != fp {
+		ch.Drift = true
+	}
+	ch.Before, ch.After = cmp.before, cmp.after
+	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
+	if secret {
+		ch.Diff = append(ch.Diff, dataDiffs(live, result, ch.Diff)...)
+	}
+	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
+	return ch, nil
+}
+
+// applyResult asks the server (or, for DiffLocal, the local predictor) what
+// applying d onto live would store. It applies without force first, so that
+// conflicts with other managers surface; then, to show what the apply would
+// do once they are resolved, again with force.
+func (r *run) applyResult(ctx context.Context, d *desiredObject, live *unstructured.Unstructured) (*unstructured.Unstructured, []Conflict, error) {
+	apply := func(force bool) (*unstructured.Unstructured, error) {
+		if r.in.Mode == DiffLocal {
+			r.predictions.Add(1)
+			return r.cluster.PredictApply(ctx, live, d.obj, force)
+		}
+		r.dryRuns.Add(1)
+		return r.cluster.DryRunApply(ctx, d.res, d.obj, force)
+	}
+	result, err := apply(false)
+	conflicts := conflictsOf(err)
+	if conflicts == nil {
+		return result, nil, err
+	}
+	result, err = apply(true)
+	return result, conflicts, err
+}
+
+var conflictManager = regexp.MustCompile(`conflicts? with "([^"]+)"`)
+
+// conflictsOf returns the field-manager conflicts an apply error reports.
+func conflictsOf(err error) []Conflict {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) || !apierrors.IsConflict(err) || se.ErrStatus.Details == nil {
+		return nil
+	}
+	var out []Conflict
+	for _, c := range se.ErrStatus.Details.Causes {
+		if c.Type != metav1.CauseTypeFieldManagerConflict {
+			continue
+		}
+		m := conflictManager.FindStringSubmatch(c.Message)
+		manager := c.Message
+		if m != nil {
+			manager = m[1]
+		}
+		out = append(out, Conflict{Field: c.Field, Manager: manager})
+	}
+	return out
+}
+
+// immutablePhrases are how API validation says a field cannot change.
+var immutablePhrases = []string{"field is immutable", "may not change once set", "is immutable", "updates to statefulset spec for fields other than"}
+
+// immutableFields reports the fields an Invalid error says cannot change.
+func immutableFields(err error) ([]string, bool) {
+	var se *apierrors.StatusError
+	if !errors.As(err, &se) || !apierrors.IsInvalid(err) || se.ErrStatus.Details == nil {
+		return nil, false
+	}
+	var fields []string
+	for _, c := range se.ErrStatus.Details.Causes {
+		for _, p := range immutablePhrases {
+			if strings.Contains(c.Message, p) {
+				fields = append(fields, c.Field)
+				break
+			}
+		}
+	}
+	return fields, len(fields) > 0
+}
+
+// describeServerError names the object. For Secrets only the error's reason
+// and fields are kept: server messages may quote the invalid value.
+func describeServerError(d *desiredObject, err error) error {
+	var se *apierrors.StatusError
+	if !d.ref.IsSecret() || !errors.As(err, &se) {
+		return fmt.Errorf("%s: %w", d.ref, err)
+	}
+	var fields []string
+	if se.ErrStatus.Details != nil {
+		for _, c := range se.ErrStatus.Details.Causes {
+			fields = append(fields, fmt.Sprintf("%s (%s)", c.Field, c.Type))
+		}
+	}
+	return fmt.Errorf("%s: the server refused it: %s %s (message withheld: it may contain Secret data)", d.ref, se.ErrStatus.Reason, strings.Join(fields, ", "))
+}
+
+func equalField(a, b *unstructured.Unstructured, field string) bool {
+	x, _, _ := unstructured.NestedFieldNoCopy(a.Object, field)
+	y, _, _ := unstructured.NestedFieldNoCopy(b.Object, field)
+	return reflect.DeepEqual(x, y)
+}
+
+// dataDiffs reports Secret data keys that change without being fields
+// gantry owns (written through stringData), unless already listed.
+func dataDiffs(live, result *unstructured.Unstructured, listed []FieldDiff) []FieldDiff {
+	have := map[string]bool{}
+	for _, d := range listed {
+		have[d.Path] = true
+	}
+	x, _, _ := unstructured.NestedStringMap(live.Object, "data")
+	y, _, _ := unstructured.NestedStringMap(result.Object, "data")
+	var out []FieldDiff
+	for _, k := range sortedKeys(x, y) {
+		if x[k] != y[k] && !have["data."+k] && !have["stringData."+k] {
+			out = append(out, FieldDiff{Path: "data." + k, Sensitive: true})
+		}
+	}
+	return out
+}

@@ -1,0 +1,246 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gantryops/gantry/object"
+)
+
+// Cluster is what the planner needs from the API server. kube.Cluster
+// implements it.
+type Cluster interface {
+	// Resource maps a kind to its resource; an unknown kind is an error for
+	// which meta.IsNoMatchError is true.
+	Resource(gvk schema.GroupVersionKind) (object.Resource, error)
+	// List returns all objects of r in namespace ("" for all) in one request.
+	List(ctx context.Context, r object.Resource, namespace string) ([]*unstructured.Unstructured, error)
+	// DryRunApply returns what a server-side apply by FieldManager would
+	// store, persisting nothing; errors are the server's.
+	DryRunApply(ctx context.Context, r object.Resource, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error)
+	// PredictApply computes an apply locally (DiffLocal); live may be nil.
+	PredictApply(ctx context.Context, live, desired *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error)
+}
+
+// MemoEntry is what the no-op memo knows about one object: an apply of the
+// desired manifest with hash Desired onto the live object with fingerprint
+// Live was shown by the server to change nothing.
+type MemoEntry struct {
+	Desired object.Hash
+	Live    object.Hash
+}
+
+// InventoryObject is one object the stack applied last.
+type InventoryObject struct {
+	Ref        ObjectRef
+	APIVersion string
+}
+
+// Input is everything a plan is computed from.
+type Input struct {
+	// Stack names the stack; objects are labelled with it.
+	Stack string
+	// Source is the rendered revision's origin.
+	Source Source
+	// ClusterName is the API server's URL, recorded in the plan.
+	ClusterName string
+	// Objects are the rendered objects of the revision.
+	Objects []*unstructured.Unstructured
+	// Inventory is what the stack applied last, at InventoryGeneration.
+	Inventory           []InventoryObject
+	InventoryGeneration int64
+	// Memo is the stack's no-op memo (ignored unless Mode is DiffAuto).
+	Memo map[ObjectRef]MemoEntry
+	// Salt keys the memo's and the base's hashes; the stack's salt.
+	Salt []byte
+	// Options are the stack's policies.
+	Options Options
+	// Mode is the diff mode.
+	Mode DiffMode
+}
+
+// Result is a computed plan and the memo entries it proved.
+type Result struct {
+	Plan *Plan
+	// Memo holds new entries for objects a dry-run showed unchanged: record
+	// them so the next plan skips those objects.
+	Memo map[ObjectRef]MemoEntry
+}
+
+// PlannerOptions configures a Planner.
+type PlannerOptions struct {
+	// Concurrency bounds the requests in flight (LISTs, dry-runs).
+	Concurrency int
+	// Now returns the current time; tests inject a clock.
+	Now func() time.Time
+}
+
+// DefaultPlannerOptions returns 32 requests in flight and the wall clock.
+func DefaultPlannerOptions() PlannerOptions {
+	return PlannerOptions{Concurrency: 32, Now: time.Now}
+}
+
+// Planner computes plans against one cluster.
+type Planner struct {
+	cluster Cluster
+	opts    PlannerOptions
+}
+
+// NewPlanner returns a Planner.
+func NewPlanner(c Cluster, opts PlannerOptions) *Planner {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultPlannerOptions().Concurrency
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Planner{cluster: c, opts: opts}
+}
+
+// run is the state of one Compute call.
+type run struct {
+	*Planner
+	in      Input
+	desired []*desiredObject
+	live    map[ObjectRef]*unstructured.Unstructured
+
+	lists, dryRuns, memoHits, predictions atomic.Int64
+
+	mu   sync.Mutex
+	memo map[ObjectRef]MemoEntry
+}
+
+// Compute plans in against the cluster. Per-object problems (an unknown
+// kind, an invalid manifest, a namespace nobody creates) are collected and
+// returned together; no partial plan is returned with an error.
+func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
+	start := p.opts.Now()
+	switch in.Mode {
+	case DiffAuto, DiffServer, DiffLocal:
+	case "":
+		in.Mode = DiffAuto
+	default:
+		return nil, fmt.Errorf("diff mode %q: use auto, server or local", in.Mode)
+	}
+	if len(in.Salt) == 0 {
+		return nil, errors.New("plan: no salt given for the stack's hashes")
+	}
+	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}}
+	var err error
+	if r.desired, err = r.prepare(); err != nil {
+		return nil, err
+	}
+	if err := r.checkEmpty(); err != nil {
+		return nil, err
+	}
+	if err := r.readLive(ctx); err != nil {
+		return nil, err
+	}
+
+	changes := make([]Change, len(r.desired))
+	errs := make([]error, len(r.desired))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.opts.Concurrency)
+	for i, d := range r.desired {
+		g.Go(func() error {
+			changes[i], errs[i] = r.decide(gctx, d)
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	changes = append(changes, r.prune()...)
+	slices.SortFunc(changes, func(a, b Change) int { return object.Compare(a.Ref, b.Ref) })
+
+	plan := &Plan{
+		FormatVersion:       FormatVersion,
+		ID:                  uuid.NewString(),
+		Stack:               in.Stack,
+		Source:              in.Source,
+		Cluster:             in.ClusterName,
+		CreatedAt:           start.UTC(),
+		Mode:                in.Mode,
+		Approximate:         in.Mode == DiffLocal,
+		Options:             in.Options,
+		InventoryGeneration: in.InventoryGeneration,
+		Changes:             changes,
+	}
+	for _, d := range r.desired {
+		plan.Desired = append(plan.Desired, d.obj)
+	}
+	if plan.Base, err = r.base(); err != nil {
+		return nil, err
+	}
+	plan.Destructive = destructiveReasons(plan, len(in.Inventory))
+	if plan.Digest, err = Digest(plan); err != nil {
+		return nil, err
+	}
+	plan.Stats = Stats{
+		Objects:     len(r.desired) + len(r.pruneCandidates()),
+		Lists:       int(r.lists.Load()),
+		DryRuns:     int(r.dryRuns.Load()),
+		MemoHits:    int(r.memoHits.Load()),
+		Predictions: int(r.predictions.Load()),
+		Duration:    p.opts.Now().Sub(start),
+	}
+	return &Result{Plan: plan, Memo: r.memo}, nil
+}
+
+// base records the live identity of every object the plan considered.
+func (r *run) base() ([]Base, error) {
+	versions := map[ObjectRef]string{}
+	for _, o := range r.in.Inventory {
+		versions[o.Ref] = o.APIVersion
+	}
+	for _, d := range r.desired {
+		versions[d.ref] = d.obj.GetAPIVersion()
+	}
+	out := make([]Base, 0, len(versions))
+	for ref, version := range versions {
+		b, err := baseOf(r.in.Salt, ref, version, r.live[ref])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b Base) int { return object.Compare(a.Ref, b.Ref) })
+	return out, nil
+}
+
+// baseOf records live's identity (live nil: absent).
+func baseOf(salt []byte, ref ObjectRef, apiVersion string, live *unstructured.Unstructured) (Base, error) {
+	b := Base{Ref: ref, APIVersion: apiVersion}
+	if live == nil {
+		b.Absent = true
+		return b, nil
+	}
+	fp, err := fingerprint(salt, live)
+	if err != nil {
+		return b, err
+	}
+	b.UID, b.ResourceVersion, b.Fingerprint = string(live.GetUID()), live.GetResourceVersion(), hashString(fp)
+	return b, nil
+}
+
+func (r *run) remember(ref ObjectRef, e MemoEntry) {
+	r.mu.Lock()
+	r.memo[ref] = e
+	r.mu.Unlock()
+}

@@ -1,0 +1,54 @@
+package plan
+
+import (
+	"encoding/json"
+	"io"
+)
+
+// jsonPlan is the plan as JSON output shows it: everything a machine needs
+// to act on the plan, without the desired manifests (they hold Secret data;
+// a planfile carries them).
+type jsonPlan struct {
+	FormatVersion       int         `json:"format_version"`
+	ID                  string      `json:"id"`
+	Stack               string      `json:"stack"`
+	Source              Source      `json:"source"`
+	Cluster             string      `json:"cluster"`
+	CreatedAt           string      `json:"created_at"`
+	Mode                DiffMode    `json:"mode"`
+	Approximate         bool        `json:"approximate"`
+	Options             Options     `json:"options"`
+	InventoryGeneration int64       `json:"inventory_generation"`
+	Summary             jsonSummary `json:"summary"`
+	Destructive         []string    `json:"destructive"`
+	Changes             []Change    `json:"changes"`
+	Digest              string      `json:"digest"`
+	Stats               Stats       `json:"stats"`
+}
+
+type jsonSummary struct {
+	Add       int  `json:"add"`
+	Change    int  `json:"change"`
+	Destroy   int  `json:"destroy"`
+	Conflicts int  `json:"conflicts"`
+	NoChanges bool `json:"no_changes"`
+}
+
+// RenderJSON writes p as JSON (format_version FormatVersion). Secret values
+// are masked as in every rendering.
+func RenderJSON(w io.Writer, p *Plan) error {
+	add, change, destroy := p.Summary()
+	out := jsonPlan{
+		FormatVersion: p.FormatVersion, ID: p.ID, Stack: p.Stack, Source: p.Source, Cluster: p.Cluster,
+		CreatedAt: p.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Mode: p.Mode, Approximate: p.Approximate,
+		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
+		Summary:     jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges()},
+		Destructive: p.Destructive, Changes: p.Changes, Digest: p.Digest, Stats: p.Stats,
+	}
+	if out.Destructive == nil {
+		out.Destructive = []string{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

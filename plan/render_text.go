@@ -1,0 +1,205 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// TextOptions configures RenderText.
+type TextOptions struct {
+	// Color adds ANSI colours (for a terminal that wants them).
+	Color bool
+}
+
+// palette holds the escape sequences of one rendering.
+type palette struct{ green, red, yellow, cyan, bold, dim, reset string }
+
+func colours(on bool) palette {
+	if !on {
+		return palette{}
+	}
+	return palette{"\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[36m", "\x1b[1m", "\x1b[2m", "\x1b[0m"}
+}
+
+// symbol is the Terraform marker of an action.
+func symbol(a Action) string {
+	switch a {
+	case ActionCreate:
+		return "+"
+	case ActionUpdate:
+		return "~"
+	case ActionDelete:
+		return "-"
+	case ActionReplace:
+		return "-/+"
+	}
+	return " "
+}
+
+// headline says what happens to the object, in Terraform's words.
+func headline(c Change) string {
+	var s string
+	switch c.Action {
+	case ActionCreate:
+		s = "will be created"
+	case ActionUpdate:
+		s = "will be updated in-place"
+		if c.Drift {
+			s = "has drifted from the revision and will be updated in-place"
+		}
+	case ActionDelete:
+		s = "will be destroyed"
+	case ActionReplace:
+		s = "must be replaced"
+	}
+	if c.Reason != "" && c.Action != ActionUpdate {
+		s += " (" + c.Reason + ")"
+	}
+	if c.VerifiedAtApply != "" {
+		s += " (verified at apply: " + c.VerifiedAtApply + ")"
+	}
+	return s
+}
+
+// RenderText writes p the way `terraform plan` reads: a header per changed
+// object with a unified YAML diff, warnings, and the summary line.
+func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
+	c := colours(opts.Color)
+	out := &errWriter{w: w}
+	out.printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, short(p.Source.Commit), p.Source.Path, p.Cluster)
+	if p.Approximate {
+		out.printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
+	}
+	if !p.HasChanges() {
+		out.printf("\n%sNo changes.%s The cluster matches the revision.\n", c.green, c.reset)
+		renderKept(out, p, c)
+		return out.err
+	}
+	out.printf("\ngantry will perform the following actions:\n")
+	for _, ch := range p.Changes {
+		if ch.Action == ActionNoop {
+			continue
+		}
+		col := map[Action]string{ActionCreate: c.green, ActionUpdate: c.yellow, ActionDelete: c.red, ActionReplace: c.red}[ch.Action]
+		out.printf("\n  %s# %s%s %s\n", c.bold, ch.Ref, c.reset, headline(ch))
+		if len(ch.Conflicts) > 0 {
+			for _, cf := range ch.Conflicts {
+				out.printf("  %s! %s is owned by field manager %q%s\n", c.yellow, cf.Field, cf.Manager, c.reset)
+			}
+		}
+		out.printf("%s%3s%s %s\n", col, symbol(ch.Action), c.reset, ch.Ref)
+		for _, line := range diffLines(ch) {
+			switch {
+			case strings.HasPrefix(line, "+"):
+				out.printf("    %s%s%s\n", c.green, line, c.reset)
+			case strings.HasPrefix(line, "-"):
+				out.printf("    %s%s%s\n", c.red, line, c.reset)
+			case strings.HasPrefix(line, "@@"):
+				out.printf("    %s%s%s\n", c.cyan, line, c.reset)
+			default:
+				out.printf("    %s\n", line)
+			}
+		}
+	}
+	if conflicted := p.Conflicted(); len(conflicted) > 0 {
+		out.printf("\n%sWarning:%s %d object(s) set fields that other field managers own (marked ! above).\nThe apply fails on them unless the stack sets forceConflicts: true (which takes the fields over).\n", c.yellow, c.reset, len(conflicted))
+	}
+	if len(p.Destructive) > 0 {
+		out.printf("\n%sWarning: this plan is destructive%s and needs approval before it is applied:\n", c.red, c.reset)
+		for _, r := range p.Destructive {
+			out.printf("  - %s\n", r)
+		}
+	}
+	renderKept(out, p, c)
+	add, change, destroy := p.Summary()
+	out.printf("\n%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, add, change, destroy)
+	return out.err
+}
+
+func renderKept(out *errWriter, p *Plan, c palette) {
+	first := true
+	for _, ch := range p.Changes {
+		if ch.Action != ActionNoop || ch.Reason == "" {
+			continue
+		}
+		if first {
+			out.printf("\n%sNote:%s objects the revision no longer renders that are kept:\n", c.yellow, c.reset)
+			first = false
+		}
+		out.printf("  %s: %s\n", ch.Ref, ch.Reason)
+	}
+}
+
+// diffLines returns the unified diff of a change's before and after views
+// (all additions for a create, all removals for a delete).
+func diffLines(ch Change) []string {
+	before, after := toYAML(ch.Before), toYAML(ch.After)
+	switch {
+	case before == "":
+		return prefixed("+ ", after)
+	case after == "":
+		return prefixed("- ", before)
+	}
+	diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(before), B: difflib.SplitLines(after), Context: 3,
+	})
+	if err != nil {
+		return []string{"(diff unavailable: " + err.Error() + ")"}
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+		if strings.HasPrefix(l, "---") || strings.HasPrefix(l, "+++") {
+			continue
+		}
+		if len(l) > 1 && (l[0] == '+' || l[0] == '-') {
+			l = l[:1] + " " + l[1:]
+		} else if len(l) > 0 && l[0] == ' ' {
+			l = "  " + l[1:]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func prefixed(prefix, text string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		out = append(out, prefix+l)
+	}
+	return out
+}
+
+func toYAML(u *unstructured.Unstructured) string {
+	if u == nil {
+		return ""
+	}
+	b, err := yaml.Marshal(u.Object)
+	if err != nil {
+		return fmt.Sprintf("(cannot show: %v)\n", err)
+	}
+	return string(b)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// errWriter remembers the first write error so renderers can print freely.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
