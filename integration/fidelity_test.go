@@ -12,10 +12,24 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/source"
 )
+
+// parseObjects decodes YAML documents into objects.
+func parseObjects(t testing.TB, docs ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out := make([]*unstructured.Unstructured, len(docs))
+	for i, d := range docs {
+		out[i] = &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(d), &out[i].Object); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+	}
+	return out
+}
 
 // testdataObjects renders a file of testdata/ as a revision.
 func testdataObjects(t testing.TB, name string) []*unstructured.Unstructured {

@@ -135,7 +135,7 @@ func jsonRoundTrip[T any](v T) T {
 // that have one besides the stack label.
 func EditLabels(t testing.TB, s *Stack, objs []*unstructured.Unstructured, n int) {
 	t.Helper()
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(s.env.Cluster.Config)))
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(s.env.restConfig())))
 	edited := 0
 	for _, u := range objs {
 		if edited == n {

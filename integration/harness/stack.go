@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/gantryops/gantry/engine"
@@ -56,7 +57,7 @@ func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(e.Cluster.Config)
+	dyn, err := dynamic.NewForConfig(e.restConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +66,15 @@ func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 		def.MaxPrunePercent = stack.DefaultMaxPrunePercent
 	}
 	return &Stack{Def: def, Kube: k, Store: store, Engine: engine.New(store, fetcher, log), Dynamic: dyn, Logs: logs, env: e}
+}
+
+// restConfig is the admin config without client-side rate limiting: the
+// test server enforces API Priority and Fairness, as gantry's own client
+// notices; client-go's default of 5 requests a second would make tests crawl.
+func (e *Env) restConfig() *rest.Config {
+	c := rest.CopyConfig(e.Cluster.Config)
+	c.QPS, c.Burst = -1, 0
+	return c
 }
 
 // Plan plans objects as the stack's revision in mode.
@@ -91,7 +101,7 @@ func (s *Stack) TryPlan(objs []*unstructured.Unstructured, mode plan.DiffMode) (
 func (s *Stack) Apply(t testing.TB, p *plan.Plan) {
 	t.Helper()
 	ctx := context.Background()
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(s.env.Cluster.Config)))
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(s.env.restConfig())))
 	actions := map[object.Ref]plan.Action{}
 	for _, c := range p.Changes {
 		actions[c.Ref] = c.Action
