@@ -39,7 +39,8 @@ func TestControlPlaneViewerIsForbidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = cs.CoreV1().ConfigMaps("default").List(context.Background(), metav1.ListOptions{})
+	// Create: other tests grant the viewer read access, never write access.
+	_, err = cs.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "viewer-"}}, metav1.CreateOptions{})
 	if !apierrors.IsForbidden(err) {
 		t.Errorf("viewer without RBAC: err = %v, want Forbidden", err)
 	}

@@ -181,8 +181,28 @@ func compare(live, after *unstructured.Unstructured) (comparison, error) {
 	union := ownedLive.Union(ownedAfter)
 	before := withIdentity(project(live.Object, union), live)
 	afterP := withIdentity(project(after.Object, union), after)
-	changed := !reflect.DeepEqual(before.Object, afterP.Object) || !ownedLive.Equals(ownedAfter)
+	changed := !reflect.DeepEqual(before.Object, afterP.Object) || !implied(ownedLive).Equals(implied(ownedAfter))
 	return comparison{changed: changed, before: before, after: afterP}, nil
+}
+
+// implied returns s without the members that also have children: a path
+// with children exists anyway. Schemas differ in whether they record such
+// members (a schema deduced from the object does, the server's usually not),
+// and the difference must not read as a change of ownership.
+func implied(s *fieldpath.Set) *fieldpath.Set {
+	out := &fieldpath.Set{}
+	for _, pe := range members(s) {
+		if _, hasChildren := s.Children.Get(pe); !hasChildren {
+			out.Insert(fieldpath.Path{pe})
+		}
+	}
+	for _, pe := range children(s) {
+		child, _ := s.Children.Get(pe)
+		implied(child).Iterate(func(p fieldpath.Path) {
+			out.Insert(append(fieldpath.Path{pe}, p...))
+		})
+	}
+	return out
 }
 
 // ownedView reduces u to the fields gantry owns in it, or, when it owns

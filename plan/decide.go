@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // decide computes the change for one desired object.
@@ -91,10 +92,13 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 		ch.Drift = true
 	}
 	ch.Before, ch.After = cmp.before, cmp.after
-	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
 	if secret {
-		ch.Diff = append(ch.Diff, dataDiffs(live, result, ch.Diff)...)
+		// Values written through stringData land in data, which gantry may
+		// not own: show data itself, so the (masked) diff names the keys.
+		copyField(live, ch.Before, "data")
+		copyField(result, ch.After, "data")
 	}
+	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
 	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
 	return ch, nil
 }
@@ -187,20 +191,11 @@ func equalField(a, b *unstructured.Unstructured, field string) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// dataDiffs reports Secret data keys that change without being fields
-// gantry owns (written through stringData), unless already listed.
-func dataDiffs(live, result *unstructured.Unstructured, listed []FieldDiff) []FieldDiff {
-	have := map[string]bool{}
-	for _, d := range listed {
-		have[d.Path] = true
+// copyField copies field of from into to (or removes it from to).
+func copyField(from, to *unstructured.Unstructured, field string) {
+	if v, ok := from.Object[field]; ok {
+		to.Object[field] = runtime.DeepCopyJSONValue(v)
+	} else {
+		delete(to.Object, field)
 	}
-	x, _, _ := unstructured.NestedStringMap(live.Object, "data")
-	y, _, _ := unstructured.NestedStringMap(result.Object, "data")
-	var out []FieldDiff
-	for _, k := range sortedKeys(x, y) {
-		if x[k] != y[k] && !have["data."+k] && !have["stringData."+k] {
-			out = append(out, FieldDiff{Path: "data." + k, Sensitive: true})
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"reflect"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -43,17 +42,4 @@ func maskSecret(secret bool, before, after *unstructured.Unstructured) (*unstruc
 		}
 	}
 	return mb, ma
-}
-
-func sortedKeys(maps ...map[string]string) []string {
-	var keys []string
-	for _, m := range maps {
-		for k := range m {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -37,16 +37,19 @@ type Stack struct {
 	Store   *state.Store
 	Engine  *engine.Engine
 	Dynamic dynamic.Interface
-	// Logs holds everything the engine logged (at debug level, as JSON).
+	// Logs holds everything the engine logged (at trace level, as JSON).
 	Logs *bytes.Buffer
-	env  *Env
+	// DSN connects to the stack's database.
+	DSN string
+	env *Env
 }
 
 // NewStack prepares def on a fresh database.
 func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 	t.Helper()
 	ctx := context.Background()
-	store, err := state.Open(ctx, state.Options{DatabaseURL: e.DB.NewDatabase(t)})
+	dsn := e.DB.NewDatabase(t)
+	store, err := state.Open(ctx, state.Options{DatabaseURL: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +68,7 @@ func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 	if def.MaxPrunePercent == 0 {
 		def.MaxPrunePercent = stack.DefaultMaxPrunePercent
 	}
-	return &Stack{Def: def, Kube: k, Store: store, Engine: engine.New(store, fetcher, log), Dynamic: dyn, Logs: logs, env: e}
+	return &Stack{Def: def, Kube: k, Store: store, Engine: engine.New(store, fetcher, log), Dynamic: dyn, Logs: logs, DSN: dsn, env: e}
 }
 
 // restConfig is the admin config without client-side rate limiting: the
