@@ -9,6 +9,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,27 @@ import (
 type Env struct {
 	Cluster *testcluster.Cluster
 	DB      *statetest.Server
+
+	dir       string // removed when the test binary ends
+	buildOnce sync.Once
+	gantry    string
+	buildErr  error
+}
+
+// Gantry builds the gantry binary once per test binary and returns its path.
+func (e *Env) Gantry(t testing.TB) string {
+	t.Helper()
+	e.buildOnce.Do(func() {
+		e.gantry = filepath.Join(e.dir, "gantry")
+		out, err := exec.Command("go", "build", "-o", e.gantry, "github.com/gantryops/gantry/cmd/gantry").CombinedOutput()
+		if err != nil {
+			e.buildErr = fmt.Errorf("go build gantry: %v\n%s", err, out)
+		}
+	})
+	if e.buildErr != nil {
+		t.Fatal(e.buildErr)
+	}
+	return e.gantry
 }
 
 // Main starts the control plane and Postgres, runs the tests and stops both:
@@ -57,7 +81,7 @@ func Main(m *testing.M, env **Env) int {
 	defer db.Stop()
 	fmt.Fprintf(os.Stderr, "control plane and Postgres ready in %s (control plane pids %v, postgres pid %d)\n",
 		time.Since(start).Round(time.Millisecond), cluster.Pids(), db.Pid())
-	*env = &Env{Cluster: cluster, DB: db}
+	*env = &Env{Cluster: cluster, DB: db, dir: dir}
 	return m.Run()
 }
 

@@ -47,8 +47,13 @@ type Stack struct {
 // NewStack prepares def on a fresh database.
 func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 	t.Helper()
+	return e.NewStackOn(t, def, e.DB.NewDatabase(t))
+}
+
+// NewStackOn prepares def on the database dsn (shared, e.g., with a CLI run).
+func (e *Env) NewStackOn(t testing.TB, def stack.Stack, dsn string) *Stack {
+	t.Helper()
 	ctx := context.Background()
-	dsn := e.DB.NewDatabase(t)
 	store, err := state.Open(ctx, state.Options{DatabaseURL: dsn})
 	if err != nil {
 		t.Fatal(err)
