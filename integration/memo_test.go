@@ -46,12 +46,33 @@ func delta(k *kube.Cluster, f func()) kube.Stats {
 	return kube.Stats{Total: after.Total - before.Total, Lists: after.Lists - before.Lists, DryRuns: after.DryRuns - before.DryRuns, Writes: after.Writes - before.Writes, Other: after.Other - before.Other}
 }
 
+// waitSettled waits until the Deployment controller has annotated the first
+// n Deployments of mixedObjects with their revision: a real metadata change,
+// once after creation, which the memo rightly notices. Tests counting memo
+// hits start after it.
+func waitSettled(t *testing.T, s *harness.Stack, n int) {
+	t.Helper()
+	for i := range n {
+		harness.Eventually(t, 30*time.Second, "deployment revision annotation", func(ctx context.Context) error {
+			d, err := s.Dynamic.Resource(deployments).Namespace(s.Def.Target.Namespace).Get(ctx, fmt.Sprintf("app-%02d", i), metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if d.GetAnnotations()["deployment.kubernetes.io/revision"] == "" {
+				return fmt.Errorf("not annotated yet")
+			}
+			return nil
+		})
+	}
+}
+
 func TestPlanMemo(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
 	s := env.NewStack(t, stack.Stack{Name: "memo", Target: stack.Target{Namespace: ns}, Prune: true})
 	objs := mixedObjects(t, 30, 5)
 	s.Apply(t, s.Plan(t, objs, plan.DiffAuto))
+	waitSettled(t, s, 5)
 	first := s.Plan(t, objs, plan.DiffAuto) // dry-runs everything once, fills the memo
 	if first.HasChanges() || first.Stats.DryRuns != len(objs) {
 		t.Fatalf("first plan after apply: changes %v, %d dry-runs; want none and %d", harness.Changes(first), first.Stats.DryRuns, len(objs))
@@ -92,21 +113,7 @@ func TestPlanMemoSurvivesStatusChurn(t *testing.T) {
 	objs := mixedObjects(t, 10, 10)
 	s.Apply(t, s.Plan(t, objs, plan.DiffAuto))
 	ctx := context.Background()
-	// The Deployment controller annotates each Deployment once with its
-	// revision: a real metadata change, which the memo rightly notices. Let
-	// it settle before the baseline.
-	for i := range 10 {
-		harness.Eventually(t, 30*time.Second, "deployment revision annotation", func(ctx context.Context) error {
-			d, err := s.Dynamic.Resource(deployments).Namespace(ns).Get(ctx, fmt.Sprintf("app-%02d", i), metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if d.GetAnnotations()["deployment.kubernetes.io/revision"] == "" {
-				return fmt.Errorf("not annotated yet")
-			}
-			return nil
-		})
-	}
+	waitSettled(t, s, 10)
 	before := s.Plan(t, objs, plan.DiffAuto)
 
 	for i := range 10 {

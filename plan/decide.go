@@ -31,7 +31,7 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 	var fp, dh [32]byte
 	var err error
 	if live != nil {
-		if fp, err = fingerprint(r.in.Salt, live); err != nil {
+		if fp, err = r.fingerprint(d.ref, live); err != nil {
 			return ch, err
 		}
 		if dh, err = desiredHash(r.in.Salt, d.obj, r.in.Options.ForceConflicts); err != nil {

@@ -116,8 +116,9 @@ type run struct {
 
 	lists, dryRuns, memoHits, predictions atomic.Int64
 
-	mu   sync.Mutex
-	memo map[ObjectRef]MemoEntry
+	mu           sync.Mutex
+	memo         map[ObjectRef]MemoEntry
+	fingerprints map[ObjectRef]object.Hash // of live objects, computed once
 }
 
 // Compute plans in against the cluster. Per-object problems (an unknown
@@ -135,7 +136,7 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	if len(in.Salt) == 0 {
 		return nil, errors.New("plan: no salt given for the stack's hashes")
 	}
-	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}}
+	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}}
 	var err error
 	if r.desired, err = r.prepare(); err != nil {
 		return nil, err
@@ -214,29 +215,44 @@ func (r *run) base() ([]Base, error) {
 	}
 	out := make([]Base, 0, len(versions))
 	for ref, version := range versions {
-		b, err := baseOf(r.in.Salt, ref, version, r.live[ref])
-		if err != nil {
-			return nil, err
+		var fp object.Hash
+		if live := r.live[ref]; live != nil {
+			var err error
+			if fp, err = r.fingerprint(ref, live); err != nil {
+				return nil, err
+			}
 		}
-		out = append(out, b)
+		out = append(out, baseOf(ref, version, r.live[ref], fp))
 	}
 	slices.SortFunc(out, func(a, b Base) int { return object.Compare(a.Ref, b.Ref) })
 	return out, nil
 }
 
-// baseOf records live's identity (live nil: absent).
-func baseOf(salt []byte, ref ObjectRef, apiVersion string, live *unstructured.Unstructured) (Base, error) {
-	b := Base{Ref: ref, APIVersion: apiVersion}
+// baseOf records live's identity with its fingerprint fp (live nil: absent).
+func baseOf(ref ObjectRef, apiVersion string, live *unstructured.Unstructured, fp object.Hash) Base {
 	if live == nil {
-		b.Absent = true
-		return b, nil
+		return Base{Ref: ref, APIVersion: apiVersion, Absent: true}
 	}
-	fp, err := fingerprint(salt, live)
+	return Base{Ref: ref, APIVersion: apiVersion, UID: string(live.GetUID()), ResourceVersion: live.GetResourceVersion(), Fingerprint: hashString(fp)}
+}
+
+// fingerprint returns the fingerprint of the live object ref, computing it
+// once per plan.
+func (r *run) fingerprint(ref ObjectRef, live *unstructured.Unstructured) (object.Hash, error) {
+	r.mu.Lock()
+	fp, ok := r.fingerprints[ref]
+	r.mu.Unlock()
+	if ok {
+		return fp, nil
+	}
+	fp, err := fingerprint(r.in.Salt, live)
 	if err != nil {
-		return b, err
+		return fp, err
 	}
-	b.UID, b.ResourceVersion, b.Fingerprint = string(live.GetUID()), live.GetResourceVersion(), hashString(fp)
-	return b, nil
+	r.mu.Lock()
+	r.fingerprints[ref] = fp
+	r.mu.Unlock()
+	return fp, nil
 }
 
 func (r *run) remember(ref ObjectRef, e MemoEntry) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // ErrPlanStale is the error (wrapped by *StaleError) for a plan whose base
@@ -65,10 +67,13 @@ func Verify(ctx context.Context, c Cluster, p *Plan, salt []byte, inventoryGener
 	}
 	stale := &StaleError{Plan: p.ID}
 	for _, b := range p.Base {
-		now, err := baseOf(salt, b.Ref, b.APIVersion, live[b.Ref])
-		if err != nil {
-			return err
+		var fp object.Hash
+		if l := live[b.Ref]; l != nil {
+			if fp, err = fingerprint(salt, l); err != nil {
+				return err
+			}
 		}
+		now := baseOf(b.Ref, b.APIVersion, live[b.Ref], fp)
 		switch {
 		case b.Absent && !now.Absent:
 			stale.Moved = append(stale.Moved, Moved{b.Ref, "was created"})

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,16 +123,12 @@ func (s *Stack) Apply(t testing.TB, p *plan.Plan) {
 		}
 		return 2
 	}
-	desired := slices.Clone(p.Desired)
-	slices.SortStableFunc(desired, func(a, b *unstructured.Unstructured) int { return phase(a) - phase(b) })
-	for i, u := range desired {
-		if i > 0 && phase(desired[i-1]) == 1 && phase(u) == 2 {
-			mapper.Reset()
-		}
-		ri := s.resourceInterface(t, mapper, u.GroupVersionKind().GroupVersion().String(), object.RefOf(u))
-		if actions[object.RefOf(u)] == plan.ActionReplace {
+	applyOne := func(u *unstructured.Unstructured) error {
+		ref := object.RefOf(u)
+		ri := s.resourceInterface(t, mapper, u.GroupVersionKind().GroupVersion().String(), ref)
+		if actions[ref] == plan.ActionReplace {
 			if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil {
-				t.Fatalf("replace %s: delete: %v", object.RefOf(u), err)
+				return fmt.Errorf("replace %s: delete: %w", ref, err)
 			}
 			Eventually(t, 30*time.Second, "replaced object gone", Gone(func(ctx context.Context) error {
 				_, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
@@ -142,10 +138,30 @@ func (s *Stack) Apply(t testing.TB, p *plan.Plan) {
 		body, _ := json.Marshal(u.Object)
 		force := p.Options.ForceConflicts
 		if _, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager, Force: &force}); err != nil {
-			t.Fatalf("apply %s: %v", object.RefOf(u), err)
+			return fmt.Errorf("apply %s: %w", ref, err)
 		}
-		if phase(u) == 1 {
-			s.waitEstablished(t, u.GetName())
+		return nil
+	}
+	for ph := range 3 {
+		if ph == 2 {
+			mapper.Reset() // CRDs of phase 1 are served now
+		}
+		g := new(errgroup.Group)
+		g.SetLimit(32)
+		for _, u := range p.Desired {
+			if phase(u) == ph {
+				g.Go(func() error { return applyOne(u) })
+			}
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if ph == 1 {
+			for _, u := range p.Desired {
+				if phase(u) == 1 {
+					s.waitEstablished(t, u.GetName())
+				}
+			}
 		}
 	}
 	for i := len(p.Changes) - 1; i >= 0; i-- {
