@@ -2,15 +2,18 @@ package kube
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"path/filepath"
+	"regexp"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/disk"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -25,16 +28,22 @@ const FieldManager = "gantry"
 // Options configures Connect.
 type Options struct {
 	// QPS and Burst limit requests on the client side when the server does
-	// not enforce API Priority and Fairness. With APF they are ignored and
-	// client-side limiting is off: the server paces its clients itself.
+	// not enforce API Priority and Fairness. With APF (every response says so
+	// in its headers) the client does not limit itself: the server paces its
+	// clients, and a client-side limit would only slow gantry down.
 	QPS   float32
 	Burst int
+	// DiscoveryCacheDir caches discovery on disk, as kubectl does (same
+	// layout, so the two share it), for DiscoveryTTL. Empty: memory only.
+	DiscoveryCacheDir string
+	DiscoveryTTL      time.Duration
 	// Logger receives debug lines; nil discards them.
 	Logger hclog.Logger
 }
 
-// DefaultOptions returns 50 QPS, burst 100 for servers without APF.
-func DefaultOptions() Options { return Options{QPS: 50, Burst: 100} }
+// DefaultOptions returns 50 QPS, burst 100 for servers without APF, and no
+// disk cache.
+func DefaultOptions() Options { return Options{QPS: 50, Burst: 100, DiscoveryTTL: 6 * time.Hour} }
 
 // Cluster is a connection to one Kubernetes API server.
 type Cluster struct {
@@ -42,17 +51,20 @@ type Cluster struct {
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	counter   *counter
-	apf       bool
 	host      string
 	log       hclog.Logger
 
 	convMu     sync.Mutex
 	converters map[schema.GroupVersion]managedfields.TypeConverter
+
+	resMu     sync.Mutex
+	resources map[schema.GroupVersionKind]object.Resource // found mappings, asked once per kind
 }
 
-// Connect probes the server (one request, which also tells whether it
-// enforces API Priority and Fairness) and returns a Cluster.
-func Connect(ctx context.Context, cfg *rest.Config, opts Options) (*Cluster, error) {
+// Connect returns a Cluster for cfg. It sends no request: discovery happens
+// on first use (from the disk cache when warm), and whether the server
+// enforces API Priority and Fairness is read from the first response.
+func Connect(_ context.Context, cfg *rest.Config, opts Options) (*Cluster, error) {
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -68,40 +80,55 @@ func Connect(ctx context.Context, cfg *rest.Config, opts Options) (*Cluster, err
 		return ctr
 	}
 	cfg.UserAgent = "gantry"
+	if opts.QPS == 0 {
+		opts.QPS, opts.Burst = DefaultOptions().QPS, DefaultOptions().Burst
+	}
+	cfg.RateLimiter = newAdaptiveLimiter(ctr, opts.QPS, opts.Burst)
 
-	probe, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
-	}
-	if _, err := probe.ServerVersion(); err != nil {
-		return nil, fmt.Errorf("connect to %s: %w: check --kubeconfig / --context and that the API server is up", cfg.Host, err)
-	}
-	c := &Cluster{counter: ctr, host: cfg.Host, log: log.Named("kube"), converters: map[schema.GroupVersion]managedfields.TypeConverter{}}
-	if c.apf = ctr.apf.Load(); c.apf {
-		cfg.QPS, cfg.Burst = -1, 0 // APF: the server paces us
+	c := &Cluster{counter: ctr, host: cfg.Host, log: log.Named("kube"), converters: map[schema.GroupVersion]managedfields.TypeConverter{}, resources: map[schema.GroupVersionKind]object.Resource{}}
+	if opts.DiscoveryCacheDir != "" {
+		ttl := opts.DiscoveryTTL
+		if ttl == 0 {
+			ttl = DefaultOptions().DiscoveryTTL
+		}
+		dc, err := disk.NewCachedDiscoveryClientForConfig(cfg,
+			filepath.Join(opts.DiscoveryCacheDir, "discovery", cacheDirName(cfg.Host)),
+			filepath.Join(opts.DiscoveryCacheDir, "http"), ttl)
+		if err != nil {
+			return nil, err
+		}
+		c.discovery = dc
 	} else {
-		cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.discovery = memory.NewMemCacheClient(dc)
 	}
-	c.log.Debug("connected", "host", cfg.Host, "priority_and_fairness", c.apf)
-
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.discovery = memory.NewMemCacheClient(dc)
 	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
+	var err error
 	if c.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+var (
+	scheme           = regexp.MustCompile(`^https?://`)
+	unsafeCacheChars = regexp.MustCompile(`[^(\w/.)]`)
+)
+
+// cacheDirName is kubectl's name for a server's discovery cache directory.
+func cacheDirName(host string) string {
+	return unsafeCacheChars.ReplaceAllString(scheme.ReplaceAllString(host, ""), "_")
+}
+
 // Host returns the API server's URL.
 func (c *Cluster) Host() string { return c.host }
 
-// PriorityAndFairness reports whether the server enforces API Priority and
-// Fairness, in which case the client does not rate-limit itself.
-func (c *Cluster) PriorityAndFairness() bool { return c.apf }
+// PriorityAndFairness reports whether the server's responses so far say it
+// enforces API Priority and Fairness (false before the first response).
+func (c *Cluster) PriorityAndFairness() bool { return c.counter.apf.Load() == apfYes }
 
 // Stats returns the requests sent so far.
 func (c *Cluster) Stats() Stats { return c.counter.stats() }
@@ -109,6 +136,12 @@ func (c *Cluster) Stats() Stats { return c.counter.stats() }
 // Resource maps a kind to its resource. An unknown kind is an error for
 // which meta.IsNoMatchError is true.
 func (c *Cluster) Resource(gvk schema.GroupVersionKind) (object.Resource, error) {
+	c.resMu.Lock()
+	res, ok := c.resources[gvk]
+	c.resMu.Unlock()
+	if ok {
+		return res, nil
+	}
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		// The kind may have been added since discovery was cached (a CRD
@@ -117,7 +150,11 @@ func (c *Cluster) Resource(gvk schema.GroupVersionKind) (object.Resource, error)
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if err != nil {
-		return object.Resource{}, err
+		return object.Resource{}, describeTransport(c.host, err)
 	}
-	return object.Resource{GVR: m.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
+	res = object.Resource{GVR: m.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}
+	c.resMu.Lock()
+	c.resources[gvk] = res
+	c.resMu.Unlock()
+	return res, nil
 }

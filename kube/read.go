@@ -26,7 +26,7 @@ func (c *Cluster) List(ctx context.Context, r object.Resource, namespace string)
 		if namespace != "" {
 			where += " in namespace " + namespace
 		}
-		return nil, fmt.Errorf("list %s: %w", where, err)
+		return nil, fmt.Errorf("list %s: %w", where, describeTransport(c.host, err))
 	}
 	out := make([]*unstructured.Unstructured, len(list.Items))
 	for i := range list.Items {

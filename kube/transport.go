@@ -25,7 +25,7 @@ type Stats struct {
 type counter struct {
 	next                                 http.RoundTripper
 	total, lists, dryRuns, writes, other atomic.Int64
-	apf                                  atomic.Bool
+	apf                                  atomic.Int32 // apfUnknown, apfYes or apfNo
 }
 
 func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -42,8 +42,12 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.other.Add(1)
 	}
 	resp, err := c.next.RoundTrip(r)
-	if err == nil && resp.Header.Get("X-Kubernetes-PF-FlowSchema-UID") != "" {
-		c.apf.Store(true)
+	if err == nil {
+		if resp.Header.Get("X-Kubernetes-PF-FlowSchema-UID") != "" {
+			c.apf.Store(apfYes)
+		} else if resp.StatusCode < 500 {
+			c.apf.CompareAndSwap(apfUnknown, apfNo) // a server without APF: limit ourselves
+		}
 	}
 	return resp, err
 }

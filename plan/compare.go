@@ -245,33 +245,40 @@ func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured 
 // Deployment's conditions) leaves it unchanged; any spec, metadata or
 // ownership change moves it.
 func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error) {
-	c := u.DeepCopy()
-	delete(c.Object, "status")
-	md, _ := c.Object["metadata"].(map[string]any)
-	if md != nil {
-		delete(md, "resourceVersion")
-		delete(md, "generation")
-	}
-	var kept []any
-	for _, e := range u.GetManagedFields() {
-		if e.Subresource == "status" {
-			continue
-		}
-		e.Time = nil
-		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&e)
-		if err != nil {
-			return object.Hash{}, err
-		}
-		kept = append(kept, raw)
-	}
-	if md != nil {
-		if kept == nil {
-			delete(md, "managedFields")
-		} else {
-			md["managedFields"] = kept
+	// Shallow copies of the two maps edited; the rest is shared, read-only.
+	top := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		if k != "status" {
+			top[k] = v
 		}
 	}
-	return saltedHash(salt, c.Object, "")
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		meta := make(map[string]any, len(md))
+		for k, v := range md {
+			switch k {
+			case "resourceVersion", "generation", "managedFields":
+			default:
+				meta[k] = v
+			}
+		}
+		var kept []any
+		for _, e := range u.GetManagedFields() {
+			if e.Subresource == "status" {
+				continue
+			}
+			e.Time = nil
+			raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&e)
+			if err != nil {
+				return object.Hash{}, err
+			}
+			kept = append(kept, raw)
+		}
+		if kept != nil {
+			meta["managedFields"] = kept
+		}
+		top["metadata"] = meta
+	}
+	return saltedHash(salt, top, "")
 }
 
 // desiredHash is the salted hash of a prepared desired manifest together with

@@ -91,7 +91,12 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w: pass --kubeconfig or set KUBECONFIG", err)
 	}
-	cluster, err := kube.Connect(ctx, restConfig, kube.Options{QPS: 50, Burst: 100, Logger: log})
+	kopts := kube.DefaultOptions()
+	kopts.Logger = log
+	if g.kube.CacheDir != nil {
+		kopts.DiscoveryCacheDir = *g.kube.CacheDir // kubectl's --cache-dir, shared with it
+	}
+	cluster, err := kube.Connect(ctx, restConfig, kopts)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,11 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	logLevel    string
-	logFormat   string
-	databaseURL string
+	logLevel      string
+	logFormat     string
+	databaseURL   string
+	profile       string
+	profileOutput string
 	// kube holds the standard kubeconfig flags (--kubeconfig, --context,
 	// --namespace, ...), shared with kubectl so users find them where they
 	// expect; commands that talk to a cluster read them.
@@ -49,7 +51,15 @@ them with server-side apply, on a schedule or after approval.`,
 	pf.StringVar(&g.logLevel, "log-level", envOr("GANTRY_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn or error (env GANTRY_LOG_LEVEL)")
 	pf.StringVar(&g.logFormat, "log-format", envOr("GANTRY_LOG_FORMAT", "text"), "log format: text or json (env GANTRY_LOG_FORMAT)")
 	pf.StringVar(&g.databaseURL, "database-url", "", "Postgres connection URL (env GANTRY_DATABASE_URL); empty: the embedded Postgres")
+	pf.StringVar(&g.profile, "profile", "none", "write a profile of this command: none, cpu, heap or allocs (as kubectl's --profile)")
+	pf.StringVar(&g.profileOutput, "profile-output", "profile.pprof", "file for --profile")
 	g.kube.AddFlags(pf)
+	var stopProfile func() error
+	root.PersistentPreRunE = func(*cobra.Command, []string) (err error) {
+		stopProfile, err = startProfile(g.profile, g.profileOutput)
+		return err
+	}
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return stopProfile() }
 
 	root.AddCommand(
 		newVersionCommand(g),

@@ -17,7 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/gantryops/gantry/internal/testcluster"
+	"github.com/gantryops/gantry/plan"
 )
 
 func main() {
@@ -93,7 +96,66 @@ func run(ctx context.Context) (err error) {
 	}
 
 	step("Render the stack's demo overlay at the branch head")
-	return d.gantryCmd(ctx, "render", "--repo", repo, "--ref", "main", "--path", "overlays/demo")
+	if err := d.gantryCmd(ctx, "render", "--repo", repo, "--ref", "main", "--path", "overlays/demo"); err != nil {
+		return err
+	}
+
+	config := filepath.Join(d.work, "gantry.yaml")
+	if err := copyFile(filepath.Join(root, "examples", "gantry.yaml"), config); err != nil {
+		return err
+	}
+	step("Plan the stack against the cluster (examples/gantry.yaml), saving the plan")
+	planfile := filepath.Join(d.work, "shop.plan")
+	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop", "--out", planfile); err != nil {
+		return err
+	}
+
+	step("Apply the saved plan's manifests (kubectl stands in until `gantry apply` lands)")
+	manifests := filepath.Join(d.work, "shop-manifests.yaml")
+	if err := writeDesired(planfile, manifests); err != nil {
+		return err
+	}
+	if err := d.command(ctx, d.root, "kubectl", "apply", "--server-side", "--field-manager=gantry", "-f", manifests); err != nil {
+		return err
+	}
+
+	step("Plan again: no changes (each object dry-run once, then remembered)")
+	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
+		return err
+	}
+	step("And again: still no changes, now with no dry-run at all (the no-op memo)")
+	return d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop")
+}
+
+// writeDesired writes the desired manifests of a saved plan as one YAML stream.
+func writeDesired(planfile, out string) error {
+	f, err := os.Open(planfile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p, err := plan.ReadPlanfile(f)
+	if err != nil {
+		return err
+	}
+	var buf strings.Builder
+	for _, u := range p.Desired {
+		b, err := yaml.Marshal(u.Object)
+		if err != nil {
+			return err
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	return os.WriteFile(out, []byte(buf.String()), 0o600)
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }
 
 func (d *demo) gantryCmd(ctx context.Context, args ...string) error {

@@ -1,0 +1,149 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/yaml"
+)
+
+func parse(t *testing.T, s string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func set(t *testing.T, fieldsV1 string) *fieldpath.Set {
+	t.Helper()
+	s := &fieldpath.Set{}
+	if err := s.FromJSON(bytes.NewReader([]byte(fieldsV1))); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web, team: other}
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+      - {name: web, image: "nginx:1", imagePullPolicy: Always}
+      - {name: sidecar, image: "envoy:1"}
+`
+
+func TestProjectKeepsOnlyOwnedFields(t *testing.T) {
+	t.Parallel()
+	u := parse(t, deployment)
+	owned := set(t, `{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)
+	want := map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "web", "image": "nginx:1"}},
+		}}},
+	}
+	if diff := cmp.Diff(want, project(u.Object, owned)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestImpliedMembersDoNotCountAsOwnership(t *testing.T) {
+	t.Parallel()
+	server := set(t, `{"f:metadata":{"f:labels":{"f:app":{}}},"f:spec":{"f:size":{}}}`)
+	deduced := set(t, `{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{".":{},"f:size":{}}}`)
+	if server.Equals(deduced) {
+		t.Fatal("the sets differ in '.' members; the test needs them to")
+	}
+	if !implied(server).Equals(implied(deduced)) {
+		t.Errorf("implied(%s) != implied(%s)", server, deduced)
+	}
+	more := set(t, `{"f:metadata":{"f:labels":{"f:app":{},"f:team":{}}},"f:spec":{"f:size":{}}}`)
+	if implied(server).Equals(implied(more)) {
+		t.Error("owning one more field must count")
+	}
+}
+
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	withManaged := func(doc, fields string) *unstructured.Unstructured {
+		u := parse(t, doc)
+		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}})
+		return u
+	}
+	fields := `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`
+	live := withManaged(deployment, fields)
+	// Another manager's field (replicas) and server churn (status) differ: no change.
+	same := withManaged(strings.Replace(deployment, "replicas: 3", "replicas: 5", 1)+"status: {observedGeneration: 9}\n", fields)
+	if c, err := compare(live, same); err != nil || c.changed {
+		t.Errorf("changes outside gantry's fields: changed=%v err=%v", c.changed, err)
+	}
+	// A field gantry owns differs: a change, and the diff names it.
+	other := withManaged(strings.Replace(deployment, `"nginx:1"`, `"nginx:2"`, 1), fields)
+	c, err := compare(live, other)
+	if err != nil || !c.changed {
+		t.Fatalf("image changed: changed=%v err=%v", c.changed, err)
+	}
+	want := []FieldDiff{{Path: "spec.template.spec.containers[name=web].image", Before: "nginx:1", After: "nginx:2"}}
+	if diff := cmp.Diff(want, fieldDiffs(c.before, c.after, false)); diff != "" {
+		t.Errorf("field diffs (-want +got)\n%s", diff)
+	}
+}
+
+func TestMaskSecret(t *testing.T) {
+	t.Parallel()
+	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yg==}\n")
+	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yw==, c: ZA==}\n")
+	mb, ma := maskSecret(true, before, after)
+	wantAfter := map[string]any{"a": "(sensitive value)", "b": SensitiveChanged, "c": SensitiveChanged}
+	if diff := cmp.Diff(wantAfter, ma.Object["data"]); diff != "" {
+		t.Errorf("after (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]any{"a": "(sensitive value)", "b": "(sensitive value)"}, mb.Object["data"]); diff != "" {
+		t.Errorf("before (-want +got)\n%s", diff)
+	}
+	if after.Object["data"].(map[string]any)["b"] != "Yw==" {
+		t.Error("maskSecret changed its argument")
+	}
+	diffs := fieldDiffs(before, after, true)
+	for _, d := range diffs {
+		if !d.Sensitive || d.Before != nil || d.After != nil {
+			t.Errorf("secret field diff %+v carries a value", d)
+		}
+	}
+	if len(diffs) != 2 {
+		t.Errorf("secret diffs %v, want b and c", diffs)
+	}
+}
+
+func TestFingerprintIgnoresStatusAndBookkeeping(t *testing.T) {
+	t.Parallel()
+	salt := []byte("0123456789abcdef0123456789abcdef")
+	a := parse(t, deployment+"status: {replicas: 1}\n")
+	a.SetResourceVersion("10")
+	b := parse(t, deployment+"status: {replicas: 2}\n")
+	b.SetResourceVersion("11")
+	fa, _ := fingerprint(salt, a)
+	fb, _ := fingerprint(salt, b)
+	if fa != fb {
+		t.Error("status and resourceVersion moved the fingerprint")
+	}
+	c := parse(t, strings.Replace(deployment, "replicas: 3", "replicas: 4", 1))
+	if fc, _ := fingerprint(salt, c); fc == fa {
+		t.Error("a spec change did not move the fingerprint")
+	}
+	if fd, _ := fingerprint([]byte("another salt, another stack....."), a); fd == fa {
+		t.Error("the fingerprint does not depend on the salt")
+	}
+}

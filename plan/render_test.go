@@ -1,0 +1,125 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
+)
+
+// examplePlan is a small plan with one of each action.
+func examplePlan(t *testing.T) *Plan {
+	t.Helper()
+	cm := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {k: v}\n")
+	p := &Plan{
+		FormatVersion: FormatVersion, ID: "id", Stack: "shop", CreatedAt: time.Unix(0, 0).UTC(),
+		Source:  Source{Repo: "repo", Ref: "main", Commit: "0123456789abcdef0123456789abcdef01234567", Path: "."},
+		Cluster: "https://cluster", Mode: DiffAuto, Options: Options{Prune: true, MaxPrunePercent: 25},
+		Desired: []*unstructured.Unstructured{cm},
+		Changes: []Change{
+			{Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: "a"}, APIVersion: "v1", Action: ActionCreate, After: cm},
+			{Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: "b"}, APIVersion: "v1", Action: ActionUpdate,
+				Before: parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {k: old}\n"),
+				After:  parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {k: new}\n"), Drift: true},
+			{Ref: object.Ref{Kind: "Namespace", Name: "gone"}, APIVersion: "v1", Action: ActionDelete, Reason: "no longer rendered by the revision",
+				Before: parse(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: gone}\n")},
+			{Ref: object.Ref{Kind: "Service", Namespace: "n", Name: "s"}, APIVersion: "v1", Action: ActionReplace, Reason: "spec.clusterIP cannot be changed in place (immutable)",
+				Before: parse(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.1}\n"),
+				After:  parse(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.2}\n")},
+		},
+	}
+	p.Destructive = destructiveReasons(p, 4)
+	var err error
+	if p.Digest, err = Digest(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRenderText(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t)
+	var plain, colour bytes.Buffer
+	if err := RenderText(&plain, p, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# ConfigMap/n/a will be created", "+ ConfigMap/n/a", "+ data:",
+		"# ConfigMap/n/b has drifted from the revision and will be updated in-place", "-   k: old", "+   k: new",
+		"# Namespace/gone will be destroyed (no longer rendered by the revision)",
+		"# Service/n/s must be replaced (spec.clusterIP cannot be changed in place (immutable))", "-/+ Service/n/s",
+		"Warning: this plan is destructive", "deletes Namespace/gone",
+		"Plan: 2 to add, 1 to change, 2 to destroy.",
+	} {
+		if !strings.Contains(plain.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, plain.String())
+		}
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("colour escapes without Color")
+	}
+	if err := RenderText(&colour, p, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(colour.String(), "\x1b[32m") || !strings.Contains(colour.String(), "\x1b[31m") {
+		t.Error("no green and red with Color")
+	}
+}
+
+func TestRenderNoChanges(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t)
+	p.Changes, p.Destructive = nil, nil
+	var text, md bytes.Buffer
+	_ = RenderText(&text, p, TextOptions{})
+	_ = RenderMarkdown(&md, p)
+	if !strings.Contains(text.String(), "No changes. The cluster matches the revision.") || !strings.Contains(md.String(), "**No changes.**") {
+		t.Errorf("no-change renderings:\n%s\n%s", text.String(), md.String())
+	}
+}
+
+func TestPlanfileRefusesWhatItCannotTrust(t *testing.T) {
+	t.Parallel()
+	var file bytes.Buffer
+	if err := WritePlanfile(&file, examplePlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	good := file.String()
+	if _, err := ReadPlanfile(strings.NewReader(good)); err != nil {
+		t.Fatalf("reading back: %v", err)
+	}
+	for name, tc := range map[string]struct{ content, want string }{
+		"not JSON":        {"hello", "not a gantry plan"},
+		"no version":      {`{"id": "x"}`, "no format_version"},
+		"future version":  {strings.Replace(good, `"format_version": 1`, `"format_version": 2`, 1), "format version 2 is not supported by this gantry (it reads version 1)"},
+		"edited content":  {strings.Replace(good, `"k": "v"`, `"k": "w"`, 1), "does not match its digest"},
+		"edited decision": {strings.Replace(good, `"action": "delete"`, `"action": "noop"`, 1), "does not match its digest"},
+	} {
+		if tc.content == good {
+			t.Fatalf("%s: the edit did not apply", name)
+		}
+		if _, err := ReadPlanfile(strings.NewReader(tc.content)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestSummaryAndDestructive(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t)
+	if a, c, d := p.Summary(); a != 2 || c != 1 || d != 2 {
+		t.Errorf("summary %d/%d/%d, want 2/1/2 (a replace is an add and a destroy)", a, c, d)
+	}
+	want := []string{"deletes Namespace/gone"}
+	if strings.Join(p.Destructive, "|") != strings.Join(want, "|") {
+		t.Errorf("destructive %v, want %v", p.Destructive, want)
+	}
+	p.Options.MaxPrunePercent = 10 // 1 of 4 is 25%
+	if r := destructiveReasons(p, 4); len(r) != 2 || !strings.Contains(r[1], "deletes 1 of 4 inventory objects (25%), more than maxPrunePercent 10%") {
+		t.Errorf("reasons with maxPrunePercent 10: %v", r)
+	}
+}
