@@ -24,7 +24,7 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 		ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
 		ch.After = stripServerFields(d.obj)
 		ch.Diff = fieldDiffs(nil, ch.After, secret)
-		ch.After, _ = maskSecret(secret, nil, ch.After)
+		_, ch.After = maskSecret(secret, nil, ch.After)
 		return ch, nil
 	}
 

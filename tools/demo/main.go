@@ -13,10 +13,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/internal/testcluster"
@@ -138,8 +140,20 @@ func writeDesired(planfile, out string) error {
 	if err != nil {
 		return err
 	}
+	// Namespaces and CRDs before what lives in them, as gantry apply orders.
+	first := func(kind string) bool { return kind == "Namespace" || kind == "CustomResourceDefinition" }
+	objs := slices.Clone(p.Desired)
+	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int {
+		switch {
+		case first(a.GetKind()) && !first(b.GetKind()):
+			return -1
+		case !first(a.GetKind()) && first(b.GetKind()):
+			return 1
+		}
+		return 0
+	})
 	var buf strings.Builder
-	for _, u := range p.Desired {
+	for _, u := range objs {
 		b, err := yaml.Marshal(u.Object)
 		if err != nil {
 			return err
