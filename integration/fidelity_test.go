@@ -11,11 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/integration/harness"
-	"github.com/gantryops/gantry/source"
 )
 
 // parseObjects decodes YAML documents into objects.
@@ -34,15 +32,7 @@ func parseObjects(t testing.TB, docs ...string) []*unstructured.Unstructured {
 // testdataObjects renders a file of testdata/ as a revision.
 func testdataObjects(t testing.TB, name string) []*unstructured.Unstructured {
 	t.Helper()
-	path, err := filepath.Abs(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := source.Render(filesys.MakeFsOnDisk(), path, source.DefaultRenderOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
+	return harness.Render(t, filepath.Join("testdata", name))
 }
 
 var (

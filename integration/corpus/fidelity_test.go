@@ -5,22 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-
 	"github.com/gantryops/gantry/integration/harness"
-	"github.com/gantryops/gantry/source"
 )
 
 func render(t *testing.T, path string) *harness.FidelityCase {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("../../testdata/corpus", path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := source.Render(filesys.MakeFsOnDisk(), dir, source.DefaultRenderOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := harness.Render(t, filepath.Join("../../testdata/corpus", path))
 	name := strings.ReplaceAll(strings.TrimPrefix(path, "podinfo/deploy/overlays/"), "/", "-")
 	return &harness.FidelityCase{Name: "corpus-" + name, Objects: objs}
 }

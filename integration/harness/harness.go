@@ -18,9 +18,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gantryops/gantry/internal/testcluster"
+	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/state/statetest"
 )
 
@@ -140,4 +143,19 @@ func Gone(get func(context.Context) error) func(context.Context) error {
 		}
 		return fmt.Errorf("still present")
 	}
+}
+
+// Render renders the directory or file at path (relative to the test's
+// working directory) from disk, as a revision.
+func Render(t testing.TB, path string) []*unstructured.Unstructured {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := source.Render(filesys.MakeFsOnDisk(), abs, source.DefaultRenderOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
 }
