@@ -26,7 +26,7 @@ test: testcluster
 
 ## bench: benchmarks, with kubectl measured in the same run for comparison
 bench: testcluster
-	GANTRY_TESTCLUSTER_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./...
+	GANTRY_TESTCLUSTER_BIN=$(BIN) $(GO) test -p 1 -run '^$$' -bench . -benchtime 3s -timeout 60m ./...
 
 ## lint: formatting, go vet and staticcheck
 lint:

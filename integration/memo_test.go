@@ -86,6 +86,11 @@ func TestPlanMemo(t *testing.T) {
 	if p.HasChanges() || p.Stats.MemoHits != len(objs) {
 		t.Errorf("nothing changed: changes %v, memo hits %d of %d", harness.Changes(p), p.Stats.MemoHits, len(objs))
 	}
+	// The server enforces API Priority and Fairness: gantry noticed, and does
+	// not rate-limit itself (client-go's default would allow 5 requests/s).
+	if !s.Kube.PriorityAndFairness() {
+		t.Error("the test server enforces API Priority and Fairness, but the client did not notice")
+	}
 
 	// An out-of-band edit of one object invalidates exactly that object.
 	patchAs(t, s, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "cm-007", "kubectl-edit", "",

@@ -118,6 +118,15 @@ func TestSummaryAndDestructive(t *testing.T) {
 	if strings.Join(p.Destructive, "|") != strings.Join(want, "|") {
 		t.Errorf("destructive %v, want %v", p.Destructive, want)
 	}
+	p.Changes = append(p.Changes, Change{Ref: object.Ref{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "widgets.example.com"}, Action: ActionDelete},
+		Change{Ref: object.Ref{Kind: "PersistentVolumeClaim", Namespace: "n", Name: "data"}, Action: ActionReplace},
+		Change{Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: "plain"}, Action: ActionDelete})
+	got := destructiveReasons(p, 100)
+	want = []string{"deletes Namespace/gone", "deletes CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com", "replaces (deletes and recreates) PersistentVolumeClaim/n/data"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("destructive kinds: %v, want %v", got, want)
+	}
+	p.Changes = p.Changes[:4]
 	p.Options.MaxPrunePercent = 10 // 1 of 4 is 25%
 	if r := destructiveReasons(p, 4); len(r) != 2 || !strings.Contains(r[1], "deletes 1 of 4 inventory objects (25%), more than maxPrunePercent 10%") {
 		t.Errorf("reasons with maxPrunePercent 10: %v", r)
