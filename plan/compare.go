@@ -37,7 +37,34 @@ func ownedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, err
 		}
 		out = out.Union(s)
 	}
+	if object.RefOf(u).IsSecret() {
+		out = stringDataAsData(out)
+	}
 	return out, nil
+}
+
+var (
+	stringDataField = "stringData"
+	dataField       = "data"
+)
+
+// stringDataAsData rewrites ownership of a Secret's stringData keys as
+// ownership of the same data keys. stringData is write-only: the server
+// merges it into data and stores no stringData, yet records the applier as
+// owning stringData.k. What the apply really sets is data.k.
+func stringDataAsData(s *fieldpath.Set) *fieldpath.Set {
+	sd := fieldpath.PathElement{FieldName: &stringDataField}
+	if _, ok := s.Children.Get(sd); !ok {
+		return s
+	}
+	out := &fieldpath.Set{}
+	s.Iterate(func(p fieldpath.Path) {
+		if len(p) > 0 && p[0].Equals(sd) {
+			p = append(fieldpath.Path{{FieldName: &dataField}}, p[1:]...)
+		}
+		out.Insert(p)
+	})
+	return out
 }
 
 // project returns the parts of v the set names, keeping their structure: a

@@ -147,3 +147,23 @@ func TestFingerprintIgnoresStatusAndBookkeeping(t *testing.T) {
 		t.Error("the fingerprint does not depend on the salt")
 	}
 }
+
+func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
+	t.Parallel()
+	secret := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==, other: b3RoZXI=}\n")
+	secret.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:stringData":{"f:password":{}},"f:type":{}}`)}}})
+	owned, err := ownedSet(secret, FieldManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := set(t, `{"f:data":{"f:password":{}},"f:type":{}}`)
+	if !owned.Equals(want) {
+		t.Errorf("owned %s, want %s", owned, want)
+	}
+	// Only the key gantry writes shows, not another manager's.
+	view, _ := ownedView(secret)
+	if diff := cmp.Diff(map[string]any{"password": "aHVudGVyMg=="}, view.Object["data"]); diff != "" {
+		t.Errorf("owned view of data (-want +got)\n%s", diff)
+	}
+}

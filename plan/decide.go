@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // decide computes the change for one desired object.
@@ -75,11 +73,6 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 	if err != nil {
 		return ch, err
 	}
-	if secret && !cmp.changed {
-		// stringData is write-only: the server folds it into data, where
-		// gantry may own no field. Compare data itself.
-		cmp.changed = !equalField(live, result, "data")
-	}
 	if !cmp.changed {
 		ch.Action = ActionNoop
 		if r.in.Mode != DiffLocal && len(conflicts) == 0 {
@@ -92,12 +85,6 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 		ch.Drift = true
 	}
 	ch.Before, ch.After = cmp.before, cmp.after
-	if secret {
-		// Values written through stringData land in data, which gantry may
-		// not own: show data itself, so the (masked) diff names the keys.
-		copyField(live, ch.Before, "data")
-		copyField(result, ch.After, "data")
-	}
 	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
 	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
 	return ch, nil
@@ -183,19 +170,4 @@ func describeServerError(d *desiredObject, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: the server refused it: %s %s (message withheld: it may contain Secret data)", d.ref, se.ErrStatus.Reason, strings.Join(fields, ", "))
-}
-
-func equalField(a, b *unstructured.Unstructured, field string) bool {
-	x, _, _ := unstructured.NestedFieldNoCopy(a.Object, field)
-	y, _, _ := unstructured.NestedFieldNoCopy(b.Object, field)
-	return reflect.DeepEqual(x, y)
-}
-
-// copyField copies field of from into to (or removes it from to).
-func copyField(from, to *unstructured.Unstructured, field string) {
-	if v, ok := from.Object[field]; ok {
-		to.Object[field] = runtime.DeepCopyJSONValue(v)
-	} else {
-		delete(to.Object, field)
-	}
 }
