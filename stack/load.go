@@ -219,17 +219,73 @@ func describe(n *yaml.Node) string {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
+// withDefaults returns a stack with every default set.
+func withDefaults() Stack {
+	return Stack{
+		Source:          Source{Ref: DefaultRef, Path: "."},
+		Prune:           true,
+		MaxPrunePercent: DefaultMaxPrunePercent,
+		Approval:        ApprovalAutoUnlessDestructive,
+		Schedule:        Schedule{Interval: DefaultInterval, Jitter: DefaultInterval / 10},
+	}
+}
+
+// nameProblem says what is wrong with a stack name, or "".
+func nameProblem(name string) string {
+	if !dnsLabel.MatchString(name) {
+		return fmt.Sprintf("%q is not a valid stack name: use lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit", name)
+	}
+	return ""
+}
+
+// pathProblem says what is wrong with a repository path, or "".
+func pathProblem(p string) string {
+	if strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") {
+		return fmt.Sprintf("%q must be relative to the repository root and stay inside it", p)
+	}
+	return ""
+}
+
+// AdHoc returns a stack built from command-line flags rather than a file,
+// with every default that gantry.yaml would give it and the same checks.
+func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Stack, error) {
+	s := withDefaults()
+	s.Name, s.Target.Namespace, s.ForceConflicts = name, namespace, forceConflicts
+	s.Source.Repo, s.Source.AllowRemoteBases = src.Repo, src.AllowRemoteBases
+	if src.Ref != "" {
+		s.Source.Ref = src.Ref
+	}
+	if src.Path != "" {
+		s.Source.Path = src.Path
+	}
+	var problems []string
+	if msg := nameProblem(name); msg != "" {
+		problems = append(problems, "--stack: "+msg)
+	}
+	if msg := pathProblem(s.Source.Path); msg != "" {
+		problems = append(problems, "--path: "+msg)
+	}
+	if namespace != "" && !dnsLabel.MatchString(namespace) {
+		problems = append(problems, fmt.Sprintf("--namespace: %q is not a valid namespace name", namespace))
+	}
+	if s.Source.Repo == "" {
+		problems = append(problems, "--repo: missing: name the Git repository")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	return &s, nil
+}
+
 func (p *parser) stack(n *yaml.Node, path string) Stack {
-	s := Stack{Prune: true, MaxPrunePercent: DefaultMaxPrunePercent, Approval: ApprovalAutoUnlessDestructive}
-	s.Source.Ref, s.Source.Path = DefaultRef, "."
-	s.Schedule.Interval = DefaultInterval
+	s := withDefaults()
 	jitterSet, sawName, sawSource := false, false, false
 	p.mapping(n, path, map[string]func(*yaml.Node, string){
 		"name": func(n *yaml.Node, path string) {
 			sawName = true
 			s.Name = p.str(n, path)
-			if s.Name != "" && !dnsLabel.MatchString(s.Name) {
-				p.fail(n, path, "%q is not a valid stack name: use lowercase letters, digits and '-', at most 63 characters, starting and ending with a letter or digit", s.Name)
+			if msg := nameProblem(s.Name); s.Name != "" && msg != "" {
+				p.fail(n, path, "%s", msg)
 			}
 		},
 		"source": func(n *yaml.Node, path string) {
@@ -240,8 +296,8 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				"ref":  func(n *yaml.Node, path string) { s.Source.Ref = p.str(n, path) },
 				"path": func(n *yaml.Node, path string) {
 					s.Source.Path = p.str(n, path)
-					if strings.HasPrefix(s.Source.Path, "/") || s.Source.Path == ".." || strings.HasPrefix(s.Source.Path, "../") {
-						p.fail(n, path, "%q must be relative to the repository root and stay inside it", s.Source.Path)
+					if msg := pathProblem(s.Source.Path); msg != "" {
+						p.fail(n, path, "%s", msg)
 					}
 				},
 				"allowRemoteBases": func(n *yaml.Node, path string) { s.Source.AllowRemoteBases = p.boolean(n, path) },

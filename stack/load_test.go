@@ -135,3 +135,26 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("err = %v, want one saying how to fix it", err)
 	}
 }
+
+func TestAdHoc(t *testing.T) {
+	t.Parallel()
+	s, err := stack.AdHoc("web", stack.Source{Repo: `/repos/a "quoted" dir\with\backslashes`, Path: "deploy"}, "shop", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stack.Stack{
+		Name:   "web",
+		Source: stack.Source{Repo: `/repos/a "quoted" dir\with\backslashes`, Ref: "HEAD", Path: "deploy"},
+		Target: stack.Target{Namespace: "shop"}, Prune: true, MaxPrunePercent: 25, ForceConflicts: true,
+		Approval: stack.ApprovalAutoUnlessDestructive, Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
+	}
+	if diff := cmp.Diff(&want, s); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	_, err = stack.AdHoc("Bad_Name", stack.Source{Path: "../x"}, "Not Valid", false)
+	for _, w := range []string{"--stack", "--path", "--namespace", "--repo"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v does not mention %s", err, w)
+		}
+	}
+}

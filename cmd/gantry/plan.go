@@ -171,16 +171,8 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *planFlags) (*stack.Stack, 
 	if g.kube.Namespace != nil {
 		ns = *g.kube.Namespace
 	}
-	text := fmt.Sprintf("apiVersion: %s\nkind: %s\nstacks:\n- name: %q\n  source: {repo: %q, ref: %q, path: %q, allowRemoteBases: %t}\n  forceConflicts: %t\n",
-		stack.APIVersion, stack.Kind, name, f.repo, f.ref, f.path, f.allowRemote, f.forceConflicts)
-	if ns != "" {
-		text += fmt.Sprintf("  target: {namespace: %q}\n", ns)
-	}
-	cfg, err := stack.Parse("(ad hoc flags)", []byte(text))
-	if err != nil {
-		return nil, err
-	}
-	return &cfg.Stacks[0], nil
+	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote}
+	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 
 // adHocName derives a stack name from the repository and path: the last
