@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("GANTRY_TEST_ATTACHED_DIR"); dir != "" {
 		os.Exit(attachedChild(dir))
 	}
+	if dsn := os.Getenv("GANTRY_TEST_LOCK_DSN"); dsn != "" {
+		os.Exit(lockChild(dsn, os.Getenv("GANTRY_TEST_LOCK_PLAN")))
+	}
 	os.Exit(statetest.Main(m, &srv))
 }
 

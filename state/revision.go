@@ -31,10 +31,6 @@ type Revision struct {
 	CreatedAt time.Time
 }
 
-// ErrSecretNotSealed refuses storing a Secret's data: gantry never stores it
-// in plaintext, and sealing (encryption or salted hashes) is not built yet.
-var ErrSecretNotSealed = errors.New("refusing to store Secret data in plaintext")
-
 // NewID returns a random (version 4) UUID for a client-generated id.
 func NewID() string { return uuid.NewString() }
 
@@ -51,6 +47,10 @@ INSERT INTO revisions (id, stack, commit_sha, digest, object_count)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (id) DO NOTHING`
 
+	sqlFindRevision = `
+SELECT id FROM revisions WHERE stack = $1 AND commit_sha = $2 AND digest = $3 AND object_count = $4
+ORDER BY created_at LIMIT 1`
+
 	sqlRevisionHeader = `
 SELECT stack, commit_sha, digest, object_count, created_at FROM revisions WHERE id = $1`
 
@@ -66,45 +66,60 @@ ORDER BY ro.api_group, ro.kind, ro.namespace, ro.name`
 )
 
 // PutRevision stores r and the objects it holds, each distinct object body
-// once however many revisions hold it, in one transaction. Writing the same
-// revision again (a retry) changes nothing; reusing an ID for other content
-// is an error.
+// once however many revisions hold it, in one transaction. Secret values are
+// sealed (see Options.SecretKey). Writing the same revision again (a retry)
+// changes nothing; reusing an ID for other content is an error.
 func (s *Store) PutRevision(ctx context.Context, r *Revision) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := s.putRevision(ctx, tx, r)
+		return err
+	})
+}
+
+// putRevision stores r within tx and returns the ID it is stored under: r.ID,
+// or the ID of a revision of the same stack, commit and digest stored
+// before, which it reuses.
+func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string, error) {
+	var salt []byte
+	var gen int64
+	if err := tx.QueryRow(ctx, sqlEnsureStackReturning, r.Stack).Scan(&salt, &gen); err != nil {
+		return "", fmt.Errorf("store revision %s: stack %q: %w", r.ID, r.Stack, err)
+	}
+	var existing string
+	err := tx.QueryRow(ctx, sqlFindRevision, r.Stack, r.Commit, r.Digest[:], len(r.Objects)).Scan(&existing)
+	if err == nil {
+		return existing, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+	}
 	n := len(r.Objects)
 	hashes, bodies := make([][]byte, n), make([][]byte, n)
 	groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, u := range r.Objects {
 		ref := object.RefOf(u)
-		if ref.Group == "" && ref.Kind == "Secret" {
-			return fmt.Errorf("store revision %s: %s: %w", r.ID, ref, ErrSecretNotSealed)
-		}
-		body, err := object.Canonical(u)
+		body, err := object.Canonical(s.sealer.seal(u, salt))
 		if err != nil {
-			return err
+			return "", err
 		}
 		sum := sha256.Sum256(body)
 		hashes[i], bodies[i] = sum[:], body
 		groups[i], kinds[i], namespaces[i], names[i] = ref.Group, ref.Kind, ref.Namespace, ref.Name
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sqlEnsureStack, r.Stack); err != nil {
-			return fmt.Errorf("store revision %s: stack %q: %w", r.ID, r.Stack, err)
-		}
-		if _, err := tx.Exec(ctx, sqlPutObjects, hashes, bodies); err != nil {
-			return fmt.Errorf("store revision %s: objects: %w", r.ID, err)
-		}
-		tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n)
-		if err != nil {
-			return fmt.Errorf("store revision %s: %w", r.ID, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return s.checkSameRevision(ctx, tx, r)
-		}
-		if _, err := tx.Exec(ctx, sqlPutRevisionObjects, r.ID, groups, kinds, namespaces, names, hashes); err != nil {
-			return fmt.Errorf("store revision %s: object list: %w", r.ID, err)
-		}
-		return nil
-	})
+	if _, err := tx.Exec(ctx, sqlPutObjects, hashes, bodies); err != nil {
+		return "", fmt.Errorf("store revision %s: objects: %w", r.ID, err)
+	}
+	tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n)
+	if err != nil {
+		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return r.ID, s.checkSameRevision(ctx, tx, r)
+	}
+	if _, err := tx.Exec(ctx, sqlPutRevisionObjects, r.ID, groups, kinds, namespaces, names, hashes); err != nil {
+		return "", fmt.Errorf("store revision %s: object list: %w", r.ID, err)
+	}
+	return r.ID, nil
 }
 
 // checkSameRevision accepts a retried write of an existing revision and
@@ -151,12 +166,20 @@ func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
 		return nil, fmt.Errorf("revision %s: holds %d objects, %d recorded: the database is inconsistent", id, len(bodies), count)
 	}
 	r.Objects = make([]*unstructured.Unstructured, len(bodies))
+	var errs []error
 	for i, b := range bodies {
 		var m map[string]any
 		if err := utiljson.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("revision %s: object %d: %w", id, i, err)
 		}
-		r.Objects[i] = &unstructured.Unstructured{Object: m}
+		u, err := s.sealer.unseal(&unstructured.Unstructured{Object: m})
+		if err != nil {
+			errs = append(errs, err)
+		}
+		r.Objects[i] = u
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("revision %s: %w", id, err)
 	}
 	return r, nil
 }

@@ -1,10 +1,13 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -106,22 +109,88 @@ func TestPutRevisionRetryIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestPutRevisionRefusesPlaintextSecrets(t *testing.T) {
+// TestPutRevisionSealsSecrets stores a Secret with and without
+// GANTRY_SECRET_KEY: its values never reach a row in plaintext (nor base64);
+// with the key they come back exactly, without it they cannot.
+func TestPutRevisionSealsSecrets(t *testing.T) {
 	t.Parallel()
-	s, dsn := openStore(t)
-	objs := configMaps(2, func(int) string { return "1" })
-	objs = append(objs, &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Secret",
-		"metadata": map[string]any{"name": "db", "namespace": "app"},
-		"data":     map[string]any{"password": "aHVudGVyMg=="},
-	}})
-	err := s.PutRevision(context.Background(), &state.Revision{ID: state.NewID(), Stack: "web", Objects: objs})
-	if !errors.Is(err, state.ErrSecretNotSealed) {
-		t.Fatalf("err = %v, want ErrSecretNotSealed", err)
+	const canary = "canary-3f9a1c-state"
+	secret := func() *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata":   map[string]any{"name": "db", "namespace": "app"},
+			"data":       map[string]any{"password": base64.StdEncoding.EncodeToString([]byte(canary))},
+			"stringData": map[string]any{"token": canary},
+		}}
 	}
-	if got := count(t, dsn, "objects"); got != 0 {
-		t.Errorf("a refused revision left %d object rows: writes must be all or nothing", got)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	for _, tc := range []struct {
+		name string
+		key  string
+	}{{"with a key", key}, {"without a key", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := srv.NewDatabase(t)
+			s, err := state.Open(context.Background(), state.Options{DatabaseURL: dsn, SecretKey: tc.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rev := &state.Revision{ID: state.NewID(), Stack: "web", Objects: append(configMaps(1, func(int) string { return "1" }), secret())}
+			if err := s.PutRevision(context.Background(), rev); err != nil {
+				t.Fatal(err)
+			}
+			rows := dumpObjects(t, dsn)
+			for _, leak := range []string{canary, base64.StdEncoding.EncodeToString([]byte(canary))} {
+				if strings.Contains(rows, leak) {
+					t.Errorf("a row holds %q", leak)
+				}
+			}
+			got, err := s.Revision(context.Background(), rev.ID)
+			if tc.key == "" {
+				if !errors.Is(err, state.ErrSecretNotRecoverable) || !strings.Contains(err.Error(), "Secret/app/db") {
+					t.Errorf("without a key: err = %v, want ErrSecretNotRecoverable naming the Secret", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(secret().Object, got.Objects[1].Object); diff != "" {
+				t.Errorf("the Secret did not round-trip (-stored +loaded)\n%s", diff)
+			}
+			// A different key cannot read it, and says so.
+			other, err := state.Open(context.Background(), state.Options{DatabaseURL: dsn, SecretKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if _, err := other.Revision(context.Background(), rev.ID); err == nil || !strings.Contains(err.Error(), "GANTRY_SECRET_KEY differs") {
+				t.Errorf("with another key: err = %v", err)
+			}
+		})
 	}
+	if _, err := state.Open(context.Background(), state.Options{DatabaseURL: srv.NewDatabase(t), SecretKey: "too-short"}); err == nil || !strings.Contains(err.Error(), "openssl rand -base64 32") {
+		t.Errorf("a malformed key: err = %v, want how to make one", err)
+	}
+}
+
+func dumpObjects(t *testing.T, dsn string) string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), "SELECT convert_from(body, 'UTF8') FROM objects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(bodies, "\n")
 }
 
 // TestObjectRowsAreVerified shows the database itself refuses an object whose

@@ -110,29 +110,35 @@ func (s *Store) Inventory(ctx context.Context, stack string) (int64, []Inventory
 // SetInventory replaces the stack's inventory if its generation is still
 // expect, and returns the new generation; otherwise ErrInventoryMoved.
 func (s *Store) SetInventory(ctx context.Context, stack string, expect int64, objs []InventoryObject) (int64, error) {
+	var gen int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		gen, err = setInventory(ctx, tx, stack, expect, objs)
+		return err
+	})
+	return gen, err
+}
+
+// setInventory is SetInventory within tx.
+func setInventory(ctx context.Context, tx pgx.Tx, stack string, expect int64, objs []InventoryObject) (int64, error) {
 	n := len(objs)
 	groups, kinds, namespaces, names, versions := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range objs {
 		groups[i], kinds[i], namespaces[i], names[i], versions[i] = o.Ref.Group, o.Ref.Kind, o.Ref.Namespace, o.Ref.Name, o.APIVersion
 	}
-	var gen int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var current int64
-		if err := tx.QueryRow(ctx, sqlInventoryGeneration, stack).Scan(&current); err != nil {
-			return err
-		}
-		if current != expect {
-			return fmt.Errorf("%w: generation %d, expected %d", ErrInventoryMoved, current, expect)
-		}
-		if _, err := tx.Exec(ctx, sqlClearInventory, stack); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sqlPutInventory, stack, groups, kinds, namespaces, names, versions); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, sqlBumpInventory, stack).Scan(&gen)
-	})
-	if err != nil {
+	var current, gen int64
+	if err := tx.QueryRow(ctx, sqlInventoryGeneration, stack).Scan(&current); err != nil {
+		return 0, fmt.Errorf("set inventory of stack %q: %w", stack, err)
+	}
+	if current != expect {
+		return 0, fmt.Errorf("set inventory of stack %q: %w: generation %d, expected %d", stack, ErrInventoryMoved, current, expect)
+	}
+	if _, err := tx.Exec(ctx, sqlClearInventory, stack); err != nil {
+		return 0, fmt.Errorf("set inventory of stack %q: %w", stack, err)
+	}
+	if _, err := tx.Exec(ctx, sqlPutInventory, stack, groups, kinds, namespaces, names, versions); err != nil {
+		return 0, fmt.Errorf("set inventory of stack %q: %w", stack, err)
+	}
+	if err := tx.QueryRow(ctx, sqlBumpInventory, stack).Scan(&gen); err != nil {
 		return 0, fmt.Errorf("set inventory of stack %q: %w", stack, err)
 	}
 	return gen, nil
@@ -162,6 +168,10 @@ func (s *Store) Memo(ctx context.Context, stack string) (map[object.Ref]MemoEntr
 
 // PutMemo records memo entries (one statement, whatever their number).
 func (s *Store) PutMemo(ctx context.Context, stack string, entries map[object.Ref]MemoEntry) error {
+	return putMemo(ctx, s.pool, stack, entries)
+}
+
+func putMemo(ctx context.Context, db execer, stack string, entries map[object.Ref]MemoEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -172,7 +182,7 @@ func (s *Store) PutMemo(ctx context.Context, stack string, entries map[object.Re
 		groups, kinds, namespaces, names = append(groups, ref.Group), append(kinds, ref.Kind), append(namespaces, ref.Namespace), append(names, ref.Name)
 		desired, live = append(desired, e.Desired[:]), append(live, e.Live[:])
 	}
-	if _, err := s.pool.Exec(ctx, sqlPutMemo, stack, groups, kinds, namespaces, names, desired, live); err != nil {
+	if _, err := db.Exec(ctx, sqlPutMemo, stack, groups, kinds, namespaces, names, desired, live); err != nil {
 		return fmt.Errorf("record memo of stack %q: %w", stack, err)
 	}
 	return nil

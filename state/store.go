@@ -19,6 +19,10 @@ type Options struct {
 	DatabaseURL string
 	// Embedded configures the embedded cluster used when DatabaseURL is empty.
 	Embedded EmbeddedOptions
+	// SecretKey (GANTRY_SECRET_KEY: 32 bytes, base64) encrypts Secret values
+	// stored in revisions. Empty: only salted hashes of them are stored, and
+	// their values cannot be read back.
+	SecretKey string
 	// Logger receives lines about connecting and migrating; nil discards them.
 	Logger hclog.Logger
 }
@@ -30,10 +34,12 @@ func DefaultOptions() Options {
 
 // Store is gantry's Postgres state. It is safe for concurrent use.
 type Store struct {
-	pool     *pgxpool.Pool
-	embedded *Embedded // nil for an external database
-	where    string
-	log      hclog.Logger
+	pool       *pgxpool.Pool
+	connString string    // for the dedicated connections locks need
+	embedded   *Embedded // nil for an external database
+	where      string
+	sealer     *sealer
+	log        hclog.Logger
 }
 
 // Open connects to the database (starting the embedded cluster when no URL
@@ -43,7 +49,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Store{log: log.Named("state")}
+	seal, err := newSealer(opts.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{log: log.Named("state"), sealer: seal}
 	connString := opts.DatabaseURL
 	if connString == "" {
 		if opts.Embedded.Logger == nil {
@@ -77,6 +87,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.log.Info("migrated database schema", "from", from, "to", to)
 	}
 
+	s.connString = connString
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.where, err)

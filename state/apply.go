@@ -1,0 +1,192 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gantryops/gantry/object"
+)
+
+// ApplyStatus is how an apply ended (or that it runs). Stored: stable values.
+type ApplyStatus string
+
+// Apply statuses.
+const (
+	ApplyRunning     ApplyStatus = "running"
+	ApplySucceeded   ApplyStatus = "succeeded"
+	ApplyFailed      ApplyStatus = "failed"
+	ApplyInterrupted ApplyStatus = "interrupted"
+)
+
+// ApplyStart records the start of an apply.
+type ApplyStart struct {
+	// ID is client-generated.
+	ID, PlanID, Stack, Actor string
+	StartedAt                time.Time
+}
+
+// Outcome is what an apply did to one object.
+type Outcome struct {
+	Ref object.Ref
+	// Action is the plan's action; Result what happened (applied, deleted,
+	// failed, skipped, ...); Error why it failed; Ready the object's status
+	// after the apply (kstatus), if waited for.
+	Action, Result, Error, Ready string
+	Duration                     time.Duration
+}
+
+// ApplyFinish is everything recorded when an apply ends, in one transaction.
+type ApplyFinish struct {
+	ID, PlanID, Stack, Actor string
+	Status                   ApplyStatus
+	// Error says why it failed or was interrupted.
+	Error    string
+	Outcomes []Outcome
+	// Inventory replaces the stack's inventory, which must still be at
+	// ExpectGeneration.
+	Inventory        []InventoryObject
+	ExpectGeneration int64
+	// Memo holds entries for the objects applied.
+	Memo       map[object.Ref]MemoEntry
+	FinishedAt time.Time
+}
+
+const (
+	sqlStartApply = `
+INSERT INTO applies (id, plan_id, stack, actor, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)
+ON CONFLICT (id) DO NOTHING`
+
+	sqlApplyStatus = `SELECT status FROM applies WHERE id = $1 FOR UPDATE`
+
+	sqlPutOutcomes = `
+INSERT INTO apply_outcomes (apply_id, api_group, kind, namespace, name, action, outcome, error, ready, duration_ms)
+SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
+ON CONFLICT DO NOTHING`
+
+	sqlFinishApply = `
+UPDATE applies SET status = $2, error = $3, finished_at = $4, inventory_generation = $5 WHERE id = $1`
+
+	sqlInterruptRunning = `
+UPDATE applies SET status = 'interrupted', error = $2, finished_at = now()
+WHERE stack = $1 AND status = 'running' RETURNING id, plan_id`
+)
+
+// StartApply records that an apply of a plan started, with an audit event.
+func (s *Store) StartApply(ctx context.Context, a ApplyStart) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sqlStartApply, a.ID, a.PlanID, a.Stack, a.Actor, a.StartedAt)
+		if err != nil {
+			return fmt.Errorf("record start of apply %s: %w", a.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // a retry
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: AuditApplyStarted, PlanID: a.PlanID, ApplyID: a.ID})
+	})
+}
+
+// FinishApply records how an apply ended, all in one transaction: the
+// per-object outcomes, the new inventory (only if still at the expected
+// generation), the memo, the apply's status and an audit event. It returns
+// the inventory generation the apply left. A retry after success changes
+// nothing.
+func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
+	var gen int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, sqlApplyStatus, f.ID).Scan(&status); err != nil {
+			return fmt.Errorf("apply %s: %w", f.ID, err)
+		}
+		if ApplyStatus(status) != ApplyRunning {
+			return tx.QueryRow(ctx, `SELECT coalesce(inventory_generation, 0) FROM applies WHERE id = $1`, f.ID).Scan(&gen)
+		}
+		n := len(f.Outcomes)
+		groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		actions, results, errs, ready, ms := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n), make([]int32, n)
+		for i, o := range f.Outcomes {
+			groups[i], kinds[i], namespaces[i], names[i] = o.Ref.Group, o.Ref.Kind, o.Ref.Namespace, o.Ref.Name
+			actions[i], results[i], ms[i] = o.Action, o.Result, int32(o.Duration.Milliseconds())
+			errs[i], ready[i] = optional(o.Error), optional(o.Ready)
+		}
+		if _, err := tx.Exec(ctx, sqlPutOutcomes, f.ID, groups, kinds, namespaces, names, actions, results, errs, ready, ms); err != nil {
+			return fmt.Errorf("record outcomes of apply %s: %w", f.ID, err)
+		}
+		var err error
+		if gen, err = setInventory(ctx, tx, f.Stack, f.ExpectGeneration, f.Inventory); err != nil {
+			return err
+		}
+		if err := putMemo(ctx, tx, f.Stack, f.Memo); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlFinishApply, f.ID, string(f.Status), optional(f.Error), f.FinishedAt, gen); err != nil {
+			return fmt.Errorf("finish apply %s: %w", f.ID, err)
+		}
+		kind := map[ApplyStatus]AuditKind{ApplySucceeded: AuditApplySucceeded, ApplyFailed: AuditApplyFailed, ApplyInterrupted: AuditApplyInterrupted}[f.Status]
+		if kind == "" {
+			return fmt.Errorf("finish apply %s: status %q is not an ending", f.ID, f.Status)
+		}
+		details := map[string]any{"inventory_generation": gen, "objects": n}
+		if f.Error != "" {
+			details["error"] = f.Error
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: kind, PlanID: f.PlanID, ApplyID: f.ID, Details: details})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return gen, nil
+}
+
+// ApplyInfo is an apply as recorded.
+type ApplyInfo struct {
+	ID, PlanID, Stack, Actor string
+	Status                   ApplyStatus
+	Error                    string
+	StartedAt                time.Time
+	FinishedAt               *time.Time
+	Outcomes                 []Outcome
+}
+
+// Apply loads a recorded apply with its outcomes.
+func (s *Store) Apply(ctx context.Context, id string) (*ApplyInfo, error) {
+	a := &ApplyInfo{ID: id}
+	var errText *string
+	err := s.pool.QueryRow(ctx, `SELECT plan_id, stack, actor, status, error, started_at, finished_at FROM applies WHERE id = $1`, id).
+		Scan(&a.PlanID, &a.Stack, &a.Actor, &a.Status, &errText, &a.StartedAt, &a.FinishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("apply %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("apply %s: %w", id, err)
+	}
+	if errText != nil {
+		a.Error = *errText
+	}
+	rows, err := s.pool.Query(ctx, `SELECT api_group, kind, namespace, name, action, outcome, coalesce(error, ''), coalesce(ready, ''), duration_ms
+FROM apply_outcomes WHERE apply_id = $1 ORDER BY api_group, kind, namespace, name`, id)
+	if err != nil {
+		return nil, fmt.Errorf("apply %s: %w", id, err)
+	}
+	a.Outcomes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Outcome, error) {
+		var o Outcome
+		var ms int32
+		err := row.Scan(&o.Ref.Group, &o.Ref.Kind, &o.Ref.Namespace, &o.Ref.Name, &o.Action, &o.Result, &o.Error, &o.Ready, &ms)
+		o.Duration = time.Duration(ms) * time.Millisecond
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,233 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrLocked is returned (wrapped by *LockedError) when another apply holds a
+// stack's lock.
+var ErrLocked = errors.New("stack is locked")
+
+// LockHolder says who holds a stack's apply lock.
+type LockHolder struct {
+	// LockID names the lock for `gantry force-unlock`.
+	LockID string
+	Stack  string
+	// Holder is the actor; Host and PID the process; BackendPID its
+	// Postgres session.
+	Holder, Host    string
+	PID, BackendPID int
+	// PlanID is the plan being applied, if known.
+	PlanID string
+	Since  time.Time
+}
+
+// LockedError says who holds the lock a caller could not take.
+type LockedError struct {
+	Stack string
+	// Holder is nil when the holder recorded nothing (it is starting up).
+	Holder *LockHolder
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("%s: %s is being applied by another process that has not said who it is yet: retry in a moment, or raise --lock-timeout", ErrLocked, e.Stack)
+	}
+	h := e.Holder
+	plan := ""
+	if h.PlanID != "" {
+		plan = " applying plan " + h.PlanID
+	}
+	return fmt.Sprintf("%s: %s is locked by %s on %s (pid %d)%s since %s (%s ago), lock ID %s: wait for that apply to finish or retry with a longer --lock-timeout; if that process is gone, run `gantry force-unlock %s`",
+		ErrLocked, e.Stack, h.Holder, h.Host, h.PID, plan, h.Since.UTC().Format(time.RFC3339), time.Since(h.Since).Round(time.Second), h.LockID, h.LockID)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Lock is a held stack lock: a Postgres advisory lock held by a session of
+// its own (never a pooled connection, which another caller could reuse
+// while the lock is held), released by Release or when the process ends.
+type Lock struct {
+	conn   *pgx.Conn
+	key    int64
+	holder LockHolder
+}
+
+// lockKey maps a stack to its advisory lock key (non-negative, so that it
+// reads back the same from pg_locks).
+func lockKey(stack string) int64 {
+	sum := sha256.Sum256([]byte("gantry.dev/stack-lock/" + stack))
+	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1)
+}
+
+const (
+	sqlTryLock    = `SELECT pg_try_advisory_lock($1)`
+	sqlLock       = `SELECT pg_advisory_lock($1)`
+	sqlUnlock     = `SELECT pg_advisory_unlock($1)`
+	sqlLockHolder = `SELECT lock_id, holder, host, pid, backend_pid, coalesce(plan_id::text, ''), since FROM stack_locks WHERE stack = $1`
+	sqlPutHolder  = `
+INSERT INTO stack_locks (stack, lock_id, holder, host, pid, backend_pid, plan_id, since)
+VALUES ($1, $2, $3, $4, $5, pg_backend_pid(), $6, now())
+ON CONFLICT (stack) DO UPDATE SET lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder, host = EXCLUDED.host,
+    pid = EXCLUDED.pid, backend_pid = EXCLUDED.backend_pid, plan_id = EXCLUDED.plan_id, since = EXCLUDED.since
+RETURNING backend_pid, since`
+	sqlDropHolder = `DELETE FROM stack_locks WHERE lock_id = $1`
+	sqlHolderByID = `SELECT stack, holder, host, pid, backend_pid, coalesce(plan_id::text, ''), since FROM stack_locks WHERE lock_id = $1`
+	// The session holding an advisory lock shows in pg_locks with the key
+	// split into classid (high 32 bits) and objid (low 32 bits).
+	sqlHoldsLock = `
+SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1
+    AND ((classid::bigint << 32) | objid::bigint) = $2)`
+)
+
+// Lock takes the stack's apply lock for holder (applying planID), waiting up
+// to timeout (0: not at all). Applies that a previous holder left "running"
+// (its process died) are recorded as interrupted. When the lock is held by
+// someone else, the error is a *LockedError naming them.
+func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout time.Duration) (*Lock, error) {
+	conn, err := pgx.Connect(ctx, s.connString)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", stack, err)
+	}
+	key := lockKey(stack)
+	if err := acquire(ctx, conn, key, timeout); err != nil {
+		locked := &LockedError{Stack: stack}
+		if errors.Is(err, ErrLocked) {
+			if h, herr := readHolder(ctx, conn, stack); herr == nil {
+				locked.Holder = h
+			}
+			err = locked
+		}
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	l := &Lock{conn: conn, key: key, holder: LockHolder{LockID: uuid.NewString(), Stack: stack, Holder: holder, Host: host, PID: os.Getpid(), PlanID: planID}}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sqlInterruptRunning, stack, "the process applying it ended before the apply finished")
+		if err != nil {
+			return err
+		}
+		type orphan struct{ id, plan string }
+		orphans, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orphan, error) {
+			var o orphan
+			return o, row.Scan(&o.id, &o.plan)
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range orphans {
+			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: AuditApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
+				Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}}); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, sqlPutHolder, stack, l.holder.LockID, holder, host, l.holder.PID, nullable(planID)).Scan(&l.holder.BackendPID, &l.holder.Since)
+	})
+	if err != nil {
+		_ = l.Release(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("lock %s: %w", stack, err)
+	}
+	return l, nil
+}
+
+func acquire(ctx context.Context, conn *pgx.Conn, key int64, timeout time.Duration) error {
+	if timeout <= 0 {
+		var ok bool
+		if err := conn.QueryRow(ctx, sqlTryLock, key).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			return ErrLocked
+		}
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `SELECT set_config('lock_timeout', $1, false)`, fmt.Sprintf("%dms", timeout.Milliseconds())); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, sqlLock, key)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return ErrLocked
+	}
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, `RESET lock_timeout`)
+	return err
+}
+
+func readHolder(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, stack string) (*LockHolder, error) {
+	h := &LockHolder{Stack: stack}
+	err := q.QueryRow(ctx, sqlLockHolder, stack).Scan(&h.LockID, &h.Holder, &h.Host, &h.PID, &h.BackendPID, &h.PlanID, &h.Since)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Holder returns who holds the lock (this process).
+func (l *Lock) Holder() LockHolder { return l.holder }
+
+// Release releases the lock and closes its session.
+func (l *Lock) Release(ctx context.Context) error {
+	_, err1 := l.conn.Exec(ctx, sqlDropHolder, l.holder.LockID)
+	_, err2 := l.conn.Exec(ctx, sqlUnlock, l.key)
+	err3 := l.conn.Close(ctx)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fmt.Errorf("release lock %s of %s: %w", l.holder.LockID, l.holder.Stack, err)
+	}
+	return nil
+}
+
+// ForceUnlock breaks the lock lockID: it ends the Postgres session holding
+// it, if one still does (the apply that session belongs to loses its
+// database connection and fails), removes the holder's record, and logs a
+// "lock.broken" audit event naming both actors.
+func (s *Store) ForceUnlock(ctx context.Context, lockID, actor string) (*LockHolder, error) {
+	if _, err := uuid.Parse(lockID); err != nil {
+		return nil, fmt.Errorf("force-unlock: %q is not a lock ID (a UUID, as the locked error shows)", lockID)
+	}
+	h := &LockHolder{LockID: lockID}
+	err := s.pool.QueryRow(ctx, sqlHolderByID, lockID).Scan(&h.Stack, &h.Holder, &h.Host, &h.PID, &h.BackendPID, &h.PlanID, &h.Since)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("force-unlock: no lock with ID %s: the stack may already be unlocked", lockID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("force-unlock %s: %w", lockID, err)
+	}
+	var holds, terminated bool
+	if err := s.pool.QueryRow(ctx, sqlHoldsLock, h.BackendPID, lockKey(h.Stack)).Scan(&holds); err != nil {
+		return nil, fmt.Errorf("force-unlock %s: %w", lockID, err)
+	}
+	if holds {
+		if err := s.pool.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, h.BackendPID).Scan(&terminated); err != nil {
+			return nil, fmt.Errorf("force-unlock %s: end the holder's session %d: %w", lockID, h.BackendPID, err)
+		}
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlDropHolder, lockID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: h.Stack, Actor: actor, Kind: AuditLockBroken, PlanID: h.PlanID, Details: map[string]any{
+			"lock_id": lockID, "holder": h.Holder, "host": h.Host, "pid": h.PID, "since": h.Since, "session_ended": terminated,
+		}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("force-unlock %s: %w", lockID, err)
+	}
+	return h, nil
+}

@@ -1,0 +1,92 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PlanRecord is a plan as stored: its JSON body without the desired
+// manifests, which are the objects of a revision.
+type PlanRecord struct {
+	// ID is the plan's client-generated ID.
+	ID string
+	// Stack names the stack.
+	Stack string
+	// Digest is the plan's digest.
+	Digest string
+	// Body is the plan's JSON without desired manifests; Secret values masked.
+	Body []byte
+	// Revision holds the desired manifests (stored sealed, loaded unsealed).
+	Revision *Revision
+	// HasChanges, Destructive, Approximate summarise the plan for queries.
+	HasChanges, Destructive, Approximate bool
+	// CreatedBy is who planned it; CreatedAt when.
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+const (
+	sqlPutPlan = `
+INSERT INTO plans (id, stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (id) DO NOTHING`
+
+	sqlPlanDigest = `SELECT digest FROM plans WHERE id = $1`
+
+	sqlGetPlan = `
+SELECT stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at
+FROM plans WHERE id = $1`
+
+	sqlAppendAudit = `
+INSERT INTO audit_events (id, stack, actor, kind, plan_id, apply_id, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`
+)
+
+// RecordPlan stores a plan, its revision and a "plan.created" audit event in
+// one transaction. Recording the same plan again changes nothing; another
+// plan under the same ID is an error.
+func (s *Store) RecordPlan(ctx context.Context, p *PlanRecord) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var digest string
+		err := tx.QueryRow(ctx, sqlPlanDigest, p.ID).Scan(&digest)
+		switch {
+		case err == nil && digest == p.Digest:
+			return nil // a retry
+		case err == nil:
+			return fmt.Errorf("record plan %s: the id is taken by another plan (digest %s)", p.ID, digest)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("record plan %s: %w", p.ID, err)
+		}
+		revID, err := s.putRevision(ctx, tx, p.Revision)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlPutPlan, p.ID, p.Stack, revID, p.Digest, p.Body, p.HasChanges, p.Destructive, p.Approximate, p.CreatedBy, p.CreatedAt); err != nil {
+			return fmt.Errorf("record plan %s: %w", p.ID, err)
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, Kind: AuditPlanCreated, PlanID: p.ID,
+			Details: map[string]any{"digest": p.Digest, "has_changes": p.HasChanges, "destructive": p.Destructive, "approximate": p.Approximate}})
+	})
+}
+
+// Plan loads a recorded plan with its desired manifests (Secrets unsealed,
+// which needs GANTRY_SECRET_KEY).
+func (s *Store) Plan(ctx context.Context, id string) (*PlanRecord, error) {
+	p := &PlanRecord{ID: id}
+	var revID string
+	err := s.pool.QueryRow(ctx, sqlGetPlan, id).Scan(&p.Stack, &revID, &p.Digest, &p.Body, &p.HasChanges, &p.Destructive, &p.Approximate, &p.CreatedBy, &p.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("plan %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	if p.Revision, err = s.Revision(ctx, revID); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	return p, nil
+}
