@@ -39,6 +39,8 @@ type PlanRequest struct {
 	Cluster *kube.Cluster
 	// Mode is the diff mode (default DiffAuto).
 	Mode plan.DiffMode
+	// Actor is who asks (recorded in the audit log).
+	Actor string
 }
 
 // Plan fetches and renders the stack's revision and plans it against the
@@ -103,8 +105,51 @@ func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Sou
 	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
 		return nil, err
 	}
+	if err := e.recordPlan(ctx, res.Plan, req.Actor); err != nil {
+		return nil, err
+	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil
+}
+
+// recordPlan stores a plan (its desired manifests as a sealed revision) with
+// a plan.created audit event. Recording a plan twice changes nothing.
+func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) error {
+	body, err := plan.MarshalWithoutDesired(p)
+	if err != nil {
+		return err
+	}
+	rev, err := source.NewRevision(p.Source.Commit, p.Desired)
+	if err != nil {
+		return err
+	}
+	return e.store.RecordPlan(ctx, &state.PlanRecord{
+		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects},
+		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
+		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
+	})
+}
+
+// LoadPlan returns a recorded plan, whole: its desired manifests come back
+// unsealed (Secrets need GANTRY_SECRET_KEY) and it must match its digest.
+func (e *Engine) LoadPlan(ctx context.Context, id string) (*plan.Plan, error) {
+	rec, err := e.store.Plan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func actorOr(actor string) string {
+	if actor == "" {
+		return "unknown"
+	}
+	return actor
 }
 
 func toPlanInventory(in []state.InventoryObject) []plan.InventoryObject {

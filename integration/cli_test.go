@@ -173,7 +173,7 @@ func TestCLIPlanErrors(t *testing.T) {
 	}{
 		{[]string{"plan"}, "declares 2 stacks (a, b): choose one with --stack"},
 		{[]string{"plan", "--stack", "c"}, `no stack "c" in gantry.yaml (it declares: a, b)`},
-		{[]string{"plan", "--stack", "a", "--namespace", "x"}, "--namespace applies to ad hoc plans"},
+		{[]string{"plan", "--stack", "a", "--namespace", "x"}, "--namespace applies to ad hoc stacks"},
 		{[]string{"plan", "--stack", "a", "--diff", "psychic"}, `--diff "psychic": use auto or server or local`},
 		{[]string{"plan", "--config", "bad.yaml"}, "bad.yaml:6: stacks[0].pruen: unknown field"},
 		{[]string{"plan", "--config", "missing.yaml"}, "pass --config, or create gantry.yaml"},

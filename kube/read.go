@@ -13,14 +13,7 @@ import (
 // List returns every object of resource r in namespace ("" for all
 // namespaces, or for a cluster-scoped resource) with one unpaginated LIST.
 func (c *Cluster) List(ctx context.Context, r object.Resource, namespace string) ([]*unstructured.Unstructured, error) {
-	var ri = c.dynamic.Resource(r.GVR)
-	var list *unstructured.UnstructuredList
-	var err error
-	if r.Namespaced && namespace != "" {
-		list, err = ri.Namespace(namespace).List(ctx, metav1.ListOptions{})
-	} else {
-		list, err = ri.List(ctx, metav1.ListOptions{})
-	}
+	list, err := c.resource(r, namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		where := r.GVR.Resource
 		if namespace != "" {

@@ -425,3 +425,18 @@ func joinPath(path, key string) string {
 	}
 	return path + "." + key
 }
+
+// MemoEntryFor returns the memo entry saying that applying desired onto live
+// changes nothing: true of the object a server-side apply of desired just
+// returned (applying the same configuration again is a no-op).
+func MemoEntryFor(salt []byte, desired, live *unstructured.Unstructured, force bool) (MemoEntry, error) {
+	dh, err := desiredHash(salt, desired, force)
+	if err != nil {
+		return MemoEntry{}, err
+	}
+	fp, err := fingerprint(salt, live)
+	if err != nil {
+		return MemoEntry{}, err
+	}
+	return MemoEntry{Desired: dh, Live: fp}, nil
+}

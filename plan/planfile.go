@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // WritePlanfile writes p in its serialised form (JSON). A planfile holds the
@@ -27,30 +29,59 @@ func ReadPlanfile(r io.Reader) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
 	}
+	p, err := decode(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read planfile: %w", err)
+	}
+	return p, nil
+}
+
+// MarshalWithoutDesired returns the plan's JSON without its desired
+// manifests, which callers store elsewhere (sealed); Secret values are
+// masked in the rest.
+func MarshalWithoutDesired(p *Plan) ([]byte, error) {
+	c := *p
+	c.Desired = nil
+	return json.Marshal(&c)
+}
+
+// UnmarshalWithDesired rebuilds a plan from MarshalWithoutDesired's output and
+// its desired manifests, refusing unknown format versions and checking that
+// the result matches its digest.
+func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured) (*Plan, error) {
+	return decode(body, desired)
+}
+
+// decode parses a plan, sets desired when given, and verifies the format
+// version and the digest.
+func decode(data []byte, desired []*unstructured.Unstructured) (*Plan, error) {
 	var head struct {
 		FormatVersion *int `json:"format_version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("read planfile: not a gantry plan (%v)", err)
+		return nil, fmt.Errorf("not a gantry plan (%v)", err)
 	}
 	if head.FormatVersion == nil {
-		return nil, fmt.Errorf("read planfile: not a gantry plan: no format_version")
+		return nil, fmt.Errorf("not a gantry plan: no format_version")
 	}
 	if *head.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("read planfile: format version %d is not supported by this gantry (it reads version %d): compute the plan again with this gantry", *head.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("format version %d is not supported by this gantry (it reads version %d): compute the plan again with this gantry", *head.FormatVersion, FormatVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // large integers must survive exactly, or the digest breaks
 	p := &Plan{}
 	if err := dec.Decode(p); err != nil {
-		return nil, fmt.Errorf("read planfile: %w", err)
+		return nil, err
+	}
+	if desired != nil {
+		p.Desired = desired
 	}
 	digest, err := Digest(p)
 	if err != nil {
 		return nil, err
 	}
 	if digest != p.Digest {
-		return nil, fmt.Errorf("read planfile: plan %s does not match its digest (recorded %s, content %s): the file was edited or damaged; compute the plan again", p.ID, p.Digest, digest)
+		return nil, fmt.Errorf("plan %s does not match its digest (recorded %s, content %s): it was edited or damaged; compute the plan again", p.ID, p.Digest, digest)
 	}
 	return p, nil
 }

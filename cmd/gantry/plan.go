@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,22 +11,15 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gantryops/gantry/engine"
-	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/plan"
-	"github.com/gantryops/gantry/source"
-	"github.com/gantryops/gantry/stack"
 )
 
 // planFlags are gantry plan's flags.
 type planFlags struct {
-	config, stackName string
-	repo, ref, path   string
-	forceConflicts    bool
+	stackFlags
 	output, out, diff string
 	detailedExitCode  bool
 	noColor           bool
-	allowRemote       bool
-	gitCacheDir       string
 }
 
 func newPlanCommand(g *globals) *cobra.Command {
@@ -54,19 +46,12 @@ without dry-runs, so read-only credentials suffice, and is approximate.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, g, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "gantry.yaml", "stack config file")
-	fl.StringVar(&f.stackName, "stack", "", "stack to plan (from --config), or the name of an ad hoc stack")
-	fl.StringVar(&f.repo, "repo", "", "ad hoc: Git repository (path, file://, https:// or ssh://)")
-	fl.StringVar(&f.ref, "ref", stack.DefaultRef, "ad hoc: branch, tag, HEAD or full commit SHA")
-	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
-	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
-	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
+	f.stackFlags.add(fl, "plan")
 	fl.StringVarP(&f.output, "output", "o", "text", "output: text, json or markdown")
 	fl.StringVar(&f.out, "out", "", "also write the plan to this file, for `gantry apply FILE` (holds Secret data: mode 0600)")
 	fl.StringVar(&f.diff, "diff", string(plan.DiffAuto), "how to compute changes: auto, server or local")
 	fl.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 1 on error, 2 with changes")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also NO_COLOR)")
-	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 	return cmd
 }
 
@@ -77,41 +62,17 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 	if err := oneOf("diff", f.diff, "auto", "server", "local"); err != nil {
 		return err
 	}
-	s, err := g.resolveStack(cmd, f)
-	if err != nil {
-		return err
-	}
-	log, err := g.logger()
+	s, err := g.resolveStack(cmd, &f.stackFlags)
 	if err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-
-	restConfig, err := g.kube.ToRESTConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w: pass --kubeconfig or set KUBECONFIG", err)
-	}
-	kopts := kube.DefaultOptions()
-	kopts.Logger = log
-	if g.kube.CacheDir != nil {
-		kopts.DiscoveryCacheDir = *g.kube.CacheDir // kubectl's --cache-dir, shared with it
-	}
-	cluster, err := kube.Connect(ctx, restConfig, kopts)
+	sess, err := g.newSession(ctx, f.gitCacheDir)
 	if err != nil {
 		return err
 	}
-	store, err := g.openStore(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	fetch := source.DefaultFetchOptions()
-	if f.gitCacheDir != "" {
-		fetch.CacheDir = f.gitCacheDir
-	}
-	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
-
-	p, err := engine.New(store, source.NewFetcher(fetch), log).Plan(ctx, engine.PlanRequest{Stack: *s, Cluster: cluster, Mode: plan.DiffMode(f.diff)})
+	defer sess.Close()
+	p, err := sess.engine.Plan(ctx, engine.PlanRequest{Stack: *s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: g.actorName()})
 	if err != nil {
 		return err
 	}
@@ -123,8 +84,7 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 	if err := renderPlan(g.stdout, p, f.output, g.colour(f.noColor)); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "Planned %d objects in %s: %d LIST, %d dry-run, %d memo hits, %d API requests.\n",
-		p.Stats.Objects, p.Stats.Duration.Round(1e6), p.Stats.Lists, p.Stats.DryRuns, p.Stats.MemoHits, p.Stats.Requests)
+	printStats(g, p)
 	if f.out != "" {
 		fmt.Fprintf(g.stderr, "Saved the plan to %s; apply exactly these changes with: gantry apply %s\n", f.out, f.out)
 	}
@@ -132,47 +92,6 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 		return exitCode(2)
 	}
 	return nil
-}
-
-// resolveStack finds the stack in the config file, or builds an ad hoc one.
-func (g *globals) resolveStack(cmd *cobra.Command, f *planFlags) (*stack.Stack, error) {
-	adHoc := f.repo != ""
-	nsFlag := cmd.Flags().Lookup("namespace")
-	if !adHoc {
-		if nsFlag != nil && nsFlag.Changed {
-			return nil, errors.New("--namespace applies to ad hoc plans (--repo); for a stack in gantry.yaml set target.namespace there")
-		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases"} {
-			if cmd.Flags().Lookup(name).Changed {
-				return nil, fmt.Errorf("--%s applies to ad hoc plans (with --repo); for a stack in gantry.yaml set it there", name)
-			}
-		}
-		cfg, err := stack.Load(f.config)
-		if err != nil {
-			return nil, err
-		}
-		if f.stackName == "" {
-			if len(cfg.Stacks) == 1 {
-				return &cfg.Stacks[0], nil
-			}
-			return nil, fmt.Errorf("%s declares %d stacks (%s): choose one with --stack", f.config, len(cfg.Stacks), strings.Join(cfg.Names(), ", "))
-		}
-		s, ok := cfg.Find(f.stackName)
-		if !ok {
-			return nil, fmt.Errorf("no stack %q in %s (it declares: %s)", f.stackName, f.config, strings.Join(cfg.Names(), ", "))
-		}
-		return s, nil
-	}
-	name := f.stackName
-	if name == "" {
-		name = adHocName(f.repo, f.path)
-	}
-	ns := ""
-	if g.kube.Namespace != nil {
-		ns = *g.kube.Namespace
-	}
-	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote}
-	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 
 // adHocName derives a stack name from the repository and path: the last
@@ -199,6 +118,12 @@ func adHocName(repo, path string) string {
 		name = strings.Trim(name[:63], "-")
 	}
 	return name
+}
+
+// printStats writes what planning cost to stderr.
+func printStats(g *globals, p *plan.Plan) {
+	fmt.Fprintf(g.stderr, "Planned %d objects in %s: %d LIST, %d dry-run, %d memo hits, %d API requests.\n",
+		p.Stats.Objects, p.Stats.Duration.Round(1e6), p.Stats.Lists, p.Stats.DryRuns, p.Stats.MemoHits, p.Stats.Requests)
 }
 
 func renderPlan(w io.Writer, p *plan.Plan, output string, color bool) error {

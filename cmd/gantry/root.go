@@ -21,6 +21,7 @@ type globals struct {
 	databaseURL   string
 	profile       string
 	profileOutput string
+	actor         string
 	// kube holds the standard kubeconfig flags (--kubeconfig, --context,
 	// --namespace, ...), shared with kubectl so users find them where they
 	// expect; commands that talk to a cluster read them.
@@ -51,6 +52,7 @@ them with server-side apply, on a schedule or after approval.`,
 	pf.StringVar(&g.logLevel, "log-level", envOr("GANTRY_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn or error (env GANTRY_LOG_LEVEL)")
 	pf.StringVar(&g.logFormat, "log-format", envOr("GANTRY_LOG_FORMAT", "text"), "log format: text or json (env GANTRY_LOG_FORMAT)")
 	pf.StringVar(&g.databaseURL, "database-url", "", "Postgres connection URL (env GANTRY_DATABASE_URL); empty: the embedded Postgres")
+	pf.StringVar(&g.actor, "actor", "", "who is acting, for the audit log (default: the OS user)")
 	pf.StringVar(&g.profile, "profile", "none", "write a profile of this command: none, cpu, heap or allocs (as kubectl's --profile)")
 	pf.StringVar(&g.profileOutput, "profile-output", "profile.pprof", "file for --profile")
 	g.kube.AddFlags(pf)
@@ -65,6 +67,8 @@ them with server-side apply, on a schedule or after approval.`,
 		newVersionCommand(g),
 		newRenderCommand(g),
 		newPlanCommand(g),
+		newApplyCommand(g),
+		newForceUnlockCommand(g),
 		newShowCommand(g),
 		newDBCommand(g),
 	)
@@ -92,6 +96,7 @@ func (g *globals) logger() (hclog.Logger, error) {
 func (g *globals) openStore(ctx context.Context, log hclog.Logger) (*state.Store, error) {
 	opts := state.DefaultOptions()
 	opts.DatabaseURL, opts.Logger = g.dbURL(), log
+	opts.SecretKey = os.Getenv("GANTRY_SECRET_KEY")
 	return state.Open(ctx, opts)
 }
 

@@ -3,11 +3,7 @@ package harness
 import (
 	"io"
 	"sync"
-
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
-
-var apiextensionsCRDs = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // lockedWriter serialises writes from concurrent loggers into one buffer.
 type lockedWriter struct {

@@ -3,24 +3,16 @@ package harness
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/sync/errgroup"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
+	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
@@ -101,86 +93,33 @@ func (s *Stack) TryPlan(objs []*unstructured.Unstructured, mode plan.DiffMode) (
 	return s.Engine.PlanRevision(context.Background(), engine.PlanRequest{Stack: s.Def, Cluster: s.Kube, Mode: mode}, src, objs)
 }
 
-// Apply carries out a plan the way `gantry apply` will (issue 4): Namespaces
-// first, then CRDs (waiting until Established), then everything else, by
-// server-side apply as field manager gantry; replaces delete and recreate;
-// prunes last; then the inventory becomes the plan's desired objects. It is
-// a stand-in for tests until the apply package exists.
-func (s *Stack) Apply(t testing.TB, p *plan.Plan) {
+// Apply applies a plan with gantry's engine (approved, not waiting for
+// readiness: no kubelet runs here, so Pods never start) and fails the test
+// on any error.
+func (s *Stack) Apply(t testing.TB, p *plan.Plan) *apply.Report {
 	t.Helper()
-	ctx := context.Background()
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(s.env.restConfig())))
-	actions := map[object.Ref]plan.Action{}
-	for _, c := range p.Changes {
-		actions[c.Ref] = c.Action
+	report, err := s.TryApply(p, true, ApplyOptions())
+	if err != nil {
+		t.Fatalf("apply plan %s of %s: %v", p.ID, s.Def.Name, err)
 	}
-	phase := func(u *unstructured.Unstructured) int {
-		switch u.GroupVersionKind().GroupKind().String() {
-		case "Namespace":
-			return 0
-		case "CustomResourceDefinition.apiextensions.k8s.io":
-			return 1
-		}
-		return 2
-	}
-	applyOne := func(u *unstructured.Unstructured) error {
-		ref := object.RefOf(u)
-		ri := s.resourceInterface(t, mapper, u.GroupVersionKind().GroupVersion().String(), ref)
-		if actions[ref] == plan.ActionReplace {
-			if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil {
-				return fmt.Errorf("replace %s: delete: %w", ref, err)
-			}
-			Eventually(t, 30*time.Second, "replaced object gone", Gone(func(ctx context.Context) error {
-				_, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
-				return err
-			}))
-		}
-		body, _ := json.Marshal(u.Object)
-		force := p.Options.ForceConflicts
-		if _, err := ri.Patch(ctx, u.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager, Force: &force}); err != nil {
-			return fmt.Errorf("apply %s: %w", ref, err)
-		}
-		return nil
-	}
-	for ph := range 3 {
-		if ph == 2 {
-			mapper.Reset() // CRDs of phase 1 are served now
-		}
-		g := new(errgroup.Group)
-		g.SetLimit(32)
-		for _, u := range p.Desired {
-			if phase(u) == ph {
-				g.Go(func() error { return applyOne(u) })
-			}
-		}
-		if err := g.Wait(); err != nil {
-			t.Fatal(err)
-		}
-		if ph == 1 {
-			for _, u := range p.Desired {
-				if phase(u) == 1 {
-					s.waitEstablished(t, u.GetName())
-				}
-			}
-		}
-	}
-	for i := len(p.Changes) - 1; i >= 0; i-- {
-		c := p.Changes[i]
-		if c.Action != plan.ActionDelete {
-			continue
-		}
-		ri := s.resourceInterface(t, mapper, c.APIVersion, c.Ref)
-		if err := ri.Delete(ctx, c.Ref.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			t.Fatalf("prune %s: %v", c.Ref, err)
-		}
-	}
-	inv := make([]state.InventoryObject, len(p.Desired))
-	for i, u := range p.Desired {
-		inv[i] = state.InventoryObject{Ref: object.RefOf(u), APIVersion: u.GetAPIVersion()}
-	}
-	if _, err := s.Store.SetInventory(ctx, s.Def.Name, p.InventoryGeneration, inv); err != nil {
-		t.Fatal(err)
-	}
+	return report
+}
+
+// ApplyOptions are the applier's options for tests: no readiness wait.
+func ApplyOptions() apply.Options {
+	o := apply.DefaultOptions()
+	o.Wait, o.PollInterval = false, 100*time.Millisecond
+	return o
+}
+
+// TryApply applies a plan with the engine and returns the report and error.
+func (s *Stack) TryApply(p *plan.Plan, approved bool, opts apply.Options) (*apply.Report, error) {
+	return s.TryApplyContext(context.Background(), p, approved, opts)
+}
+
+// TryApplyContext is TryApply with a context (to interrupt).
+func (s *Stack) TryApplyContext(ctx context.Context, p *plan.Plan, approved bool, opts apply.Options) (*apply.Report, error) {
+	return s.Engine.Apply(ctx, engine.ApplyRequest{Plan: p, Cluster: s.Kube, Actor: "test", Approved: approved, Options: opts})
 }
 
 func (s *Stack) resourceInterface(t testing.TB, mapper meta.RESTMapper, apiVersion string, ref object.Ref) dynamic.ResourceInterface {
@@ -202,25 +141,6 @@ func versionOf(apiVersion string) string {
 		}
 	}
 	return apiVersion
-}
-
-func (s *Stack) waitEstablished(t testing.TB, name string) {
-	t.Helper()
-	crds := s.Dynamic.Resource(apiextensionsCRDs)
-	Eventually(t, 30*time.Second, "CRD "+name+" established", func(ctx context.Context) error {
-		u, err := crds.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			m := c.(map[string]any)
-			if m["type"] == "Established" && m["status"] == "True" {
-				return nil
-			}
-		}
-		return fmt.Errorf("not established yet")
-	})
 }
 
 // Changes returns the plan's non-noop changes as "action ref" strings.

@@ -1,0 +1,200 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+)
+
+// Cluster is what applying needs from the API server. kube.Cluster
+// implements it.
+type Cluster interface {
+	plan.Cluster
+	// Apply server-side applies obj as gantry and returns it as stored.
+	Apply(ctx context.Context, r object.Resource, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error)
+	// Delete deletes ref; a missing object is not an error.
+	Delete(ctx context.Context, r object.Resource, ref object.Ref, propagation metav1.DeletionPropagation) error
+	// Get returns the live object (apierrors.IsNotFound when missing).
+	Get(ctx context.Context, r object.Resource, ref object.Ref) (*unstructured.Unstructured, error)
+}
+
+// Options configures an Applier.
+type Options struct {
+	// Concurrency bounds the requests in flight within a phase.
+	Concurrency int
+	// Wait for applied objects to be ready (kstatus Current) before pruning.
+	Wait bool
+	// Timeout bounds the wait for readiness, and for a replaced object to go.
+	Timeout time.Duration
+	// PollInterval is how often readiness is checked.
+	PollInterval time.Duration
+	// OnEvent, if set, is called as objects progress (from several goroutines).
+	OnEvent func(Event)
+}
+
+// DefaultOptions returns 16 requests in flight and a 5 minute wait.
+func DefaultOptions() Options {
+	return Options{Concurrency: 16, Wait: true, Timeout: 5 * time.Minute, PollInterval: 500 * time.Millisecond}
+}
+
+// Applier applies plans to one cluster.
+type Applier struct {
+	cluster Cluster
+	opts    Options
+}
+
+// New returns an Applier.
+func New(c Cluster, opts Options) *Applier {
+	d := DefaultOptions()
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = d.Concurrency
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = d.Timeout
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = d.PollInterval
+	}
+	return &Applier{cluster: c, opts: opts}
+}
+
+// Errors Check returns, before any write.
+var (
+	// ErrApproximate refuses a plan computed with --diff=local.
+	ErrApproximate = errors.New("the plan is approximate")
+	// ErrNotApproved refuses a destructive plan nobody approved.
+	ErrNotApproved = errors.New("the plan is destructive and not approved")
+	// ErrConflicts refuses a plan with conflicts it does not force.
+	ErrConflicts = errors.New("the plan has field-manager conflicts")
+)
+
+// Check refuses, before any write, a plan that must not be applied: an
+// approximate plan, a destructive plan without approval, a plan with
+// conflicts it does not force, and a stale plan (plan.ErrPlanStale, naming
+// every object that moved and whether the inventory moved).
+func (a *Applier) Check(ctx context.Context, p *plan.Plan, salt []byte, inventoryGeneration int64, approved bool) error {
+	if p.Approximate {
+		return fmt.Errorf("%w (computed with --diff=local, without the server): plan again with --diff=auto or server to apply", ErrApproximate)
+	}
+	if len(p.Destructive) > 0 && !approved {
+		return fmt.Errorf("%w: it %s; a person must approve it", ErrNotApproved, strings.Join(p.Destructive, "; "))
+	}
+	if conflicted := p.Conflicted(); len(conflicted) > 0 {
+		var parts []string
+		for _, c := range conflicted {
+			for _, f := range c.Conflicts {
+				parts = append(parts, fmt.Sprintf("%s %s (owned by %q)", c.Ref, f.Field, f.Manager))
+			}
+		}
+		return fmt.Errorf("%w: %s: set forceConflicts: true on the stack (or --force-conflicts) to take them over, or give them up in Git", ErrConflicts, strings.Join(parts, ", "))
+	}
+	return plan.Verify(ctx, a.cluster, p, salt, inventoryGeneration)
+}
+
+// Result is what happened to one object.
+type Result string
+
+// Results. Stored: stable values.
+const (
+	ResultApplied  Result = "applied"  // created or updated
+	ResultReplaced Result = "replaced" // deleted and created
+	ResultDeleted  Result = "deleted"  // pruned
+	ResultFailed   Result = "failed"
+	ResultSkipped  Result = "skipped" // not attempted: an earlier failure, an interruption
+	ResultKept     Result = "kept"    // a prune candidate left alone
+)
+
+// Outcome is what the apply did to one change of the plan.
+type Outcome struct {
+	Ref        object.Ref
+	APIVersion string
+	Action     plan.Action
+	Result     Result
+	// Err is why it failed.
+	Err error
+	// Ready is the object's kstatus after the apply ("Current", ...), when
+	// waited for.
+	Ready string
+	// Duration of the object's requests.
+	Duration time.Duration
+	// Live is the object as the apply stored it (nil unless applied).
+	Live *unstructured.Unstructured
+}
+
+// Report is the result of an apply.
+type Report struct {
+	// Outcomes has one entry per change of the plan that was not a noop, in
+	// plan order.
+	Outcomes []Outcome
+	// Interrupted is set when the context ended before the apply did.
+	Interrupted bool
+	// Pruned is set when the prune phase ran.
+	Pruned bool
+}
+
+// Summary counts outcomes as Terraform does: replaced counts as added and
+// destroyed.
+func (r *Report) Summary() (added, changed, destroyed int) {
+	for _, o := range r.Outcomes {
+		switch {
+		case o.Result == ResultApplied && o.Action == plan.ActionCreate:
+			added++
+		case o.Result == ResultApplied:
+			changed++
+		case o.Result == ResultReplaced:
+			added++
+			destroyed++
+		case o.Result == ResultDeleted:
+			destroyed++
+		}
+	}
+	return added, changed, destroyed
+}
+
+// Failed returns the outcomes that failed.
+func (r *Report) Failed() []Outcome {
+	var out []Outcome
+	for _, o := range r.Outcomes {
+		if o.Result == ResultFailed {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// EventKind is a step of an object's progress.
+type EventKind string
+
+// Event kinds.
+const (
+	EventStarted  EventKind = "started"
+	EventDone     EventKind = "done"
+	EventFailed   EventKind = "failed"
+	EventWaiting  EventKind = "waiting" // for readiness; Ref is empty, Message counts
+	EventReady    EventKind = "ready"
+	EventNotReady EventKind = "not-ready"
+)
+
+// Event reports progress, for progress lines.
+type Event struct {
+	Kind     EventKind
+	Ref      object.Ref
+	Action   plan.Action
+	Duration time.Duration
+	Err      error
+	Message  string
+}
+
+func (a *Applier) emit(e Event) {
+	if a.opts.OnEvent != nil {
+		a.opts.OnEvent(e)
+	}
+}

@@ -1,0 +1,258 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+)
+
+// Phases, in apply order. Prune runs them in reverse.
+const (
+	phaseNamespaces = iota
+	phaseCRDs
+	phaseClusterRBAC
+	phaseRest
+	phases
+)
+
+// phaseOf places a kind in its phase.
+func phaseOf(ref object.Ref) int {
+	switch {
+	case ref.Group == "" && ref.Kind == "Namespace":
+		return phaseNamespaces
+	case ref.Group == "apiextensions.k8s.io" && ref.Kind == "CustomResourceDefinition":
+		return phaseCRDs
+	case ref.Group == "rbac.authorization.k8s.io" && (ref.Kind == "ClusterRole" || ref.Kind == "ClusterRoleBinding"):
+		return phaseClusterRBAC
+	}
+	return phaseRest
+}
+
+// ErrNotReady is returned (wrapped) when applied objects did not become ready
+// within the timeout; prune is then skipped.
+var ErrNotReady = errors.New("objects did not become ready")
+
+// item is one change to carry out.
+type item struct {
+	index   int // in Report.Outcomes
+	change  plan.Change
+	desired *unstructured.Unstructured // nil for a delete
+}
+
+// Execute applies a plan that Check accepted and returns what happened to
+// each object. It stops at the end of the phase in which an object failed,
+// skips prune unless every other change succeeded (and, with Wait, became
+// ready), and marks the report interrupted when ctx ends first.
+func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
+	desired := make(map[object.Ref]*unstructured.Unstructured, len(p.Desired))
+	for _, u := range p.Desired {
+		desired[object.RefOf(u)] = u
+	}
+	r := &Report{}
+	var byPhase, prunes [phases][]item
+	for _, c := range p.Changes {
+		if c.Action == plan.ActionNoop {
+			continue
+		}
+		it := item{index: len(r.Outcomes), change: c, desired: desired[c.Ref]}
+		r.Outcomes = append(r.Outcomes, Outcome{Ref: c.Ref, APIVersion: c.APIVersion, Action: c.Action, Result: ResultSkipped})
+		if c.Action == plan.ActionDelete {
+			prunes[phaseOf(c.Ref)] = append(prunes[phaseOf(c.Ref)], it)
+		} else {
+			byPhase[phaseOf(c.Ref)] = append(byPhase[phaseOf(c.Ref)], it)
+		}
+	}
+
+	for ph := range phases {
+		if err := a.runPhase(ctx, r, byPhase[ph], func(ctx context.Context, it item) Outcome { return a.applyOne(ctx, p, it) }); err != nil {
+			return r, err
+		}
+		if ph == phaseCRDs && len(byPhase[ph]) > 0 {
+			if err := a.waitReady(ctx, r, byPhase[ph], true); err != nil {
+				return r, fmt.Errorf("CustomResourceDefinitions not established: %w", err)
+			}
+		}
+	}
+	if a.opts.Wait {
+		var applied []item
+		for _, ph := range byPhase {
+			applied = append(applied, ph...)
+		}
+		if err := a.waitReady(ctx, r, applied, false); err != nil {
+			return r, err
+		}
+	}
+	for ph := phases - 1; ph >= 0; ph-- {
+		r.Pruned = true
+		if err := a.runPhase(ctx, r, prunes[ph], func(ctx context.Context, it item) Outcome { return a.pruneOne(ctx, p, it) }); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// runPhase carries out items concurrently, records their outcomes, and
+// returns an error naming every failure, or the interruption.
+func (a *Applier) runPhase(ctx context.Context, r *Report, items []item, do func(context.Context, item) Outcome) error {
+	var mu sync.Mutex
+	g := new(errgroup.Group)
+	g.SetLimit(a.opts.Concurrency)
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break // not started: stays skipped
+		}
+		g.Go(func() error {
+			o := do(ctx, it)
+			mu.Lock()
+			r.Outcomes[it.index] = o
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if ctx.Err() != nil {
+		r.Interrupted = true
+		done := 0
+		for _, o := range r.Outcomes {
+			if o.Result != ResultSkipped && o.Result != ResultFailed {
+				done++
+			}
+		}
+		return fmt.Errorf("apply interrupted after %d of %d objects: %w", done, len(r.Outcomes), ctx.Err())
+	}
+	var failures []string
+	for _, it := range items {
+		if o := r.Outcomes[it.index]; o.Result == ResultFailed {
+			failures = append(failures, fmt.Sprintf("%s: %v", o.Ref, o.Err))
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d object(s) failed, later phases and prune skipped:\n  %s", len(failures), strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+// applyOne applies (or replaces) one object.
+func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
+	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
+	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
+	start := time.Now()
+	fail := func(err error) Outcome {
+		o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
+		a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
+		return o
+	}
+	if it.desired == nil {
+		return fail(errors.New("the plan has no manifest for it: the planfile is damaged"))
+	}
+	res, err := a.cluster.Resource(it.desired.GroupVersionKind())
+	if err != nil {
+		return fail(err)
+	}
+	o.Result = ResultApplied
+	if it.change.Action == plan.ActionReplace {
+		if err := a.deleteAndWait(ctx, res, o.Ref); err != nil {
+			return fail(err)
+		}
+		o.Result = ResultReplaced
+	}
+	live, err := a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
+	if err != nil {
+		return fail(describe(o.Ref, err))
+	}
+	o.Live, o.Duration = live, time.Since(start)
+	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	return o
+}
+
+// deleteAndWait deletes an object in the foreground (its dependents first)
+// and waits until it is gone, for a replace.
+func (a *Applier) deleteAndWait(ctx context.Context, res object.Resource, ref object.Ref) error {
+	if err := a.cluster.Delete(ctx, res, ref, metav1.DeletePropagationForeground); err != nil {
+		return fmt.Errorf("delete for replace: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
+	defer cancel()
+	for {
+		_, err := a.cluster.Get(ctx, res, ref)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("still deleting after %s, for replace: %w", a.opts.Timeout, ctx.Err())
+		case <-time.After(a.opts.PollInterval / 2):
+		}
+	}
+}
+
+// pruneOne deletes one object the revision no longer renders, unless it
+// changed hands since the plan (no longer labelled for the stack, or
+// protected), which it then keeps.
+func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
+	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: plan.ActionDelete}
+	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
+	start := time.Now()
+	fail := func(err error) Outcome {
+		o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
+		a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
+		return o
+	}
+	gv, err := schemaGroupVersion(o.APIVersion)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := a.cluster.Resource(gv.WithKind(o.Ref.Kind))
+	if err != nil {
+		return fail(err)
+	}
+	live, err := a.cluster.Get(ctx, res, o.Ref)
+	switch {
+	case apierrors.IsNotFound(err):
+		o.Result, o.Duration = ResultDeleted, time.Since(start)
+		a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+		return o
+	case err != nil:
+		return fail(err)
+	case live.GetLabels()[plan.StackLabel] != p.Stack || live.GetAnnotations()[plan.PruneAnnotation] == "disabled":
+		o.Result, o.Duration = ResultKept, time.Since(start)
+		a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: plan.ActionNoop, Duration: o.Duration, Message: "kept: no longer this stack's to delete"})
+		return o
+	}
+	if err := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); err != nil {
+		return fail(err)
+	}
+	o.Result, o.Duration = ResultDeleted, time.Since(start)
+	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	return o
+}
+
+// describe keeps the server's message, except for Secrets, whose messages
+// may quote values.
+func describe(ref object.Ref, err error) error {
+	var se *apierrors.StatusError
+	if !ref.IsSecret() || !errors.As(err, &se) {
+		return err
+	}
+	var fields []string
+	if se.ErrStatus.Details != nil {
+		for _, c := range se.ErrStatus.Details.Causes {
+			fields = append(fields, fmt.Sprintf("%s (%s)", c.Field, c.Type))
+		}
+	}
+	return fmt.Errorf("the server refused it: %s %s (message withheld: it may contain Secret data)", se.ErrStatus.Reason, strings.Join(fields, ", "))
+}

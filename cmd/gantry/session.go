@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/stack"
+	"github.com/gantryops/gantry/state"
+)
+
+// stackFlags select a stack: from gantry.yaml, or ad hoc from a repository.
+type stackFlags struct {
+	config, stackName string
+	repo, ref, path   string
+	forceConflicts    bool
+	allowRemote       bool
+	gitCacheDir       string
+}
+
+// add registers the flags; verb names the command in their help.
+func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
+	fl.StringVar(&f.config, "config", "gantry.yaml", "stack config file")
+	fl.StringVar(&f.stackName, "stack", "", "stack to "+verb+" (from --config), or the name of an ad hoc stack")
+	fl.StringVar(&f.repo, "repo", "", "ad hoc: Git repository (path, file://, https:// or ssh://)")
+	fl.StringVar(&f.ref, "ref", stack.DefaultRef, "ad hoc: branch, tag, HEAD or full commit SHA")
+	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
+	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
+	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
+	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
+}
+
+// resolveStack finds the stack in the config file, or builds an ad hoc one.
+func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack, error) {
+	if f.repo == "" {
+		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
+			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
+		}
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases"} {
+			if cmd.Flags().Lookup(name).Changed {
+				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
+			}
+		}
+		cfg, err := stack.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		if f.stackName == "" {
+			if len(cfg.Stacks) == 1 {
+				return &cfg.Stacks[0], nil
+			}
+			return nil, fmt.Errorf("%s declares %d stacks (%s): choose one with --stack", f.config, len(cfg.Stacks), strings.Join(cfg.Names(), ", "))
+		}
+		s, ok := cfg.Find(f.stackName)
+		if !ok {
+			return nil, fmt.Errorf("no stack %q in %s (it declares: %s)", f.stackName, f.config, strings.Join(cfg.Names(), ", "))
+		}
+		return s, nil
+	}
+	name := f.stackName
+	if name == "" {
+		name = adHocName(f.repo, f.path)
+	}
+	ns := ""
+	if g.kube.Namespace != nil {
+		ns = *g.kube.Namespace
+	}
+	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote}
+	return stack.AdHoc(name, src, ns, f.forceConflicts)
+}
+
+// session is what commands that plan or apply need.
+type session struct {
+	log     hclog.Logger
+	cluster *kube.Cluster
+	store   *state.Store
+	engine  *engine.Engine
+}
+
+// newSession connects to the cluster and the database.
+func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session, error) {
+	log, err := g.logger()
+	if err != nil {
+		return nil, err
+	}
+	restConfig, err := g.kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w: pass --kubeconfig or set KUBECONFIG", err)
+	}
+	kopts := kube.DefaultOptions()
+	kopts.Logger = log
+	if g.kube.CacheDir != nil {
+		kopts.DiscoveryCacheDir = *g.kube.CacheDir // kubectl's --cache-dir, shared with it
+	}
+	cluster, err := kube.Connect(ctx, restConfig, kopts)
+	if err != nil {
+		return nil, err
+	}
+	store, err := g.openStore(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	fetch := source.DefaultFetchOptions()
+	if gitCacheDir != "" {
+		fetch.CacheDir = gitCacheDir
+	}
+	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
+	return &session{log: log, cluster: cluster, store: store, engine: engine.New(store, source.NewFetcher(fetch), log)}, nil
+}
+
+func (s *session) Close() { s.store.Close() }
+
+// actorName is who runs gantry, for the audit log: --actor, else the OS user.
+func (g *globals) actorName() string {
+	if g.actor != "" {
+		return g.actor
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}

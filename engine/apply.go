@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/state"
+)
+
+// ApplyRequest asks for a plan to be applied.
+type ApplyRequest struct {
+	// Plan is the plan, whole (desired manifests included).
+	Plan *plan.Plan
+	// Cluster is the target cluster.
+	Cluster *kube.Cluster
+	// Actor is who applies (recorded).
+	Actor string
+	// Approved says a person approved the plan; a destructive plan is
+	// refused without it.
+	Approved bool
+	// LockTimeout is how long to wait for another apply of the stack.
+	LockTimeout time.Duration
+	// Options configure the applier.
+	Options apply.Options
+}
+
+// Apply applies a plan: it takes the stack's lock, refuses (before any write,
+// and on record) a plan that is stale, approximate, unapproved while
+// destructive, or conflicted, records the apply's start, carries it out,
+// and records how it ended — outcomes, inventory, memo, audit — in one
+// transaction, even when ctx was cancelled.
+func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, error) {
+	p, actor := req.Plan, actorOr(req.Actor)
+	log := e.log.With("stack", p.Stack, "plan", p.ID)
+	lock, err := e.store.Lock(ctx, p.Stack, actor, p.ID, req.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("release lock", "error", err)
+		}
+	}()
+	// The plan must be on record for its apply to be (a planfile from
+	// another database, say).
+	if err := e.recordPlan(ctx, p, actor); err != nil {
+		return nil, err
+	}
+	st, err := e.store.EnsureStack(ctx, p.Stack)
+	if err != nil {
+		return nil, err
+	}
+	gen, inventory, err := e.store.Inventory(ctx, p.Stack)
+	if err != nil {
+		return nil, err
+	}
+
+	applier := apply.New(req.Cluster, req.Options)
+	if err := applier.Check(ctx, p, st.Salt, gen, req.Approved); err != nil {
+		audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": err.Error()}}
+		if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
+			return nil, errors.Join(err, aerr)
+		}
+		return nil, fmt.Errorf("apply of plan %s refused, nothing was changed: %w", p.ID, err)
+	}
+	if req.Approved && len(p.Destructive) > 0 {
+		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditPlanApproved, PlanID: p.ID,
+			Details: map[string]any{"destructive": p.Destructive}}); err != nil {
+			return nil, err
+		}
+	}
+
+	applyID := uuid.NewString()
+	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: time.Now()}); err != nil {
+		return nil, err
+	}
+	log.Info("applying", "apply", applyID)
+	report, execErr := applier.Execute(ctx, p)
+
+	finish, err := e.finish(p, applyID, actor, st.Salt, gen, inventory, report, execErr)
+	if err != nil {
+		return report, errors.Join(execErr, err)
+	}
+	// Record the end even when ctx was cancelled (the interruption itself).
+	if _, err := e.store.FinishApply(context.WithoutCancel(ctx), finish); err != nil {
+		return report, errors.Join(execErr, err)
+	}
+	log.Info("applied", "apply", applyID, "status", finish.Status)
+	return report, execErr
+}
+
+// finish turns a report into the record of the apply's end. The inventory
+// becomes the plan's desired objects when everything succeeded (prune
+// included); otherwise it only grows, by every object applied, so that
+// nothing created is ever forgotten and the next plan repairs the rest.
+func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
+	f := state.ApplyFinish{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, ExpectGeneration: gen,
+		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: time.Now()}
+	switch {
+	case report != nil && report.Interrupted:
+		f.Status = state.ApplyInterrupted
+	case execErr != nil:
+		f.Status = state.ApplyFailed
+	}
+	if execErr != nil {
+		f.Error = execErr.Error()
+	}
+	manifests := map[object.Ref]int{}
+	for i, u := range p.Desired {
+		manifests[object.RefOf(u)] = i
+	}
+	inv := map[object.Ref]string{}
+	if f.Status == state.ApplySucceeded {
+		for _, u := range p.Desired {
+			inv[object.RefOf(u)] = u.GetAPIVersion()
+		}
+	} else {
+		for _, o := range inventory {
+			inv[o.Ref] = o.APIVersion
+		}
+	}
+	if report != nil {
+		for _, o := range report.Outcomes {
+			so := state.Outcome{Ref: o.Ref, Action: string(o.Action), Result: string(o.Result), Ready: o.Ready, Duration: o.Duration}
+			if o.Err != nil {
+				so.Error = o.Err.Error()
+			}
+			f.Outcomes = append(f.Outcomes, so)
+			if o.Live == nil {
+				continue
+			}
+			inv[o.Ref] = o.APIVersion
+			i, ok := manifests[o.Ref]
+			if !ok {
+				continue
+			}
+			m, err := plan.MemoEntryFor(salt, p.Desired[i], o.Live, p.Options.ForceConflicts)
+			if err != nil {
+				return f, err
+			}
+			f.Memo[o.Ref] = state.MemoEntry{Desired: m.Desired, Live: m.Live}
+		}
+	}
+	for ref, version := range inv {
+		f.Inventory = append(f.Inventory, state.InventoryObject{Ref: ref, APIVersion: version})
+	}
+	return f, nil
+}
