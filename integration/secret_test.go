@@ -9,8 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
@@ -29,7 +33,8 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 		return "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: " + value + "}\ndata: {token: " + b64([]byte(canaryData)) + "}\n"
 	}
 	ns := env.Namespace(t)
-	s := env.NewStack(t, stack.Stack{Name: "canary", Target: stack.Target{Namespace: ns}, Prune: true})
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	s := env.NewStackWithKey(t, stack.Stack{Name: "canary", Target: stack.Target{Namespace: ns}, Prune: true}, env.DB.NewDatabase(t), key)
 
 	var shown bytes.Buffer
 	show := func(p *plan.Plan) {
@@ -61,10 +66,31 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 
 	p := s.Plan(t, parseObjects(t, secret(canary)), plan.DiffAuto)
 	show(p)
-	s.Apply(t, p)
+	// With GANTRY_SECRET_KEY the recorded plan round-trips exactly, Secret
+	// values included, and is what gets applied (as gantry apply --plan-id).
+	recorded, err := s.Engine.LoadPlan(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p.Desired[0].Object, recorded.Desired[0].Object); diff != "" {
+		t.Errorf("the recorded plan's Secret differs (-planned +loaded)\n%s", diff)
+	}
+	report := s.Apply(t, recorded)
+	if report.Outcomes[0].Result != apply.ResultApplied {
+		t.Errorf("apply outcome %+v", report.Outcomes[0])
+	}
+	live, err := s.Dynamic.Resource(secrets).Namespace(ns).Get(context.Background(), "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(live.Object, "data", "password"); got != b64([]byte(canary)) {
+		t.Errorf("the applied Secret's password is not the planned one")
+	}
 	show(s.Plan(t, parseObjects(t, secret(canary)), plan.DiffAuto))
 	rotation := s.Plan(t, parseObjects(t, secret(rotated)), plan.DiffServer)
 	show(rotation)
+	s.Apply(t, rotation)
+	show(s.Plan(t, parseObjects(t, secret(canary)), plan.DiffAuto))
 	patchAs(t, s, secrets, "db", "kubectl-edit", "", map[string]any{"data": map[string]any{"token": b64([]byte(edited))}})
 	drifted := s.Plan(t, parseObjects(t, secret(canary)), plan.DiffAuto)
 	show(drifted)

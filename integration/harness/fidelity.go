@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
@@ -36,6 +37,8 @@ type FidelityCase struct {
 	// Change edits the revision as a Git commit would. Default: an
 	// annotation on the first three objects.
 	Change func(objs []*unstructured.Unstructured)
+	// Applied, if set, checks the report of the first apply.
+	Applied func(t *testing.T, r *apply.Report)
 }
 
 // CheckFidelity plans c with --diff=auto and --diff=server in four
@@ -62,7 +65,10 @@ func (e *Env) CheckFidelity(t *testing.T, c FidelityCase) {
 			t.Errorf("empty cluster: %s is %s, want create", ch.Ref, ch.Action)
 		}
 	}
-	s.Apply(t, empty)
+	report := s.Apply(t, empty)
+	if c.Applied != nil {
+		c.Applied(t, report)
+	}
 
 	if applied := both("after apply", c.Objects); applied.HasChanges() {
 		t.Errorf("right after applying, the plan changes %v", Changes(applied))

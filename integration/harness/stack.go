@@ -45,8 +45,15 @@ func (e *Env) NewStack(t testing.TB, def stack.Stack) *Stack {
 // NewStackOn prepares def on the database dsn (shared, e.g., with a CLI run).
 func (e *Env) NewStackOn(t testing.TB, def stack.Stack, dsn string) *Stack {
 	t.Helper()
+	return e.NewStackWithKey(t, def, dsn, "")
+}
+
+// NewStackWithKey prepares def on the database dsn with GANTRY_SECRET_KEY
+// set to secretKey.
+func (e *Env) NewStackWithKey(t testing.TB, def stack.Stack, dsn, secretKey string) *Stack {
+	t.Helper()
 	ctx := context.Background()
-	store, err := state.Open(ctx, state.Options{DatabaseURL: dsn})
+	store, err := state.Open(ctx, state.Options{DatabaseURL: dsn, SecretKey: secretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
