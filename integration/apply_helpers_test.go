@@ -11,6 +11,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/stack"
 )
 
 var services = schema.GroupVersionResource{Version: "v1", Resource: "services"}
@@ -37,4 +38,8 @@ func countRows(t *testing.T, s *harness.Stack, from, where string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func stackDef(name, ns string) stack.Stack {
+	return stack.Stack{Name: name, Target: stack.Target{Namespace: ns}, Prune: true, MaxPrunePercent: 25}
 }

@@ -18,10 +18,11 @@ import (
 
 // cli runs the gantry binary against the shared control plane and dsn.
 type cli struct {
-	t   *testing.T
-	bin string
-	env []string
-	dir string
+	t     *testing.T
+	bin   string
+	env   []string
+	dir   string
+	stdin string
 }
 
 func newCLI(t *testing.T, dsn string) *cli {
@@ -34,6 +35,7 @@ func (c *cli) run(args ...string) (string, string, int) {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, args...)
 	cmd.Dir, cmd.Env = c.dir, c.env
+	cmd.Stdin = strings.NewReader(c.stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
