@@ -108,6 +108,7 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		if p, err = sess.engine.Plan(ctx, engine.PlanRequest{Stack: *s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: actor}); err != nil {
 			return err
 		}
+		printStats(g, p)
 		interactive = !f.autoApprove
 	}
 
@@ -141,7 +142,10 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 	opts := apply.DefaultOptions()
 	opts.Wait, opts.Timeout = f.wait, f.timeout
 	opts.OnEvent = progress(g)
+	start, before := time.Now(), sess.cluster.Stats()
 	report, err := sess.engine.Apply(ctx, engine.ApplyRequest{Plan: p, Cluster: sess.cluster, Actor: actor, Approved: approved, LockTimeout: f.lockTimeout, Options: opts})
+	after := sess.cluster.Stats()
+	fmt.Fprintf(g.stderr, "Applied in %s: %d API requests (%d writes).\n", time.Since(start).Round(time.Millisecond), after.Total-before.Total, after.Writes-before.Writes)
 	if err != nil {
 		return err
 	}
