@@ -13,16 +13,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gantryops/gantry/internal/testcluster"
-	"github.com/gantryops/gantry/plan"
 )
 
 func main() {
@@ -106,62 +101,89 @@ func run(ctx context.Context) (err error) {
 	if err := copyFile(filepath.Join(root, "examples", "gantry.yaml"), config); err != nil {
 		return err
 	}
-	step("Plan the stack against the cluster (examples/gantry.yaml), saving the plan")
-	planfile := filepath.Join(d.work, "shop.plan")
-	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop", "--out", planfile); err != nil {
-		return err
-	}
-
-	step("Apply the saved plan's manifests (kubectl stands in until `gantry apply` lands)")
-	manifests := filepath.Join(d.work, "shop-manifests.yaml")
-	if err := writeDesired(planfile, manifests); err != nil {
-		return err
-	}
-	if err := d.command(ctx, d.root, "kubectl", "apply", "--server-side", "--field-manager=gantry", "-f", manifests); err != nil {
-		return err
-	}
-
-	step("Plan again: no changes (each object dry-run once, then remembered)")
+	step("Plan the stack against the cluster (examples/gantry.yaml)")
 	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
 		return err
 	}
-	step("And again: still no changes, now with no dry-run at all (the no-op memo)")
+
+	// No kubelet runs on the demo control plane: Pods never start, so the
+	// applies below do not wait for readiness (--wait=false).
+	step("Apply it, answering the prompt (no kubelet runs here, so no waiting for Pods: --wait=false)")
+	if err := d.gantryAnswering(ctx, "yes", "apply", "--config", config, "--stack", "shop", "--wait=false"); err != nil {
+		return err
+	}
+
+	step("Plan again: no changes. The apply recorded the no-op memo; only the Deployment, which its controller annotated since, is dry-run again")
+	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
+		return err
+	}
+
+	step("Change the stack in Git: three replicas, and no more Service")
+	deployment := filepath.Join(repo, "base", "deployment.yaml")
+	data, err := os.ReadFile(deployment)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(deployment, []byte(strings.Replace(string(data), "replicas: 2", "replicas: 3", 1)), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(repo, "base", "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n"), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"add", "-A"},
+		{"-c", "user.name=gantry demo", "-c", "user.email=demo@gantry.invalid", "commit", "-q", "-m", "shop: three replicas, no Service"},
+	} {
+		if err := d.command(ctx, repo, "git", args...); err != nil {
+			return err
+		}
+	}
+
+	step("Apply the change: the Deployment is updated in place, the Service pruned")
+	if err := d.gantryAnswering(ctx, "yes", "apply", "--config", config, "--stack", "shop", "--wait=false"); err != nil {
+		return err
+	}
+	step("The cluster matches the new commit")
 	return d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop")
 }
 
-// writeDesired writes the desired manifests of a saved plan as one YAML stream.
-func writeDesired(planfile, out string) error {
-	f, err := os.Open(planfile)
+// gantryAnswering runs gantry, and when it asks "Enter a value:", shows the
+// answer and gives it.
+func (d *demo) gantryAnswering(ctx context.Context, answer string, args ...string) error {
+	fmt.Printf("$ gantry %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, d.gantry, args...)
+	cmd.Dir, cmd.Env, cmd.Stderr = d.root, d.env, os.Stderr
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	p, err := plan.ReadPlanfile(f)
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	// Namespaces and CRDs before what lives in them, as gantry apply orders.
-	first := func(kind string) bool { return kind == "Namespace" || kind == "CustomResourceDefinition" }
-	objs := slices.Clone(p.Desired)
-	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int {
-		switch {
-		case first(a.GetKind()) && !first(b.GetKind()):
-			return -1
-		case !first(a.GetKind()) && first(b.GetKind()):
-			return 1
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := stdout.Read(buf)
+		os.Stdout.Write(buf[:n])
+		seen.Write(buf[:n])
+		if strings.HasSuffix(strings.TrimRight(seen.String(), " "), "Enter a value:") {
+			fmt.Println(answer) // what a person would type
+			fmt.Fprintln(stdin, answer)
+			stdin.Close()
+			seen.Reset()
 		}
-		return 0
-	})
-	var buf strings.Builder
-	for _, u := range objs {
-		b, err := yaml.Marshal(u.Object)
 		if err != nil {
-			return err
+			break
 		}
-		buf.WriteString("---\n")
-		buf.Write(b)
 	}
-	return os.WriteFile(out, []byte(buf.String()), 0o600)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("gantry %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
