@@ -50,7 +50,10 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 		}
 	}()
 	// The plan must be on record for its apply to be (a planfile from
-	// another database, say).
+	// another database, say). A plan without changes has nothing to apply.
+	if !p.HasChanges() {
+		return &apply.Report{}, nil
+	}
 	if err := e.recordPlan(ctx, p, actor); err != nil {
 		return nil, err
 	}
@@ -99,8 +102,11 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 
 // finish turns a report into the record of the apply's end. The inventory
 // becomes the plan's desired objects when everything succeeded (prune
-// included); otherwise it only grows, by every object applied, so that
-// nothing created is ever forgotten and the next plan repairs the rest.
+// included); otherwise it only grows, by every object whose apply was
+// attempted (an interrupted request may have reached the server even though
+// its answer never came back), so that nothing created is ever forgotten and
+// the next plan repairs the rest. An object listed that does not exist is
+// simply skipped by prune.
 func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
 	f := state.ApplyFinish{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, ExpectGeneration: gen,
 		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: time.Now()}
@@ -134,10 +140,13 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen in
 				so.Error = o.Err.Error()
 			}
 			f.Outcomes = append(f.Outcomes, so)
+			attempted := o.Action != plan.ActionDelete && (o.Result == apply.ResultApplied || o.Result == apply.ResultReplaced || o.Result == apply.ResultFailed)
+			if attempted {
+				inv[o.Ref] = o.APIVersion
+			}
 			if o.Live == nil {
 				continue
 			}
-			inv[o.Ref] = o.APIVersion
 			i, ok := manifests[o.Ref]
 			if !ok {
 				continue

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
@@ -112,9 +113,16 @@ func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Sou
 	return res.Plan, nil
 }
 
-// recordPlan stores a plan (its desired manifests as a sealed revision) with
-// a plan.created audit event. Recording a plan twice changes nothing.
+// recordPlan stores a plan with changes (its desired manifests as a sealed
+// revision) with a plan.created audit event; recording it twice changes
+// nothing. A plan without changes cannot be applied, so only the audit event
+// records it: a stack planned every few minutes would otherwise store its
+// whole base again each time to say that nothing happened.
 func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) error {
+	if !p.HasChanges() {
+		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), Kind: state.AuditPlanCreated, PlanID: p.ID,
+			Details: map[string]any{"digest": p.Digest, "commit": p.Source.Commit, "no_changes": true, "approximate": p.Approximate}})
+	}
 	body, err := plan.MarshalWithoutDesired(p)
 	if err != nil {
 		return err
@@ -135,6 +143,9 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 // unsealed (Secrets need GANTRY_SECRET_KEY) and it must match its digest.
 func (e *Engine) LoadPlan(ctx context.Context, id string) (*plan.Plan, error) {
 	rec, err := e.store.Plan(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, fmt.Errorf("plan %s is not recorded: plans without changes are not kept (there is nothing to apply), and plans from another database are not here: %w", id, err)
+	}
 	if err != nil {
 		return nil, err
 	}
