@@ -32,7 +32,7 @@ func ownedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, err
 			continue
 		}
 		s := &fieldpath.Set{}
-		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
 			return nil, fmt.Errorf("managed fields of %s: %w", object.RefOf(u), err)
 		}
 		out = out.Union(s)

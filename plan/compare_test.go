@@ -79,7 +79,7 @@ func TestCompare(t *testing.T) {
 	t.Parallel()
 	withManaged := func(doc, fields string) *unstructured.Unstructured {
 		u := parse(t, doc)
-		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}})
+		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}})
 		return u
 	}
 	fields := `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`
@@ -152,7 +152,7 @@ func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 	t.Parallel()
 	secret := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==, other: b3RoZXI=}\n")
 	secret.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:stringData":{"f:password":{}},"f:type":{}}`)}}})
+		FieldsV1: metav1.NewFieldsV1(`{"f:stringData":{"f:password":{}},"f:type":{}}`)}})
 	owned, err := ownedSet(secret, FieldManager)
 	if err != nil {
 		t.Fatal(err)

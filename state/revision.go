@@ -35,8 +35,6 @@ type Revision struct {
 func NewID() string { return uuid.NewString() }
 
 const (
-	sqlEnsureStack = `INSERT INTO stacks (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`
-
 	sqlPutObjects = `
 INSERT INTO objects (hash, body)
 SELECT * FROM unnest($1::bytea[], $2::bytea[])

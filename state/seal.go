@@ -26,7 +26,7 @@ const (
 // ErrSecretNotRecoverable is returned (wrapped) when a stored Secret was kept
 // as salted hashes only (no GANTRY_SECRET_KEY when it was stored), so its
 // values cannot be read back.
-var ErrSecretNotRecoverable = errors.New("Secret values were stored as salted hashes only")
+var ErrSecretNotRecoverable = errors.New("the values of this Secret were stored as salted hashes only")
 
 // sealer seals Secret values before they reach Postgres: encrypted with
 // AES-256-GCM when a key is configured, else replaced by a salted HMAC.
