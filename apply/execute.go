@@ -148,11 +148,7 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome {
-		o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
-		a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
-		return o
-	}
+	fail := func(err error) Outcome { return a.failed(o, start, err) }
 	if it.desired == nil {
 		return fail(errors.New("the plan has no manifest for it: the planfile is damaged"))
 	}
@@ -207,11 +203,7 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: plan.ActionDelete}
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome {
-		o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
-		a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
-		return o
-	}
+	fail := func(err error) Outcome { return a.failed(o, start, err) }
 	gv, err := schemaGroupVersion(o.APIVersion)
 	if err != nil {
 		return fail(err)
@@ -238,6 +230,13 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	}
 	o.Result, o.Duration = ResultDeleted, time.Since(start)
 	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	return o
+}
+
+// failed completes o as failed with err, and reports it.
+func (a *Applier) failed(o Outcome, start time.Time, err error) Outcome {
+	o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
+	a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
 	return o
 }
 

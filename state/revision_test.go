@@ -41,20 +41,6 @@ func configMaps(n int, version func(i int) string) []*unstructured.Unstructured 
 	return out
 }
 
-func count(t *testing.T, dsn, table string) int {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestRevisionsShareObjects(t *testing.T) {
 	t.Parallel()
 	s, dsn := openStore(t)
@@ -69,10 +55,10 @@ func TestRevisionsShareObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := count(t, dsn, "objects"); got != 11 {
+	if got := countWhere(t, dsn, "objects", "true"); got != 11 {
 		t.Errorf("object rows = %d, want 11 (10 + the 1 changed)", got)
 	}
-	if got := count(t, dsn, "revision_objects"); got != 20 {
+	if got := countWhere(t, dsn, "revision_objects", "true"); got != 20 {
 		t.Errorf("revision_objects rows = %d, want 20", got)
 	}
 
@@ -99,7 +85,7 @@ func TestPutRevisionRetryIsIdempotent(t *testing.T) {
 			t.Fatalf("PutRevision (retry): %v", err)
 		}
 	}
-	if got := count(t, dsn, "revisions"); got != 1 {
+	if got := countWhere(t, dsn, "revisions", "true"); got != 1 {
 		t.Errorf("revisions = %d after a retried write, want 1", got)
 	}
 	other := *r
