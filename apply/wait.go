@@ -48,7 +48,8 @@ func (a *Applier) waitReady(ctx context.Context, r *Report, items []item, quiet 
 	for {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for readiness: %w", ctx.Err())
+			r.Interrupted = true
+			return fmt.Errorf("apply interrupted while waiting for readiness: %w", ctx.Err())
 		case <-time.After(a.opts.PollInterval):
 		}
 		targets := map[[2]string][]object.Ref{}
@@ -60,6 +61,10 @@ func (a *Applier) waitReady(ctx context.Context, r *Report, items []item, quiet 
 		}
 		for k, refs := range targets {
 			objs, err := a.cluster.List(ctx, resources[k], k[1])
+			if ctx.Err() != nil {
+				r.Interrupted = true
+				return fmt.Errorf("apply interrupted while waiting for readiness: %w", ctx.Err())
+			}
 			if err != nil {
 				return err
 			}

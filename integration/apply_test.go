@@ -391,3 +391,29 @@ func TestApplyWaitsForReadiness(t *testing.T) {
 		t.Errorf("old: %q", got)
 	}
 }
+
+// TestApplyInterruptedWhileWaiting: an interruption during the readiness
+// wait is recorded as an interruption, and nothing is pruned.
+func TestApplyInterruptedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	s := env.NewStack(t, stack.Stack{Name: "interrupt-wait", Target: stack.Target{Namespace: ns}, Prune: true, MaxPrunePercent: 100})
+	applied(t, s, parseObjects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n"))
+	p := s.Plan(t, mixedObjects(t, 0, 1), plan.DiffAuto) // a Deployment that never becomes ready
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := harness.ApplyOptions()
+	opts.Wait, opts.Timeout = true, time.Minute
+	opts.OnEvent = func(e apply.Event) {
+		if e.Kind == apply.EventWaiting {
+			time.AfterFunc(300*time.Millisecond, cancel)
+		}
+	}
+	report, err := s.TryApplyContext(ctx, p, true, opts)
+	if !errors.Is(err, context.Canceled) || !report.Interrupted || report.Pruned {
+		t.Fatalf("err = %v, interrupted %v, pruned %v", err, report.Interrupted, report.Pruned)
+	}
+	var status string
+	if err := queryRow(t, s, "SELECT status FROM applies WHERE plan_id = $1", p.ID).Scan(&status); err != nil || status != "interrupted" {
+		t.Errorf("recorded status %q, %v; want interrupted", status, err)
+	}
+}
