@@ -53,6 +53,9 @@ type ApplyFinish struct {
 	// Memo holds entries for the objects applied.
 	Memo       map[object.Ref]MemoEntry
 	FinishedAt time.Time
+	// Restore marks the apply of a restore: when it succeeds, the stack is
+	// held. Any other succeeded apply lifts a hold.
+	Restore bool
 }
 
 const (
@@ -125,6 +128,11 @@ func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
 		if _, err := tx.Exec(ctx, sqlFinishApply, f.ID, string(f.Status), optional(f.Error), f.FinishedAt, gen); err != nil {
 			return fmt.Errorf("finish apply %s: %w", f.ID, err)
 		}
+		if f.Status == ApplySucceeded {
+			if err := updateHold(ctx, tx, f); err != nil {
+				return err
+			}
+		}
 		kind := map[ApplyStatus]AuditKind{ApplySucceeded: AuditApplySucceeded, ApplyFailed: AuditApplyFailed, ApplyInterrupted: AuditApplyInterrupted}[f.Status]
 		if kind == "" {
 			return fmt.Errorf("finish apply %s: status %q is not an ending", f.ID, f.Status)
@@ -139,6 +147,26 @@ func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
 		return 0, err
 	}
 	return gen, nil
+}
+
+// updateHold holds the stack after a restore, and lifts a hold after any
+// other succeeded apply (which the engine allows only for a newer commit).
+func updateHold(ctx context.Context, tx pgx.Tx, f ApplyFinish) error {
+	if !f.Restore {
+		tag, err := tx.Exec(ctx, sqlClearHold+` AND held_revision IS NOT NULL`, f.Stack)
+		if err != nil {
+			return fmt.Errorf("lift hold of %s: %w", f.Stack, err)
+		}
+		if tag.RowsAffected() > 0 {
+			return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: AuditStackResumed, PlanID: f.PlanID, ApplyID: f.ID,
+				Details: map[string]any{"reason": "a newer commit was applied"}})
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, sqlSetHold, f.Stack, f.PlanID, f.FinishedAt, f.Actor, f.ID); err != nil {
+		return fmt.Errorf("hold %s: %w", f.Stack, err)
+	}
+	return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: AuditStackHeld, PlanID: f.PlanID, ApplyID: f.ID})
 }
 
 // ApplyInfo is an apply as recorded.

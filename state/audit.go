@@ -23,6 +23,9 @@ const (
 	AuditApplyFailed      AuditKind = "apply.failed"
 	AuditApplyInterrupted AuditKind = "apply.interrupted"
 	AuditLockBroken       AuditKind = "lock.broken"
+	AuditStackHeld        AuditKind = "stack.held"
+	AuditStackResumed     AuditKind = "stack.resumed"
+	AuditGC               AuditKind = "gc"
 )
 
 // AuditEvent is one entry of the append-only audit log.

@@ -27,6 +27,10 @@ type Revision struct {
 	Digest object.Hash
 	// Objects are the rendered objects; no two share a ref.
 	Objects []*unstructured.Unstructured
+	// RestoredFrom is the revision a restore copied (its ID), or empty.
+	RestoredFrom string
+	// Number is the stack's short number for it (shop@3), set on first write.
+	Number int
 	// CreatedAt is set by the database on first write.
 	CreatedAt time.Time
 }
@@ -40,17 +44,21 @@ INSERT INTO objects (hash, body)
 SELECT * FROM unnest($1::bytea[], $2::bytea[])
 ON CONFLICT (hash) DO NOTHING`
 
+	// The stack's row is locked by the upsert before this, so numbers are
+	// assigned one at a time.
 	sqlPutRevision = `
-INSERT INTO revisions (id, stack, commit_sha, digest, object_count)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO revisions (id, stack, commit_sha, digest, object_count, restored_from, number)
+VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(number), 0) + 1 FROM revisions WHERE stack = $2))
 ON CONFLICT (id) DO NOTHING`
+
+	sqlGCLockShared = `SELECT pg_advisory_xact_lock_shared($1)`
 
 	sqlFindRevision = `
 SELECT id FROM revisions WHERE stack = $1 AND commit_sha = $2 AND digest = $3 AND object_count = $4
 ORDER BY created_at LIMIT 1`
 
 	sqlRevisionHeader = `
-SELECT stack, commit_sha, digest, object_count, created_at FROM revisions WHERE id = $1`
+SELECT stack, commit_sha, digest, object_count, created_at, number, coalesce(restored_from::text, '') FROM revisions WHERE id = $1`
 
 	sqlPutRevisionObjects = `
 INSERT INTO revision_objects (revision_id, api_group, kind, namespace, name, object_hash)
@@ -83,13 +91,20 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 	if err := tx.QueryRow(ctx, sqlEnsureStackReturning, r.Stack).Scan(&salt, &gen); err != nil {
 		return "", fmt.Errorf("store revision %s: stack %q: %w", r.ID, r.Stack, err)
 	}
-	var existing string
-	err := tx.QueryRow(ctx, sqlFindRevision, r.Stack, r.Commit, r.Digest[:], len(r.Objects)).Scan(&existing)
-	if err == nil {
-		return existing, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	// Retention (GC) deletes objects no revision references; it takes this
+	// lock exclusively, so no object it deletes is being referenced here.
+	if _, err := tx.Exec(ctx, sqlGCLockShared, gcLockKey); err != nil {
 		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+	}
+	if r.RestoredFrom == "" { // a restore is a revision of its own, even with equal content
+		var existing string
+		err := tx.QueryRow(ctx, sqlFindRevision, r.Stack, r.Commit, r.Digest[:], len(r.Objects)).Scan(&existing)
+		if err == nil {
+			return existing, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+		}
 	}
 	n := len(r.Objects)
 	hashes, bodies := make([][]byte, n), make([][]byte, n)
@@ -107,7 +122,7 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 	if _, err := tx.Exec(ctx, sqlPutObjects, hashes, bodies); err != nil {
 		return "", fmt.Errorf("store revision %s: objects: %w", r.ID, err)
 	}
-	tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n)
+	tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n, nullable(r.RestoredFrom))
 	if err != nil {
 		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
 	}
@@ -123,11 +138,11 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 // checkSameRevision accepts a retried write of an existing revision and
 // refuses different content under the same ID.
 func (s *Store) checkSameRevision(ctx context.Context, tx pgx.Tx, r *Revision) error {
-	var stack, commit string
+	var stack, commit, restoredFrom string
 	var digest []byte
-	var count int
+	var count, number int
 	var created time.Time
-	if err := tx.QueryRow(ctx, sqlRevisionHeader, r.ID).Scan(&stack, &commit, &digest, &count, &created); err != nil {
+	if err := tx.QueryRow(ctx, sqlRevisionHeader, r.ID).Scan(&stack, &commit, &digest, &count, &created, &number, &restoredFrom); err != nil {
 		return fmt.Errorf("store revision %s: %w", r.ID, err)
 	}
 	if stack != r.Stack || commit != r.Commit || string(digest) != string(r.Digest[:]) {
@@ -139,12 +154,26 @@ func (s *Store) checkSameRevision(ctx context.Context, tx pgx.Tx, r *Revision) e
 // ErrNotFound is returned (wrapped) when a requested record does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Revision loads a stored revision with its objects in ref order.
+// Revision loads a stored revision with its objects in ref order, Secret
+// values unsealed (which needs the key they were sealed with).
 func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
+	return s.loadRevision(ctx, id, nil)
+}
+
+// RevisionWithProof loads a revision like Revision, but fills the values of
+// Secrets stored as salted hashes (no GANTRY_SECRET_KEY when they were
+// stored) from candidates: the same Secrets rendered again from the same
+// commit. Each value is taken only if its salted hash matches the stored one;
+// the error names every Secret that cannot be proven.
+func (s *Store) RevisionWithProof(ctx context.Context, id string, candidates map[object.Ref]*unstructured.Unstructured) (*Revision, error) {
+	return s.loadRevision(ctx, id, candidates)
+}
+
+func (s *Store) loadRevision(ctx context.Context, id string, candidates map[object.Ref]*unstructured.Unstructured) (*Revision, error) {
 	r := &Revision{ID: id}
 	var digest []byte
 	var count int
-	err := s.pool.QueryRow(ctx, sqlRevisionHeader, id).Scan(&r.Stack, &r.Commit, &digest, &count, &r.CreatedAt)
+	err := s.pool.QueryRow(ctx, sqlRevisionHeader, id).Scan(&r.Stack, &r.Commit, &digest, &count, &r.CreatedAt, &r.Number, &r.RestoredFrom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("revision %s: %w", id, ErrNotFound)
 	}
@@ -152,6 +181,10 @@ func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
 		return nil, fmt.Errorf("revision %s: %w", id, err)
 	}
 	copy(r.Digest[:], digest)
+	var salt []byte
+	if err := s.pool.QueryRow(ctx, `SELECT salt FROM stacks WHERE name = $1`, r.Stack).Scan(&salt); err != nil {
+		return nil, fmt.Errorf("revision %s: %w", id, err)
+	}
 	rows, err := s.pool.Query(ctx, sqlRevisionObjects, id)
 	if err != nil {
 		return nil, fmt.Errorf("revision %s: objects: %w", id, err)
@@ -170,7 +203,11 @@ func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
 		if err := utiljson.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("revision %s: object %d: %w", id, i, err)
 		}
-		u, err := s.sealer.unseal(&unstructured.Unstructured{Object: m})
+		sealed := &unstructured.Unstructured{Object: m}
+		u, err := s.sealer.unseal(sealed)
+		if errors.Is(err, ErrSecretNotRecoverable) && candidates != nil {
+			u, err = s.sealer.prove(sealed, candidates[object.RefOf(sealed)], salt)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}

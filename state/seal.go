@@ -91,26 +91,53 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 		switch {
 		case strings.HasPrefix(value, sealedHashed):
 			errs = append(errs, fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable))
-		case strings.HasPrefix(value, sealedEncrypted):
-			if s.aead == nil {
-				errs = append(errs, fmt.Errorf("%s: its values are encrypted and GANTRY_SECRET_KEY is not set: set the key they were stored with", ref))
-				return value
-			}
-			raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(value, sealedEncrypted))
-			if err != nil || len(raw) < s.aead.NonceSize() {
-				errs = append(errs, fmt.Errorf("%s: %s.%s: damaged sealed value", ref, field, key))
-				return value
-			}
-			plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], ad)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s.%s cannot be decrypted: GANTRY_SECRET_KEY differs from the key it was stored with", ref, field, key))
-				return value
-			}
-			return string(plain)
 		default:
-			errs = append(errs, fmt.Errorf("%s: %s.%s was stored unsealed: the database is not one gantry wrote", ref, field, key))
+			plain, err := s.unsealValue(ref, ad, field, key, value)
+			if err != nil {
+				errs = append(errs, err)
+				return value
+			}
+			return plain
 		}
 		return value
+	})
+	if err := errors.Join(dedupe(errs)...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ErrSecretUnproven is returned (wrapped) when a Secret stored as salted
+// hashes cannot be proven from the Secret rendered again.
+var ErrSecretUnproven = errors.New("cannot prove the Secret's values")
+
+// prove fills a Secret stored as salted hashes from candidate (the same
+// Secret rendered again from its commit), taking each value only if its
+// salted hash matches the stored one. Encrypted values are unsealed as usual.
+func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
+	ref := object.RefOf(sealed)
+	if candidate == nil {
+		return nil, fmt.Errorf("%s: %w: the commit rendered again has no such Secret", ref, ErrSecretUnproven)
+	}
+	c := sealed.DeepCopy()
+	var errs []error
+	forEachValue(c, func(field, key, value string) string {
+		ad := []byte(ref.String() + "\x00" + field + "\x00" + key)
+		if !strings.HasPrefix(value, sealedHashed) {
+			plain, err := s.unsealValue(ref, ad, field, key, value)
+			if err != nil {
+				errs = append(errs, err)
+				return value
+			}
+			return plain
+		}
+		got, _, _ := unstructured.NestedString(candidate.Object, field, key)
+		want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
+		if err != nil || !hmac.Equal(want, macOf(salt, ad, got)) {
+			errs = append(errs, fmt.Errorf("%s: %w: %s.%s differs from the commit rendered again", ref, ErrSecretUnproven, field, key))
+			return value
+		}
+		return got
 	})
 	if err := errors.Join(dedupe(errs)...); err != nil {
 		return nil, err
@@ -125,6 +152,25 @@ func macOf(key, ad []byte, value string) []byte {
 	mac.Write([]byte{0})
 	mac.Write([]byte(value))
 	return mac.Sum(nil)
+}
+
+// unsealValue decrypts one encrypted value.
+func (s *sealer) unsealValue(ref object.Ref, ad []byte, field, key, value string) (string, error) {
+	if !strings.HasPrefix(value, sealedEncrypted) {
+		return "", fmt.Errorf("%s: %s.%s was stored unsealed: the database is not one gantry wrote", ref, field, key)
+	}
+	if s.aead == nil {
+		return "", fmt.Errorf("%s: its values are encrypted and GANTRY_SECRET_KEY is not set: set the key they were stored with", ref)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(value, sealedEncrypted))
+	if err != nil || len(raw) < s.aead.NonceSize() {
+		return "", fmt.Errorf("%s: %s.%s: damaged sealed value", ref, field, key)
+	}
+	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], ad)
+	if err != nil {
+		return "", fmt.Errorf("%s: %s.%s cannot be decrypted: GANTRY_SECRET_KEY differs from the key it was stored with", ref, field, key)
+	}
+	return string(plain), nil
 }
 
 // forEachValue replaces each string value under data and stringData.
