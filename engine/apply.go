@@ -67,7 +67,20 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 	}
 
 	applier := apply.New(req.Cluster, req.Options)
-	if err := applier.Check(ctx, p, st.Salt, gen, req.Approved); err != nil {
+	checkErr := error(nil)
+	if p.RestoredFrom == "" {
+		held, err := e.heldAgainst(ctx, p)
+		switch {
+		case err != nil:
+			checkErr = err
+		case held != "":
+			checkErr = errors.New(held)
+		}
+	}
+	if checkErr == nil {
+		checkErr = applier.Check(ctx, p, st.Salt, gen, req.Approved)
+	}
+	if err := checkErr; err != nil {
 		audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": err.Error()}}
 		if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
 			return nil, errors.Join(err, aerr)
@@ -82,7 +95,7 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 	}
 
 	applyID := uuid.NewString()
-	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: time.Now()}); err != nil {
+	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: e.now()}); err != nil {
 		return nil, err
 	}
 	log.Info("applying", "apply", applyID)
@@ -109,7 +122,7 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 // simply skipped by prune.
 func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
 	f := state.ApplyFinish{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, ExpectGeneration: gen,
-		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: time.Now()}
+		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: e.now(), Restore: p.RestoredFrom != ""}
 	switch {
 	case report != nil && report.Interrupted:
 		f.Status = state.ApplyInterrupted

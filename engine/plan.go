@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,14 +23,30 @@ type Engine struct {
 	fetcher *source.Fetcher
 	log     hclog.Logger
 	planner plan.PlannerOptions
+	now     func() time.Time
 }
 
-// New returns an Engine. A nil logger discards.
-func New(store *state.Store, fetcher *source.Fetcher, log hclog.Logger) *Engine {
+// Options configures an Engine.
+type Options struct {
+	// Logger receives the engine's log lines; nil discards them.
+	Logger hclog.Logger
+	// Now is the clock plans and applies are timed by; tests inject one.
+	Now func() time.Time
+}
+
+// New returns an Engine.
+func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
+	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: plan.DefaultPlannerOptions()}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	planner := plan.DefaultPlannerOptions()
+	planner.Now = now
+	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now}
 }
 
 // PlanRequest asks for a plan of one stack.
@@ -65,6 +82,10 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 // PlanRevision plans objects (a revision already rendered, or loaded from
 // history) for the stack, as Plan does after rendering.
 func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured) (*plan.Plan, error) {
+	return e.planRevision(ctx, req, src, objects, "")
+}
+
+func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
 	st, err := e.store.EnsureStack(ctx, s.Name)
 	if err != nil {
@@ -97,10 +118,18 @@ func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Sou
 			AllowEmpty:      s.AllowEmpty,
 			ForceConflicts:  s.ForceConflicts,
 		},
-		Mode: req.Mode,
+		Mode:         req.Mode,
+		RestoredFrom: restoredFrom,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plan stack %s: %w", s.Name, err)
+	}
+	if restoredFrom == "" {
+		if held, err := e.heldAgainst(ctx, res.Plan); err != nil {
+			res.Plan.Held = err.Error()
+		} else {
+			res.Plan.Held = held
+		}
 	}
 	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total
 	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
@@ -133,7 +162,7 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	}
 	return e.store.RecordPlan(ctx, &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
-		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects},
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	})

@@ -440,3 +440,27 @@ func MemoEntryFor(salt []byte, desired, live *unstructured.Unstructured, force b
 	}
 	return MemoEntry{Desired: dh, Live: fp}, nil
 }
+
+// ObjectDiff compares two versions of one object (either may be nil) on all
+// their fields but status and server bookkeeping, Secret values masked, for
+// comparing recorded revisions. It returns the two views, masked, and the
+// changed fields.
+func ObjectDiff(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured, []FieldDiff) {
+	var b, a *unstructured.Unstructured
+	secret := false
+	if before != nil {
+		b, secret = stripServerFields(before), object.RefOf(before).IsSecret()
+	}
+	if after != nil {
+		a, secret = stripServerFields(after), object.RefOf(after).IsSecret()
+	}
+	diffs := fieldDiffs(b, a, secret)
+	b, a = maskSecret(secret, b, a)
+	return b, a, diffs
+}
+
+// DiffLines returns the unified YAML diff of two views, as the text plan
+// shows a change.
+func DiffLines(before, after *unstructured.Unstructured) []string {
+	return diffLines(Change{Before: before, After: after})
+}

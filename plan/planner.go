@@ -67,6 +67,8 @@ type Input struct {
 	Options Options
 	// Mode is the diff mode.
 	Mode DiffMode
+	// RestoredFrom marks a restore: the recorded revision Objects come from.
+	RestoredFrom string
 }
 
 // Result is a computed plan and the memo entries it proved.
@@ -182,6 +184,7 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 		Options:             in.Options,
 		InventoryGeneration: in.InventoryGeneration,
 		Changes:             changes,
+		RestoredFrom:        in.RestoredFrom,
 	}
 	for _, d := range r.desired {
 		plan.Desired = append(plan.Desired, d.obj)

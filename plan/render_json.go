@@ -23,6 +23,8 @@ type jsonPlan struct {
 	Destructive         []string    `json:"destructive"`
 	Changes             []Change    `json:"changes"`
 	Digest              string      `json:"digest"`
+	RestoredFrom        string      `json:"restored_from,omitempty"`
+	Held                string      `json:"held,omitempty"`
 	Stats               Stats       `json:"stats"`
 }
 
@@ -44,6 +46,7 @@ func RenderJSON(w io.Writer, p *Plan) error {
 		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
 		Summary:     jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges()},
 		Destructive: p.Destructive, Changes: p.Changes, Digest: p.Digest, Stats: p.Stats,
+		RestoredFrom: p.RestoredFrom, Held: p.Held,
 	}
 	if out.Destructive == nil {
 		out.Destructive = []string{}

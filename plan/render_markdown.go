@@ -16,6 +16,9 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 	if p.Approximate {
 		out.printf("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
 	}
+	if p.Held != "" {
+		out.printf("> [!WARNING]\n> %s\n\n", p.Held)
+	}
 	if !p.HasChanges() {
 		out.printf("**No changes.** The cluster matches the revision.\n")
 		return out.err

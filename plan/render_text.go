@@ -72,6 +72,12 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	c := colours(opts.Color)
 	out := &errWriter{w: w}
 	out.printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, short(p.Source.Commit), p.Source.Path, p.Cluster)
+	if p.Held != "" {
+		out.printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
+	}
+	if p.RestoredFrom != "" {
+		out.printf("\n%sRestore%s of a recorded revision (%s), loaded from the database.\n", c.bold, c.reset, p.RestoredFrom)
+	}
 	if p.Approximate {
 		out.printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
 	}

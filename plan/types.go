@@ -86,9 +86,16 @@ type Plan struct {
 	// Destructive lists why the plan needs a person's approval; empty when
 	// it does not.
 	Destructive []string `json:"destructive,omitempty"`
+	// RestoredFrom is set for a restore: the ID of the recorded revision whose
+	// objects Desired are.
+	RestoredFrom string `json:"restored_from,omitempty"`
 	// Digest is the SHA-256 over everything above except ID and CreatedAt:
 	// two plans with the same digest do the same thing.
 	Digest string `json:"digest"`
+	// Held explains that the stack is held after a restore and this plan's
+	// commit is not newer than the one held against: applying it is refused.
+	// Not part of the digest (it is the stack's state, not the plan's).
+	Held string `json:"held,omitempty"`
 	// Stats says what planning cost. Not part of the digest.
 	Stats Stats `json:"stats"`
 }

@@ -69,7 +69,8 @@ type Commit struct {
 	// SHA is the full hex commit hash Ref resolved to.
 	SHA string
 
-	tree *object.Tree
+	commit *object.Commit
+	tree   *object.Tree
 }
 
 var (
@@ -118,7 +119,7 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), tree: tree}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree}, nil
 }
 
 // resolve returns the commit ref names, fetching what the cache lacks.
@@ -412,4 +413,21 @@ func lockDir(dir string) (unlock func(), err error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// IsAncestor reports whether commit ancestor is descendant or one of its
+// ancestors, in the repository at repo (fetching what the cache lacks).
+func (f *Fetcher) IsAncestor(ctx context.Context, repo, ancestor, descendant string) (bool, error) {
+	if ancestor == descendant {
+		return true, nil
+	}
+	d, err := f.Fetch(ctx, repo, descendant)
+	if err != nil {
+		return false, err
+	}
+	a, err := f.Fetch(ctx, repo, ancestor)
+	if err != nil {
+		return false, err
+	}
+	return a.commit.IsAncestor(d.commit)
 }

@@ -289,3 +289,30 @@ func TestFetchConcurrentSharedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIsAncestor(t *testing.T) {
+	t.Parallel()
+	f := newRemoteFixture(t)
+	fetcher := newFetcher(t, source.Auth{Token: token})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name                 string
+		ancestor, descendant string
+		want                 bool
+	}{
+		{"itself", f.second, f.second, true},
+		{"parent", f.first, f.second, true},
+		{"child", f.second, f.first, false},
+		{"another branch", f.featureCommit, f.second, false},
+		{"branch point", f.first, f.featureCommit, true},
+	} {
+		got, err := fetcher.IsAncestor(ctx, f.url, tc.ancestor, tc.descendant)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: IsAncestor(%.7s, %.7s) = %v, %v; want %v", tc.name, tc.ancestor, tc.descendant, got, err, tc.want)
+		}
+	}
+	missing := strings.Repeat("ab", 20)
+	if _, err := fetcher.IsAncestor(ctx, f.url, missing, f.second); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("IsAncestor of an unknown commit: err = %v, want one naming it", err)
+	}
+}

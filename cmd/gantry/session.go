@@ -115,7 +115,7 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session,
 		fetch.CacheDir = gitCacheDir
 	}
 	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
-	return &session{log: log, cluster: cluster, store: store, engine: engine.New(store, source.NewFetcher(fetch), log)}, nil
+	return &session{log: log, cluster: cluster, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log})}, nil
 }
 
 func (s *session) Close() { s.store.Close() }

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,33 @@ type Stack struct {
 	Logs *bytes.Buffer
 	// DSN connects to the stack's database.
 	DSN string
-	env *Env
+	// Clock is the engine's clock: the wall clock until a test sets it.
+	Clock *Clock
+	env   *Env
+}
+
+// Clock is a settable clock for the engine, so tests can record plans and
+// applies at moments of their choosing.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Set stops the clock at t; the zero time restarts the wall clock.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Now is the time set, or the wall clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
 }
 
 // NewStack prepares def on a fresh database.
@@ -72,7 +99,9 @@ func (e *Env) NewStackWithKey(t testing.TB, def stack.Stack, dsn, secretKey stri
 	if def.MaxPrunePercent == 0 {
 		def.MaxPrunePercent = stack.DefaultMaxPrunePercent
 	}
-	return &Stack{Def: def, Kube: k, Store: store, Engine: engine.New(store, fetcher, log), Dynamic: dyn, Logs: logs, DSN: dsn, env: e}
+	clock := &Clock{}
+	eng := engine.New(store, fetcher, engine.Options{Logger: log, Now: clock.Now})
+	return &Stack{Def: def, Kube: k, Store: store, Engine: eng, Dynamic: dyn, Logs: logs, DSN: dsn, Clock: clock, env: e}
 }
 
 // restConfig is the admin config without client-side rate limiting: the

@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/stack"
+	"github.com/gantryops/gantry/state"
+)
+
+// RestoreRequest asks for a plan that restores a stack to a recorded revision.
+type RestoreRequest struct {
+	Stack   stack.Stack
+	Cluster *kube.Cluster
+	// To names the revision (number or ID); else At picks the one live then.
+	To    string
+	At    time.Time
+	Actor string
+}
+
+// Restore plans the stack back to a revision recorded in Postgres: the one
+// named, or the one live at a moment (the last succeeded apply finished by
+// then). The objects come from the database alone; Git is needed only for
+// Secrets stored without GANTRY_SECRET_KEY, which are re-rendered from their
+// commit and verified against their stored hashes. The plan is a normal plan
+// (objects created since are pruned, objects deleted since recreated) and
+// goes through the same gate and apply; applied, it holds the stack.
+func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*plan.Plan, error) {
+	s := req.Stack
+	var info *state.RevisionInfo
+	var err error
+	switch {
+	case req.To != "" && !req.At.IsZero():
+		return nil, errors.New("restore to a revision (--to) or to a moment (--at), not both")
+	case req.To != "":
+		if info, err = e.store.ResolveRevision(ctx, s.Name, req.To); err != nil {
+			return nil, err
+		}
+		if err := e.wasApplied(ctx, s.Name, info); err != nil {
+			return nil, err
+		}
+	case !req.At.IsZero():
+		if now := e.now(); req.At.After(now) {
+			return nil, fmt.Errorf("%s is in the future (it is %s now): restore takes a moment that has passed", req.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+		if info, _, err = e.store.LiveRevisionAt(ctx, s.Name, req.At); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("say what to restore: --to REVISION or --at TIME")
+	}
+	rev, err := e.store.Revision(ctx, info.ID)
+	if errors.Is(err, state.ErrSecretNotRecoverable) {
+		rev, err = e.proveSecrets(ctx, s, info)
+	}
+	if err != nil {
+		return nil, err
+	}
+	src := plan.Source{Repo: s.Source.Repo, Ref: fmt.Sprintf("revision %d", info.Number), Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
+	return e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
+}
+
+// wasApplied refuses a revision that was planned but never applied.
+func (e *Engine) wasApplied(ctx context.Context, stack string, info *state.RevisionInfo) error {
+	history, err := e.store.History(ctx, stack, 0)
+	if err != nil {
+		return err
+	}
+	for _, h := range history {
+		if h.Revision.ID == info.ID && h.Status == state.ApplySucceeded {
+			return nil
+		}
+	}
+	return fmt.Errorf("revision %d of stack %s was never applied successfully, so it was never live: restore takes a revision from gantry history %s", info.Number, stack, stack)
+}
+
+// proveSecrets loads a revision whose Secrets were stored as salted hashes by
+// rendering their commit again from Git and checking every value against its
+// hash. When Git cannot provide it, the error names the Secrets and says how
+// to proceed; nothing is planned.
+func (e *Engine) proveSecrets(ctx context.Context, s stack.Stack, info *state.RevisionInfo) (*state.Revision, error) {
+	candidates, gitErr := e.rerender(ctx, s, info.Commit)
+	if gitErr == nil {
+		rev, err := e.store.RevisionWithProof(ctx, info.ID, candidates)
+		if err == nil {
+			return rev, nil
+		}
+		gitErr = err
+	}
+	_, err := e.store.RevisionWithProof(ctx, info.ID, map[object.Ref]*unstructured.Unstructured{})
+	return nil, fmt.Errorf("revision %d of %s holds Secrets stored as salted hashes only (GANTRY_SECRET_KEY was not set when it was recorded): %v\nTo restore them gantry renders commit %s of %s again and checks every value against its hash, and that failed: %v\nMake that commit reachable again (the repository, the ref), or restore a revision recorded while GANTRY_SECRET_KEY was set; nothing was applied",
+		info.Number, s.Name, secretNames(err), shortSHA(info.Commit), s.Source.Repo, gitErr)
+}
+
+// rerender renders the stack's path at commit and defaults namespaces as
+// planning does, keyed by ref, for proving Secrets.
+func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (map[object.Ref]*unstructured.Unstructured, error) {
+	if s.Source.Repo == "" {
+		return nil, errors.New("the stack's source repository is unknown (is the stack in gantry.yaml?)")
+	}
+	c, err := e.fetcher.Fetch(ctx, s.Source.Repo, commit)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := c.Render(s.Source.Path, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
+	if err != nil {
+		return nil, err
+	}
+	out := map[object.Ref]*unstructured.Unstructured{}
+	for _, u := range rev.Objects {
+		ref := object.RefOf(u)
+		if ref.IsSecret() && ref.Namespace == "" {
+			ref.Namespace = s.Target.Namespace
+		}
+		out[ref] = u
+	}
+	return out, nil
+}
+
+func secretNames(err error) string {
+	if err == nil {
+		return "(none)"
+	}
+	return err.Error()
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// ErrHeld refuses applying Git over a restore until a newer commit or resume.
+var ErrHeld = errors.New("stack is held after a restore")
+
+// heldAgainst returns why applying p would be refused because the stack is
+// held ("" when it is not held, or p's commit is newer than the one held
+// against). An error means it could not tell (Git unreachable).
+func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) (string, error) {
+	hold, err := e.store.HoldOf(ctx, p.Stack)
+	if err != nil || hold == nil {
+		return "", err
+	}
+	newer, err := e.newerThan(ctx, p.Source, hold.AgainstCommit)
+	if err != nil {
+		return "", fmt.Errorf("%w: stack %s is held at revision %d since %s, and whether commit %s is newer than %s cannot be told: %v; run `gantry resume %s` to apply Git again",
+			ErrHeld, p.Stack, hold.Revision.Number, hold.Since.UTC().Format(time.RFC3339), shortSHA(p.Source.Commit), shortSHA(hold.AgainstCommit), err, p.Stack)
+	}
+	if newer {
+		return "", nil
+	}
+	return fmt.Sprintf("%s: stack %s is held since %s at revision %d (a restore of revision %d, by %s): commit %s is not newer than %s, the commit live before the restore, so applying it would undo the restore; push a newer commit, or run `gantry resume %s` to apply Git again",
+		ErrHeld, p.Stack, hold.Since.UTC().Format(time.RFC3339), hold.Revision.Number, hold.Revision.RestoredFromNumber, hold.By,
+		shortSHA(p.Source.Commit), shortSHA(hold.AgainstCommit), p.Stack), nil
+}
+
+// newerThan reports whether commit src.Commit is newer than against: not
+// against itself nor one of its ancestors (a rewritten history counts as
+// newer). With nothing to compare against, nothing is newer.
+func (e *Engine) newerThan(ctx context.Context, src plan.Source, against string) (bool, error) {
+	if against == "" || src.Commit == against {
+		return false, nil
+	}
+	ancestor, err := e.fetcher.IsAncestor(ctx, src.Repo, src.Commit, against)
+	if err != nil {
+		return false, err
+	}
+	return !ancestor, nil
+}
