@@ -185,6 +185,21 @@ func (e *Engine) LoadPlan(ctx context.Context, id string) (*plan.Plan, error) {
 	return p, nil
 }
 
+// RecordedPlan returns a recorded plan, found by its ID or an unambiguous
+// prefix, for showing as it was at plan time. It lacks the desired manifests
+// (no key is needed), so it cannot be applied: LoadPlan that.
+func (e *Engine) RecordedPlan(ctx context.Context, ref string) (*plan.Plan, error) {
+	rec, err := e.store.PlanBody(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.UnmarshalRecorded(rec.Body)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
+	}
+	return p, nil
+}
+
 func actorOr(actor string) string {
 	if actor == "" {
 		return "unknown"

@@ -18,45 +18,68 @@ import (
 
 // RestoreRequest asks for a plan that restores a stack to a recorded revision.
 type RestoreRequest struct {
-	Stack   stack.Stack
+	// Stack names the stack (as recorded in the database).
+	Stack   string
 	Cluster *kube.Cluster
 	// To names the revision (number or ID); else At picks the one live then.
-	To    string
-	At    time.Time
+	To string
+	At time.Time
+	// Actor is who asks (recorded in the audit log).
 	Actor string
+	// Repo overrides the repository Secrets stored as salted hashes are
+	// rendered again from (default: the one the revision was planned from).
+	Repo string
+	// AllowRemoteBases lets that render fetch remote kustomize bases.
+	AllowRemoteBases bool
+}
+
+// RestorePlan is a restore plan with what it restores.
+type RestorePlan struct {
+	// Plan restores Revision; apply it as any plan.
+	Plan *plan.Plan
+	// Revision is the revision restored.
+	Revision state.RevisionInfo
+	// AppliedAt is when the apply that made Revision live finished.
+	AppliedAt time.Time
 }
 
 // Restore plans the stack back to a revision recorded in Postgres: the one
 // named, or the one live at a moment (the last succeeded apply finished by
-// then). The objects come from the database alone; Git is needed only for
-// Secrets stored without GANTRY_SECRET_KEY, which are re-rendered from their
-// commit and verified against their stored hashes. The plan is a normal plan
-// (objects created since are pruned, objects deleted since recreated) and
-// goes through the same gate and apply; applied, it holds the stack.
-func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*plan.Plan, error) {
-	s := req.Stack
+// then). The objects come from the database alone, and so does the stack's
+// definition: the namespace, prune policy and source recorded with the plan
+// that applied the revision. Git is needed only for Secrets stored without
+// GANTRY_SECRET_KEY, which are rendered again from their commit and verified
+// against their stored hashes. The plan is a normal plan (objects created
+// since are pruned, objects deleted since recreated) and goes through the
+// same gate and apply; applied, it holds the stack.
+func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan, error) {
 	var info *state.RevisionInfo
 	var err error
 	switch {
 	case req.To != "" && !req.At.IsZero():
 		return nil, errors.New("restore to a revision (--to) or to a moment (--at), not both")
 	case req.To != "":
-		if info, err = e.store.ResolveRevision(ctx, s.Name, req.To); err != nil {
-			return nil, err
-		}
-		if err := e.wasApplied(ctx, s.Name, info); err != nil {
-			return nil, err
-		}
+		info, err = e.store.ResolveRevision(ctx, req.Stack, req.To)
 	case !req.At.IsZero():
 		if now := e.now(); req.At.After(now) {
 			return nil, fmt.Errorf("%s is in the future (it is %s now): restore takes a moment that has passed", req.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
-		if info, _, err = e.store.LiveRevisionAt(ctx, s.Name, req.At); err != nil {
-			return nil, err
-		}
+		info, _, err = e.store.LiveRevisionAt(ctx, req.Stack, req.At)
 	default:
 		return nil, errors.New("say what to restore: --to REVISION or --at TIME")
 	}
+	if err != nil {
+		return nil, err
+	}
+	applied, entry, err := e.appliedPlan(ctx, req.Stack, info, req.At)
+	if err != nil {
+		return nil, err
+	}
+	s := definitionOf(req.Stack, applied)
+	if req.Repo != "" {
+		s.Source.Repo = req.Repo
+	}
+	s.Source.AllowRemoteBases = req.AllowRemoteBases
 	rev, err := e.store.Revision(ctx, info.ID)
 	if errors.Is(err, state.ErrSecretNotRecoverable) {
 		rev, err = e.proveSecrets(ctx, s, info)
@@ -65,21 +88,51 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*plan.Plan, e
 		return nil, err
 	}
 	src := plan.Source{Repo: s.Source.Repo, Ref: fmt.Sprintf("revision %d", info.Number), Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
-	return e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
+	p, err := e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &RestorePlan{Plan: p, Revision: *info, AppliedAt: *entry.FinishedAt}, nil
 }
 
-// wasApplied refuses a revision that was planned but never applied.
-func (e *Engine) wasApplied(ctx context.Context, stack string, info *state.RevisionInfo) error {
+// appliedPlan returns the recorded plan whose succeeded apply made the
+// revision live (the last one finished by at, when at is set), and that
+// apply. A revision never applied successfully was never live: refused.
+func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.RevisionInfo, at time.Time) (*plan.Plan, *state.HistoryEntry, error) {
 	history, err := e.store.History(ctx, stack, 0)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, h := range history {
-		if h.Revision.ID == info.ID && h.Status == state.ApplySucceeded {
-			return nil
+	for i := range history { // newest first
+		h := &history[i]
+		if h.Revision.ID != info.ID || h.Status != state.ApplySucceeded || h.FinishedAt == nil || (!at.IsZero() && h.FinishedAt.After(at)) {
+			continue
 		}
+		rec, err := e.store.PlanBody(ctx, h.PlanID)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := plan.UnmarshalRecorded(rec.Body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("plan %s that applied revision %d: %w", h.PlanID, info.Number, err)
+		}
+		return p, h, nil
 	}
-	return fmt.Errorf("revision %d of stack %s was never applied successfully, so it was never live: restore takes a revision from gantry history %s", info.Number, stack, stack)
+	return nil, nil, fmt.Errorf("revision %d of stack %s was never applied successfully, so it was never live: restore takes a revision from gantry history %s", info.Number, stack, stack)
+}
+
+// definitionOf rebuilds the stack's definition as the plan that applied a
+// revision recorded it: restore does not need gantry.yaml.
+func definitionOf(name string, p *plan.Plan) stack.Stack {
+	return stack.Stack{
+		Name:            name,
+		Source:          stack.Source{Repo: p.Source.Repo, Ref: p.Source.Commit, Path: p.Source.Path},
+		Target:          stack.Target{Namespace: p.Options.Namespace},
+		Prune:           p.Options.Prune,
+		MaxPrunePercent: p.Options.MaxPrunePercent,
+		AllowEmpty:      p.Options.AllowEmpty,
+		ForceConflicts:  p.Options.ForceConflicts,
+	}
 }
 
 // proveSecrets loads a revision whose Secrets were stored as salted hashes by

@@ -52,9 +52,21 @@ func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured) (*P
 	return decode(body, desired)
 }
 
+// UnmarshalRecorded reads MarshalWithoutDesired's output for showing: the
+// format version is checked, but not the digest, which covers the desired
+// manifests the body lacks. A plan read this way cannot be applied (Verify
+// and Apply need Desired); the store keeps recorded bodies immutable.
+func UnmarshalRecorded(body []byte) (*Plan, error) {
+	return decodeVerified(body, nil, false)
+}
+
 // decode parses a plan, sets desired when given, and verifies the format
 // version and the digest.
 func decode(data []byte, desired []*unstructured.Unstructured) (*Plan, error) {
+	return decodeVerified(data, desired, true)
+}
+
+func decodeVerified(data []byte, desired []*unstructured.Unstructured, verify bool) (*Plan, error) {
 	var head struct {
 		FormatVersion *int `json:"format_version"`
 	}
@@ -75,6 +87,9 @@ func decode(data []byte, desired []*unstructured.Unstructured) (*Plan, error) {
 	}
 	if desired != nil {
 		p.Desired = desired
+	}
+	if !verify {
+		return p, nil
 	}
 	digest, err := Digest(p)
 	if err != nil {

@@ -41,6 +41,10 @@ ON CONFLICT (id) DO NOTHING`
 SELECT stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at
 FROM plans WHERE id = $1`
 
+	sqlFindPlan = `
+SELECT id, stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at
+FROM plans WHERE id::text LIKE $1 || '%' LIMIT 2`
+
 	sqlAppendAudit = `
 INSERT INTO audit_events (id, stack, actor, kind, plan_id, apply_id, details)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`
@@ -89,4 +93,33 @@ func (s *Store) Plan(ctx context.Context, id string) (*PlanRecord, error) {
 		return nil, fmt.Errorf("plan %s: %w", id, err)
 	}
 	return p, nil
+}
+
+// PlanBody finds a recorded plan by its ID or an unambiguous prefix of it
+// (at least 6 characters), without its desired manifests: Revision is nil,
+// and no key is needed. The body is what every rendering of the plan needs.
+func (s *Store) PlanBody(ctx context.Context, ref string) (*PlanRecord, error) {
+	if !uuidPrefix.MatchString(ref) {
+		return nil, fmt.Errorf("plan %q: give a plan ID (or its first 6 or more characters), as gantry plan and gantry history show it", ref)
+	}
+	rows, err := s.pool.Query(ctx, sqlFindPlan, ref)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", ref, err)
+	}
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*PlanRecord, error) {
+		p := &PlanRecord{}
+		var revID string
+		err := row.Scan(&p.ID, &p.Stack, &revID, &p.Digest, &p.Body, &p.HasChanges, &p.Destructive, &p.Approximate, &p.CreatedBy, &p.CreatedAt)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", ref, err)
+	}
+	switch len(recs) {
+	case 0:
+		return nil, fmt.Errorf("no plan %s in %s (plans without changes are not recorded): %w", ref, s.where, ErrNotFound)
+	case 1:
+		return recs[0], nil
+	}
+	return nil, fmt.Errorf("%q names more than one plan: give more of the ID", ref)
 }

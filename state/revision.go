@@ -29,6 +29,9 @@ type Revision struct {
 	Objects []*unstructured.Unstructured
 	// RestoredFrom is the revision a restore copied (its ID), or empty.
 	RestoredFrom string
+	// RestoredFromNumber is that revision's number, set when loaded (0 when
+	// there is none, or it was deleted by gc).
+	RestoredFromNumber int
 	// Number is the stack's short number for it (shop@3), set on first write.
 	Number int
 	// CreatedAt is set by the database on first write.
@@ -58,7 +61,8 @@ SELECT id FROM revisions WHERE stack = $1 AND commit_sha = $2 AND digest = $3 AN
 ORDER BY created_at LIMIT 1`
 
 	sqlRevisionHeader = `
-SELECT stack, commit_sha, digest, object_count, created_at, number, coalesce(restored_from::text, '') FROM revisions WHERE id = $1`
+SELECT r.stack, r.commit_sha, r.digest, r.object_count, r.created_at, r.number, coalesce(r.restored_from::text, ''), coalesce(o.number, 0)
+FROM revisions r LEFT JOIN revisions o ON o.id = r.restored_from WHERE r.id = $1`
 
 	sqlPutRevisionObjects = `
 INSERT INTO revision_objects (revision_id, api_group, kind, namespace, name, object_hash)
@@ -140,9 +144,9 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 func (s *Store) checkSameRevision(ctx context.Context, tx pgx.Tx, r *Revision) error {
 	var stack, commit, restoredFrom string
 	var digest []byte
-	var count, number int
+	var count, number, restoredNumber int
 	var created time.Time
-	if err := tx.QueryRow(ctx, sqlRevisionHeader, r.ID).Scan(&stack, &commit, &digest, &count, &created, &number, &restoredFrom); err != nil {
+	if err := tx.QueryRow(ctx, sqlRevisionHeader, r.ID).Scan(&stack, &commit, &digest, &count, &created, &number, &restoredFrom, &restoredNumber); err != nil {
 		return fmt.Errorf("store revision %s: %w", r.ID, err)
 	}
 	if stack != r.Stack || commit != r.Commit || string(digest) != string(r.Digest[:]) {
@@ -157,7 +161,7 @@ var ErrNotFound = errors.New("not found")
 // Revision loads a stored revision with its objects in ref order, Secret
 // values unsealed (which needs the key they were sealed with).
 func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
-	return s.loadRevision(ctx, id, nil)
+	return s.loadRevision(ctx, id, unsealing{})
 }
 
 // RevisionWithProof loads a revision like Revision, but fills the values of
@@ -166,14 +170,32 @@ func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {
 // commit. Each value is taken only if its salted hash matches the stored one;
 // the error names every Secret that cannot be proven.
 func (s *Store) RevisionWithProof(ctx context.Context, id string, candidates map[object.Ref]*unstructured.Unstructured) (*Revision, error) {
-	return s.loadRevision(ctx, id, candidates)
+	return s.loadRevision(ctx, id, unsealing{prove: true, candidates: candidates})
 }
 
-func (s *Store) loadRevision(ctx context.Context, id string, candidates map[object.Ref]*unstructured.Unstructured) (*Revision, error) {
+// SealedRevision loads a revision with Secret values as stored: encrypted or
+// salted hashes, never plaintext, and without needing the key. Sealing is
+// deterministic per stack, so two sealed values of a stack differ exactly
+// when the values do (as long as GANTRY_SECRET_KEY stayed the same): enough
+// to show and compare revisions with Secrets masked.
+func (s *Store) SealedRevision(ctx context.Context, id string) (*Revision, error) {
+	return s.loadRevision(ctx, id, unsealing{keepSealed: true})
+}
+
+// unsealing says how loadRevision treats sealed Secret values.
+type unsealing struct {
+	// keepSealed leaves them as stored.
+	keepSealed bool
+	// prove fills hashed values from candidates (see RevisionWithProof).
+	prove      bool
+	candidates map[object.Ref]*unstructured.Unstructured
+}
+
+func (s *Store) loadRevision(ctx context.Context, id string, how unsealing) (*Revision, error) {
 	r := &Revision{ID: id}
 	var digest []byte
 	var count int
-	err := s.pool.QueryRow(ctx, sqlRevisionHeader, id).Scan(&r.Stack, &r.Commit, &digest, &count, &r.CreatedAt, &r.Number, &r.RestoredFrom)
+	err := s.pool.QueryRow(ctx, sqlRevisionHeader, id).Scan(&r.Stack, &r.Commit, &digest, &count, &r.CreatedAt, &r.Number, &r.RestoredFrom, &r.RestoredFromNumber)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("revision %s: %w", id, ErrNotFound)
 	}
@@ -204,9 +226,13 @@ func (s *Store) loadRevision(ctx context.Context, id string, candidates map[obje
 			return nil, fmt.Errorf("revision %s: object %d: %w", id, i, err)
 		}
 		sealed := &unstructured.Unstructured{Object: m}
+		if how.keepSealed {
+			r.Objects[i] = sealed
+			continue
+		}
 		u, err := s.sealer.unseal(sealed)
-		if errors.Is(err, ErrSecretNotRecoverable) && candidates != nil {
-			u, err = s.sealer.prove(sealed, candidates[object.RefOf(sealed)], salt)
+		if errors.Is(err, ErrSecretNotRecoverable) && how.prove {
+			u, err = s.sealer.prove(sealed, how.candidates[object.RefOf(sealed)], salt)
 		}
 		if err != nil {
 			errs = append(errs, err)

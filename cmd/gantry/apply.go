@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
@@ -19,14 +21,28 @@ import (
 // applyFlags are gantry apply's flags.
 type applyFlags struct {
 	stackFlags
-	planID           string
-	diff             string
-	autoApprove      bool
+	gateFlags
+	planID      string
+	diff        string
+	autoApprove bool
+}
+
+// gateFlags control approving and applying a plan, shared by apply and
+// restore.
+type gateFlags struct {
 	allowDestructive bool
 	wait             bool
 	timeout          time.Duration
 	lockTimeout      time.Duration
 	noColor          bool
+}
+
+func (f *gateFlags) add(fl *pflag.FlagSet) {
+	fl.BoolVar(&f.allowDestructive, "allow-destructive", false, "approve a destructive plan without the prompt")
+	fl.BoolVar(&f.wait, "wait", true, "wait until applied objects are ready (kstatus Current) before pruning")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
+	fl.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another apply of the stack to finish")
+	fl.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also NO_COLOR)")
 }
 
 func newApplyCommand(g *globals) *cobra.Command {
@@ -59,11 +75,7 @@ One apply per stack runs at a time; --lock-timeout waits for the one running.`,
 	fl.StringVar(&f.planID, "plan-id", "", "apply a recorded plan by ID, without asking")
 	fl.StringVar(&f.diff, "diff", string(plan.DiffAuto), "how to compute changes: auto or server (local plans cannot be applied)")
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "do not ask before applying (refused for destructive plans without --allow-destructive)")
-	fl.BoolVar(&f.allowDestructive, "allow-destructive", false, "approve a destructive plan without the prompt")
-	fl.BoolVar(&f.wait, "wait", true, "wait until applied objects are ready (kstatus Current) before pruning")
-	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
-	fl.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another apply of the stack to finish")
-	fl.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also NO_COLOR)")
+	f.gateFlags.add(fl)
 	return cmd
 }
 
@@ -112,6 +124,13 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		interactive = !f.autoApprove
 	}
 
+	return gate(ctx, g, sess, p, interactive, f.gateFlags)
+}
+
+// gate shows p, asks for approval when interactive (a destructive plan
+// otherwise needs --allow-destructive), and applies it.
+func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interactive bool, f gateFlags) error {
+	actor := g.actorName()
 	if err := plan.RenderText(g.stdout, p, plan.TextOptions{Color: g.colour(f.noColor)}); err != nil {
 		return err
 	}

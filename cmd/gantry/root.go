@@ -70,6 +70,11 @@ them with server-side apply, on a schedule or after approval.`,
 		newApplyCommand(g),
 		newForceUnlockCommand(g),
 		newShowCommand(g),
+		newHistoryCommand(g),
+		newDiffCommand(g),
+		newRestoreCommand(g),
+		newResumeCommand(g),
+		newGCCommand(g),
 		newDBCommand(g),
 	)
 	return root.ExecuteContext(ctx)

@@ -79,7 +79,9 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 
-// session is what commands that plan or apply need.
+// session is what commands that plan or apply need: the cluster, the
+// database and the engine over both. Commands that only read the record
+// (history, show, diff, gc, resume) leave cluster nil.
 type session struct {
 	log     hclog.Logger
 	cluster *kube.Cluster
@@ -106,6 +108,22 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session,
 	if err != nil {
 		return nil, err
 	}
+	sess, err := g.newDBSession(ctx, log, gitCacheDir)
+	if err != nil {
+		return nil, err
+	}
+	sess.cluster = cluster
+	return sess, nil
+}
+
+// newDBSession opens the database only; log nil builds the flags' logger.
+func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, gitCacheDir string) (*session, error) {
+	if log == nil {
+		var err error
+		if log, err = g.logger(); err != nil {
+			return nil, err
+		}
+	}
 	store, err := g.openStore(ctx, log)
 	if err != nil {
 		return nil, err
@@ -115,7 +133,7 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session,
 		fetch.CacheDir = gitCacheDir
 	}
 	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
-	return &session{log: log, cluster: cluster, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log})}, nil
+	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log})}, nil
 }
 
 func (s *session) Close() { s.store.Close() }
