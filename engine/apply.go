@@ -67,15 +67,9 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 	}
 
 	applier := apply.New(req.Cluster, req.Options)
-	checkErr := error(nil)
+	var checkErr error
 	if p.RestoredFrom == "" {
-		held, err := e.heldAgainst(ctx, p)
-		switch {
-		case err != nil:
-			checkErr = err
-		case held != "":
-			checkErr = errors.New(held)
-		}
+		checkErr = e.heldAgainst(ctx, p)
 	}
 	if checkErr == nil {
 		checkErr = applier.Check(ctx, p, st.Salt, gen, req.Approved)

@@ -125,10 +125,8 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 		return nil, fmt.Errorf("plan stack %s: %w", s.Name, err)
 	}
 	if restoredFrom == "" {
-		if held, err := e.heldAgainst(ctx, res.Plan); err != nil {
+		if err := e.heldAgainst(ctx, res.Plan); err != nil {
 			res.Plan.Held = err.Error()
-		} else {
-			res.Plan.Held = held
 		}
 	}
 	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total

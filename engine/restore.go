@@ -196,24 +196,32 @@ func shortSHA(sha string) string {
 var ErrHeld = errors.New("stack is held after a restore")
 
 // heldAgainst returns why applying p would be refused because the stack is
-// held ("" when it is not held, or p's commit is newer than the one held
-// against). An error means it could not tell (Git unreachable).
-func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) (string, error) {
+// held (wrapping ErrHeld), or nil when it is not held or p's commit is newer
+// than the one held against. When whether it is newer cannot be told (Git
+// unreachable), p is refused too.
+func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) error {
 	hold, err := e.store.HoldOf(ctx, p.Stack)
-	if err != nil || hold == nil {
-		return "", err
+	if err != nil {
+		return err
+	}
+	if hold == nil {
+		return nil
 	}
 	newer, err := e.newerThan(ctx, p.Source, hold.AgainstCommit)
 	if err != nil {
-		return "", fmt.Errorf("%w: stack %s is held at revision %d since %s, and whether commit %s is newer than %s cannot be told: %v; run `gantry resume %s` to apply Git again",
+		return fmt.Errorf("%w: stack %s is held at revision %d since %s, and whether commit %s is newer than %s cannot be told: %v; run `gantry resume %s` to apply Git again",
 			ErrHeld, p.Stack, hold.Revision.Number, hold.Since.UTC().Format(time.RFC3339), shortSHA(p.Source.Commit), shortSHA(hold.AgainstCommit), err, p.Stack)
 	}
 	if newer {
-		return "", nil
+		return nil
 	}
-	return fmt.Sprintf("%s: stack %s is held since %s at revision %d (a restore of revision %d, by %s): commit %s is not newer than %s, the commit live before the restore, so applying it would undo the restore; push a newer commit, or run `gantry resume %s` to apply Git again",
+	which := fmt.Sprintf("is an ancestor of %s, the commit the restore replaced", shortSHA(hold.AgainstCommit))
+	if p.Source.Commit == hold.AgainstCommit {
+		which = "is the commit the restore replaced"
+	}
+	return fmt.Errorf("%w: stack %s is held since %s at revision %d (a restore of revision %d, by %s), and commit %s %s, so applying it would undo the restore; push a newer commit, or run `gantry resume %s` to apply Git again",
 		ErrHeld, p.Stack, hold.Since.UTC().Format(time.RFC3339), hold.Revision.Number, hold.Revision.RestoredFromNumber, hold.By,
-		shortSHA(p.Source.Commit), shortSHA(hold.AgainstCommit), p.Stack), nil
+		shortSHA(p.Source.Commit), which, p.Stack)
 }
 
 // newerThan reports whether commit src.Commit is newer than against: not
@@ -222,6 +230,12 @@ func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) (string, error) 
 func (e *Engine) newerThan(ctx context.Context, src plan.Source, against string) (bool, error) {
 	if against == "" || src.Commit == against {
 		return false, nil
+	}
+	if _, err := e.fetcher.Fetch(ctx, src.Repo, against); errors.Is(err, source.ErrRefNotFound) {
+		// The commit held against is gone from the repository (its history
+		// was rewritten, or the stack moved to another one): whatever the
+		// ref points at now was pushed since.
+		return true, nil
 	}
 	ancestor, err := e.fetcher.IsAncestor(ctx, src.Repo, src.Commit, against)
 	if err != nil {

@@ -201,3 +201,56 @@ func testRetention(t *testing.T, s *harness.Stack, history []state.HistoryEntry)
 		t.Errorf("held revision after gc: %v", err)
 	}
 }
+
+// TestHoldAgainstAGoneCommit: when the commit a hold is against is no longer
+// in the stack's repository (history rewritten, or the stack moved to another
+// repository), whatever the ref points at now counts as newer.
+func TestHoldAgainstAGoneCommit(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	old := gittest.NewRepo(t)
+	def := stackDef("moved", ns)
+	def.Source = stack.Source{Repo: old.Dir, Ref: "main", Path: "deploy"}
+	s := env.NewStack(t, def)
+	planHead := func() error {
+		p, err := s.Engine.Plan(ctx, engine.PlanRequest{Stack: s.Def, Cluster: s.Kube})
+		if err != nil {
+			return err
+		}
+		_, err = s.TryApply(p, true, harness.ApplyOptions())
+		return err
+	}
+	var commits []string
+	for i := 1; i <= 3; i++ {
+		commits = append(commits, old.Commit(fmt.Sprint(i), map[string]string{"deploy/cm.yaml": configMapDoc("a", fmt.Sprint(i))}))
+		if err := planHead(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.Engine.Restore(ctx, engine.RestoreRequest{Stack: "moved", Cluster: s.Kube, To: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Apply(t, r.Plan)
+	if err := planHead(); !errors.Is(err, engine.ErrHeld) || !strings.Contains(err.Error(), "is the commit the restore replaced") {
+		t.Fatalf("apply of the old HEAD while held: %v", err)
+	}
+	s.Def.Source.Ref = commits[1] // older still, and not what was restored
+	if err := planHead(); !errors.Is(err, engine.ErrHeld) || !strings.Contains(err.Error(), "is an ancestor of "+commits[2][:12]) {
+		t.Fatalf("apply of an older commit while held: %v", err)
+	}
+	s.Def.Source.Ref = "main"
+	moved := gittest.NewRepo(t)
+	moved.Commit("elsewhere", map[string]string{"deploy/cm.yaml": configMapDoc("a", "moved")})
+	s.Def.Source.Repo = moved.Dir
+	if err := planHead(); err != nil {
+		t.Fatalf("apply from a repository without the held-against commit: %v", err)
+	}
+	if got := liveConfigMaps(t, ns, "moved")["a"]["v"]; got != "moved" {
+		t.Errorf("a = %q, want moved", got)
+	}
+	if hold, err := s.Store.HoldOf(ctx, "moved"); err != nil || hold != nil {
+		t.Errorf("hold after a newer commit: %+v, %v", hold, err)
+	}
+}

@@ -135,7 +135,7 @@ func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, ref string, au
 			return plumbing.ZeroHash, err
 		}
 		if _, err := r.CommitObject(h); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("commit %s is not on any branch or tag of the repository", ref)
+			return plumbing.ZeroHash, fmt.Errorf("%w: commit %s is not on any branch or tag of the repository", ErrRefNotFound, ref)
 		}
 		return h, nil
 	}

@@ -265,12 +265,13 @@ func (s *Store) Resume(ctx context.Context, stack, actor string) (*Hold, error) 
 const (
 	sqlClearHold = `UPDATE stacks SET held_revision = NULL, held_since = NULL, held_against_commit = NULL, held_by = NULL WHERE name = $1`
 	// Hold the stack on the revision of the plan just applied, against the
-	// commit of the revision live before it; a restore while held keeps the
-	// commit the first restore was held against (the one live before it was
-	// a restored copy of an older commit).
+	// commit of the last Git revision applied before it (restores excluded:
+	// a restore while held, or right after a resume, holds against the same
+	// Git commit as the first one).
 	sqlSetHold = `
 UPDATE stacks SET held_revision = (SELECT revision_id FROM plans WHERE id = $2), held_since = $3, held_by = $4,
-    held_against_commit = coalesce(held_against_commit, (SELECT r.commit_sha FROM applies a JOIN plans p ON p.id = a.plan_id JOIN revisions r ON r.id = p.revision_id
-                           WHERE a.stack = $1 AND a.status = 'succeeded' AND a.id <> $5 ORDER BY a.finished_at DESC LIMIT 1))
+    held_against_commit = (SELECT r.commit_sha FROM applies a JOIN plans p ON p.id = a.plan_id JOIN revisions r ON r.id = p.revision_id
+                           WHERE a.stack = $1 AND a.status = 'succeeded' AND a.id <> $5 AND p.body->>'restored_from' IS NULL
+                           ORDER BY a.finished_at DESC LIMIT 1)
 WHERE name = $1`
 )

@@ -140,7 +140,11 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 	}
 	destructive := len(p.Destructive) > 0
 	approved := f.allowDestructive
-	if interactive {
+	switch {
+	case p.Held != "":
+		// Refused whatever the answer: do not ask. The engine refuses it
+		// and records the refusal.
+	case interactive:
 		ok, err := askApply(g)
 		if err != nil {
 			return err
@@ -153,7 +157,7 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 			return exitCode(1)
 		}
 		approved = true
-	} else if destructive && !f.allowDestructive {
+	case destructive && !f.allowDestructive:
 		return fmt.Errorf("plan %s is destructive (%s): apply it interactively (without --auto-approve) to confirm, or pass --allow-destructive", p.ID, strings.Join(p.Destructive, "; "))
 	}
 
@@ -163,8 +167,9 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 	opts.OnEvent = progress(g)
 	start, before := time.Now(), sess.cluster.Stats()
 	report, err := sess.engine.Apply(ctx, engine.ApplyRequest{Plan: p, Cluster: sess.cluster, Actor: actor, Approved: approved, LockTimeout: f.lockTimeout, Options: opts})
-	after := sess.cluster.Stats()
-	fmt.Fprintf(g.stderr, "Applied in %s: %d API requests (%d writes).\n", time.Since(start).Round(time.Millisecond), after.Total-before.Total, after.Writes-before.Writes)
+	if after := sess.cluster.Stats(); report != nil {
+		fmt.Fprintf(g.stderr, "Applied in %s: %d API requests (%d writes).\n", time.Since(start).Round(time.Millisecond), after.Total-before.Total, after.Writes-before.Writes)
+	}
 	if err != nil {
 		return err
 	}

@@ -7,20 +7,30 @@ import (
 	"time"
 )
 
-// momentLayouts are the absolute forms --at takes; those without a zone are UTC.
-var momentLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05Z07:00",
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	"2006-01-02",
+// momentLayouts are the absolute forms --at takes; those without a zone are
+// UTC. toSecond marks those that give whole seconds.
+var momentLayouts = []struct {
+	layout   string
+	toSecond bool
+}{
+	{time.RFC3339, true},
+	{time.RFC3339Nano, false},
+	{"2006-01-02 15:04:05Z07:00", true},
+	{"2006-01-02T15:04:05", true},
+	{"2006-01-02 15:04:05", true},
+	{"2006-01-02T15:04", false},
+	{"2006-01-02 15:04", false},
+	{"2006-01-02", false},
 }
 
 // parseMoment reads a point in time: an absolute time (RFC 3339, or
 // "YYYY-MM-DD HH:MM[:SS]" in UTC, or a date at midnight UTC), or a time
 // relative to now, as a negative duration ("-90m", "-2h30m", "-3d").
+//
+// A time given to the whole second means the end of that second (to the
+// microsecond Postgres keeps): gantry history shows when applies finished
+// to the second, so the time it shows for an apply includes that apply.
+// Never later than now, though: the current second ends at now.
 func parseMoment(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "-") {
@@ -30,10 +40,19 @@ func parseMoment(s string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(-d), nil
 	}
-	for _, layout := range momentLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+	for _, l := range momentLayouts {
+		t, err := time.Parse(l.layout, s)
+		if err != nil {
+			continue
 		}
+		if l.toSecond && !strings.Contains(s, ".") { // Go accepts fractions the layout lacks
+			end := t.Add(time.Second - time.Microsecond)
+			if end.After(now) && !t.After(now) {
+				return now, nil
+			}
+			return end, nil
+		}
+		return t, nil
 	}
 	return time.Time{}, fmt.Errorf(`%q is not a time: use RFC 3339 ("2026-11-24T09:30:00Z"), "2026-11-24 09:30:00" (UTC), or a time ago as "-90m", "-2h" or "-3d"`, s)
 }

@@ -8,16 +8,19 @@ import (
 
 func TestParseMoment(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	endOf := func(t time.Time) time.Time { return t.Add(time.Second - time.Microsecond) }
 	for in, want := range map[string]time.Time{
-		"2026-11-24T09:30:00Z":       time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
-		"2026-11-24T10:30:00+01:00":  time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
+		"2026-11-24T09:30:00Z":       endOf(time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)),
+		"2026-11-24T10:30:00+01:00":  endOf(time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)),
 		"2026-11-24T09:30:00.25Z":    time.Date(2026, 11, 24, 9, 30, 0, 250e6, time.UTC),
-		"2026-11-24 09:30:00":        time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
+		"2026-11-24 09:30:00":        endOf(time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)),
 		"2026-11-24 09:30":           time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
 		"2026-11-24":                 time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC),
 		"-90m":                       now.Add(-90 * time.Minute),
 		"-3d":                        now.Add(-72 * time.Hour),
-		" 2026-11-24 09:30:00+00:00": time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
+		" 2026-11-24 09:30:00+00:00": endOf(time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)),
+		"2026-11-25 12:00:00":        now, // the current second ends now
+		"2026-11-25 12:00:01":        endOf(now.Add(time.Second)),
 	} {
 		got, err := parseMoment(in, now)
 		if err != nil || !got.Equal(want) {

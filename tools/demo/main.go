@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -139,12 +140,67 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
+	// History shows apply times to the second; a second apart, the restore
+	// below can name the first apply by the time history shows for it.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	step("Apply the change: the Deployment is updated in place, the Service pruned")
 	if err := d.gantryAnswering(ctx, "yes", "apply", "--config", config, "--stack", "shop", "--wait=false"); err != nil {
 		return err
 	}
 	step("The cluster matches the new commit")
-	return d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop")
+	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
+		return err
+	}
+	return d.restore(ctx, config)
+}
+
+// restore shows the history, restores the first revision of this run by
+// the time it was live, shows the hold, and resumes.
+func (d *demo) restore(ctx context.Context, config string) error {
+	step("The history of the stack, newest first (the database outlives demo runs: earlier runs' applies are below)")
+	if err := d.gantryCmd(ctx, "history", "shop", "--limit", "3"); err != nil {
+		return err
+	}
+	var log struct {
+		Applies []struct {
+			AppliedAt time.Time `json:"applied_at"`
+		} `json:"applies"`
+	}
+	cmd := exec.CommandContext(ctx, d.gantry, "history", "shop", "--limit", "2", "-o", "json")
+	cmd.Dir, cmd.Env, cmd.Stderr = d.root, d.env, os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("gantry history -o json: %w", err)
+	}
+	if err := json.Unmarshal(out, &log); err != nil || len(log.Applies) != 2 {
+		return fmt.Errorf("gantry history -o json: %d applies, %v", len(log.Applies), err)
+	}
+	// The time history shows (to the second) names the first apply, unless
+	// both applies finished within the same second: then say it exactly.
+	first, second := log.Applies[1].AppliedAt, log.Applies[0].AppliedAt
+	at := first.UTC().Format("2006-01-02 15:04:05")
+	if first.Truncate(time.Second).Equal(second.Truncate(time.Second)) {
+		at = first.UTC().Format(time.RFC3339Nano)
+	}
+
+	step("Restore the stack as it was at %s, the first apply: from Postgres alone, as a normal plan, answering the prompt", at)
+	if err := d.gantryAnswering(ctx, "yes", "restore", "shop", "--at", at, "--wait=false"); err != nil {
+		return err
+	}
+	step("The stack is now held: history shows it, and applying Git HEAD again (which the restore replaced) is refused")
+	if err := d.gantryCmd(ctx, "history", "shop", "--limit", "3"); err != nil {
+		return err
+	}
+	if err := d.gantryCmd(ctx, "apply", "--config", config, "--stack", "shop", "--wait=false"); err == nil {
+		return errors.New("the apply of Git HEAD over the restore was not refused")
+	}
+	fmt.Println("(refused, as it should be: exit status 1)")
+
+	step("gantry resume lifts the hold (so does applying a newer commit); Git HEAD applies again")
+	if err := d.gantryCmd(ctx, "resume", "shop"); err != nil {
+		return err
+	}
+	return d.gantryAnswering(ctx, "yes", "apply", "--config", config, "--stack", "shop", "--wait=false")
 }
 
 // gantryAnswering runs gantry, and when it asks "Enter a value:", shows the
