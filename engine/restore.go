@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -148,16 +149,23 @@ func (e *Engine) proveSecrets(ctx context.Context, s stack.Stack, info *state.Re
 		}
 		gitErr = err
 	}
-	_, err := e.store.RevisionWithProof(ctx, info.ID, map[object.Ref]*unstructured.Unstructured{})
-	return nil, fmt.Errorf("revision %d of %s holds Secrets stored as salted hashes only (GANTRY_SECRET_KEY was not set when it was recorded): %v\nTo restore them gantry renders commit %s of %s again and checks every value against its hash, and that failed: %v\nMake that commit reachable again (the repository, the ref), or restore a revision recorded while GANTRY_SECRET_KEY was set; nothing was applied",
-		info.Number, s.Name, secretNames(err), shortSHA(info.Commit), s.Source.Repo, gitErr)
+	refs, err := e.store.HashedSecrets(ctx, info.ID)
+	if err != nil {
+		return nil, errors.Join(gitErr, err)
+	}
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	return nil, fmt.Errorf("revision %d of %s holds Secrets stored as salted hashes only (GANTRY_SECRET_KEY was not set when it was recorded): %s\nTo restore them gantry renders commit %s of %s again and checks every value against its hash, and that failed: %v\nMake that commit reachable again (restore --repo if the repository moved), or restore a revision recorded while GANTRY_SECRET_KEY was set; nothing was applied",
+		info.Number, s.Name, strings.Join(names, ", "), shortSHA(info.Commit), s.Source.Repo, gitErr)
 }
 
 // rerender renders the stack's path at commit and defaults namespaces as
 // planning does, keyed by ref, for proving Secrets.
 func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (map[object.Ref]*unstructured.Unstructured, error) {
 	if s.Source.Repo == "" {
-		return nil, errors.New("the stack's source repository is unknown (is the stack in gantry.yaml?)")
+		return nil, errors.New("the plan that applied the revision recorded no repository: name it with restore --repo")
 	}
 	c, err := e.fetcher.Fetch(ctx, s.Source.Repo, commit)
 	if err != nil {
@@ -176,13 +184,6 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 		out[ref] = u
 	}
 	return out, nil
-}
-
-func secretNames(err error) string {
-	if err == nil {
-		return "(none)"
-	}
-	return err.Error()
 }
 
 func shortSHA(sha string) string {

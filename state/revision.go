@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -243,4 +244,28 @@ func (s *Store) loadRevision(ctx context.Context, id string, how unsealing) (*Re
 		return nil, fmt.Errorf("revision %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// HashedSecrets returns the Secrets of revision id whose values were stored
+// as salted hashes only (no GANTRY_SECRET_KEY then): those a restore must
+// prove from Git.
+func (s *Store) HashedSecrets(ctx context.Context, id string) ([]object.Ref, error) {
+	r, err := s.SealedRevision(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var refs []object.Ref
+	for _, u := range r.Objects {
+		hashed := false
+		if ref := object.RefOf(u); ref.IsSecret() {
+			forEachValue(u, func(_, _, value string) string {
+				hashed = hashed || strings.HasPrefix(value, sealedHashed)
+				return value
+			})
+			if hashed {
+				refs = append(refs, ref)
+			}
+		}
+	}
+	return refs, nil
 }

@@ -82,6 +82,19 @@ func run(b *testing.B, dir string, env []string, name string, args ...string) (s
 
 var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
 
+// gantryMeasurement reads the requests and dry-runs from the stats line a
+// gantry plan or restore prints on stderr.
+func gantryMeasurement(b *testing.B, tool string, changed int, stderr string, wall time.Duration, rssKiB int64) measurement {
+	b.Helper()
+	m := gantryStats.FindStringSubmatch(stderr)
+	if m == nil {
+		b.Fatalf("%s: no stats line in %q", tool, stderr)
+	}
+	requests, _ := strconv.Atoi(m[4])
+	dryRuns, _ := strconv.Atoi(m[2])
+	return measurement{tool: tool, changed: changed, wall: wall, requests: requests, dryRuns: dryRuns, rssKiB: rssKiB}
+}
+
 var (
 	gantryStats  = regexp.MustCompile(`(\d+) LIST, (\d+) dry-run, (\d+) memo hits, (\d+) API requests`)
 	kubectlVerbs = regexp.MustCompile(`\] (GET|PATCH|POST|PUT|DELETE) https?://`)
@@ -153,13 +166,7 @@ func benchmarkPlan(b *testing.B, n int) {
 		if code == 1 {
 			b.Fatalf("gantry plan: %s", stderr)
 		}
-		m := gantryStats.FindStringSubmatch(stderr)
-		if m == nil {
-			b.Fatalf("no stats line in %q", stderr)
-		}
-		requests, _ := strconv.Atoi(m[4])
-		dryRuns, _ := strconv.Atoi(m[2])
-		return measurement{tool: "gantry plan", changed: changed, wall: wall, requests: requests, dryRuns: dryRuns, rssKiB: rss}
+		return gantryMeasurement(b, "gantry plan", changed, stderr, wall, rss)
 	}
 
 	// Apply the revision (test stand-in for gantry apply), then one plan to
@@ -224,6 +231,57 @@ func benchmarkPlan(b *testing.B, n int) {
 	b.ReportMetric(float64(rows[1].wall)/float64(g0.wall), "nochange-speedup-vs-kubectl")
 	b.ReportMetric(float64(g0.wall.Milliseconds()), "nochange-ms")
 	b.ReportMetric(float64(g0.requests), "nochange-requests")
+
+	if n >= 10000 {
+		// Apply the 1% change, then plan the restore of revision 1 from
+		// Postgres: the same 1% goes back.
+		s.Apply(b, readPlan(b, filepath.Join(work, "plan.json")))
+		benchmarkRestore(b, s, work, genv, cacheDir, kdir, kubectl, changed)
+	}
+}
+
+// benchmarkRestore times gantry restore --to 1 --out (load the revision from
+// Postgres and plan it against the cluster) and, in process, the load alone,
+// against kubectl diff of the same manifests.
+func benchmarkRestore(b *testing.B, s *harness.Stack, work string, genv []string, cacheDir, kdir string, kubectl func(int, ...string) measurement, changed int) {
+	ctx := context.Background()
+	info, err := s.Store.ResolveRevision(ctx, s.Def.Name, "1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	load := time.Now()
+	rev, err := s.Store.Revision(ctx, info.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loaded := time.Since(load)
+	restore := func() measurement {
+		args := []string{"restore", s.Def.Name, "--to", "1", "--out", "restore.plan", "--cache-dir", cacheDir}
+		_, stderr, wall, rss, code := run(b, work, genv, env.Gantry(b), args...)
+		if code != 0 {
+			b.Fatalf("gantry restore: exit %d: %s", code, lastLines(stderr, 5))
+		}
+		return gantryMeasurement(b, "gantry restore --to 1", changed, stderr, wall, rss)
+	}
+	g := restore()
+	for range 2 {
+		if x := restore(); x.wall < g.wall {
+			g = x
+		}
+	}
+	p := readPlan(b, filepath.Join(work, "restore.plan"))
+	if _, change, _ := p.Summary(); change != changed || p.RestoredFrom != info.ID {
+		b.Fatalf("restore plan changes %d objects (restored from %q), want %d from revision 1", change, p.RestoredFrom, changed)
+	}
+	writeManifests(b, kdir, p)
+	rows := []measurement{g, kubectl(changed), kubectl(changed, "--concurrency=16")}
+	printTable(b, fmt.Sprintf("restore of a %d-object revision from Postgres (%d objects differ from the live cluster); loading it alone took %s in process:",
+		len(rev.Objects), changed, loaded.Round(time.Millisecond)), "gantry restore --to 1", rows)
+	if g.wall > 5*time.Second {
+		b.Errorf("restore plan of %d objects took %s, over the 5 s target", len(rev.Objects), g.wall)
+	}
+	b.ReportMetric(float64(g.wall.Milliseconds()), "restore-ms")
+	b.ReportMetric(float64(loaded.Milliseconds()), "restore-load-ms")
 }
 
 // settle waits until the Deployment controller has annotated all n
