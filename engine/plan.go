@@ -160,7 +160,7 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	}
 	return e.store.RecordPlan(ctx, &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
-		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom},
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	})

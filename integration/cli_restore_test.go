@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -228,9 +229,24 @@ func TestCLIRestoreWithoutGit(t *testing.T) {
 		}
 	}
 	c.env = append(c.env, "XDG_CACHE_HOME="+t.TempDir()) // and no cached clone either
-	out, errOut, code := c.run("restore", "gitless", "--to", "1", "--auto-approve")
-	if code != 0 {
+	// Saved with --out, applied later with gantry apply FILE.
+	out, errOut, code := c.run("restore", "gitless", "--to", "1", "--out", "restore.plan")
+	if code != 0 || !strings.Contains(out, "Plan: 0 to add, 2 to change, 1 to destroy.") {
 		t.Fatalf("restore without Git: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if info, err := os.Stat(filepath.Join(c.dir, "restore.plan")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("restore --out: %v, %v; want a file of mode 0600", info, err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "2", "extra": "2"}, configMapValues(t, ns, "gitless")); diff != "" {
+		t.Errorf("restore --out changed the cluster (-want +got)\n%s", diff)
+	}
+	applied := c.mustRun("", "apply", "restore.plan")
+	out += applied
+	if !strings.Contains(applied, "Apply complete! Resources: 0 added, 2 changed, 1 destroyed.") {
+		t.Errorf("apply of the restore plan:\n%s", applied)
+	}
+	if l := c.historyOf("gitless"); l.Hold == nil || l.Applies[0].RestoredFrom != 1 {
+		t.Errorf("after applying the saved restore plan: %+v", l)
 	}
 	for _, leak := range []string{"first-canary-pw", "second-canary-pw", base64.StdEncoding.EncodeToString([]byte("first-canary-pw"))} {
 		if strings.Contains(out+errOut, leak) {

@@ -152,20 +152,34 @@ func TestRestoreAtAnyInstant(t *testing.T) {
 		t.Fatalf("hold after the restores: %+v, %v; want held at the last restore against revision 20's commit", hold, err)
 	}
 
-	testRetention(t, s, history)
+	testRetention(t, s, history, appliedAt(15))
 }
 
 // testRetention runs gc on the timeline and checks that it keeps the live,
 // held and most recent revisions, deletes the rest with their objects, and
 // leaves the audit log intact.
-func testRetention(t *testing.T, s *harness.Stack, history []state.HistoryEntry) {
+func testRetention(t *testing.T, s *harness.Stack, history []state.HistoryEntry, fifteenth time.Time) {
 	ctx := context.Background()
 	audit := countRows(t, s, "audit_events", "true")
 	revisions := countRows(t, s, "revisions", "true")
 	if _, err := s.Store.GC(ctx, "timeline", state.GCOptions{}); !errors.Is(err, state.ErrNothingToKeep) {
 		t.Errorf("gc without a rule: %v", err)
 	}
-	res, err := s.Store.GC(ctx, "timeline", state.GCOptions{Keep: 3, Actor: "ops"})
+	// --older-than: revisions recorded and last applied before revision 15
+	// was applied go, but not the live or held one (the restores are newer).
+	res, err := s.Store.GC(ctx, "timeline", state.GCOptions{OlderThan: fifteenth, Actor: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revisions != 14 {
+		t.Errorf("gc --older-than deleted %d revisions, want 14 (1 to 14)", res.Revisions)
+	}
+	for n, want := range map[string]bool{"14": false, "15": true, "20": true} {
+		if _, err := s.Store.ResolveRevision(ctx, "timeline", n); (err == nil) != want {
+			t.Errorf("after gc --older-than, revision %s: %v", n, err)
+		}
+	}
+	res, err = s.Store.GC(ctx, "timeline", state.GCOptions{Keep: 3, Actor: "ops"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +187,8 @@ func testRetention(t *testing.T, s *harness.Stack, history []state.HistoryEntry)
 	if res.Revisions == 0 || res.Objects == 0 {
 		t.Errorf("gc deleted nothing: %+v", res)
 	}
-	if got := countRows(t, s, "audit_events", "true"); got != audit+1 {
-		t.Errorf("audit events: %d before gc, %d after; want one more (the gc), none deleted", audit, got)
+	if got := countRows(t, s, "audit_events", "true"); got != audit+2 {
+		t.Errorf("audit events: %d before two gc runs, %d after; want two more (the gc runs), none deleted", audit, got)
 	}
 	// The three most recent applies' revisions are kept, loadable whole;
 	// nothing else is, and no stored object is left unreferenced.

@@ -35,7 +35,8 @@ type Revision struct {
 	RestoredFromNumber int
 	// Number is the stack's short number for it (shop@3), set on first write.
 	Number int
-	// CreatedAt is set by the database on first write.
+	// CreatedAt is when it was recorded: the database's clock on first
+	// write unless set (the engine sets its plan's time).
 	CreatedAt time.Time
 }
 
@@ -51,14 +52,14 @@ ON CONFLICT (hash) DO NOTHING`
 	// The stack's row is locked by the upsert before this, so numbers are
 	// assigned one at a time.
 	sqlPutRevision = `
-INSERT INTO revisions (id, stack, commit_sha, digest, object_count, restored_from, number)
-VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(number), 0) + 1 FROM revisions WHERE stack = $2))
+INSERT INTO revisions (id, stack, commit_sha, digest, object_count, restored_from, number, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, (SELECT coalesce(max(number), 0) + 1 FROM revisions WHERE stack = $2), coalesce($7, now()))
 ON CONFLICT (id) DO NOTHING`
 
 	sqlGCLockShared = `SELECT pg_advisory_xact_lock_shared($1)`
 
 	sqlFindRevision = `
-SELECT id FROM revisions WHERE stack = $1 AND commit_sha = $2 AND digest = $3 AND object_count = $4
+SELECT id FROM revisions WHERE stack = $1 AND commit_sha = $2 AND digest = $3 AND object_count = $4 AND restored_from IS NULL
 ORDER BY created_at LIMIT 1`
 
 	sqlRevisionHeader = `
@@ -127,7 +128,11 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 	if _, err := tx.Exec(ctx, sqlPutObjects, hashes, bodies); err != nil {
 		return "", fmt.Errorf("store revision %s: objects: %w", r.ID, err)
 	}
-	tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n, nullable(r.RestoredFrom))
+	var created *time.Time
+	if !r.CreatedAt.IsZero() {
+		created = &r.CreatedAt
+	}
+	tag, err := tx.Exec(ctx, sqlPutRevision, r.ID, r.Stack, r.Commit, r.Digest[:], n, nullable(r.RestoredFrom), created)
 	if err != nil {
 		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
 	}
