@@ -166,9 +166,13 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	})
 }
 
-// LoadPlan returns a recorded plan, whole: its desired manifests come back
-// unsealed (Secrets need GANTRY_SECRET_KEY) and it must match its digest.
+// LoadPlan returns a recorded plan (by ID or an unambiguous prefix), whole:
+// its desired manifests come back unsealed (Secrets need GANTRY_SECRET_KEY)
+// and it must match its digest.
 func (e *Engine) LoadPlan(ctx context.Context, id string) (*plan.Plan, error) {
+	if body, err := e.store.PlanBody(ctx, id); err == nil {
+		id = body.ID // a prefix names it
+	}
 	rec, err := e.store.Plan(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, fmt.Errorf("plan %s is not recorded: plans without changes are not kept (there is nothing to apply), and plans from another database are not here: %w", id, err)

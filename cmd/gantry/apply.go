@@ -72,7 +72,7 @@ One apply per stack runs at a time; --lock-timeout waits for the one running.`,
 	}
 	fl := cmd.Flags()
 	f.stackFlags.add(fl, "apply")
-	fl.StringVar(&f.planID, "plan-id", "", "apply a recorded plan by ID, without asking")
+	fl.StringVar(&f.planID, "plan-id", "", "apply a recorded plan by ID (or its first 6+ characters), without asking")
 	fl.StringVar(&f.diff, "diff", string(plan.DiffAuto), "how to compute changes: auto or server (local plans cannot be applied)")
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "do not ask before applying (refused for destructive plans without --allow-destructive)")
 	f.gateFlags.add(fl)
