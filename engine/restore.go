@@ -158,7 +158,7 @@ func (e *Engine) proveSecrets(ctx context.Context, s stack.Stack, info *state.Re
 		names[i] = r.String()
 	}
 	return nil, fmt.Errorf("revision %d of %s holds Secrets stored as salted hashes only (GANTRY_SECRET_KEY was not set when it was recorded): %s\nTo restore them gantry renders commit %s of %s again and checks every value against its hash, and that failed: %v\nMake that commit reachable again (restore --repo if the repository moved), or restore a revision recorded while GANTRY_SECRET_KEY was set; nothing was applied",
-		info.Number, s.Name, strings.Join(names, ", "), shortSHA(info.Commit), s.Source.Repo, gitErr)
+		info.Number, s.Name, strings.Join(names, ", "), object.ShortSHA(info.Commit), s.Source.Repo, gitErr)
 }
 
 // rerender renders the stack's path at commit and defaults namespaces as
@@ -186,13 +186,6 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	return out, nil
 }
 
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
-
 // ErrHeld refuses applying Git over a restore until a newer commit or resume.
 var ErrHeld = errors.New("stack is held after a restore")
 
@@ -211,18 +204,18 @@ func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) error {
 	newer, err := e.newerThan(ctx, p.Source, hold.AgainstCommit)
 	if err != nil {
 		return fmt.Errorf("%w: stack %s is held at revision %d since %s, and whether commit %s is newer than %s cannot be told: %v; run `gantry resume %s` to apply Git again",
-			ErrHeld, p.Stack, hold.Revision.Number, hold.Since.UTC().Format(time.RFC3339), shortSHA(p.Source.Commit), shortSHA(hold.AgainstCommit), err, p.Stack)
+			ErrHeld, p.Stack, hold.Revision.Number, hold.Since.UTC().Format(time.RFC3339), object.ShortSHA(p.Source.Commit), object.ShortSHA(hold.AgainstCommit), err, p.Stack)
 	}
 	if newer {
 		return nil
 	}
-	which := fmt.Sprintf("is an ancestor of %s, the commit the restore replaced", shortSHA(hold.AgainstCommit))
+	which := fmt.Sprintf("is an ancestor of %s, the commit the restore replaced", object.ShortSHA(hold.AgainstCommit))
 	if p.Source.Commit == hold.AgainstCommit {
 		which = "is the commit the restore replaced"
 	}
 	return fmt.Errorf("%w: stack %s is held since %s at revision %d (a restore of revision %d, by %s), and commit %s %s, so applying it would undo the restore; push a newer commit, or run `gantry resume %s` to apply Git again",
 		ErrHeld, p.Stack, hold.Since.UTC().Format(time.RFC3339), hold.Revision.Number, hold.Revision.RestoredFromNumber, hold.By,
-		shortSHA(p.Source.Commit), which, p.Stack)
+		object.ShortSHA(p.Source.Commit), which, p.Stack)
 }
 
 // newerThan reports whether commit src.Commit is newer than against: not

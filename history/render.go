@@ -96,7 +96,7 @@ func WriteJSON(w io.Writer, v any) error {
 func WriteTable(w io.Writer, l *Log) error {
 	if l.Hold != nil {
 		if _, err := fmt.Fprintf(w, "Stack %s is held at revision %d since %s (restored by %s): Git commits up to %s are not applied.\nA newer commit, or `gantry resume %s`, lifts the hold.\n\n",
-			l.Stack, l.Hold.Revision, l.Hold.Since.Format(timeLayout), l.Hold.By, shortSHA(l.Hold.AgainstCommit), l.Stack); err != nil {
+			l.Stack, l.Hold.Revision, l.Hold.Since.Format(timeLayout), l.Hold.By, object.ShortSHA(l.Hold.AgainstCommit), l.Stack); err != nil {
 			return err
 		}
 	}
@@ -120,7 +120,7 @@ func WriteTable(w io.Writer, l *Log) error {
 			restored = fmt.Sprint(e.RestoredFrom)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t+%d ~%d -%d\t%s\t%s\n",
-			e.Revision, shortID(e.ID), shortSHA(e.Commit), at, e.Actor, shortID(e.PlanID), e.Added, e.Changed, e.Destroyed, status, restored)
+			e.Revision, shortID(e.ID), object.ShortSHA(e.Commit), at, e.Actor, shortID(e.PlanID), e.Added, e.Changed, e.Destroyed, status, restored)
 	}
 	return tw.Flush()
 }
@@ -194,7 +194,7 @@ func details(m map[string]any) string {
 // a unified YAML diff, and a summary line.
 func WriteDiff(w io.Writer, d *Diff) error {
 	out := &errWriter{w: w}
-	out.printf("Stack %s: revision %d (commit %s) → revision %d (commit %s)\n", d.Stack, d.From.Number, shortSHA(d.From.Commit), d.To.Number, shortSHA(d.To.Commit))
+	out.printf("Stack %s: revision %d (commit %s) → revision %d (commit %s)\n", d.Stack, d.From.Number, object.ShortSHA(d.From.Commit), d.To.Number, object.ShortSHA(d.To.Commit))
 	if d.Empty() {
 		out.printf("\nNo differences: both revisions hold the same %d objects.\n", d.Unchanged)
 		return out.err
@@ -276,13 +276,6 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 func shortID(id string) string {

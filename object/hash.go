@@ -37,3 +37,12 @@ func HashOf(u *unstructured.Unstructured) (Hash, error) {
 	}
 	return sha256.Sum256(b), nil
 }
+
+// ShortSHA abbreviates a hex digest, such as a Git commit SHA, to the 12
+// characters gantry shows everywhere (Git's own abbreviations are 7+).
+func ShortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

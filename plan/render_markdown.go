@@ -3,6 +3,8 @@ package plan
 import (
 	"io"
 	"strings"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // RenderMarkdown writes p as GitHub-flavoured Markdown: the summary line, a
@@ -12,7 +14,7 @@ func RenderMarkdown(w io.Writer, p *Plan) error {
 	out := &errWriter{w: w}
 	add, change, destroy := p.Summary()
 	out.printf("### gantry plan: `%s`\n\n", p.Stack)
-	out.printf("`%s` at `%s` (commit `%s`), path `%s` → `%s`\n\n", p.Source.Repo, p.Source.Ref, short(p.Source.Commit), p.Source.Path, p.Cluster)
+	out.printf("`%s` at `%s` (commit `%s`), path `%s` → `%s`\n\n", p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
 	if p.Approximate {
 		out.printf("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
 	}

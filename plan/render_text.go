@@ -8,6 +8,8 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // TextOptions configures RenderText.
@@ -71,7 +73,7 @@ func headline(c Change) string {
 func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	c := colours(opts.Color)
 	out := &errWriter{w: w}
-	out.printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, short(p.Source.Commit), p.Source.Path, p.Cluster)
+	out.printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
 	if p.Held != "" {
 		out.printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
 	}
@@ -189,13 +191,6 @@ func toYAML(u *unstructured.Unstructured) string {
 		return fmt.Sprintf("(cannot show: %v)\n", err)
 	}
 	return string(b)
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // errWriter remembers the first write error so renderers can print freely.

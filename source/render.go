@@ -46,7 +46,7 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 	}
 	fsys, err := c.FileSystem()
 	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", c.Repo, short(c.SHA), err)
+		return nil, fmt.Errorf("%s at %s: %w", c.Repo, object.ShortSHA(c.SHA), err)
 	}
 	root := "/" + rel
 	if rel == "." {
@@ -54,7 +54,7 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 	}
 	if !fsys.Exists(root) {
 		return nil, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
-			rel, c.Repo, c.Ref, short(c.SHA))
+			rel, c.Repo, c.Ref, object.ShortSHA(c.SHA))
 	}
 	if opts.AllowRemoteBases {
 		var cleanup func()
@@ -66,7 +66,7 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 	}
 	objs, err := Render(fsys, root, opts)
 	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", rel, short(c.SHA), err)
+		return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 	}
 	return NewRevision(c.SHA, objs)
 }
@@ -208,11 +208,4 @@ func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, fu
 		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
 	return filesys.MakeFsOnDisk(), filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/object"
 )
 
 // restoreFlags are gantry restore's flags.
@@ -92,7 +93,7 @@ func runRestore(cmd *cobra.Command, g *globals, f *restoreFlags, stackName strin
 	}
 	rev := r.Revision
 	fmt.Fprintf(g.stdout, "Restoring stack %s to revision %d (commit %s), live from %s UTC.\n\n",
-		stackName, rev.Number, shortCommit(rev.Commit), r.AppliedAt.UTC().Format("2006-01-02 15:04:05"))
+		stackName, rev.Number, object.ShortSHA(rev.Commit), r.AppliedAt.UTC().Format("2006-01-02 15:04:05"))
 	printStats(g, r.Plan)
 	if f.out != "" {
 		if err := writePlanfile(f.out, r.Plan); err != nil {
@@ -105,11 +106,4 @@ func runRestore(cmd *cobra.Command, g *globals, f *restoreFlags, stackName strin
 		return nil
 	}
 	return gate(ctx, g, sess, r.Plan, !f.autoApprove, f.gateFlags)
-}
-
-func shortCommit(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
