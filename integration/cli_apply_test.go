@@ -27,10 +27,7 @@ func TestCLIApply(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
 	repo := gittest.NewRepo(t)
-	cm := func(name, v string) string {
-		return fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", name, v)
-	}
-	repo.Commit("v1", map[string]string{"deploy/cms.yaml": cm("a", "1") + cm("b", "1")})
+	repo.Commit("v1", map[string]string{"deploy/cms.yaml": configMapDoc("a", "1") + configMapDoc("b", "1")})
 	dsn := env.DB.NewDatabase(t)
 	c := newCLI(t, dsn)
 	c.write("gantry.yaml", fmt.Sprintf("apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n- name: cli\n  source: {repo: %s, ref: main, path: deploy}\n  target: {namespace: %s}\n  maxPrunePercent: 50\n", repo.Dir, ns))
@@ -59,12 +56,12 @@ func TestCLIApply(t *testing.T) {
 	}
 
 	// A change and a prune, planned to a file, applied later without asking.
-	repo.Commit("v2", map[string]string{"deploy/cms.yaml": cm("a", "2")})
+	repo.Commit("v2", map[string]string{"deploy/cms.yaml": configMapDoc("a", "2")})
 	_, _, code = c.run("plan", "--out", "v2.plan")
 	if code != 0 {
 		t.Fatal("plan --out failed")
 	}
-	repo.Commit("v3", map[string]string{"deploy/cms.yaml": cm("a", "3")}) // Git moves on
+	repo.Commit("v3", map[string]string{"deploy/cms.yaml": configMapDoc("a", "3")}) // Git moves on
 	out, errOut, code = c.run("apply", "v2.plan")
 	if code != 0 || !strings.Contains(out, "Apply complete! Resources: 0 added, 1 changed, 1 destroyed.") || !strings.Contains(out, "ConfigMap/"+ns+"/b: Destruction complete") {
 		t.Fatalf("apply v2.plan: exit %d\n%s\n%s", code, out, errOut)

@@ -29,7 +29,7 @@ func revisionFiles(i int) (map[string]string, map[string]map[string]string) {
 	var doc strings.Builder
 	want := map[string]map[string]string{}
 	add := func(name, v string) {
-		fmt.Fprintf(&doc, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", name, v)
+		doc.WriteString(configMapDoc(name, v))
 		want[name] = map[string]string{"v": v}
 	}
 	add("marker", fmt.Sprint(i))
