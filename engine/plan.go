@@ -169,20 +169,17 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 // LoadPlan returns a recorded plan (by ID or an unambiguous prefix), whole:
 // its desired manifests come back unsealed (Secrets need GANTRY_SECRET_KEY)
 // and it must match its digest.
-func (e *Engine) LoadPlan(ctx context.Context, id string) (*plan.Plan, error) {
-	if body, err := e.store.PlanBody(ctx, id); err == nil {
-		id = body.ID // a prefix names it
-	}
-	rec, err := e.store.Plan(ctx, id)
+func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
+	rec, err := e.store.Plan(ctx, ref)
 	if errors.Is(err, state.ErrNotFound) {
-		return nil, fmt.Errorf("plan %s is not recorded: plans without changes are not kept (there is nothing to apply), and plans from another database are not here: %w", id, err)
+		return nil, fmt.Errorf("plan %s is not recorded: plans without changes are not kept (there is nothing to apply), and plans from another database are not here: %w", ref, err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", id, err)
+		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
 	return p, nil
 }

@@ -72,7 +72,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 	if err != nil {
 		return nil, err
 	}
-	applied, entry, err := e.appliedPlan(ctx, req.Stack, info, req.At)
+	applied, appliedAt, err := e.appliedPlan(ctx, req.Stack, info, req.At)
 	if err != nil {
 		return nil, err
 	}
@@ -93,33 +93,30 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 	if err != nil {
 		return nil, err
 	}
-	return &RestorePlan{Plan: p, Revision: *info, AppliedAt: *entry.FinishedAt}, nil
+	return &RestorePlan{Plan: p, Revision: *info, AppliedAt: appliedAt}, nil
 }
 
 // appliedPlan returns the recorded plan whose succeeded apply made the
-// revision live (the last one finished by at, when at is set), and that
-// apply. A revision never applied successfully was never live: refused.
-func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.RevisionInfo, at time.Time) (*plan.Plan, *state.HistoryEntry, error) {
-	history, err := e.store.History(ctx, stack, 0)
+// revision live (the last one finished by at, when at is set), and when that
+// apply finished. A revision never applied successfully was never live:
+// refused.
+func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.RevisionInfo, at time.Time) (*plan.Plan, time.Time, error) {
+	planID, finished, err := e.store.LastApplyOf(ctx, info.ID, at)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, time.Time{}, fmt.Errorf("revision %d of stack %s was never applied successfully, so it was never live: restore takes a revision from gantry history %s", info.Number, stack, stack)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, time.Time{}, err
 	}
-	for i := range history { // newest first
-		h := &history[i]
-		if h.Revision.ID != info.ID || h.Status != state.ApplySucceeded || h.FinishedAt == nil || (!at.IsZero() && h.FinishedAt.After(at)) {
-			continue
-		}
-		rec, err := e.store.PlanBody(ctx, h.PlanID)
-		if err != nil {
-			return nil, nil, err
-		}
-		p, err := plan.UnmarshalRecorded(rec.Body)
-		if err != nil {
-			return nil, nil, fmt.Errorf("plan %s that applied revision %d: %w", h.PlanID, info.Number, err)
-		}
-		return p, h, nil
+	rec, err := e.store.PlanBody(ctx, planID)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	return nil, nil, fmt.Errorf("revision %d of stack %s was never applied successfully, so it was never live: restore takes a revision from gantry history %s", info.Number, stack, stack)
+	p, err := plan.UnmarshalRecorded(rec.Body)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("plan %s that applied revision %d: %w", planID, info.Number, err)
+	}
+	return p, finished, nil
 }
 
 // definitionOf rebuilds the stack's definition as the plan that applied a

@@ -24,9 +24,16 @@ type RevisionInfo struct {
 	CreatedAt          time.Time
 }
 
-const sqlRevisionInfo = `
-SELECT r.id, r.stack, r.commit_sha, r.number, coalesce(r.restored_from::text, ''), coalesce(o.number, 0), r.object_count, r.created_at
-FROM revisions r LEFT JOIN revisions o ON o.id = r.restored_from`
+// revisionInfoColumns select a RevisionInfo from revisions r joined with
+// o, the revision it was restored from; revisionInfoDest scans them.
+const (
+	revisionInfoColumns = `r.id, r.stack, r.commit_sha, r.number, coalesce(r.restored_from::text, ''), coalesce(o.number, 0), r.object_count, r.created_at`
+	sqlRevisionInfo     = `SELECT ` + revisionInfoColumns + ` FROM revisions r LEFT JOIN revisions o ON o.id = r.restored_from`
+)
+
+func revisionInfoDest(r *RevisionInfo) []any {
+	return []any{&r.ID, &r.Stack, &r.Commit, &r.Number, &r.RestoredFrom, &r.RestoredFromNumber, &r.Objects, &r.CreatedAt}
+}
 
 var uuidPrefix = regexp.MustCompile(`^[0-9a-f][0-9a-f-]{5,35}$`)
 
@@ -63,7 +70,7 @@ func (s *Store) ResolveRevision(ctx context.Context, stack, ref string) (*Revisi
 
 func scanRevisionInfo(row pgx.CollectableRow) (RevisionInfo, error) {
 	var r RevisionInfo
-	err := row.Scan(&r.ID, &r.Stack, &r.Commit, &r.Number, &r.RestoredFrom, &r.RestoredFromNumber, &r.Objects, &r.CreatedAt)
+	err := row.Scan(revisionInfoDest(&r)...)
 	return r, err
 }
 
@@ -98,6 +105,27 @@ ORDER BY a.finished_at DESC LIMIT 1`, stack, t).Scan(&id, &at)
 	}
 	info, err := s.revisionInfo(ctx, id)
 	return info, at, err
+}
+
+// LastApplyOf returns the plan and finishing time of the last succeeded
+// apply of revision id that finished by t (the zero t: ever). ErrNotFound
+// (wrapped) means the revision was never live by then.
+func (s *Store) LastApplyOf(ctx context.Context, id string, t time.Time) (planID string, finishedAt time.Time, err error) {
+	var by *time.Time
+	if !t.IsZero() {
+		by = &t
+	}
+	err = s.pool.QueryRow(ctx, `
+SELECT a.plan_id, a.finished_at FROM applies a JOIN plans p ON p.id = a.plan_id
+WHERE p.revision_id = $1 AND a.status = 'succeeded' AND ($2::timestamptz IS NULL OR a.finished_at <= $2)
+ORDER BY a.finished_at DESC LIMIT 1`, id, by).Scan(&planID, &finishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", time.Time{}, fmt.Errorf("revision %s was never applied successfully: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("applies of revision %s: %w", id, err)
+	}
+	return planID, finishedAt, nil
 }
 
 func (s *Store) revisionInfo(ctx context.Context, id string) (*RevisionInfo, error) {
@@ -146,7 +174,7 @@ func (s *Store) History(ctx context.Context, stack string, limit int) ([]History
 		limit = 1 << 30
 	}
 	rows, err := s.pool.Query(ctx, `
-SELECT r.id, r.stack, r.commit_sha, r.number, coalesce(r.restored_from::text, ''), coalesce(o.number, 0), r.object_count, r.created_at,
+SELECT `+revisionInfoColumns+`,
        a.id, a.plan_id, a.actor, a.status, coalesce(a.error, ''), a.started_at, a.finished_at,
        count(*) FILTER (WHERE x.outcome IN ('applied', 'replaced') AND x.action IN ('create', 'replace')),
        count(*) FILTER (WHERE x.outcome = 'applied' AND x.action = 'update'),
@@ -165,9 +193,8 @@ LIMIT $2`, stack, limit)
 	}
 	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HistoryEntry, error) {
 		var e HistoryEntry
-		r := &e.Revision
-		err := row.Scan(&r.ID, &r.Stack, &r.Commit, &r.Number, &r.RestoredFrom, &r.RestoredFromNumber, &r.Objects, &r.CreatedAt,
-			&e.ApplyID, &e.PlanID, &e.Actor, &e.Status, &e.Error, &e.StartedAt, &e.FinishedAt, &e.Added, &e.Changed, &e.Destroyed)
+		err := row.Scan(append(revisionInfoDest(&e.Revision),
+			&e.ApplyID, &e.PlanID, &e.Actor, &e.Status, &e.Error, &e.StartedAt, &e.FinishedAt, &e.Added, &e.Changed, &e.Destroyed)...)
 		return e, err
 	})
 	if err != nil {

@@ -22,6 +22,8 @@ type PlanRecord struct {
 	Body []byte
 	// Revision holds the desired manifests (stored sealed, loaded unsealed).
 	Revision *Revision
+	// RevisionID is Revision's ID, set when a plan is loaded.
+	RevisionID string
 	// HasChanges, Destructive, Approximate summarise the plan for queries.
 	HasChanges, Destructive, Approximate bool
 	// CreatedBy is who planned it; CreatedAt when.
@@ -36,10 +38,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (id) DO NOTHING`
 
 	sqlPlanDigest = `SELECT digest FROM plans WHERE id = $1`
-
-	sqlGetPlan = `
-SELECT stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at
-FROM plans WHERE id = $1`
 
 	sqlFindPlan = `
 SELECT id, stack, revision_id, digest, body, has_changes, destructive, approximate, created_by, created_at
@@ -77,27 +75,23 @@ func (s *Store) RecordPlan(ctx context.Context, p *PlanRecord) error {
 	})
 }
 
-// Plan loads a recorded plan with its desired manifests (Secrets unsealed,
-// which needs GANTRY_SECRET_KEY).
-func (s *Store) Plan(ctx context.Context, id string) (*PlanRecord, error) {
-	p := &PlanRecord{ID: id}
-	var revID string
-	err := s.pool.QueryRow(ctx, sqlGetPlan, id).Scan(&p.Stack, &revID, &p.Digest, &p.Body, &p.HasChanges, &p.Destructive, &p.Approximate, &p.CreatedBy, &p.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("plan %s: %w", id, ErrNotFound)
-	}
+// Plan loads a recorded plan (by ID or an unambiguous prefix, as PlanBody)
+// with its desired manifests (Secrets unsealed, which needs
+// GANTRY_SECRET_KEY).
+func (s *Store) Plan(ctx context.Context, ref string) (*PlanRecord, error) {
+	p, err := s.PlanBody(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", id, err)
+		return nil, err
 	}
-	if p.Revision, err = s.Revision(ctx, revID); err != nil {
-		return nil, fmt.Errorf("plan %s: %w", id, err)
+	if p.Revision, err = s.Revision(ctx, p.RevisionID); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", p.ID, err)
 	}
 	return p, nil
 }
 
 // PlanBody finds a recorded plan by its ID or an unambiguous prefix of it
-// (at least 6 characters), without its desired manifests: Revision is nil,
-// and no key is needed. The body is what every rendering of the plan needs.
+// (at least 6 characters), without its desired manifests: Revision is nil
+// (RevisionID names it), and no key is needed. The body is what every rendering of the plan needs.
 func (s *Store) PlanBody(ctx context.Context, ref string) (*PlanRecord, error) {
 	if !uuidPrefix.MatchString(ref) {
 		return nil, fmt.Errorf("plan %q: give a plan ID (or its first 6 or more characters), as gantry plan and gantry history show it", ref)
@@ -108,8 +102,7 @@ func (s *Store) PlanBody(ctx context.Context, ref string) (*PlanRecord, error) {
 	}
 	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*PlanRecord, error) {
 		p := &PlanRecord{}
-		var revID string
-		err := row.Scan(&p.ID, &p.Stack, &revID, &p.Digest, &p.Body, &p.HasChanges, &p.Destructive, &p.Approximate, &p.CreatedBy, &p.CreatedAt)
+		err := row.Scan(&p.ID, &p.Stack, &p.RevisionID, &p.Digest, &p.Body, &p.HasChanges, &p.Destructive, &p.Approximate, &p.CreatedBy, &p.CreatedAt)
 		return p, err
 	})
 	if err != nil {

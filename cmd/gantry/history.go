@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -114,7 +115,7 @@ never shown: Secrets compare by their sealed values.`,
 			if len(args) == 3 {
 				to, err = load(args[2])
 			} else {
-				to, err = liveRevision(cmd, sess, name)
+				to, err = liveRevision(ctx, sess, name)
 			}
 			if err != nil {
 				return err
@@ -131,8 +132,7 @@ never shown: Secrets compare by their sealed values.`,
 }
 
 // liveRevision loads the stack's live revision (of its last succeeded apply), sealed.
-func liveRevision(cmd *cobra.Command, sess *session, stack string) (*state.Revision, error) {
-	ctx := cmd.Context()
+func liveRevision(ctx context.Context, sess *session, stack string) (*state.Revision, error) {
 	info, _, err := sess.store.LiveRevisionAt(ctx, stack, time.Now())
 	if err != nil {
 		return nil, err
