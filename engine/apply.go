@@ -30,6 +30,9 @@ type ApplyRequest struct {
 	LockTimeout time.Duration
 	// Options configure the applier.
 	Options apply.Options
+
+	// approvalRecorded: the approval is on record already (gantry approve).
+	approvalRecorded bool
 }
 
 // Apply applies a plan: it takes the stack's lock, refuses (before any write,
@@ -38,17 +41,26 @@ type ApplyRequest struct {
 // and records how it ended — outcomes, inventory, memo, audit — in one
 // transaction, even when ctx was cancelled.
 func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, error) {
-	p, actor := req.Plan, actorOr(req.Actor)
-	log := e.log.With("stack", p.Stack, "plan", p.ID)
-	lock, err := e.store.Lock(ctx, p.Stack, actor, p.ID, req.LockTimeout)
+	p := req.Plan
+	lock, err := e.store.Lock(ctx, p.Stack, actorOr(req.Actor), p.ID, req.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("release lock", "error", err)
-		}
-	}()
+	defer e.release(ctx, lock)
+	return e.applyLocked(ctx, req)
+}
+
+// release releases a stack lock, even when ctx was cancelled.
+func (e *Engine) release(ctx context.Context, lock *state.Lock) {
+	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+		e.log.Warn("release lock", "stack", lock.Holder().Stack, "error", err)
+	}
+}
+
+// applyLocked is Apply for a caller that holds the stack's lock.
+func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Report, error) {
+	p, actor := req.Plan, actorOr(req.Actor)
+	log := e.log.With("stack", p.Stack, "plan", p.ID)
 	// The plan must be on record for its apply to be (a planfile from
 	// another database, say). A plan without changes has nothing to apply.
 	if !p.HasChanges() {
@@ -81,7 +93,7 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 		}
 		return nil, fmt.Errorf("apply of plan %s refused, nothing was changed: %w", p.ID, err)
 	}
-	if req.Approved && len(p.Destructive) > 0 {
+	if req.Approved && !req.approvalRecorded && len(p.Destructive) > 0 {
 		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditPlanApproved, PlanID: p.ID,
 			Details: map[string]any{"destructive": p.Destructive}}); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -24,6 +25,9 @@ type Engine struct {
 	log     hclog.Logger
 	planner plan.PlannerOptions
 	now     func() time.Time
+
+	mu       sync.Mutex
+	reported map[string]string // stack -> digest of the last plan recorded without applying
 }
 
 // Options configures an Engine.
@@ -46,15 +50,25 @@ func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
 	}
 	planner := plan.DefaultPlannerOptions()
 	planner.Now = now
-	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now}
+	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}}
+}
+
+// Cluster is what planning reads the cluster through.
+type Cluster interface {
+	plan.Cluster
+	// Host names the API server.
+	Host() string
+	// Stats counts the requests sent so far.
+	Stats() kube.Stats
 }
 
 // PlanRequest asks for a plan of one stack.
 type PlanRequest struct {
 	// Stack is the stack's definition.
 	Stack stack.Stack
-	// Cluster is the target cluster.
-	Cluster *kube.Cluster
+	// Cluster is the target cluster: a *kube.Cluster, or the *kube.Cache
+	// of `gantry run`.
+	Cluster Cluster
 	// Mode is the diff mode (default DiffAuto).
 	Mode plan.DiffMode
 	// Actor is who asks (recorded in the audit log).
@@ -65,18 +79,26 @@ type PlanRequest struct {
 // cluster with the stack's inventory and memo, then records the memo entries
 // the plan proved. It changes nothing in the cluster.
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
-	s := req.Stack
-	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
+	src, objects, err := e.render(ctx, req.Stack)
 	if err != nil {
 		return nil, err
+	}
+	return e.PlanRevision(ctx, req, src, objects)
+}
+
+// render fetches the stack's ref and renders its path.
+func (e *Engine) render(ctx context.Context, s stack.Stack) (plan.Source, []*unstructured.Unstructured, error) {
+	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
+	if err != nil {
+		return plan.Source{}, nil, err
 	}
 	rev, err := commit.Render(s.Source.Path, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
 	if err != nil {
-		return nil, err
+		return plan.Source{}, nil, err
 	}
 	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
 	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
-	return e.PlanRevision(ctx, req, src, rev.Objects)
+	return src, rev.Objects, nil
 }
 
 // PlanRevision plans objects (a revision already rendered, or loaded from
@@ -86,6 +108,19 @@ func (e *Engine) PlanRevision(ctx context.Context, req PlanRequest, src plan.Sou
 }
 
 func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
+	p, err := e.computePlan(ctx, req, src, objects, restoredFrom)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.recordPlan(ctx, p, req.Actor); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// computePlan plans objects and records the memo entries the plan proved,
+// but not the plan itself.
+func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
 	st, err := e.store.EnsureStack(ctx, s.Name)
 	if err != nil {
@@ -131,9 +166,6 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 	}
 	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total
 	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
-		return nil, err
-	}
-	if err := e.recordPlan(ctx, res.Plan, req.Actor); err != nil {
 		return nil, err
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)

@@ -26,13 +26,13 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 		return ch, nil
 	}
 
-	var fp, dh [32]byte
-	var err error
+	var fp [32]byte
+	dh, err := desiredHash(r.in.Salt, d.obj, r.in.Options.ForceConflicts)
+	if err != nil {
+		return ch, err
+	}
 	if live != nil {
 		if fp, err = r.fingerprint(d.ref, live); err != nil {
-			return ch, err
-		}
-		if dh, err = desiredHash(r.in.Salt, d.obj, r.in.Options.ForceConflicts); err != nil {
 			return ch, err
 		}
 		if m, ok := r.in.Memo[d.ref]; ok && r.in.Mode == DiffAuto && m.Desired == dh && m.Live == fp {
@@ -61,6 +61,11 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 
 	if live == nil {
 		ch.Action = ActionCreate
+		// Applied before with this very manifest, and gone now: deleted out
+		// of band.
+		if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh {
+			ch.Drift = true
+		}
 		if ch.After, err = ownedView(result); err != nil {
 			return ch, err
 		}

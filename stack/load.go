@@ -226,6 +226,7 @@ func withDefaults() Stack {
 		Prune:           true,
 		MaxPrunePercent: DefaultMaxPrunePercent,
 		Approval:        ApprovalAutoUnlessDestructive,
+		Drift:           DriftCorrect,
 		Schedule:        Schedule{Interval: DefaultInterval, Jitter: DefaultInterval / 10},
 	}
 }
@@ -337,6 +338,19 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				},
 				"jitter": func(n *yaml.Node, path string) { jitterSet = true; s.Schedule.Jitter = p.duration(n, path) },
 			})
+		},
+		"windows": func(n *yaml.Node, path string) {
+			p.sequence(n, path, func(item *yaml.Node, path string) {
+				if w, ok := p.window(item, path); ok {
+					s.Windows = append(s.Windows, w)
+				}
+			})
+		},
+		"drift": func(n *yaml.Node, path string) {
+			s.Drift = Drift(p.str(n, path))
+			if s.Drift != DriftCorrect && s.Drift != DriftReport {
+				p.fail(n, path, "%q is not a drift policy: use correct or report", s.Drift)
+			}
 		},
 	})
 	if n.Kind == yaml.MappingNode {

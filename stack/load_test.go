@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gantryops/gantry/stack"
 )
@@ -34,6 +35,12 @@ stacks:
     schedule:
       interval: 1m
       jitter: 5s
+    drift: report
+    windows:
+      - kind: deny
+        schedule: "0 22 * * 5"
+        duration: 60h
+        timeZone: Europe/Berlin
   - name: infra
     source:
       repo: https://github.com/acme/infra.git
@@ -50,18 +57,19 @@ stacks:
 			Name:   "shop",
 			Source: stack.Source{Repo: filepath.Join(dir, "deploy-repo"), Ref: "v1.2.0", Path: "overlays/prod"},
 			Target: stack.Target{Namespace: "shop"}, Prune: false, MaxPrunePercent: 50, AllowEmpty: true,
-			ForceConflicts: true, Approval: stack.ApprovalManual,
+			ForceConflicts: true, Approval: stack.ApprovalManual, Drift: stack.DriftReport,
 			Schedule: stack.Schedule{Interval: time.Minute, Jitter: 5 * time.Second},
+			Windows:  []stack.Window{{Kind: stack.WindowDeny, Schedule: "0 22 * * 5", Duration: 60 * time.Hour, TimeZone: "Europe/Berlin"}},
 		},
 		{
 			// Every default.
 			Name:   "infra",
 			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "."},
-			Prune:  true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive,
+			Prune:  true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
 			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
 		},
 	}
-	if diff := cmp.Diff(want, cfg.Stacks); diff != "" {
+	if diff := cmp.Diff(want, cfg.Stacks, cmpopts.IgnoreUnexported(stack.Window{})); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
 	if s, ok := cfg.Find("infra"); !ok || s.Name != "infra" {
@@ -111,6 +119,18 @@ func TestParseErrors(t *testing.T) {
 		{"stacks not a list", "apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks: {a: b}\n",
 			[]string{"gantry.yaml:3: stacks: expected a list, found a mapping"}},
 		{"invalid YAML", "apiVersion: [\n", []string{"gantry.yaml: invalid YAML"}},
+		{"bad drift", head + "  - name: a\n    source: {repo: r}\n    drift: ignore\n",
+			[]string{"gantry.yaml:6: stacks[0].drift", `"ignore" is not a drift policy: use correct or report`}},
+		{"bad window kind", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: maybe, schedule: '0 1 * * *', duration: 1h}]\n",
+			[]string{"stacks[0].windows[0].kind", `"maybe" is not a window kind`}},
+		{"bad cron", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: deny, schedule: 'every friday', duration: 1h}]\n",
+			[]string{"gantry.yaml:6: stacks[0].windows[0]", `schedule "every friday" is not a cron expression`, "five fields"}},
+		{"bad time zone", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: deny, schedule: '0 1 * * *', duration: 1h, timeZone: Mars/Olympus}]\n",
+			[]string{"stacks[0].windows[0]", `timeZone "Mars/Olympus" is not a time zone`}},
+		{"window without duration", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: allow, schedule: '0 1 * * *'}]\n",
+			[]string{"stacks[0].windows[0].duration: missing"}},
+		{"window with bad duration", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: allow, schedule: '0 1 * * *', duration: soon}]\n",
+			[]string{"stacks[0].windows[0].duration", `"soon" is not a duration`}},
 		{"several errors at once", head + "  - name: a\n    source: {repo: r}\n    prune: 3\n    approval: never\n",
 			[]string{"stacks[0].prune", "stacks[0].approval"}},
 	} {
@@ -146,7 +166,7 @@ func TestAdHoc(t *testing.T) {
 		Name:   "web",
 		Source: stack.Source{Repo: `/repos/a "quoted" dir\with\backslashes`, Ref: "HEAD", Path: "deploy"},
 		Target: stack.Target{Namespace: "shop"}, Prune: true, MaxPrunePercent: 25, ForceConflicts: true,
-		Approval: stack.ApprovalAutoUnlessDestructive, Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
+		Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect, Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
 	}
 	if diff := cmp.Diff(&want, s); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
@@ -156,5 +176,68 @@ func TestAdHoc(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v does not mention %s", err, w)
 		}
+	}
+}
+
+func TestWindows(t *testing.T) {
+	t.Parallel()
+	cfg, err := stack.Parse("gantry.yaml", []byte(`apiVersion: gantry.dev/v1alpha1
+kind: Config
+stacks:
+  - name: weekdays
+    source: {repo: r}
+    windows:
+      - {kind: allow, schedule: "0 9 * * 1-5", duration: 8h, timeZone: Europe/Berlin}
+  - name: freeze
+    source: {repo: r}
+    windows:
+      - {kind: allow, schedule: "0 9 * * 1-5", duration: 8h, timeZone: Europe/Berlin}
+      - {kind: deny, schedule: "0 12 * * 3", duration: 1h, timeZone: Europe/Berlin}
+  - name: always
+    source: {repo: r}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(day, hour, minute int) time.Time { return time.Date(2026, 12, day, hour, minute, 0, 0, berlin) }
+	for _, tc := range []struct {
+		stack string
+		at    time.Time
+		want  bool
+	}{
+		{"weekdays", at(2, 8, 59), false},      // Wednesday, before the window
+		{"weekdays", at(2, 9, 0), true},        // it opens
+		{"weekdays", at(2, 16, 59), true},      // still open
+		{"weekdays", at(2, 17, 0), false},      // closed after 8h
+		{"weekdays", at(5, 10, 0), false},      // Saturday
+		{"freeze", at(2, 11, 59), true},        // Wednesday, allowed
+		{"freeze", at(2, 12, 30), false},       // the deny window wins
+		{"freeze", at(2, 13, 0), true},         // and closes after an hour
+		{"always", at(5, 3, 0), true},          // no windows: always allowed
+		{"weekdays", at(2, 8, 0).UTC(), false}, // the zone is the window's, not t's
+	} {
+		s, _ := cfg.Find(tc.stack)
+		got, why := s.ApplyAllowed(tc.at)
+		if got != tc.want {
+			t.Errorf("%s at %s: allowed = %v (%s), want %v", tc.stack, tc.at, got, why, tc.want)
+		}
+		if !got && why == "" {
+			t.Errorf("%s at %s: denied without a reason", tc.stack, tc.at)
+		}
+	}
+	s, _ := cfg.Find("freeze")
+	if got, want := s.NextWindowChange(at(2, 11, 0), 48*time.Hour), at(2, 12, 0); !got.Equal(want) {
+		t.Errorf("NextWindowChange(11:00) = %s, want %s (the deny window opens)", got, want)
+	}
+	if got, want := s.NextWindowChange(at(2, 12, 30), 48*time.Hour), at(2, 13, 0); !got.Equal(want) {
+		t.Errorf("NextWindowChange(12:30) = %s, want %s (the deny window closes)", got, want)
+	}
+	always, _ := cfg.Find("always")
+	if got := always.NextWindowChange(at(2, 12, 30), 48*time.Hour); !got.IsZero() {
+		t.Errorf("NextWindowChange without windows = %s, want zero", got)
 	}
 }

@@ -44,7 +44,26 @@ type Stack struct {
 	Approval Approval
 	// Schedule is how often `gantry run` reconciles the stack.
 	Schedule Schedule
+	// Windows allow or deny applies by time (as Argo CD's sync windows): a
+	// denied stack is still planned, and its applies wait. Empty: always
+	// allowed.
+	Windows []Window
+	// Drift decides what `gantry run` does about out-of-band changes while
+	// Git did not change. Default DriftCorrect.
+	Drift Drift
 }
+
+// Drift is a drift policy. Values are stored: stable.
+type Drift string
+
+// Drift policies.
+const (
+	// DriftCorrect applies plans that only undo out-of-band changes.
+	DriftCorrect Drift = "correct"
+	// DriftReport records such plans (and the drift) and applies nothing;
+	// the next commit's apply overwrites the drift as any apply does.
+	DriftReport Drift = "report"
+)
 
 // Source is a path in a Git repository at a ref.
 type Source struct {

@@ -141,3 +141,11 @@ func RedactURL(conn string) string {
 	}
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database (%s) does not answer: %w", s.where, err)
+	}
+	return nil
+}

@@ -76,6 +76,10 @@ them with server-side apply, on a schedule or after approval.`,
 		newResumeCommand(g),
 		newGCCommand(g),
 		newDBCommand(g),
+		newRunCommand(g),
+		newApproveCommand(g, true),
+		newApproveCommand(g, false),
+		newPlansCommand(g),
 	)
 	return root.ExecuteContext(ctx)
 }
@@ -89,12 +93,14 @@ func (g *globals) logger() (hclog.Logger, error) {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format %q: use text or json", g.logFormat)
 	}
-	return hclog.New(&hclog.LoggerOptions{
+	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "gantry",
 		Level:      level,
 		Output:     g.stderr,
 		JSONFormat: g.logFormat == "json",
-	}), nil
+	})
+	routeKlog(log)
+	return log, nil
 }
 
 // openStore opens the database the flags name (the embedded one by default).

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/stack"
+)
+
+// runFlags are the flags of gantry run.
+type runFlags struct {
+	config       string
+	stacks       []string
+	listen       string
+	once         bool
+	approvalPoll time.Duration
+	wait         bool
+	timeout      time.Duration
+	gitCacheDir  string
+	maxWebhook   int64
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Reconcile every stack of gantry.yaml continuously, with an approval gate",
+		Long: `run keeps every stack of --config converged: each interval (with jitter), on a
+GitHub push webhook, and when a window opens, it fetches and renders the
+stack's ref, plans it against the cluster (read through a watch cache),
+records the plan, and applies it if the stack's approval policy, drift policy
+and windows allow; otherwise the plan waits (gantry plans --pending, gantry
+approve PLAN_ID). SIGTERM or Ctrl-C finishes cleanly: an apply in progress is
+interrupted and recorded as such.
+
+It serves /healthz, /readyz, /metrics, POST /hooks/github (GANTRY_WEBHOOK_SECRET)
+and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --listen.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.runEngine(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "gantry.yaml", "stack config file")
+	fl.StringSliceVar(&f.stacks, "stack", nil, "reconcile only these stacks (repeatable; default all)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the HTTP server (health, metrics, webhook, API); empty: none")
+	fl.BoolVar(&f.once, "once", false, "reconcile each stack once and exit (non-zero if any failed)")
+	fl.DurationVar(&f.approvalPoll, "approval-poll", 5*time.Second, "how often to look for plans approved from elsewhere")
+	fl.BoolVar(&f.wait, "wait", true, "wait for applied objects to be ready before pruning")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
+	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
+	fl.Int64Var(&f.maxWebhook, "max-webhook-bytes", engine.DefaultServerOptions().MaxWebhookBytes, "largest webhook body accepted (larger: 413)")
+	return cmd
+}
+
+// runEngine is gantry run.
+func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
+	cfg, err := stack.Load(f.config)
+	if err != nil {
+		return err
+	}
+	stacks, err := selectStacks(cfg, f.stacks)
+	if err != nil {
+		return err
+	}
+	sess, err := g.newSession(ctx, f.gitCacheDir)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	opts := engine.DefaultRunOptions()
+	opts.Stacks, opts.Cluster, opts.ApprovalPoll = stacks, sess.cluster, f.approvalPoll
+	opts.Actor = "gantry-run@" + hostname()
+	opts.Apply = apply.DefaultOptions()
+	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
+	if f.once {
+		return g.runOnce(ctx, sess, opts)
+	}
+	runner := sess.engine.NewRunner(opts)
+
+	srvErr := make(chan error, 1)
+	if f.listen != "" {
+		sopts := engine.ServerOptions{Token: os.Getenv("GANTRY_API_TOKEN"), WebhookSecret: os.Getenv("GANTRY_WEBHOOK_SECRET"), MaxWebhookBytes: f.maxWebhook}
+		if sopts.Token == "" {
+			sess.log.Warn("GANTRY_API_TOKEN is not set: the JSON API answers 401 to every request")
+		}
+		if sopts.WebhookSecret == "" {
+			sess.log.Warn("GANTRY_WEBHOOK_SECRET is not set: webhooks answer 401; stacks are polled every interval")
+		}
+		ln, err := net.Listen("tcp", f.listen)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", f.listen, err)
+		}
+		srv := &http.Server{Handler: runner.Handler(sopts), ReadHeaderTimeout: 10 * time.Second}
+		go func() { srvErr <- srv.Serve(ln) }()
+		defer func() {
+			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
+		fmt.Fprintf(g.stderr, "gantry run: %d stack(s) (%s), serving on http://%s\n", len(stacks), strings.Join(names(stacks), ", "), ln.Addr())
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	select {
+	case err := <-srvErr:
+		cancel()
+		<-done
+		return fmt.Errorf("http server: %w", err)
+	case err := <-done:
+		if ctx.Err() != nil {
+			sess.log.Info("stopped", "reason", context.Cause(ctx))
+			return nil
+		}
+		return err
+	}
+}
+
+// runOnce reconciles each stack once, printing what happened.
+func (g *globals) runOnce(ctx context.Context, sess *session, opts engine.RunOptions) error {
+	cache := kube.NewCache(opts.Cluster)
+	defer cache.Stop()
+	var failed []error
+	for _, s := range opts.Stacks {
+		res, err := sess.engine.Reconcile(ctx, engine.ReconcileRequest{Stack: s, Cluster: opts.Cluster, Reader: cache, Actor: opts.Actor, Apply: opts.Apply})
+		line := fmt.Sprintf("%s: %s", s.Name, res.Outcome)
+		if res.Plan != nil {
+			line += " plan " + res.Plan.ID
+		}
+		if res.Reason != "" {
+			line += ": " + res.Reason
+		}
+		if err != nil {
+			line = fmt.Sprintf("%s: failed in %s: %v", s.Name, res.Phase, err)
+			failed = append(failed, fmt.Errorf("stack %s: %w", s.Name, err))
+		}
+		fmt.Fprintln(g.stdout, line)
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	return nil
+}
+
+// selectStacks returns the stacks named (all when none), or an error naming
+// the unknown ones.
+func selectStacks(cfg *stack.Config, want []string) ([]stack.Stack, error) {
+	if len(want) == 0 {
+		if len(cfg.Stacks) == 0 {
+			return nil, fmt.Errorf("%s declares no stacks: add one under stacks:", cfg.File)
+		}
+		return cfg.Stacks, nil
+	}
+	var out []stack.Stack
+	for _, name := range want {
+		s, ok := cfg.Find(name)
+		if !ok {
+			return nil, fmt.Errorf("--stack %s: no such stack in %s (it declares: %s)", name, cfg.File, strings.Join(cfg.Names(), ", "))
+		}
+		if !slices.ContainsFunc(out, func(o stack.Stack) bool { return o.Name == name }) {
+			out = append(out, *s)
+		}
+	}
+	return out, nil
+}
+
+func names(stacks []stack.Stack) []string {
+	out := make([]string, len(stacks))
+	for i, s := range stacks {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}

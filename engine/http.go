@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/state"
+)
+
+// ServerOptions configures the HTTP server of `gantry run`.
+type ServerOptions struct {
+	// Token protects the JSON API (Authorization: Bearer TOKEN, compared in
+	// constant time). Empty: the API answers 401 to everything.
+	Token string
+	// WebhookSecret verifies GitHub's X-Hub-Signature-256. Empty: the
+	// webhook answers 401 to everything (an unverified trigger is refused).
+	WebhookSecret string
+	// MaxWebhookBytes caps a webhook body; larger ones get 413.
+	MaxWebhookBytes int64
+}
+
+// DefaultServerOptions caps webhook bodies at 1 MiB (a push payload is a
+// few kilobytes; GitHub's own cap is 25 MB).
+func DefaultServerOptions() ServerOptions { return ServerOptions{MaxWebhookBytes: 1 << 20} }
+
+// Handler serves /healthz, /readyz, /metrics, POST /hooks/github and the
+// JSON API under /api/v1/.
+func (r *Runner) Handler(opts ServerOptions) http.Handler {
+	if opts.MaxWebhookBytes <= 0 {
+		opts.MaxWebhookBytes = DefaultServerOptions().MaxWebhookBytes
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		if err := r.Ready(req.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("POST /hooks/github", r.webhook(opts))
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"stacks": r.Status()})
+	})
+	api.HandleFunc("GET /api/v1/plans", r.listPlans)
+	api.HandleFunc("GET /api/v1/plans/{id}", r.getPlan)
+	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true))
+	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false))
+	mux.Handle("/api/", bearer(opts.Token, api))
+	return mux
+}
+
+// bearer lets through requests with the token; the comparison takes the
+// same time whatever the token given.
+func bearer(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		given, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gantry"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized: send Authorization: Bearer TOKEN (GANTRY_API_TOKEN of gantry run)"})
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// GatePlan is a plan at the gate as the API shows it.
+type GatePlan struct {
+	PlanID         string           `json:"plan_id"`
+	Stack          string           `json:"stack"`
+	Status         state.GateStatus `json:"status"`
+	Reason         string           `json:"reason"`
+	Commit         string           `json:"commit"`
+	Digest         string           `json:"digest"`
+	Destructive    bool             `json:"destructive"`
+	PendedAt       string           `json:"pended_at"`
+	DecidedBy      string           `json:"decided_by,omitempty"`
+	DecidedAt      string           `json:"decided_at,omitempty"`
+	DecisionReason string           `json:"decision_reason,omitempty"`
+}
+
+// GatePlanOf converts a gate row for output.
+func GatePlanOf(g *state.Gate) GatePlan {
+	out := GatePlan{PlanID: g.PlanID, Stack: g.Stack, Status: g.Status, Reason: g.Reason, Commit: g.Commit, Digest: g.Digest,
+		Destructive: g.Destructive, PendedAt: g.PendedAt.UTC().Format(timeFormat), DecidedBy: g.DecidedBy, DecisionReason: g.DecisionReason}
+	if !g.DecidedAt.IsZero() {
+		out.DecidedAt = g.DecidedAt.UTC().Format(timeFormat)
+	}
+	return out
+}
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
+	status := state.GateStatus(req.URL.Query().Get("status"))
+	gates, err := r.engine.store.Gates(req.Context(), req.URL.Query().Get("stack"), status, 0)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	out := make([]GatePlan, len(gates))
+	for i, g := range gates {
+		out[i] = GatePlanOf(g)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plans": out})
+}
+
+func (r *Runner) getPlan(w http.ResponseWriter, req *http.Request) {
+	p, err := r.engine.RecordedPlan(req.Context(), req.PathValue("id"))
+	if errors.Is(err, state.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = plan.RenderJSON(w, p)
+}
+
+// decide approves or rejects a pending plan. The body may carry
+// {"actor": "...", "reason": "..."}; the actor is recorded as api:ACTOR.
+func (r *Runner) decide(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		var body struct{ Actor, Reason string }
+		if req.ContentLength != 0 {
+			if err := json.NewDecoder(io.LimitReader(req.Body, 64<<10)).Decode(&body); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error() + `: send {"actor": "...", "reason": "..."} or nothing`})
+				return
+			}
+		}
+		actor := "api"
+		if body.Actor != "" {
+			actor = "api:" + body.Actor
+		}
+		g, err := r.engine.Decide(req.Context(), state.Decision{PlanID: req.PathValue("id"), Approve: approve, Actor: actor, Reason: body.Reason})
+		switch {
+		case errors.Is(err, state.ErrNotFound):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		case errors.Is(err, state.ErrNotPending):
+			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		if approve {
+			r.triggerApproved(g)
+		}
+		writeJSON(w, http.StatusOK, GatePlanOf(g))
+	}
+}
+
+// Decide approves or rejects a pending plan, as `gantry approve` and the
+// API do.
+func (e *Engine) Decide(ctx context.Context, d state.Decision) (*state.Gate, error) {
+	if d.At.IsZero() {
+		d.At = e.now()
+	}
+	return e.store.Decide(ctx, d)
+}
+
+// webhook serves GitHub push events: verified, size-capped, and turned into
+// triggers of the stacks on the pushed repository.
+func (r *Runner) webhook(opts ServerOptions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, opts.MaxWebhookBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			r.metrics.webhooks.WithLabelValues("too-large").Inc()
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("body larger than %d bytes", opts.MaxWebhookBytes)})
+			return
+		case err != nil:
+			r.metrics.webhooks.WithLabelValues("bad-request").Inc()
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "read body: " + err.Error()})
+			return
+		}
+		if !validSignature(opts.WebhookSecret, req.Header.Get("X-Hub-Signature-256"), body) {
+			r.metrics.webhooks.WithLabelValues("unauthorized").Inc()
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "X-Hub-Signature-256 does not match the body: check the webhook secret (GANTRY_WEBHOOK_SECRET)"})
+			return
+		}
+		switch event := req.Header.Get("X-GitHub-Event"); event {
+		case "ping":
+			r.metrics.webhooks.WithLabelValues("ignored").Inc()
+			writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
+			return
+		case "push":
+		default:
+			r.metrics.webhooks.WithLabelValues("ignored").Inc()
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": fmt.Sprintf("event %q is not a push", event)})
+			return
+		}
+		push, err := ParsePush(body)
+		if err != nil {
+			r.metrics.webhooks.WithLabelValues("bad-request").Inc()
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		triggered := r.TriggerRepo(push.RepoURLs, push.Ref)
+		r.engine.log.Info("webhook push", "repository", push.FullName, "ref", push.Ref, "after", push.After, "triggered", strings.Join(triggered, ","))
+		r.metrics.webhooks.WithLabelValues("triggered").Inc()
+		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "triggered": orEmpty(triggered)})
+	})
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// validSignature checks GitHub's "sha256=HEX" HMAC of body with secret.
+func validSignature(secret, header string, body []byte) bool {
+	hexSig, ok := strings.CutPrefix(header, "sha256=")
+	if secret == "" || !ok {
+		return false
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// Push is what gantry reads of a GitHub push event.
+type Push struct {
+	// Ref is the pushed ref (refs/heads/main); After the new commit.
+	Ref, After string
+	// FullName is owner/name.
+	FullName string
+	// RepoURLs are the repository's clone, SSH, Git and web URLs.
+	RepoURLs []string
+}
+
+// ParsePush reads a GitHub push event payload. It never panics; a payload
+// without a ref or repository URL is an error.
+func ParsePush(body []byte) (*Push, error) {
+	var ev struct {
+		Ref        string `json:"ref"`
+		After      string `json:"after"`
+		Repository struct {
+			FullName string `json:"full_name"`
+			CloneURL string `json:"clone_url"`
+			SSHURL   string `json:"ssh_url"`
+			GitURL   string `json:"git_url"`
+			HTMLURL  string `json:"html_url"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("push event: not JSON: %v", err)
+	}
+	p := &Push{Ref: ev.Ref, After: ev.After, FullName: ev.Repository.FullName}
+	for _, u := range []string{ev.Repository.CloneURL, ev.Repository.SSHURL, ev.Repository.GitURL, ev.Repository.HTMLURL} {
+		if u != "" {
+			p.RepoURLs = append(p.RepoURLs, u)
+		}
+	}
+	if p.Ref == "" || len(p.RepoURLs) == 0 {
+		return nil, errors.New("push event: ref or repository URLs missing (is this a GitHub push payload?)")
+	}
+	return p, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gantryops/gantry/stack"
+)
+
+func sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func TestValidSignature(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"ref":"refs/heads/main"}`)
+	for _, tc := range []struct {
+		name, secret, header string
+		want                 bool
+	}{
+		{"good", "s3cret", sign("s3cret", body), true},
+		{"other secret", "s3cret", sign("other", body), false},
+		{"no secret configured", "", sign("", body), false},
+		{"sha1 header", "s3cret", "sha1=abc", false},
+		{"not hex", "s3cret", "sha256=zz", false},
+		{"missing", "s3cret", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := validSignature(tc.secret, tc.header, body); got != tc.want {
+				t.Errorf("validSignature = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if validSignature("s3cret", sign("s3cret", body), append(body, ' ')) {
+		t.Error("a changed body passed")
+	}
+}
+
+func TestParsePush(t *testing.T) {
+	t.Parallel()
+	p, err := ParsePush([]byte(`{"ref":"refs/heads/main","after":"abc","repository":{"full_name":"acme/app",
+		"clone_url":"https://github.com/acme/app.git","ssh_url":"git@github.com:acme/app.git","html_url":"https://github.com/acme/app"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Push{Ref: "refs/heads/main", After: "abc", FullName: "acme/app",
+		RepoURLs: []string{"https://github.com/acme/app.git", "git@github.com:acme/app.git", "https://github.com/acme/app"}}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	for _, bad := range []string{``, `[]`, `{"ref":"refs/heads/main"}`, `{"repository":{"clone_url":"x"}}`, `{"ref": 3}`} {
+		if _, err := ParsePush([]byte(bad)); err == nil {
+			t.Errorf("ParsePush(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzParsePush(f *testing.F) {
+	f.Add([]byte(`{"ref":"refs/heads/main","repository":{"clone_url":"https://h/a.git"}}`))
+	f.Add([]byte(`{"ref":null,"repository":[]}`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := ParsePush(body)
+		if err == nil && (p.Ref == "" || len(p.RepoURLs) == 0) {
+			t.Errorf("accepted a push without ref or URLs: %+v", p)
+		}
+	})
+}
+
+func TestRepoKey(t *testing.T) {
+	t.Parallel()
+	same := []string{"https://github.com/Acme/App.git", "https://token@github.com/acme/app", "ssh://git@github.com/acme/app.git",
+		"git@github.com:acme/app.git", "https://github.com/acme/app/", "https://github.com:443/acme/app"}
+	for _, u := range same {
+		if got := repoKey(u); got != "github.com/acme/app" {
+			t.Errorf("repoKey(%q) = %q", u, got)
+		}
+	}
+	if repoKey("https://github.com/acme/other") == repoKey(same[0]) {
+		t.Error("different repositories have the same key")
+	}
+	if got := repoKey("http://127.0.0.1:4000/app.git"); got != "127.0.0.1:4000/app" {
+		t.Errorf("loopback key = %q", got)
+	}
+}
+
+func TestRefMatches(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ref, pushed string
+		want        bool
+	}{
+		{"main", "refs/heads/main", true},
+		{"main", "refs/heads/dev", false},
+		{"HEAD", "refs/heads/anything", true},
+		{"v1.2.0", "refs/tags/v1.2.0", true},
+		{"refs/heads/main", "refs/heads/main", true},
+		{"main", "", true},
+	} {
+		if got := refMatches(tc.ref, tc.pushed); got != tc.want {
+			t.Errorf("refMatches(%q, %q) = %v, want %v", tc.ref, tc.pushed, got, tc.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	r := &Runner{opts: RunOptions{MinBackoff: 2 * time.Second, MaxBackoff: time.Minute}}
+	s := stack.Stack{Schedule: stack.Schedule{Interval: 30 * time.Second}}
+	var got []time.Duration
+	for i := 1; i <= 6; i++ {
+		got = append(got, r.backoff(s, i))
+	}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("backoff capped by the interval (-want +got)\n%s", diff)
+	}
+}

@@ -1,0 +1,372 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/stack"
+	"github.com/gantryops/gantry/state"
+)
+
+// RunOptions configures the continuous loop of `gantry run`.
+type RunOptions struct {
+	// Stacks are reconciled, each on its own schedule.
+	Stacks []stack.Stack
+	// Cluster is the target cluster; plans read it through a watch cache
+	// the runner keeps.
+	Cluster *kube.Cluster
+	// Actor is recorded as who reconciles (default "gantry-run").
+	Actor string
+	// Apply configures the applier.
+	Apply apply.Options
+	// ApprovalPoll is how often the database is asked for plans approved
+	// from elsewhere (gantry approve), so that they apply promptly.
+	ApprovalPoll time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed reconcile; it
+	// doubles from MinBackoff with each failure in a row, up to MaxBackoff
+	// or the stack's interval, whichever is shorter.
+	MinBackoff, MaxBackoff time.Duration
+	// WindowHorizon is how far ahead the runner looks for a window change
+	// to wake for. Default a week.
+	WindowHorizon time.Duration
+	// Metrics receives each reconcile; nil: NewMetrics().
+	Metrics *Metrics
+	// OnReconcile, if set, is called after each reconcile (tests).
+	OnReconcile func(*ReconcileResult, error)
+}
+
+// DefaultRunOptions returns a 5 s approval poll and 2 s–5 min backoff.
+func DefaultRunOptions() RunOptions {
+	return RunOptions{Actor: "gantry-run", Apply: apply.DefaultOptions(), ApprovalPoll: 5 * time.Second,
+		MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute, WindowHorizon: 7 * 24 * time.Hour}
+}
+
+// StackStatus is what the runner knows about one stack.
+type StackStatus struct {
+	Stack string `json:"stack"`
+	// Repo, Ref and Path are the stack's source.
+	Repo string `json:"repo"`
+	Ref  string `json:"ref"`
+	Path string `json:"path"`
+	// Commit is the last commit reconciled.
+	Commit string `json:"commit,omitempty"`
+	// Outcome and Reason of the last reconcile; Error when it failed.
+	Outcome Outcome `json:"outcome,omitempty"`
+	Reason  string  `json:"reason,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	// PlanID is the last plan (applied, pending or deferred).
+	PlanID string `json:"plan_id,omitempty"`
+	// LastReconcile and LastSuccess are when the last reconcile ended, and
+	// the last one without error.
+	LastReconcile time.Time `json:"last_reconcile,omitzero"`
+	LastSuccess   time.Time `json:"last_success,omitzero"`
+	// Failures counts failed reconciles in a row.
+	Failures int `json:"failures"`
+	// NextReconcile is when the next scheduled reconcile is due.
+	NextReconcile time.Time `json:"next_reconcile,omitzero"`
+}
+
+// Runner reconciles stacks continuously: every interval (plus jitter), when
+// triggered (a webhook, an approval), and when a window opens or closes.
+type Runner struct {
+	engine  *Engine
+	opts    RunOptions
+	cache   *kube.Cache
+	metrics *Metrics
+
+	triggers map[string]chan struct{}
+
+	mu       sync.Mutex
+	status   map[string]*StackStatus
+	approved map[string]bool // approved plans already triggered
+}
+
+// NewRunner returns a runner for opts.Stacks.
+func (e *Engine) NewRunner(opts RunOptions) *Runner {
+	d := DefaultRunOptions()
+	if opts.Actor == "" {
+		opts.Actor = d.Actor
+	}
+	if opts.ApprovalPoll <= 0 {
+		opts.ApprovalPoll = d.ApprovalPoll
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = d.MinBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = d.MaxBackoff
+	}
+	if opts.WindowHorizon <= 0 {
+		opts.WindowHorizon = d.WindowHorizon
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
+	r := &Runner{engine: e, opts: opts, cache: kube.NewCache(opts.Cluster), metrics: opts.Metrics,
+		triggers: map[string]chan struct{}{}, status: map[string]*StackStatus{}, approved: map[string]bool{}}
+	for _, s := range opts.Stacks {
+		r.triggers[s.Name] = make(chan struct{}, 1)
+		r.status[s.Name] = &StackStatus{Stack: s.Name, Repo: s.Source.Repo, Ref: s.Source.Ref, Path: s.Source.Path}
+	}
+	return r
+}
+
+// Metrics returns the runner's metrics.
+func (r *Runner) Metrics() *Metrics { return r.metrics }
+
+// Cache returns the watch cache plans read the cluster through.
+func (r *Runner) Cache() *kube.Cache { return r.cache }
+
+// Run reconciles every stack until ctx ends, then waits for the reconciles
+// in flight: an apply interrupted by ctx is recorded as interrupted before
+// Run returns.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.cache.Stop()
+	var wg sync.WaitGroup
+	for _, s := range r.opts.Stacks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(ctx, s)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.pollApprovals(ctx)
+	}()
+	wg.Wait()
+	return nil
+}
+
+// Trigger asks for an immediate reconcile of a stack; false when the runner
+// has no such stack. Triggers while one is queued coalesce.
+func (r *Runner) Trigger(name string) bool {
+	ch, ok := r.triggers[name]
+	if !ok {
+		return false
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// TriggerRepo triggers every stack whose source is one of the repository
+// URLs given (compared without scheme, credentials, ".git" or a trailing
+// slash) and, when ref is not empty, whose ref is that branch or tag (or
+// HEAD, which may be any branch). It returns the stacks triggered.
+func (r *Runner) TriggerRepo(urls []string, ref string) []string {
+	want := map[string]bool{}
+	for _, u := range urls {
+		if k := repoKey(u); k != "" {
+			want[k] = true
+		}
+	}
+	var out []string
+	for _, s := range r.opts.Stacks {
+		if !want[repoKey(s.Source.Repo)] || !refMatches(s.Source.Ref, ref) {
+			continue
+		}
+		r.Trigger(s.Name)
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// repoKey is a repository URL reduced to host and path, lowercased:
+// https://github.com/Acme/App.git, ssh://git@github.com/acme/app and
+// git@github.com:acme/app.git are the same repository.
+func repoKey(raw string) string {
+	s := strings.TrimSpace(raw)
+	if i := strings.Index(s, "://"); i >= 0 {
+		if u, err := url.Parse(s); err == nil {
+			host := u.Host
+			if port := u.Port(); port == "22" || port == "80" || port == "443" {
+				host = u.Hostname() // default ports: the same server
+			}
+			s = host + u.Path
+		}
+	} else if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], ":") {
+		s = strings.Replace(s[at+1:], ":", "/", 1) // scp-like git@host:path
+	}
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
+	return strings.ToLower(s)
+}
+
+// refMatches reports whether a push to pushed (refs/heads/x or refs/tags/x)
+// can move a stack following ref.
+func refMatches(ref, pushed string) bool {
+	if pushed == "" || ref == "" || ref == stack.DefaultRef || ref == pushed {
+		return true
+	}
+	short := strings.TrimPrefix(strings.TrimPrefix(pushed, "refs/heads/"), "refs/tags/")
+	return ref == short
+}
+
+// Status returns every stack's status, in configuration order.
+func (r *Runner) Status() []StackStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]StackStatus, 0, len(r.opts.Stacks))
+	for _, s := range r.opts.Stacks {
+		out = append(out, *r.status[s.Name])
+	}
+	return out
+}
+
+// Stack returns a stack's definition.
+func (r *Runner) Stack(name string) (stack.Stack, bool) {
+	i := slices.IndexFunc(r.opts.Stacks, func(s stack.Stack) bool { return s.Name == name })
+	if i < 0 {
+		return stack.Stack{}, false
+	}
+	return r.opts.Stacks[i], true
+}
+
+// loop reconciles one stack until ctx ends.
+func (r *Runner) loop(ctx context.Context, s stack.Stack) {
+	log := r.engine.log.With("stack", s.Name)
+	failures := 0
+	for {
+		res, err := r.reconcileOnce(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := s.Schedule.Interval
+		if s.Schedule.Jitter > 0 {
+			wait += rand.N(s.Schedule.Jitter)
+		}
+		if err != nil {
+			failures++
+			wait = r.backoff(s, failures)
+			log.Error("reconcile failed", "phase", res.Phase, "failures", failures, "retry_in", wait.String(), "error", err)
+		} else {
+			failures = 0
+			log.Info("reconciled", "outcome", string(res.Outcome), "commit", res.Commit, "requests", res.Requests, "reason", res.Reason)
+		}
+		now := r.engine.now()
+		if next := s.NextWindowChange(now, r.opts.WindowHorizon); !next.IsZero() && next.Sub(now) < wait {
+			wait = next.Sub(now) + time.Second // just inside the new window
+		}
+		r.setNext(s.Name, failures, time.Now().Add(wait))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-r.triggers[s.Name]:
+			timer.Stop()
+		}
+	}
+}
+
+// backoff is the wait after failures failed reconciles in a row.
+func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
+	limit := min(r.opts.MaxBackoff, max(s.Schedule.Interval, r.opts.MinBackoff))
+	d := r.opts.MinBackoff
+	for i := 1; i < failures && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// reconcileOnce runs one reconcile and records it in the status and metrics.
+func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
+	res, err := r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+	if err == nil && res.Outcome == "" {
+		res.Outcome = OutcomeUnchanged
+	}
+	now := time.Now()
+	r.metrics.observe(res, res.Phase, err, float64(now.Unix()))
+	r.mu.Lock()
+	st := r.status[s.Name]
+	st.LastReconcile, st.Outcome, st.Reason, st.Error = now, res.Outcome, res.Reason, ""
+	if res.Commit != "" {
+		st.Commit = res.Commit
+	}
+	if res.Plan != nil {
+		st.PlanID = res.Plan.ID
+	}
+	if err != nil {
+		st.Outcome, st.Error = OutcomeFailed, err.Error()
+	} else {
+		st.LastSuccess = now
+	}
+	r.mu.Unlock()
+	if r.opts.OnReconcile != nil {
+		r.opts.OnReconcile(res, err)
+	}
+	return res, err
+}
+
+func (r *Runner) setNext(name string, failures int, next time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.status[name].Failures, r.status[name].NextReconcile = failures, next
+}
+
+// pollApprovals triggers stacks whose plan was approved (from any process).
+func (r *Runner) pollApprovals(ctx context.Context) {
+	tick := time.NewTicker(r.opts.ApprovalPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		gates, err := r.engine.store.Gates(ctx, "", state.GateApproved, 0)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.engine.log.Warn("poll approvals", "error", err)
+			}
+			continue
+		}
+		for _, g := range gates {
+			r.triggerApproved(g)
+		}
+	}
+}
+
+// triggerApproved triggers the stack of an approved plan, once per plan:
+// the approval is seen by the poll and, when it came through the API, by
+// the API handler too.
+func (r *Runner) triggerApproved(g *state.Gate) {
+	r.mu.Lock()
+	seen := r.approved[g.PlanID]
+	r.approved[g.PlanID] = true
+	r.mu.Unlock()
+	if !seen {
+		r.Trigger(g.Stack)
+	}
+}
+
+// Ready reports whether the runner is ready to serve: the database answers
+// and every stack has been reconciled once (successfully or not).
+func (r *Runner) Ready(ctx context.Context) error {
+	if err := r.engine.store.Ping(ctx); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.opts.Stacks {
+		if r.status[s.Name].LastReconcile.IsZero() {
+			return errNotYet{s.Name}
+		}
+	}
+	return nil
+}
+
+type errNotYet struct{ stack string }
+
+func (e errNotYet) Error() string { return "stack " + e.stack + " has not been reconciled yet" }

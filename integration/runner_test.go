@@ -1,0 +1,302 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/integration/harness"
+	"github.com/gantryops/gantry/state"
+)
+
+const (
+	testToken  = "api-token-for-tests"
+	testSecret = "webhook-secret-for-tests"
+)
+
+// runningEngine is a Runner of one stack with its HTTP server, its
+// reconciles delivered on a channel.
+type runningEngine struct {
+	t       *testing.T
+	runner  *engine.Runner
+	server  *httptest.Server
+	results chan *engine.ReconcileResult
+	stop    func()
+}
+
+func startRunner(t *testing.T, s *harness.Stack) *runningEngine {
+	t.Helper()
+	e := &runningEngine{t: t, results: make(chan *engine.ReconcileResult, 100)}
+	opts := engine.DefaultRunOptions()
+	opts.Stacks, opts.Cluster, opts.Actor, opts.Apply = nil, s.Kube, "runner-test", harness.ApplyOptions()
+	opts.Stacks = append(opts.Stacks, s.Def)
+	opts.ApprovalPoll = 200 * time.Millisecond
+	opts.OnReconcile = func(res *engine.ReconcileResult, err error) {
+		if err != nil {
+			t.Errorf("reconcile %s failed: %v", res.Stack, err)
+		}
+		e.results <- res
+	}
+	e.runner = s.Engine.NewRunner(opts)
+	e.server = httptest.NewServer(e.runner.Handler(engine.ServerOptions{Token: testToken, WebhookSecret: testSecret, MaxWebhookBytes: 64 << 10}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.runner.Run(ctx)
+	}()
+	e.stop = func() {
+		cancel()
+		<-done
+		e.server.Close()
+	}
+	t.Cleanup(e.stop)
+	return e
+}
+
+// next waits for the next reconcile.
+func (e *runningEngine) next() *engine.ReconcileResult {
+	e.t.Helper()
+	select {
+	case res := <-e.results:
+		return res
+	case <-time.After(30 * time.Second):
+		e.t.Fatal("no reconcile within 30s")
+		return nil
+	}
+}
+
+// quiet asserts that no reconcile happens for a moment.
+func (e *runningEngine) quiet(why string) {
+	e.t.Helper()
+	select {
+	case res := <-e.results:
+		e.t.Errorf("%s: a reconcile happened (%s)", why, res.Outcome)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func (e *runningEngine) do(method, path, token string, body []byte, header map[string]string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.server.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+// webhook posts a push event for repo signed with secret.
+func (e *runningEngine) webhook(repoURL, secret string, pad int) (int, string) {
+	e.t.Helper()
+	payload := map[string]any{
+		"ref": "refs/heads/main", "after": strings.Repeat("a", 40),
+		"repository": map[string]any{"full_name": "acme/app", "clone_url": repoURL, "html_url": "https://example.invalid/acme/app"},
+		"padding":    strings.Repeat("x", pad),
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return e.do("POST", "/hooks/github", "", body, map[string]string{
+		"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)), "Content-Type": "application/json"})
+}
+
+// TestRunnerWebhookAPIAndMetrics drives gantry run's loop through its HTTP
+// surface: a signed push triggers a reconcile, a bad signature or an
+// oversized body triggers nothing, a no-change reconcile sends no API
+// request, a destructive commit waits and is approved through the API,
+// and the metrics say so.
+func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
+	t.Parallel()
+	repo := newServedRepo(t, configMaps("a", "1", "b", "1"))
+	s, ns := engineStack(t, "runner", repo, nil)
+	e := startRunner(t, s)
+	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	wantLive(t, ns, "runner", map[string]string{"a": "1", "b": "1"})
+	if code, body := e.do("GET", "/readyz", "", nil, nil); code != 200 {
+		t.Errorf("/readyz = %d %s after the first reconcile", code, body)
+	}
+	if code, _ := e.do("GET", "/healthz", "", nil, nil); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+
+	repo.push("a=2", configMaps("a", "2", "b", "1"))
+	if code, body := e.webhook(repo.URL, "wrong-secret", 0); code != http.StatusUnauthorized {
+		t.Errorf("webhook with a bad signature = %d %s, want 401", code, body)
+	}
+	if code, body := e.webhook(repo.URL, testSecret, 100<<10); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized webhook = %d %s, want 413", code, body)
+	}
+	e.quiet("after refused webhooks")
+	wantLive(t, ns, "runner", map[string]string{"a": "1", "b": "1"})
+
+	code, body := e.webhook(repo.URL, testSecret, 0)
+	if code != http.StatusAccepted || !strings.Contains(body, `"runner"`) {
+		t.Fatalf("signed push = %d %s, want 202 triggering runner", code, body)
+	}
+	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	wantLive(t, ns, "runner", map[string]string{"a": "2", "b": "1"})
+
+	// Nothing changed: the reconcile costs no API request beyond the watches.
+	e.runner.Trigger("runner")
+	res := e.next()
+	expectOutcome(t, res, engine.OutcomeUnchanged)
+	if res.Requests != 0 {
+		t.Errorf("a no-change reconcile sent %d API requests, want 0", res.Requests)
+	}
+
+	// Destructive: waits; the API lists it and approves it.
+	repo.push("drop b", configMaps("a", "2"))
+	if code, _ := e.webhook(repo.URL, testSecret, 0); code != http.StatusAccepted {
+		t.Fatalf("push = %d", code)
+	}
+	res = e.next()
+	expectOutcome(t, res, engine.OutcomePending)
+	for _, token := range []string{"", "wrong"} {
+		if code, _ := e.do("GET", "/api/v1/plans?status=pending", token, nil, nil); code != http.StatusUnauthorized {
+			t.Errorf("API with token %q = %d, want 401", token, code)
+		}
+	}
+	code, body = e.do("GET", "/api/v1/plans?status=pending", testToken, nil, nil)
+	if code != 200 || !strings.Contains(body, res.Plan.ID) {
+		t.Fatalf("pending plans = %d %s, want %s", code, body, res.Plan.ID)
+	}
+	if code, body := e.do("GET", "/api/v1/plans/"+res.Plan.ID, testToken, nil, nil); code != 200 || !strings.Contains(body, `"action": "delete"`) {
+		t.Errorf("GET plan = %d %.300s", code, body)
+	}
+	code, body = e.do("POST", "/api/v1/plans/"+res.Plan.ID+"/approve", testToken, []byte(`{"actor": "carol", "reason": "b is unused"}`), nil)
+	if code != 200 || !strings.Contains(body, `"approved"`) {
+		t.Fatalf("approve = %d %s", code, body)
+	}
+	if code, body := e.do("POST", "/api/v1/plans/"+res.Plan.ID+"/reject", testToken, nil, nil); code != http.StatusConflict {
+		t.Errorf("rejecting an approved plan = %d %s, want 409", code, body)
+	}
+	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	wantLive(t, ns, "runner", map[string]string{"a": "2"})
+	var actor string
+	if err := queryRow(t, s, `SELECT actor FROM audit_events WHERE kind = 'plan.approved'`).Scan(&actor); err != nil || actor != "api:carol" {
+		t.Errorf("approver = %q (%v), want api:carol", actor, err)
+	}
+
+	code, body = e.do("GET", "/metrics", "", nil, nil)
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{
+		`gantry_reconciles_total{phase="apply",result="applied",stack="runner"} 3`,
+		`gantry_reconciles_total{phase="gate",result="pending",stack="runner"} 1`,
+		`gantry_reconciles_total{phase="gate",result="unchanged",stack="runner"} 1`,
+		`gantry_pending_approvals{stack="runner"} 0`,
+		`gantry_plan_changes{action="delete",stack="runner"} 1`,
+		`gantry_webhooks_total{result="unauthorized"} 1`,
+		`gantry_webhooks_total{result="too-large"} 1`,
+		`gantry_plan_duration_seconds_count{stack="runner"}`,
+		`gantry_apply_duration_seconds_count{stack="runner"} 3`,
+		`gantry_last_success_timestamp_seconds{stack="runner"}`,
+		`gantry_drift_detected{stack="runner"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	code, body = e.do("GET", "/api/v1/stacks", testToken, nil, nil)
+	if code != 200 || !strings.Contains(body, `"outcome": "applied"`) {
+		t.Errorf("stacks = %d %s", code, body)
+	}
+}
+
+// TestTwoRunnersOneDatabase: two engines on one Postgres, both triggered
+// for every commit, apply each commit once and never at the same time.
+func TestTwoRunnersOneDatabase(t *testing.T) {
+	t.Parallel()
+	repo := newServedRepo(t, configMaps("a", "0"))
+	s, ns := engineStack(t, "twins", repo, nil)
+	twin := env.NewStackOn(t, s.Def, s.DSN)
+	a, b := startRunner(t, s), startRunner(t, twin)
+	first := []*engine.ReconcileResult{a.next(), b.next()}
+	applied := 0
+	for _, r := range first {
+		if r.Outcome == engine.OutcomeApplied {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Errorf("first commit applied %d times by two engines, want once (%s, %s)", applied, first[0].Outcome, first[1].Outcome)
+	}
+	for i := 1; i <= 4; i++ {
+		repo.push(fmt.Sprint("a=", i), configMaps("a", fmt.Sprint(i)))
+		var wg sync.WaitGroup
+		for _, e := range []*runningEngine{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if code, body := e.webhook(repo.URL, testSecret, 0); code != http.StatusAccepted {
+					t.Errorf("webhook = %d %s", code, body)
+				}
+			}()
+		}
+		wg.Wait()
+		a.next()
+		b.next()
+		// Whichever engine lost the race either found the lock taken or
+		// found nothing left to do; one more look settles it.
+		harness.Eventually(t, 10*time.Second, "commit applied", func(context.Context) error {
+			if got := liveConfigMaps(t, ns, "twins")["a"]["v"]; got != fmt.Sprint(i) {
+				a.runner.Trigger("twins")
+				a.next()
+				return fmt.Errorf("a = %s", got)
+			}
+			return nil
+		})
+	}
+	entries, err := s.Store.History(context.Background(), "twins", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 5 {
+		t.Errorf("%d applies for 5 commits, want 5 (one each)", len(entries))
+	}
+	for _, en := range entries {
+		if en.Status != state.ApplySucceeded {
+			t.Errorf("apply %s: %s %s", en.ApplyID, en.Status, en.Error)
+		}
+	}
+	// Applies never overlapped: each started after the one before finished.
+	for i := 0; i+1 < len(entries); i++ {
+		newer, older := entries[i], entries[i+1]
+		if older.FinishedAt == nil || newer.StartedAt.Before(*older.FinishedAt) {
+			t.Errorf("apply %s started at %s, before %s finished at %v", newer.ApplyID, newer.StartedAt, older.ApplyID, older.FinishedAt)
+		}
+	}
+	for _, e := range []*runningEngine{a, b} {
+		if code, body := e.do("GET", "/readyz", "", nil, nil); code != 200 {
+			t.Errorf("/readyz = %d %s", code, body)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/state"
+)
+
+func TestGate(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	first, second := recordPlan(t, s, "web"), recordPlan(t, s, "web")
+
+	if err := s.Pend(ctx, first, "web", "destructive: deletes 1 object", "engine", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pend(ctx, first, "web", "destructive: deletes 1 object", "engine", at); err != nil {
+		t.Fatalf("pending the same plan again: %v", err)
+	}
+	open, err := s.LatestGate(ctx, "web")
+	if err != nil || !open.Open() || open.PlanID != first || open.Status != state.GatePending || open.Reason != "destructive: deletes 1 object" {
+		t.Fatalf("LatestGate = %+v, %v; want the first plan pending", open, err)
+	}
+
+	// A newer plan supersedes the waiting one: one plan waits per stack.
+	if err := s.Pend(ctx, second, "web", "manual approval", "engine", at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.Gates(ctx, "", state.GatePending, 0)
+	if err != nil || len(pending) != 1 || pending[0].PlanID != second {
+		t.Fatalf("pending = %+v, %v; want only the second plan", pending, err)
+	}
+	if _, err := s.Decide(ctx, state.Decision{PlanID: first, Approve: true, Actor: "alice", At: at}); !errors.Is(err, state.ErrNotPending) || !strings.Contains(err.Error(), "superseded") {
+		t.Errorf("approving a superseded plan: %v, want ErrNotPending saying superseded", err)
+	}
+
+	// Approval is bound to the digest and recorded; a second decision is refused.
+	g, err := s.Decide(ctx, state.Decision{PlanID: second[:8], Approve: true, Actor: "alice", Reason: "cleanup ok", At: at.Add(2 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Status != state.GateApproved || g.ApprovedDigest != "sha256:test" || g.DecidedBy != "alice" {
+		t.Errorf("approved gate = %+v", g)
+	}
+	if _, err := s.Decide(ctx, state.Decision{PlanID: second, Approve: false, Actor: "bob", At: at}); !errors.Is(err, state.ErrNotPending) || !strings.Contains(err.Error(), "approved (by alice") {
+		t.Errorf("rejecting an approved plan: %v, want ErrNotPending naming the approver", err)
+	}
+	// The engine applies it: approved -> applied, once.
+	if ok, err := s.CloseGate(ctx, second, state.GateApproved, state.GateApplied, "engine", "", at); err != nil || !ok {
+		t.Fatalf("CloseGate approved->applied = %v, %v", ok, err)
+	}
+	if ok, _ := s.CloseGate(ctx, second, state.GateApproved, state.GateApplied, "engine", "", at); ok {
+		t.Error("closing the gate twice succeeded")
+	}
+	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() || latest.Status != state.GateApplied {
+		t.Errorf("LatestGate after apply = %+v, %v; want it applied", latest, err)
+	}
+
+	// Rejection, and a plan that never waited.
+	third := recordPlan(t, s, "web")
+	if err := s.Pend(ctx, third, "web", "manual approval", "engine", at); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := s.Decide(ctx, state.Decision{PlanID: third, Actor: "bob", Reason: "not today", At: at}); err != nil || g.Status != state.GateRejected {
+		t.Fatalf("reject = %+v, %v", g, err)
+	}
+	never := recordPlan(t, s, "web")
+	if _, err := s.Decide(ctx, state.Decision{PlanID: never, Approve: true, Actor: "bob", At: at}); !errors.Is(err, state.ErrNotPending) || !strings.Contains(err.Error(), "never waited") {
+		t.Errorf("approving a plan that never waited: %v", err)
+	}
+
+	events, err := s.AuditLog(ctx, "web", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[state.AuditKind]int{}
+	for _, e := range events {
+		count[e.Kind]++
+		if e.Kind == state.AuditPlanApproved && (e.Actor != "alice" || e.Details["digest"] != "sha256:test" || e.Details["reason"] != "cleanup ok") {
+			t.Errorf("approval event = %+v", e)
+		}
+	}
+	for kind, want := range map[state.AuditKind]int{state.AuditPlanPending: 3, state.AuditPlanSuperseded: 1, state.AuditPlanApproved: 1, state.AuditPlanRejected: 1} {
+		if count[kind] != want {
+			t.Errorf("%d %s events, want %d", count[kind], kind, want)
+		}
+	}
+}
