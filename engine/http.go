@@ -59,6 +59,13 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	api.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"stacks": r.Status()})
 	})
+	api.HandleFunc("POST /api/v1/stacks/{name}/reconcile", func(w http.ResponseWriter, req *http.Request) {
+		if !r.Trigger(req.PathValue("name")) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no stack %q in this engine", req.PathValue("name"))})
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "triggered"})
+	})
 	api.HandleFunc("GET /api/v1/plans", r.listPlans)
 	api.HandleFunc("GET /api/v1/plans/{id}", r.getPlan)
 	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true))

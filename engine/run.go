@@ -67,6 +67,10 @@ type StackStatus struct {
 	// the last one without error.
 	LastReconcile time.Time `json:"last_reconcile,omitzero"`
 	LastSuccess   time.Time `json:"last_success,omitzero"`
+	// Duration is how long the last reconcile took; Requests how many
+	// API requests it sent (watches excluded).
+	Duration time.Duration `json:"duration_ns"`
+	Requests int64         `json:"requests"`
 	// Failures counts failed reconciles in a row.
 	Failures int `json:"failures"`
 	// NextReconcile is when the next scheduled reconcile is due.
@@ -282,6 +286,7 @@ func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
 
 // reconcileOnce runs one reconcile and records it in the status and metrics.
 func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
+	started := time.Now()
 	res, err := r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
 	if err == nil && res.Outcome == "" {
 		res.Outcome = OutcomeUnchanged
@@ -291,6 +296,7 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 	r.mu.Lock()
 	st := r.status[s.Name]
 	st.LastReconcile, st.Outcome, st.Reason, st.Error = now, res.Outcome, res.Reason, ""
+	st.Duration, st.Requests = now.Sub(started), res.Requests
 	if res.Commit != "" {
 		st.Commit = res.Commit
 	}

@@ -11,38 +11,10 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
-	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
-
-// servedRepo is a Git repository served over smart HTTP by the real git
-// http-backend on loopback, as a stack's source.
-type servedRepo struct {
-	*gittest.Repo
-	server *gittest.HTTPServer
-	// URL is what stacks fetch.
-	URL string
-}
-
-// newServedRepo commits files as the first commit and serves the repository.
-func newServedRepo(t *testing.T, files map[string]string) *servedRepo {
-	t.Helper()
-	repo := gittest.NewRepo(t)
-	repo.Commit("first", files)
-	root := t.TempDir()
-	repo.Bare(root, "app")
-	srv := gittest.NewHTTPServer(t, root, "")
-	return &servedRepo{Repo: repo, server: srv, URL: srv.URL + "/app.git"}
-}
-
-// push commits files and pushes them to the server.
-func (r *servedRepo) push(msg string, files map[string]string) string {
-	sha := r.Commit(msg, files)
-	r.PushTo("app")
-	return sha
-}
 
 // configMaps is a deploy/cms.yaml holding a ConfigMap per name=value.
 func configMaps(kv ...string) map[string]string {
@@ -54,7 +26,7 @@ func configMaps(kv ...string) map[string]string {
 }
 
 // engineStack prepares a stack of repo's deploy directory in a new namespace.
-func engineStack(t *testing.T, name string, repo *servedRepo, edit func(*stack.Stack)) (*harness.Stack, string) {
+func engineStack(t *testing.T, name string, repo *harness.ServedRepo, edit func(*stack.Stack)) (*harness.Stack, string) {
 	t.Helper()
 	ns := env.Namespace(t)
 	def := stackDef(name, ns)
@@ -131,7 +103,7 @@ func auditCount(t *testing.T, s *harness.Stack, kind state.AuditKind) int {
 // the stack waits; approving applies it; rejecting never does.
 func TestEngineGate(t *testing.T) {
 	t.Parallel()
-	repo := newServedRepo(t, configMaps("a", "1", "b", "1", "c", "1", "d", "1"))
+	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1", "c", "1", "d", "1"))
 	s, ns := engineStack(t, "gate", repo, nil)
 	r := newReconciler(t, s)
 	ctx := context.Background()
@@ -139,13 +111,13 @@ func TestEngineGate(t *testing.T) {
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "1", "c": "1", "d": "1"})
 
-	repo.push("change b", configMaps("a", "1", "b", "2", "c", "1", "d", "1"))
+	repo.Push("change b", configMaps("a", "1", "b", "2", "c", "1", "d", "1"))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "2", "c": "1", "d": "1"})
 	expectOutcome(t, r.reconcile(), engine.OutcomeUnchanged)
 
 	// Deleting 2 of 4 objects (50% > 25%) is destructive: it waits.
-	repo.push("drop c and d", configMaps("a", "1", "b", "2"))
+	repo.Push("drop c and d", configMaps("a", "1", "b", "2"))
 	res := r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	if !strings.Contains(res.Reason, "destructive") {
@@ -184,7 +156,7 @@ func TestEngineGate(t *testing.T) {
 	}
 
 	// Reject: never applied, and not asked again while nothing changes.
-	repo.push("drop b", configMaps("a", "1"))
+	repo.Push("drop b", configMaps("a", "1"))
 	res = r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Actor: "bob", Reason: "b is still used"}); err != nil {
@@ -196,7 +168,7 @@ func TestEngineGate(t *testing.T) {
 		t.Errorf("%d rejections recorded, want 1", n)
 	}
 	// A newer commit supersedes nothing (the rejected plan is closed) and plans afresh.
-	repo.push("bring b back, change a", configMaps("a", "3", "b", "2"))
+	repo.Push("bring b back, change a", configMaps("a", "3", "b", "2"))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "3", "b": "2"})
 }
@@ -205,13 +177,13 @@ func TestEngineGate(t *testing.T) {
 // by the plan of a newer commit; approving the old one is refused.
 func TestEngineNewerCommitSupersedes(t *testing.T) {
 	t.Parallel()
-	repo := newServedRepo(t, configMaps("a", "1"))
+	repo := harness.NewServedRepo(t, configMaps("a", "1"))
 	s, ns := engineStack(t, "supersede", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalManual })
 	r := newReconciler(t, s)
 	ctx := context.Background()
 	first := r.reconcile()
 	expectOutcome(t, first, engine.OutcomePending)
-	repo.push("a=2", configMaps("a", "2"))
+	repo.Push("a=2", configMaps("a", "2"))
 	second := r.reconcile()
 	expectOutcome(t, second, engine.OutcomePending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: first.Plan.ID, Approve: true, Actor: "alice"}); err == nil || !strings.Contains(err.Error(), "superseded") {
@@ -232,7 +204,7 @@ func TestEngineNewerCommitSupersedes(t *testing.T) {
 // waits for approval again.
 func TestEngineApprovedPlanStale(t *testing.T) {
 	t.Parallel()
-	repo := newServedRepo(t, configMaps("a", "1", "b", "1"))
+	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "stale", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalManual })
 	r := newReconciler(t, s)
 	ctx := context.Background()
@@ -243,7 +215,7 @@ func TestEngineApprovedPlanStale(t *testing.T) {
 	}
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 
-	repo.push("a=2", configMaps("a", "2", "b", "1"))
+	repo.Push("a=2", configMaps("a", "2", "b", "1"))
 	res = r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	stalePlan := res.Plan.ID
@@ -285,7 +257,7 @@ func TestEngineDrift(t *testing.T) {
 	for _, mode := range []stack.Drift{stack.DriftCorrect, stack.DriftReport} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			repo := newServedRepo(t, configMaps("a", "1", "b", "1"))
+			repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
 			name := "drift-" + string(mode)
 			// A kubectl edit takes the fields it changes from gantry: taking
 			// them back is a conflict, which forceConflicts resolves.
@@ -329,7 +301,7 @@ func TestEngineDrift(t *testing.T) {
 				t.Errorf("drift event names %s (%v), want a and b", drifted, err)
 			}
 			// A new commit is applied, drift and all.
-			repo.push("a=2", configMaps("a", "2", "b", "1"))
+			repo.Push("a=2", configMaps("a", "2", "b", "1"))
 			expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 			wantLive(t, ns, name, map[string]string{"a": "2", "b": "1"})
 		})
@@ -351,14 +323,14 @@ stacks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := newServedRepo(t, configMaps("a", "1"))
+	repo := harness.NewServedRepo(t, configMaps("a", "1"))
 	s, ns := engineStack(t, "window", repo, func(d *stack.Stack) { d.Windows = cfg.Stacks[0].Windows })
 	r := newReconciler(t, s)
 	day := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	s.Clock.Set(day.Add(11 * time.Hour))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 
-	repo.push("a=2", configMaps("a", "2"))
+	repo.Push("a=2", configMaps("a", "2"))
 	s.Clock.Set(day.Add(12*time.Hour + 30*time.Minute))
 	res := r.reconcile()
 	expectOutcome(t, res, engine.OutcomeDeferred)

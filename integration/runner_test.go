@@ -1,16 +1,9 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,110 +14,11 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-const (
-	testToken  = "api-token-for-tests"
-	testSecret = "webhook-secret-for-tests"
-)
-
-// runningEngine is a Runner of one stack with its HTTP server, its
-// reconciles delivered on a channel.
-type runningEngine struct {
-	t       *testing.T
-	runner  *engine.Runner
-	server  *httptest.Server
-	results chan *engine.ReconcileResult
-	stop    func()
-}
-
-func startRunner(t *testing.T, s *harness.Stack) *runningEngine {
-	t.Helper()
-	e := &runningEngine{t: t, results: make(chan *engine.ReconcileResult, 100)}
+// startRunner runs s's stack in a Runner that polls approvals often.
+func startRunner(t *testing.T, s *harness.Stack) *harness.RunningEngine {
 	opts := engine.DefaultRunOptions()
-	opts.Stacks, opts.Cluster, opts.Actor, opts.Apply = nil, s.Kube, "runner-test", harness.ApplyOptions()
-	opts.Stacks = append(opts.Stacks, s.Def)
 	opts.ApprovalPoll = 200 * time.Millisecond
-	opts.OnReconcile = func(res *engine.ReconcileResult, err error) {
-		if err != nil {
-			t.Errorf("reconcile %s failed: %v", res.Stack, err)
-		}
-		e.results <- res
-	}
-	e.runner = s.Engine.NewRunner(opts)
-	e.server = httptest.NewServer(e.runner.Handler(engine.ServerOptions{Token: testToken, WebhookSecret: testSecret, MaxWebhookBytes: 64 << 10}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = e.runner.Run(ctx)
-	}()
-	e.stop = func() {
-		cancel()
-		<-done
-		e.server.Close()
-	}
-	t.Cleanup(e.stop)
-	return e
-}
-
-// next waits for the next reconcile.
-func (e *runningEngine) next() *engine.ReconcileResult {
-	e.t.Helper()
-	select {
-	case res := <-e.results:
-		return res
-	case <-time.After(30 * time.Second):
-		e.t.Fatal("no reconcile within 30s")
-		return nil
-	}
-}
-
-// quiet asserts that no reconcile happens for a moment.
-func (e *runningEngine) quiet(why string) {
-	e.t.Helper()
-	select {
-	case res := <-e.results:
-		e.t.Errorf("%s: a reconcile happened (%s)", why, res.Outcome)
-	case <-time.After(500 * time.Millisecond):
-	}
-}
-
-func (e *runningEngine) do(method, path, token string, body []byte, header map[string]string) (int, string) {
-	e.t.Helper()
-	req, err := http.NewRequest(method, e.server.URL+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
-}
-
-// webhook posts a push event for repo signed with secret.
-func (e *runningEngine) webhook(repoURL, secret string, pad int) (int, string) {
-	e.t.Helper()
-	payload := map[string]any{
-		"ref": "refs/heads/main", "after": strings.Repeat("a", 40),
-		"repository": map[string]any{"full_name": "acme/app", "clone_url": repoURL, "html_url": "https://example.invalid/acme/app"},
-		"padding":    strings.Repeat("x", pad),
-	}
-	body, err := json.Marshal(payload)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return e.do("POST", "/hooks/github", "", body, map[string]string{
-		"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)), "Content-Type": "application/json"})
+	return harness.StartRunner(t, s, opts)
 }
 
 // TestRunnerWebhookAPIAndMetrics drives gantry run's loop through its HTTP
@@ -134,77 +28,83 @@ func (e *runningEngine) webhook(repoURL, secret string, pad int) (int, string) {
 // and the metrics say so.
 func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	t.Parallel()
-	repo := newServedRepo(t, configMaps("a", "1", "b", "1"))
+	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "runner", repo, nil)
 	e := startRunner(t, s)
-	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), engine.OutcomeApplied)
 	wantLive(t, ns, "runner", map[string]string{"a": "1", "b": "1"})
-	if code, body := e.do("GET", "/readyz", "", nil, nil); code != 200 {
+	if code, body := e.Do("GET", "/readyz", "", nil, nil); code != 200 {
 		t.Errorf("/readyz = %d %s after the first reconcile", code, body)
 	}
-	if code, _ := e.do("GET", "/healthz", "", nil, nil); code != 200 {
+	if code, _ := e.Do("GET", "/healthz", "", nil, nil); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
 
-	repo.push("a=2", configMaps("a", "2", "b", "1"))
-	if code, body := e.webhook(repo.URL, "wrong-secret", 0); code != http.StatusUnauthorized {
+	repo.Push("a=2", configMaps("a", "2", "b", "1"))
+	if code, body := e.Webhook(repo.URL, "wrong-secret", 0); code != http.StatusUnauthorized {
 		t.Errorf("webhook with a bad signature = %d %s, want 401", code, body)
 	}
-	if code, body := e.webhook(repo.URL, testSecret, 100<<10); code != http.StatusRequestEntityTooLarge {
+	if code, body := e.Webhook(repo.URL, harness.WebhookSecret, 100<<10); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized webhook = %d %s, want 413", code, body)
 	}
-	e.quiet("after refused webhooks")
+	e.Quiet("after refused webhooks")
 	wantLive(t, ns, "runner", map[string]string{"a": "1", "b": "1"})
 
-	code, body := e.webhook(repo.URL, testSecret, 0)
+	code, body := e.Webhook(repo.URL, harness.WebhookSecret, 0)
 	if code != http.StatusAccepted || !strings.Contains(body, `"runner"`) {
 		t.Fatalf("signed push = %d %s, want 202 triggering runner", code, body)
 	}
-	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), engine.OutcomeApplied)
 	wantLive(t, ns, "runner", map[string]string{"a": "2", "b": "1"})
 
-	// Nothing changed: the reconcile costs no API request beyond the watches.
-	e.runner.Trigger("runner")
-	res := e.next()
+	// Nothing changed: the reconcile, asked for through the API, costs no
+	// API request beyond the watches.
+	if code, body := e.Do("POST", "/api/v1/stacks/nope/reconcile", harness.APIToken, nil, nil); code != http.StatusNotFound {
+		t.Errorf("reconcile of an unknown stack = %d %s, want 404", code, body)
+	}
+	if code, body := e.Do("POST", "/api/v1/stacks/runner/reconcile", harness.APIToken, nil, nil); code != http.StatusAccepted {
+		t.Fatalf("reconcile = %d %s, want 202", code, body)
+	}
+	res := e.Next()
 	expectOutcome(t, res, engine.OutcomeUnchanged)
 	if res.Requests != 0 {
 		t.Errorf("a no-change reconcile sent %d API requests, want 0", res.Requests)
 	}
 
 	// Destructive: waits; the API lists it and approves it.
-	repo.push("drop b", configMaps("a", "2"))
-	if code, _ := e.webhook(repo.URL, testSecret, 0); code != http.StatusAccepted {
+	repo.Push("drop b", configMaps("a", "2"))
+	if code, _ := e.Webhook(repo.URL, harness.WebhookSecret, 0); code != http.StatusAccepted {
 		t.Fatalf("push = %d", code)
 	}
-	res = e.next()
+	res = e.Next()
 	expectOutcome(t, res, engine.OutcomePending)
 	for _, token := range []string{"", "wrong"} {
-		if code, _ := e.do("GET", "/api/v1/plans?status=pending", token, nil, nil); code != http.StatusUnauthorized {
+		if code, _ := e.Do("GET", "/api/v1/plans?status=pending", token, nil, nil); code != http.StatusUnauthorized {
 			t.Errorf("API with token %q = %d, want 401", token, code)
 		}
 	}
-	code, body = e.do("GET", "/api/v1/plans?status=pending", testToken, nil, nil)
+	code, body = e.Do("GET", "/api/v1/plans?status=pending", harness.APIToken, nil, nil)
 	if code != 200 || !strings.Contains(body, res.Plan.ID) {
 		t.Fatalf("pending plans = %d %s, want %s", code, body, res.Plan.ID)
 	}
-	if code, body := e.do("GET", "/api/v1/plans/"+res.Plan.ID, testToken, nil, nil); code != 200 || !strings.Contains(body, `"action": "delete"`) {
+	if code, body := e.Do("GET", "/api/v1/plans/"+res.Plan.ID, harness.APIToken, nil, nil); code != 200 || !strings.Contains(body, `"action": "delete"`) {
 		t.Errorf("GET plan = %d %.300s", code, body)
 	}
-	code, body = e.do("POST", "/api/v1/plans/"+res.Plan.ID+"/approve", testToken, []byte(`{"actor": "carol", "reason": "b is unused"}`), nil)
+	code, body = e.Do("POST", "/api/v1/plans/"+res.Plan.ID+"/approve", harness.APIToken, []byte(`{"actor": "carol", "reason": "b is unused"}`), nil)
 	if code != 200 || !strings.Contains(body, `"approved"`) {
 		t.Fatalf("approve = %d %s", code, body)
 	}
-	if code, body := e.do("POST", "/api/v1/plans/"+res.Plan.ID+"/reject", testToken, nil, nil); code != http.StatusConflict {
+	if code, body := e.Do("POST", "/api/v1/plans/"+res.Plan.ID+"/reject", harness.APIToken, nil, nil); code != http.StatusConflict {
 		t.Errorf("rejecting an approved plan = %d %s, want 409", code, body)
 	}
-	expectOutcome(t, e.next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), engine.OutcomeApplied)
 	wantLive(t, ns, "runner", map[string]string{"a": "2"})
 	var actor string
 	if err := queryRow(t, s, `SELECT actor FROM audit_events WHERE kind = 'plan.approved'`).Scan(&actor); err != nil || actor != "api:carol" {
 		t.Errorf("approver = %q (%v), want api:carol", actor, err)
 	}
 
-	code, body = e.do("GET", "/metrics", "", nil, nil)
+	code, body = e.Do("GET", "/metrics", "", nil, nil)
 	if code != 200 {
 		t.Fatalf("/metrics = %d", code)
 	}
@@ -225,7 +125,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	code, body = e.do("GET", "/api/v1/stacks", testToken, nil, nil)
+	code, body = e.Do("GET", "/api/v1/stacks", harness.APIToken, nil, nil)
 	if code != 200 || !strings.Contains(body, `"outcome": "applied"`) {
 		t.Errorf("stacks = %d %s", code, body)
 	}
@@ -235,11 +135,11 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 // for every commit, apply each commit once and never at the same time.
 func TestTwoRunnersOneDatabase(t *testing.T) {
 	t.Parallel()
-	repo := newServedRepo(t, configMaps("a", "0"))
+	repo := harness.NewServedRepo(t, configMaps("a", "0"))
 	s, ns := engineStack(t, "twins", repo, nil)
 	twin := env.NewStackOn(t, s.Def, s.DSN)
 	a, b := startRunner(t, s), startRunner(t, twin)
-	first := []*engine.ReconcileResult{a.next(), b.next()}
+	first := []*engine.ReconcileResult{a.Next(), b.Next()}
 	applied := 0
 	for _, r := range first {
 		if r.Outcome == engine.OutcomeApplied {
@@ -250,26 +150,26 @@ func TestTwoRunnersOneDatabase(t *testing.T) {
 		t.Errorf("first commit applied %d times by two engines, want once (%s, %s)", applied, first[0].Outcome, first[1].Outcome)
 	}
 	for i := 1; i <= 4; i++ {
-		repo.push(fmt.Sprint("a=", i), configMaps("a", fmt.Sprint(i)))
+		repo.Push(fmt.Sprint("a=", i), configMaps("a", fmt.Sprint(i)))
 		var wg sync.WaitGroup
-		for _, e := range []*runningEngine{a, b} {
+		for _, e := range []*harness.RunningEngine{a, b} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if code, body := e.webhook(repo.URL, testSecret, 0); code != http.StatusAccepted {
+				if code, body := e.Webhook(repo.URL, harness.WebhookSecret, 0); code != http.StatusAccepted {
 					t.Errorf("webhook = %d %s", code, body)
 				}
 			}()
 		}
 		wg.Wait()
-		a.next()
-		b.next()
+		a.Next()
+		b.Next()
 		// Whichever engine lost the race either found the lock taken or
 		// found nothing left to do; one more look settles it.
 		harness.Eventually(t, 10*time.Second, "commit applied", func(context.Context) error {
 			if got := liveConfigMaps(t, ns, "twins")["a"]["v"]; got != fmt.Sprint(i) {
-				a.runner.Trigger("twins")
-				a.next()
+				a.Runner.Trigger("twins")
+				a.Next()
 				return fmt.Errorf("a = %s", got)
 			}
 			return nil
@@ -294,8 +194,8 @@ func TestTwoRunnersOneDatabase(t *testing.T) {
 			t.Errorf("apply %s started at %s, before %s finished at %v", newer.ApplyID, newer.StartedAt, older.ApplyID, older.FinishedAt)
 		}
 	}
-	for _, e := range []*runningEngine{a, b} {
-		if code, body := e.do("GET", "/readyz", "", nil, nil); code != 200 {
+	for _, e := range []*harness.RunningEngine{a, b} {
+		if code, body := e.Do("GET", "/readyz", "", nil, nil); code != 200 {
 			t.Errorf("/readyz = %d %s", code, body)
 		}
 	}

@@ -56,6 +56,14 @@ type Cluster struct {
 	Dir string
 
 	procs []*process // in start order; stopped in reverse
+	api   apiServer
+}
+
+// apiServer is what restarting kube-apiserver needs.
+type apiServer struct {
+	opts  Options
+	args  []string
+	ready func(context.Context) error
 }
 
 // Start starts etcd, kube-apiserver and kube-controller-manager and waits
@@ -143,24 +151,25 @@ func (c *Cluster) startAPIServer(ctx context.Context, opts Options, p *pki, etcd
 	if err := os.WriteFile(tokens, []byte(tokenCSV), 0o600); err != nil {
 		return err
 	}
-	proc, err := startProcess(opts, "kube-apiserver",
-		"--etcd-servers="+etcdURL,
+	args := []string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(port),
-		"--tls-cert-file="+p.servingCert, "--tls-private-key-file="+p.servingKey,
-		"--cert-dir="+filepath.Join(opts.Dir, "apiserver-certs"),
-		"--token-auth-file="+tokens,
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + p.servingCert, "--tls-private-key-file=" + p.servingKey,
+		"--cert-dir=" + filepath.Join(opts.Dir, "apiserver-certs"),
+		"--token-auth-file=" + tokens,
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+p.saPublic,
-		"--service-account-signing-key-file="+p.saPrivate,
-		"--service-cluster-ip-range="+opts.ServiceCIDR,
+		"--service-account-key-file=" + p.saPublic,
+		"--service-account-signing-key-file=" + p.saPrivate,
+		"--service-cluster-ip-range=" + opts.ServiceCIDR,
 		// Loopback has no routable address for the kubernetes Service's endpoints.
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--v=0",
-	)
+	}
+	proc, err := startProcess(opts, "kube-apiserver", args...)
 	if err != nil {
 		return err
 	}
@@ -177,9 +186,42 @@ func (c *Cluster) startAPIServer(ctx context.Context, opts Options, p *pki, etcd
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(p.caPEM))
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return proc.waitFor(ctx, opts.StartTimeout, func(ctx context.Context) error {
-		return httpOK(ctx, hc, host+"/readyz", adminToken)
-	})
+	ready := func(ctx context.Context) error { return httpOK(ctx, hc, host+"/readyz", adminToken) }
+	c.api = apiServer{opts: opts, args: args, ready: ready}
+	return proc.waitFor(ctx, opts.StartTimeout, ready)
+}
+
+// StopAPIServer stops kube-apiserver by its process id, leaving etcd and the
+// controller manager running, as an API server outage does.
+func (c *Cluster) StopAPIServer() error {
+	for _, p := range c.procs {
+		if p.name == "kube-apiserver" {
+			return p.stop(10 * time.Second)
+		}
+	}
+	return errors.New("testcluster: no kube-apiserver started")
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, with the
+// same flags, address and credentials, and waits until it is ready.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	for i, p := range c.procs {
+		if p.name != "kube-apiserver" {
+			continue
+		}
+		select {
+		case <-p.done:
+		default:
+			return errors.New("testcluster: kube-apiserver is running: stop it first")
+		}
+		proc, err := startProcess(c.api.opts, "kube-apiserver", c.api.args...)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = proc
+		return proc.waitFor(ctx, c.api.opts.StartTimeout, c.api.ready)
+	}
+	return errors.New("testcluster: no kube-apiserver started")
 }
 
 func (c *Cluster) startControllerManager(ctx context.Context, opts Options, p *pki) error {
