@@ -236,4 +236,3 @@ func freePort(b *testing.B) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
-
