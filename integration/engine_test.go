@@ -16,15 +16,6 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-// configMaps is a deploy/cms.yaml holding a ConfigMap per name=value.
-func configMaps(kv ...string) map[string]string {
-	var doc strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		doc.WriteString(configMapDoc(kv[i], kv[i+1]))
-	}
-	return map[string]string{"deploy/cms.yaml": doc.String()}
-}
-
 // engineStack prepares a stack of repo's deploy directory in a new namespace.
 func engineStack(t *testing.T, name string, repo *harness.ServedRepo, edit func(*stack.Stack)) (*harness.Stack, string) {
 	t.Helper()
@@ -103,7 +94,7 @@ func auditCount(t *testing.T, s *harness.Stack, kind state.AuditKind) int {
 // the stack waits; approving applies it; rejecting never does.
 func TestEngineGate(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1", "c", "1", "d", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1", "c", "1", "d", "1"))
 	s, ns := engineStack(t, "gate", repo, nil)
 	r := newReconciler(t, s)
 	ctx := context.Background()
@@ -111,13 +102,13 @@ func TestEngineGate(t *testing.T) {
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "1", "c": "1", "d": "1"})
 
-	repo.Push("change b", configMaps("a", "1", "b", "2", "c", "1", "d", "1"))
+	repo.Push("change b", harness.ConfigMaps("a", "1", "b", "2", "c", "1", "d", "1"))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "2", "c": "1", "d": "1"})
 	expectOutcome(t, r.reconcile(), engine.OutcomeUnchanged)
 
 	// Deleting 2 of 4 objects (50% > 25%) is destructive: it waits.
-	repo.Push("drop c and d", configMaps("a", "1", "b", "2"))
+	repo.Push("drop c and d", harness.ConfigMaps("a", "1", "b", "2"))
 	res := r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	if !strings.Contains(res.Reason, "destructive") {
@@ -156,7 +147,7 @@ func TestEngineGate(t *testing.T) {
 	}
 
 	// Reject: never applied, and not asked again while nothing changes.
-	repo.Push("drop b", configMaps("a", "1"))
+	repo.Push("drop b", harness.ConfigMaps("a", "1"))
 	res = r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Actor: "bob", Reason: "b is still used"}); err != nil {
@@ -168,7 +159,7 @@ func TestEngineGate(t *testing.T) {
 		t.Errorf("%d rejections recorded, want 1", n)
 	}
 	// A newer commit supersedes nothing (the rejected plan is closed) and plans afresh.
-	repo.Push("bring b back, change a", configMaps("a", "3", "b", "2"))
+	repo.Push("bring b back, change a", harness.ConfigMaps("a", "3", "b", "2"))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 	wantLive(t, ns, "gate", map[string]string{"a": "3", "b": "2"})
 }
@@ -177,13 +168,13 @@ func TestEngineGate(t *testing.T) {
 // by the plan of a newer commit; approving the old one is refused.
 func TestEngineNewerCommitSupersedes(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, configMaps("a", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1"))
 	s, ns := engineStack(t, "supersede", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalManual })
 	r := newReconciler(t, s)
 	ctx := context.Background()
 	first := r.reconcile()
 	expectOutcome(t, first, engine.OutcomePending)
-	repo.Push("a=2", configMaps("a", "2"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	second := r.reconcile()
 	expectOutcome(t, second, engine.OutcomePending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: first.Plan.ID, Approve: true, Actor: "alice"}); err == nil || !strings.Contains(err.Error(), "superseded") {
@@ -204,7 +195,7 @@ func TestEngineNewerCommitSupersedes(t *testing.T) {
 // waits for approval again.
 func TestEngineApprovedPlanStale(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "stale", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalManual })
 	r := newReconciler(t, s)
 	ctx := context.Background()
@@ -215,7 +206,7 @@ func TestEngineApprovedPlanStale(t *testing.T) {
 	}
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 
-	repo.Push("a=2", configMaps("a", "2", "b", "1"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
 	res = r.reconcile()
 	expectOutcome(t, res, engine.OutcomePending)
 	stalePlan := res.Plan.ID
@@ -257,7 +248,7 @@ func TestEngineDrift(t *testing.T) {
 	for _, mode := range []stack.Drift{stack.DriftCorrect, stack.DriftReport} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
-			repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
+			repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 			name := "drift-" + string(mode)
 			// A kubectl edit takes the fields it changes from gantry: taking
 			// them back is a conflict, which forceConflicts resolves.
@@ -301,7 +292,7 @@ func TestEngineDrift(t *testing.T) {
 				t.Errorf("drift event names %s (%v), want a and b", drifted, err)
 			}
 			// A new commit is applied, drift and all.
-			repo.Push("a=2", configMaps("a", "2", "b", "1"))
+			repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
 			expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 			wantLive(t, ns, name, map[string]string{"a": "2", "b": "1"})
 		})
@@ -323,14 +314,14 @@ stacks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := harness.NewServedRepo(t, configMaps("a", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1"))
 	s, ns := engineStack(t, "window", repo, func(d *stack.Stack) { d.Windows = cfg.Stacks[0].Windows })
 	r := newReconciler(t, s)
 	day := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	s.Clock.Set(day.Add(11 * time.Hour))
 	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
 
-	repo.Push("a=2", configMaps("a", "2"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	s.Clock.Set(day.Add(12*time.Hour + 30*time.Minute))
 	res := r.reconcile()
 	expectOutcome(t, res, engine.OutcomeDeferred)

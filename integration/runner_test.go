@@ -28,7 +28,7 @@ func startRunner(t *testing.T, s *harness.Stack) *harness.RunningEngine {
 // and the metrics say so.
 func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "runner", repo, nil)
 	e := startRunner(t, s)
 	expectOutcome(t, e.Next(), engine.OutcomeApplied)
@@ -40,7 +40,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 		t.Errorf("/healthz = %d", code)
 	}
 
-	repo.Push("a=2", configMaps("a", "2", "b", "1"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
 	if code, body := e.Webhook(repo.URL, "wrong-secret", 0); code != http.StatusUnauthorized {
 		t.Errorf("webhook with a bad signature = %d %s, want 401", code, body)
 	}
@@ -72,7 +72,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	}
 
 	// Destructive: waits; the API lists it and approves it.
-	repo.Push("drop b", configMaps("a", "2"))
+	repo.Push("drop b", harness.ConfigMaps("a", "2"))
 	if code, _ := e.Webhook(repo.URL, harness.WebhookSecret, 0); code != http.StatusAccepted {
 		t.Fatalf("push = %d", code)
 	}
@@ -135,7 +135,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 // for every commit, apply each commit once and never at the same time.
 func TestTwoRunnersOneDatabase(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, configMaps("a", "0"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "0"))
 	s, ns := engineStack(t, "twins", repo, nil)
 	twin := env.NewStackOn(t, s.Def, s.DSN)
 	a, b := startRunner(t, s), startRunner(t, twin)
@@ -150,7 +150,7 @@ func TestTwoRunnersOneDatabase(t *testing.T) {
 		t.Errorf("first commit applied %d times by two engines, want once (%s, %s)", applied, first[0].Outcome, first[1].Outcome)
 	}
 	for i := 1; i <= 4; i++ {
-		repo.Push(fmt.Sprint("a=", i), configMaps("a", fmt.Sprint(i)))
+		repo.Push(fmt.Sprint("a=", i), harness.ConfigMaps("a", fmt.Sprint(i)))
 		var wg sync.WaitGroup
 		for _, e := range []*harness.RunningEngine{a, b} {
 			wg.Add(1)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,16 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/internal/gittest"
 )
+
+// ConfigMaps is a repository's deploy/cms.yaml holding a ConfigMap per
+// name, value pair (the value under key "v").
+func ConfigMaps(kv ...string) map[string]string {
+	var doc strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(&doc, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", kv[i], kv[i+1])
+	}
+	return map[string]string{"deploy/cms.yaml": doc.String()}
+}
 
 // ServedRepo is a Git repository served over smart HTTP by the real git
 // http-backend on loopback, as a stack's source.

@@ -20,14 +20,6 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-func configMaps(kv ...string) map[string]string {
-	var doc strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&doc, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", kv[i], kv[i+1])
-	}
-	return map[string]string{"deploy/cms.yaml": doc.String()}
-}
-
 // newStack prepares a stack of repoURL's deploy directory in a new namespace.
 func newStack(t *testing.T, name, repoURL string) (*harness.Stack, string) {
 	t.Helper()
@@ -102,7 +94,7 @@ func inventorySize(t *testing.T, s *harness.Stack) int {
 // planned, applied or pruned; once it is back, the commit pushed meanwhile
 // is applied.
 func TestGitServerDown(t *testing.T) {
-	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1", "c", "1", "d", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1", "c", "1", "d", "1"))
 	target, err := url.Parse(repo.Server.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +115,7 @@ func TestGitServerDown(t *testing.T) {
 	wantLive(t, ns, map[string]string{"a": "1", "b": "1", "c": "1", "d": "1"})
 
 	down.Store(true)
-	repo.Push("a=2, and an empty deploy/ would prune everything", configMaps("a", "2", "b", "1", "c", "1", "d", "1"))
+	repo.Push("a=2, and an empty deploy/ would prune everything", harness.ConfigMaps("a", "2", "b", "1", "c", "1", "d", "1"))
 	e.Runner.Trigger("git-down")
 	r, _ := until(t, e, "failing", failedReconcile)
 	if r.Phase != "render" || !strings.Contains(r.Err.Error(), "503") {
@@ -157,7 +149,7 @@ func TestGitServerDown(t *testing.T) {
 // commit is applied, and the watch cache follows the cluster again (an
 // object deleted after the restart is seen and recreated).
 func TestAPIServerRestart(t *testing.T) {
-	repo := harness.NewServedRepo(t, configMaps("a", "1", "b", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 	s, ns := newStack(t, "api-restart", repo.URL)
 	e := runFast(t, s)
 	until(t, e, "applying the first commit", applied)
@@ -171,7 +163,7 @@ func TestAPIServerRestart(t *testing.T) {
 			_ = env.Cluster.StartAPIServer(context.Background())
 		}
 	})
-	repo.Push("a=2", configMaps("a", "2", "b", "1"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
 	e.Runner.Trigger("api-restart")
 	r, _ := until(t, e, "failing while the API server is down", failedReconcile)
 	if r.Outcome == engine.OutcomeApplied {
@@ -202,7 +194,7 @@ func TestAPIServerRestart(t *testing.T) {
 // the cluster (no apply without a record); once it is back, the commit is
 // applied and recorded, and no record is lost or doubled.
 func TestPostgresRestart(t *testing.T) {
-	repo := harness.NewServedRepo(t, configMaps("a", "1"))
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1"))
 	s, ns := newStack(t, "pg-restart", repo.URL)
 	e := runFast(t, s)
 	until(t, e, "applying the first commit", applied)
@@ -217,7 +209,7 @@ func TestPostgresRestart(t *testing.T) {
 			_, _ = env.DB.Embedded.Start(ctx)
 		}
 	})
-	repo.Push("a=2", configMaps("a", "2"))
+	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	e.Runner.Trigger("pg-restart")
 	until(t, e, "failing while Postgres is down", failedReconcile)
 	until(t, e, "failing again", failedReconcile)

@@ -120,24 +120,13 @@ func run(ctx context.Context) (err error) {
 	}
 
 	step("Change the stack in Git: three replicas, and no more Service")
-	deployment := filepath.Join(repo, "base", "deployment.yaml")
-	data, err := os.ReadFile(deployment)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(deployment, []byte(strings.Replace(string(data), "replicas: 2", "replicas: 3", 1)), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(repo, "base", "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n"), 0o644); err != nil {
-		return err
-	}
-	for _, args := range [][]string{
-		{"add", "-A"},
-		{"-c", "user.name=gantry demo", "-c", "user.email=demo@gantry.invalid", "commit", "-q", "-m", "shop: three replicas, no Service"},
-	} {
-		if err := d.command(ctx, repo, "git", args...); err != nil {
+	if err := d.commit(ctx, repo, "shop: three replicas, no Service", func() error {
+		if err := replaceIn(filepath.Join(repo, "base", "deployment.yaml"), "replicas: 2", "replicas: 3"); err != nil {
 			return err
 		}
+		return os.WriteFile(filepath.Join(repo, "base", "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n"), 0o644)
+	}); err != nil {
+		return err
 	}
 
 	// History shows apply times to the second; a second apart, the restore
@@ -151,7 +140,10 @@ func run(ctx context.Context) (err error) {
 	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
 		return err
 	}
-	return d.restore(ctx, config)
+	if err := d.restore(ctx, config); err != nil {
+		return err
+	}
+	return d.engine(ctx, config, repo)
 }
 
 // restore shows the history, restores the first revision of this run by
