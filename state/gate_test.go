@@ -58,8 +58,25 @@ func TestGate(t *testing.T) {
 	if ok, _ := s.CloseGate(ctx, second, state.GateApproved, state.GateApplied, "engine", "", at); ok {
 		t.Error("closing the gate twice succeeded")
 	}
-	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() || latest.Status != state.GateApplied {
-		t.Errorf("LatestGate after apply = %+v, %v; want it applied", latest, err)
+	// A plan approved and then found stale: marked so, with its audit event.
+	staleID := recordPlan(t, s, "web")
+	if err := s.Pend(ctx, staleID, "web", "manual approval", "engine", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Decide(ctx, state.Decision{PlanID: staleID, Approve: true, Actor: "alice", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.CloseGate(ctx, staleID, state.GateApproved, state.GateStale, "engine", "the cluster changed", at); err != nil || !ok {
+		t.Fatalf("CloseGate approved->stale = %v, %v", ok, err)
+	}
+	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() || latest.Status != state.GateStale || latest.DecisionReason != "the cluster changed" {
+		t.Errorf("LatestGate after stale = %+v, %v", latest, err)
+	}
+	if _, err := s.Decide(ctx, state.Decision{PlanID: second, Approve: true, Actor: "alice", At: at}); !errors.Is(err, state.ErrNotPending) {
+		t.Errorf("deciding an applied plan: %v", err)
+	}
+	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() {
+		t.Errorf("LatestGate = %+v, %v; want it closed", latest, err)
 	}
 
 	// Rejection, and a plan that never waited.
@@ -82,11 +99,11 @@ func TestGate(t *testing.T) {
 	count := map[state.AuditKind]int{}
 	for _, e := range events {
 		count[e.Kind]++
-		if e.Kind == state.AuditPlanApproved && (e.Actor != "alice" || e.Details["digest"] != "sha256:test" || e.Details["reason"] != "cleanup ok") {
+		if e.Kind == state.AuditPlanApproved && e.PlanID == second && (e.Actor != "alice" || e.Details["digest"] != "sha256:test" || e.Details["reason"] != "cleanup ok") {
 			t.Errorf("approval event = %+v", e)
 		}
 	}
-	for kind, want := range map[state.AuditKind]int{state.AuditPlanPending: 3, state.AuditPlanSuperseded: 1, state.AuditPlanApproved: 1, state.AuditPlanRejected: 1} {
+	for kind, want := range map[state.AuditKind]int{state.AuditPlanPending: 4, state.AuditPlanSuperseded: 1, state.AuditPlanApproved: 2, state.AuditPlanRejected: 1, state.AuditPlanStale: 1} {
 		if count[kind] != want {
 			t.Errorf("%d %s events, want %d", count[kind], kind, want)
 		}
