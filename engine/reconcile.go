@@ -189,6 +189,14 @@ func (e *Engine) applyApproved(ctx context.Context, req ReconcileRequest, gate *
 func (e *Engine) planAndGate(ctx context.Context, req ReconcileRequest, src plan.Source, objects []*unstructured.Unstructured, gate *state.Gate, res *ReconcileResult) error {
 	s, actor := req.Stack, actorOr(req.Actor)
 	res.Phase = "plan"
+	// A watch cache whose watch is broken (the API server is down or
+	// restarting) may hold an old state: fail, to be retried and reported,
+	// rather than call that state unchanged.
+	if w, ok := req.Reader.(interface{ Err() error }); ok {
+		if err := w.Err(); err != nil {
+			return fmt.Errorf("the API server cannot be watched, so the live state may be out of date: %w", err)
+		}
+	}
 	p, err := e.computePlan(ctx, PlanRequest{Stack: s, Cluster: req.Reader, Actor: actor}, src, objects, "")
 	if err != nil {
 		return err

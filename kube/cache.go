@@ -69,13 +69,6 @@ func (c *Cache) Stop() {
 	c.informers = map[cacheKey]*informer{}
 }
 
-// Watches returns the number of resources (per namespace) watched.
-func (c *Cache) Watches() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.informers)
-}
-
 // List returns every object of r in namespace from the cache, starting a
 // watch of it on first use. A namespaced List is served by a cluster-wide
 // watch of the resource when there is one.

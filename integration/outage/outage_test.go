@@ -163,12 +163,20 @@ func TestAPIServerRestart(t *testing.T) {
 			_ = env.Cluster.StartAPIServer(context.Background())
 		}
 	})
-	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
-	e.Runner.Trigger("api-restart")
-	r, _ := until(t, e, "failing while the API server is down", failedReconcile)
-	if r.Outcome == engine.OutcomeApplied {
-		t.Errorf("reported applied while the API server was down: %v", r.Err)
+	// Nothing changed in Git, but the engine cannot see the cluster: it
+	// says so rather than "unchanged".
+	var r harness.Reconciled
+	harness.Eventually(t, 30*time.Second, "a reconcile fails while the API server is down", func(context.Context) error {
+		e.Runner.Trigger("api-restart") // the watch notices the outage within moments, not at once
+		if r = e.NextResult(); r.Err == nil {
+			return fmt.Errorf("outcome %s", r.Outcome)
+		}
+		return nil
+	})
+	if r.Phase != "plan" || !strings.Contains(r.Err.Error(), "cannot be watched") {
+		t.Errorf("failed in %s with %v, want the plan phase saying the cluster cannot be watched", r.Phase, r.Err)
 	}
+	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
 	until(t, e, "failing again", failedReconcile)
 	if err := env.Cluster.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
