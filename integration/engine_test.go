@@ -191,53 +191,91 @@ func TestEngineNewerCommitSupersedes(t *testing.T) {
 }
 
 // TestEngineApprovedPlanStale: an approved plan whose objects changed in
-// the cluster since is not applied; it is planned again and (manual policy)
-// waits for approval again.
+// the cluster since is not applied; it is planned again and waits for
+// approval again — under manual approval (a change), and under
+// auto-unless-destructive (a destructive deletion; the object edited is one
+// the plan leaves as it is).
 func TestEngineApprovedPlanStale(t *testing.T) {
 	t.Parallel()
-	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
-	s, ns := engineStack(t, "stale", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalManual })
-	r := newReconciler(t, s)
-	ctx := context.Background()
-	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
-	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Approve: true, Actor: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	for _, tc := range []struct {
+		name     string
+		approval stack.Approval
+		next     map[string]string // the commit that waits
+	}{
+		{"manual", stack.ApprovalManual, harness.ConfigMaps("a", "2", "b", "1")},
+		{"destructive", stack.ApprovalAutoUnlessDestructive, harness.ConfigMaps("a", "1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := "stale-" + tc.name
+			repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
+			s, ns := engineStack(t, name, repo, func(d *stack.Stack) { d.Approval = tc.approval })
+			r := newReconciler(t, s)
+			ctx := context.Background()
+			if res := r.reconcile(); res.Outcome == engine.OutcomePending {
+				if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Approve: true, Actor: "alice"}); err != nil {
+					t.Fatal(err)
+				}
+				expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+			} else {
+				expectOutcome(t, res, engine.OutcomeApplied)
+			}
 
-	repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
-	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
-	stalePlan := res.Plan.ID
-	// Out of band, someone labels a: the plan's base moved.
-	cms := env.Clientset(t).CoreV1().ConfigMaps(ns)
-	cm, err := cms.Get(ctx, "a", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+			repo.Push("the change that waits", tc.next)
+			res := r.reconcile()
+			expectOutcome(t, res, engine.OutcomePending)
+			stalePlan := res.Plan.ID
+			// Out of band, someone labels a: the plan's base moved.
+			cms := env.Clientset(t).CoreV1().ConfigMaps(ns)
+			cm, err := cms.Get(ctx, "a", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm.Labels["edited"] = "by-hand"
+			if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: stalePlan, Approve: true, Actor: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+			res = r.reconcile()
+			expectOutcome(t, res, engine.OutcomePending)
+			if res.Plan == nil || res.Plan.ID == stalePlan {
+				t.Fatalf("the stale plan was not planned again: %+v", res)
+			}
+			wantLive(t, ns, name, map[string]string{"a": "1", "b": "1"})
+			gates, err := s.Store.Gates(ctx, name, state.GateStale, 0)
+			if err != nil || len(gates) != 1 || gates[0].PlanID != stalePlan || !strings.Contains(gates[0].DecisionReason, "changed after approval") {
+				t.Fatalf("stale plans = %+v, %v; want %s marked stale with why", gates, err, stalePlan)
+			}
+			if n := auditCount(t, s, state.AuditPlanStale); n != 1 {
+				t.Errorf("%d plan.stale events, want 1", n)
+			}
+			if n := countRows(t, s, "applies", "plan_id = '"+stalePlan+"'"); n != 0 {
+				t.Errorf("the stale plan has %d applies, want none", n)
+			}
+		})
 	}
-	cm.Labels["edited"] = "by-hand"
-	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
-		t.Fatal(err)
+}
+
+// TestEngineAutoApproval: with approval: auto, a destructive plan applies
+// without a person, recorded as approved by the engine.
+func TestEngineAutoApproval(t *testing.T) {
+	t.Parallel()
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
+	s, ns := engineStack(t, "auto", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalAuto })
+	r := newReconciler(t, s)
+	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	repo.Push("drop b", harness.ConfigMaps("a", "1"))
+	res := r.reconcile()
+	expectOutcome(t, res, engine.OutcomeApplied)
+	if len(res.Plan.Destructive) == 0 {
+		t.Fatal("deleting half the stack was not destructive")
 	}
-	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: stalePlan, Approve: true, Actor: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
-	if res.Plan == nil || res.Plan.ID == stalePlan {
-		t.Fatalf("the stale plan was not planned again: %+v", res)
-	}
-	wantLive(t, ns, "stale", map[string]string{"a": "1", "b": "1"})
-	gates, err := s.Store.Gates(ctx, "stale", state.GateStale, 0)
-	if err != nil || len(gates) != 1 || gates[0].PlanID != stalePlan || !strings.Contains(gates[0].DecisionReason, "changed after approval") {
-		t.Fatalf("stale plans = %+v, %v; want %s marked stale with why", gates, err, stalePlan)
-	}
-	if n := auditCount(t, s, state.AuditPlanStale); n != 1 {
-		t.Errorf("%d plan.stale events, want 1", n)
-	}
-	if n := countRows(t, s, "applies", "plan_id = '"+stalePlan+"'"); n != 0 {
-		t.Errorf("the stale plan has %d applies, want none", n)
+	wantLive(t, ns, "auto", map[string]string{"a": "1"})
+	var actor string
+	if err := queryRow(t, s, `SELECT actor FROM audit_events WHERE kind = 'plan.approved' AND plan_id = $1`, res.Plan.ID).Scan(&actor); err != nil || actor != "engine-test" {
+		t.Errorf("approval recorded by %q (%v), want the engine's actor", actor, err)
 	}
 }
 

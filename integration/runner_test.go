@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
+	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -129,6 +130,26 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"outcome": "applied"`) {
 		t.Errorf("stacks = %d %s", code, body)
 	}
+}
+
+// TestRunnerPollsGit: without any webhook, each interval fetches the ref
+// and applies what was pushed.
+func TestRunnerPollsGit(t *testing.T) {
+	t.Parallel()
+	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1"))
+	s, ns := engineStack(t, "poll", repo, func(d *stack.Stack) {
+		d.Schedule = stack.Schedule{Interval: 300 * time.Millisecond, Jitter: 100 * time.Millisecond}
+	})
+	e := harness.StartRunner(t, s, engine.DefaultRunOptions())
+	expectOutcome(t, e.Next(), engine.OutcomeApplied)
+	repo.Push("a=2", harness.ConfigMaps("a", "2"))
+	harness.Eventually(t, 30*time.Second, "the pushed commit applied by a scheduled reconcile", func(context.Context) error {
+		if res := e.Next(); res.Outcome != engine.OutcomeApplied {
+			return fmt.Errorf("outcome %s", res.Outcome)
+		}
+		return nil
+	})
+	wantLive(t, ns, "poll", map[string]string{"a": "2"})
 }
 
 // TestTwoRunnersOneDatabase: two engines on one Postgres, both triggered
