@@ -159,7 +159,7 @@ func (g *globals) runOnce(ctx context.Context, sess *session, opts engine.RunOpt
 func selectStacks(cfg *stack.Config, want []string) ([]stack.Stack, error) {
 	if len(want) == 0 {
 		if len(cfg.Stacks) == 0 {
-			return nil, fmt.Errorf("%s declares no stacks: add one under stacks:", cfg.File)
+			return nil, fmt.Errorf("%s declares no stacks: add at least one stack under its stacks key", cfg.File)
 		}
 		return cfg.Stacks, nil
 	}
