@@ -165,6 +165,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		}
 	}
 	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total
+	if res.Plan.BaseCommit, err = e.store.LiveCommit(ctx, s.Name); err != nil {
+		return nil, err
+	}
 	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
 		return nil, err
 	}

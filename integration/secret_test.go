@@ -42,7 +42,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 		for _, render := range []func() error{
 			func() error { return plan.RenderText(&shown, p, plan.TextOptions{Color: true}) },
 			func() error { return plan.RenderJSON(&shown, p) },
-			func() error { return plan.RenderMarkdown(&shown, p) },
+			func() error { return plan.RenderMarkdown(&shown, p, plan.DefaultMarkdownOptions()) },
 			func() error { // a planfile as `gantry show` renders it
 				var file bytes.Buffer
 				if err := plan.WritePlanfile(&file, p); err != nil {

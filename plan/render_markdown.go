@@ -1,60 +1,175 @@
 package plan
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
 	"github.com/gantryops/gantry/object"
 )
 
-// RenderMarkdown writes p as GitHub-flavoured Markdown: the summary line, a
-// warning when destructive, a table of changed objects, and each object's
-// diff in a collapsible block.
-func RenderMarkdown(w io.Writer, p *Plan) error {
-	out := &errWriter{w: w}
-	add, change, destroy := p.Summary()
-	out.printf("### gantry plan: `%s`\n\n", p.Stack)
-	out.printf("`%s` at `%s` (commit `%s`), path `%s` → `%s`\n\n", p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
-	if p.Approximate {
-		out.printf("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
-	}
-	if p.Held != "" {
-		out.printf("> [!WARNING]\n> %s\n\n", p.Held)
-	}
+// MarkdownOptions shapes a Markdown plan (a pull-request comment).
+type MarkdownOptions struct {
+	// Budget is the most characters the Markdown may hold; 0 means no limit.
+	// The summary and the table of changes always fit (the table is cut
+	// first when they alone would not); object diffs follow, one by one,
+	// until the next would not fit, and a note says what was left out.
+	Budget int
+	// FullCommand shows the whole plan; the note on cut diffs names it.
+	FullCommand string
+	// Marker is put first, as an HTML comment invisible on GitHub, so that
+	// the comment can be found again; empty for none.
+	Marker string
+	// ExpandObjects and ExpandLines: a plan changing at most ExpandObjects
+	// objects with at most ExpandLines diff lines in all shows its diffs
+	// expanded; a longer one shows them collapsed.
+	ExpandObjects, ExpandLines int
+}
+
+// DefaultMarkdownOptions fits GitHub's comment limit (65,536 characters)
+// with room to spare, and expands the diffs of plans of up to 3 objects
+// and 60 lines.
+func DefaultMarkdownOptions() MarkdownOptions {
+	return MarkdownOptions{Budget: 60000, ExpandObjects: 3, ExpandLines: 60}
+}
+
+// maxListed bounds the objects a destructive warning names one by one.
+const maxListed = 20
+
+// RenderMarkdown writes p as GitHub-flavoured Markdown: the stack and its
+// target, base → head commits, the summary line, a warning naming what is
+// destroyed and why when the plan is destructive, a table of changed
+// objects, and each object's diff in a collapsible block, within
+// opts.Budget characters. Secret values are masked in the plan already.
+func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
+	head := markdownHead(p, opts)
 	if !p.HasChanges() {
-		out.printf("**No changes.** The cluster matches the revision.\n")
-		return out.err
+		_, err := io.WriteString(w, head+"**No changes.** The cluster matches the revision.\n")
+		return err
 	}
-	out.printf("**Plan: %d to add, %d to change, %d to destroy.**\n\n", add, change, destroy)
-	if len(p.Destructive) > 0 {
-		out.printf("> [!WARNING]\n> **This plan is destructive** and needs approval:\n")
-		for _, r := range p.Destructive {
-			out.printf("> - %s\n", r)
-		}
-		out.printf("\n")
-	}
-	out.printf("| | object | action |\n|---|---|---|\n")
+	var changed []Change
+	lines := 0
 	for _, ch := range p.Changes {
 		if ch.Action != ActionNoop {
-			note := string(ch.Action)
-			if len(ch.Conflicts) > 0 {
-				note += " ⚠ conflicts"
-			}
-			if ch.Drift {
-				note += " (drift)"
-			}
-			out.printf("| `%s` | `%s` | %s |\n", symbol(ch.Action), ch.Ref, note)
+			changed = append(changed, ch)
+			lines += len(diffLines(ch))
 		}
 	}
-	for _, ch := range p.Changes {
-		if ch.Action == ActionNoop {
-			continue
+	// The cut note is at most this long; room for it is kept throughout.
+	const noteRoom = 600
+	table := markdownTable(changed, opts.Budget-len(head)-noteRoom)
+	var out strings.Builder
+	out.WriteString(head)
+	out.WriteString(table)
+
+	open := len(changed) <= opts.ExpandObjects && lines <= opts.ExpandLines
+	shown := 0
+	for _, ch := range changed {
+		block := markdownDiff(ch, open)
+		if opts.Budget > 0 && out.Len()+len(block)+noteRoom > opts.Budget {
+			break
 		}
-		out.printf("\n<details><summary><code>%s %s</code> %s</summary>\n\n```diff\n", symbol(ch.Action), ch.Ref, headline(ch))
-		for _, l := range diffLines(ch) {
-			out.printf("%s\n", strings.ReplaceAll(l, "```", "ˋˋˋ"))
-		}
-		out.printf("```\n\n</details>\n")
+		out.WriteString(block)
+		shown++
 	}
-	return out.err
+	if shown < len(changed) {
+		cmd := opts.FullCommand
+		if cmd == "" {
+			cmd = "gantry plan --stack " + p.Stack
+		}
+		fmt.Fprintf(&out, "\n> [!NOTE]\n> The diffs of %d of %d changed objects (from `%s` on) are not shown, to keep this comment within GitHub's size limit. Run `%s` to see them all.\n",
+			len(changed)-shown, len(changed), changed[shown].Ref, cmd)
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// markdownHead is everything before the table: the marker, the title, the
+// target, the commits, notes and warnings, the summary.
+func markdownHead(p *Plan, opts MarkdownOptions) string {
+	var b strings.Builder
+	if opts.Marker != "" {
+		fmt.Fprintf(&b, "<!-- %s -->\n", opts.Marker)
+	}
+	fmt.Fprintf(&b, "### gantry plan: `%s`\n\n", p.Stack)
+	target := "`" + p.Cluster + "`"
+	if p.Options.Namespace != "" {
+		target += ", namespace `" + p.Options.Namespace + "`"
+	}
+	fmt.Fprintf(&b, "**Target:** %s  \n", target)
+	fmt.Fprintf(&b, "**Source:** `%s` path `%s`, ref `%s`  \n", p.Source.Repo, p.Source.Path, p.Source.Ref)
+	base := "nothing applied yet"
+	if p.BaseCommit != "" {
+		base = "`" + object.ShortSHA(p.BaseCommit) + "` (applied)"
+	}
+	fmt.Fprintf(&b, "**Commits:** %s → `%s`\n\n", base, object.ShortSHA(p.Source.Commit))
+	if p.Approximate {
+		b.WriteString("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
+	}
+	if p.Held != "" {
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", p.Held)
+	}
+	if !p.HasChanges() {
+		return b.String()
+	}
+	add, change, destroy := p.Summary()
+	fmt.Fprintf(&b, "**Plan: %d to add, %d to change, %d to destroy.**\n\n", add, change, destroy)
+	if len(p.Destructive) > 0 {
+		b.WriteString("> [!WARNING]\n> **This plan is destructive** and needs approval before it is applied:\n")
+		for _, r := range p.Destructive {
+			fmt.Fprintf(&b, "> - %s\n", r)
+		}
+		var gone []string
+		for _, ch := range p.Changes {
+			if ch.Action == ActionDelete || ch.Action == ActionReplace {
+				gone = append(gone, fmt.Sprintf("`%s` (%s)", ch.Ref, ch.Action))
+			}
+		}
+		if len(gone) > maxListed {
+			gone = append(gone[:maxListed], fmt.Sprintf("and %d more", len(gone)-maxListed))
+		}
+		fmt.Fprintf(&b, ">\n> Destroyed: %s\n\n", strings.Join(gone, ", "))
+	}
+	return b.String()
+}
+
+// markdownTable lists the changed objects within budget characters (no
+// limit for a budget of 0 or less); the rows that do not fit are counted
+// in a last row. The first row is always shown.
+func markdownTable(changed []Change, budget int) string {
+	var b strings.Builder
+	b.WriteString("| | object | action |\n|---|---|---|\n")
+	for i, ch := range changed {
+		note := string(ch.Action)
+		if len(ch.Conflicts) > 0 {
+			note += " ⚠ conflicts"
+		}
+		if ch.Drift {
+			note += " (drift)"
+		}
+		row := fmt.Sprintf("| `%s` | `%s` | %s |\n", symbol(ch.Action), ch.Ref, note)
+		if budget > 0 && i > 0 && b.Len()+len(row)+80 > budget { // 80: room for the last row
+			fmt.Fprintf(&b, "| | … and %d more objects | |\n", len(changed)-i)
+			break
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// markdownDiff is one object's diff in a collapsible block.
+func markdownDiff(ch Change, open bool) string {
+	var b strings.Builder
+	attr := ""
+	if open {
+		attr = " open"
+	}
+	fmt.Fprintf(&b, "\n<details%s><summary><code>%s %s</code> %s</summary>\n\n```diff\n", attr, symbol(ch.Action), ch.Ref, headline(ch))
+	for _, l := range diffLines(ch) {
+		// A fence inside the diff would end the code block.
+		b.WriteString(strings.ReplaceAll(l, "```", "ˋˋˋ"))
+		b.WriteByte('\n')
+	}
+	b.WriteString("```\n\n</details>\n")
+	return b.String()
 }

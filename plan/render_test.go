@@ -14,7 +14,7 @@ import (
 // examplePlan is a small plan with one of each action.
 func examplePlan(t *testing.T) *Plan {
 	t.Helper()
-	cm := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {k: v}\n")
+	cm := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: \"n\"}\ndata: {k: v}\n")
 	p := &Plan{
 		FormatVersion: FormatVersion, ID: "id", Stack: "shop", CreatedAt: time.Unix(0, 0).UTC(),
 		Source:  Source{Repo: "repo", Ref: "main", Commit: "0123456789abcdef0123456789abcdef01234567", Path: "."},
@@ -76,7 +76,7 @@ func TestRenderNoChanges(t *testing.T) {
 	p.Changes, p.Destructive = nil, nil
 	var text, md bytes.Buffer
 	_ = RenderText(&text, p, TextOptions{})
-	_ = RenderMarkdown(&md, p)
+	_ = RenderMarkdown(&md, p, DefaultMarkdownOptions())
 	if !strings.Contains(text.String(), "No changes. The cluster matches the revision.") || !strings.Contains(md.String(), "**No changes.**") {
 		t.Errorf("no-change renderings:\n%s\n%s", text.String(), md.String())
 	}

@@ -96,6 +96,10 @@ type Plan struct {
 	// commit is not newer than the one held against: applying it is refused.
 	// Not part of the digest (it is the stack's state, not the plan's).
 	Held string `json:"held,omitempty"`
+	// BaseCommit is the commit of the revision live when the plan was made
+	// (the last succeeded apply's), empty when nothing was applied yet: with
+	// Source.Commit it says "base → head". Not part of the digest.
+	BaseCommit string `json:"base_commit,omitempty"`
 	// Stats says what planning cost. Not part of the digest.
 	Stats Stats `json:"stats"`
 }

@@ -302,3 +302,19 @@ UPDATE stacks SET held_revision = (SELECT revision_id FROM plans WHERE id = $2),
                            ORDER BY a.finished_at DESC LIMIT 1)
 WHERE name = $1`
 )
+
+// LiveCommit returns the commit of the stack's last succeeded apply (what
+// the cluster runs, as far as gantry knows), or "" when none succeeded.
+func (s *Store) LiveCommit(ctx context.Context, stack string) (string, error) {
+	var commit string
+	err := s.pool.QueryRow(ctx, `
+SELECT r.commit_sha FROM applies a JOIN plans p ON p.id = a.plan_id JOIN revisions r ON r.id = p.revision_id
+WHERE a.stack = $1 AND a.status = 'succeeded' ORDER BY a.finished_at DESC LIMIT 1`, stack).Scan(&commit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("live commit of %s: %w", stack, err)
+	}
+	return commit, nil
+}

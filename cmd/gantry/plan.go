@@ -131,7 +131,9 @@ func renderPlan(w io.Writer, p *plan.Plan, output string, color bool) error {
 	case "json":
 		return plan.RenderJSON(w, p)
 	case "markdown":
-		return plan.RenderMarkdown(w, p)
+		opts := plan.DefaultMarkdownOptions()
+		opts.FullCommand = "gantry show " + p.ID
+		return plan.RenderMarkdown(w, p, opts)
 	}
 	return plan.RenderText(w, p, plan.TextOptions{Color: color})
 }
