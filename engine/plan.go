@@ -73,26 +73,40 @@ type PlanRequest struct {
 	Mode plan.DiffMode
 	// Actor is who asks (recorded in the audit log).
 	Actor string
+	// ReadOnly plans without writing anything to the database: no memo
+	// entries, no recorded plan, not even the stack's row (a pull-request
+	// plan must not change the stack's record).
+	ReadOnly bool
+	// Untrusted renders with source.UntrustedRenderOptions whatever the
+	// stack allows (a branch anyone may push to).
+	Untrusted bool
 }
 
 // Plan fetches and renders the stack's revision and plans it against the
 // cluster with the stack's inventory and memo, then records the memo entries
 // the plan proved. It changes nothing in the cluster.
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
-	src, objects, err := e.render(ctx, req.Stack)
+	opts := source.RenderOptions{AllowRemoteBases: req.Stack.Source.AllowRemoteBases}
+	if req.Untrusted {
+		opts = source.UntrustedRenderOptions()
+	}
+	src, objects, err := e.render(ctx, req.Stack, opts)
 	if err != nil {
 		return nil, err
+	}
+	if req.ReadOnly {
+		return e.computePlan(ctx, req, src, objects, "")
 	}
 	return e.PlanRevision(ctx, req, src, objects)
 }
 
 // render fetches the stack's ref and renders its path.
-func (e *Engine) render(ctx context.Context, s stack.Stack) (plan.Source, []*unstructured.Unstructured, error) {
+func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions) (plan.Source, []*unstructured.Unstructured, error) {
 	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
 	if err != nil {
 		return plan.Source{}, nil, err
 	}
-	rev, err := commit.Render(s.Source.Path, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
+	rev, err := commit.Render(s.Source.Path, opts)
 	if err != nil {
 		return plan.Source{}, nil, err
 	}
@@ -122,7 +136,11 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 // but not the plan itself.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
-	st, err := e.store.EnsureStack(ctx, s.Name)
+	readStack := e.store.EnsureStack
+	if req.ReadOnly {
+		readStack = e.store.ReadStack
+	}
+	st, err := readStack(ctx, s.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +186,10 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	if res.Plan.BaseCommit, err = e.store.LiveCommit(ctx, s.Name); err != nil {
 		return nil, err
 	}
-	if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
-		return nil, err
+	if !req.ReadOnly {
+		if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
+			return nil, err
+		}
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
@@ -114,7 +115,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	defer e.release(ctx, lock)
 
 	res.Phase = "render"
-	src, objects, err := e.render(ctx, s)
+	src, objects, err := e.render(ctx, s, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
 	if err != nil {
 		return res, err
 	}

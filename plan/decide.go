@@ -164,6 +164,10 @@ func immutableFields(err error) ([]string, bool) {
 // describeServerError names the object. For Secrets only the error's reason
 // and fields are kept: server messages may quote the invalid value.
 func describeServerError(d *desiredObject, err error) error {
+	if apierrors.IsForbidden(err) && !d.ref.IsSecret() {
+		// A dry-run is authorised like the write it rehearses.
+		return fmt.Errorf("%s: %w: a server-side dry-run needs the rights the apply needs; with read-only credentials plan with --diff=local, and apply with credentials that may write", d.ref, err)
+	}
 	var se *apierrors.StatusError
 	if !d.ref.IsSecret() || !errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", d.ref, err)

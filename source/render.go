@@ -27,10 +27,27 @@ type RenderOptions struct {
 	// When on, the commit is rendered from a temporary checkout on disk and
 	// kustomize runs the `git` binary, which must be on PATH.
 	AllowRemoteBases bool
+	// MaxFileBytes refuses a commit holding a file larger than this (0: no
+	// limit), before reading it: a branch from an untrusted fork must not be
+	// able to make gantry read gigabytes into memory.
+	MaxFileBytes int64
+	// RefuseEscapingSymlinks refuses a commit holding a symlink whose target
+	// leaves the repository (an absolute path, or ../ beyond the root),
+	// instead of dropping it: for untrusted branches, an attempt is an error
+	// worth seeing.
+	RefuseEscapingSymlinks bool
 }
 
 // DefaultRenderOptions returns the safe defaults: remote bases off.
 func DefaultRenderOptions() RenderOptions { return RenderOptions{} }
+
+// UntrustedRenderOptions are for branches anyone may push to (pull
+// requests from forks): no remote bases, files up to 8 MiB, and symlinks
+// leaving the repository refused. Plugins are always off and loads always
+// confined to each kustomization's root.
+func UntrustedRenderOptions() RenderOptions {
+	return RenderOptions{MaxFileBytes: 8 << 20, RefuseEscapingSymlinks: true}
+}
 
 // manifestExts are the file extensions read from a plain YAML directory.
 var manifestExts = []string{".yaml", ".yml", ".json"}
@@ -44,7 +61,7 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys, err := c.FileSystem()
+	fsys, err := treeFileSystem(c.tree, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", c.Repo, object.ShortSHA(c.SHA), err)
 	}

@@ -20,10 +20,12 @@ const maxSymlinkHops = 8
 // revision. Symlinks are replaced by a copy of their target when the target
 // is inside the repository and dropped otherwise; submodules are not fetched.
 func (c *Commit) FileSystem() (filesys.FileSystem, error) {
-	return treeFileSystem(c.tree)
+	return treeFileSystem(c.tree, DefaultRenderOptions())
 }
 
-func treeFileSystem(tree *object.Tree) (filesys.FileSystem, error) {
+// treeFileSystem copies tree into memory, refusing what opts refuse:
+// files over MaxFileBytes, and symlinks out of the repository.
+func treeFileSystem(tree *object.Tree, opts RenderOptions) (filesys.FileSystem, error) {
 	fsys := filesys.MakeFsInMemory()
 	files := map[string][]byte{}
 	links := map[string]string{}
@@ -50,6 +52,9 @@ func treeFileSystem(tree *object.Tree) (filesys.FileSystem, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
+		if opts.MaxFileBytes > 0 && blob.Size > opts.MaxFileBytes {
+			return nil, fmt.Errorf("%s is %d bytes, over the limit of %d for this render: keep large files out of the repository, or render it as a trusted source", name, blob.Size, opts.MaxFileBytes)
+		}
 		content, err := blob.Contents()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
@@ -66,6 +71,11 @@ func treeFileSystem(tree *object.Tree) (filesys.FileSystem, error) {
 		}
 	}
 	for name := range links {
+		if opts.RefuseEscapingSymlinks {
+			if _, ok := resolveLink(links, name); !ok {
+				return nil, fmt.Errorf("%s is a symlink to %q, which leaves the repository (or loops): refused for this render", name, links[name])
+			}
+		}
 		if err := copyLink(fsys, files, links, name); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -70,6 +71,26 @@ ON CONFLICT (stack, api_group, kind, namespace, name) DO UPDATE
 SET desired_hash = EXCLUDED.desired_hash, live_fingerprint = EXCLUDED.live_fingerprint, updated_at = now()`
 )
 
+// ReadStack returns the stack's row without writing anything: a stack not
+// recorded yet comes back with a fresh random salt, generation 0, and (for
+// Inventory and Memo) nothing, as it would be once created. Pull-request
+// plans use it, since they must not change the stack's record.
+func (s *Store) ReadStack(ctx context.Context, name string) (*Stack, error) {
+	st := &Stack{Name: name}
+	err := s.pool.QueryRow(ctx, `SELECT salt, inventory_generation FROM stacks WHERE name = $1`, name).Scan(&st.Salt, &st.InventoryGeneration)
+	if errors.Is(err, pgx.ErrNoRows) {
+		st.Salt = make([]byte, 32)
+		if _, err := rand.Read(st.Salt); err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stack %q: %w", name, err)
+	}
+	return st, nil
+}
+
 // EnsureStack returns the stack's row, creating it on first use.
 func (s *Store) EnsureStack(ctx context.Context, name string) (*Stack, error) {
 	st := &Stack{Name: name}
@@ -84,7 +105,11 @@ func (s *Store) Inventory(ctx context.Context, stack string) (int64, []Inventory
 	var gen int64
 	var objs []InventoryObject
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT inventory_generation FROM stacks WHERE name = $1`, stack).Scan(&gen); err != nil {
+		err := tx.QueryRow(ctx, `SELECT inventory_generation FROM stacks WHERE name = $1`, stack).Scan(&gen)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a stack never recorded has applied nothing
+		}
+		if err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, sqlInventory, stack)

@@ -80,6 +80,7 @@ them with server-side apply, on a schedule or after approval.`,
 		newApproveCommand(g, true),
 		newApproveCommand(g, false),
 		newPlansCommand(g),
+		newReviewCommand(g),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -51,21 +50,7 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
 		}
-		cfg, err := stack.Load(f.config)
-		if err != nil {
-			return nil, err
-		}
-		if f.stackName == "" {
-			if len(cfg.Stacks) == 1 {
-				return &cfg.Stacks[0], nil
-			}
-			return nil, fmt.Errorf("%s declares %d stacks (%s): choose one with --stack", f.config, len(cfg.Stacks), strings.Join(cfg.Names(), ", "))
-		}
-		s, ok := cfg.Find(f.stackName)
-		if !ok {
-			return nil, fmt.Errorf("no stack %q in %s (it declares: %s)", f.stackName, f.config, strings.Join(cfg.Names(), ", "))
-		}
-		return s, nil
+		return configStack(f.config, f.stackName)
 	}
 	name := f.stackName
 	if name == "" {

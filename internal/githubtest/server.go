@@ -1,0 +1,326 @@
+// Package githubtest is a stand-in for GitHub's REST API, served by
+// httptest on loopback, following GitHub's documented contract for what
+// gantry uses: pull requests, issue comments (listed with Link-header
+// pagination, created, edited, refused with 422 over 65,536 characters),
+// and GitHub App installation tokens (the JWT's RS256 signature checked).
+// GitHub itself cannot be reached from tests; everything else gantry talks
+// to in tests is real.
+package githubtest
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Comment is an issue comment as the server stores it.
+type Comment struct {
+	ID      int64  `json:"id"`
+	Body    string `json:"body"`
+	HTMLURL string `json:"html_url"`
+	User    struct {
+		Login string `json:"login"`
+	} `json:"user"`
+}
+
+// PR is a pull request as the server serves it.
+type PR struct {
+	Number  int
+	HeadSHA string
+	HeadRef string
+	// HeadRepo is "OWNER/NAME" of the head; its clone URL is HeadCloneURL.
+	HeadRepo, HeadCloneURL string
+	BaseRef                string
+}
+
+// Server is a fake GitHub for one repository.
+type Server struct {
+	*httptest.Server
+	// Owner and Repo name the repository served.
+	Owner, Repo string
+	// Token is the accepted bearer token; tokens issued to Apps are
+	// accepted too.
+	Token string
+	// AppKey verifies App JWTs (nil: App auth is refused).
+	AppKey *rsa.PublicKey
+	// AppID is the App whose JWTs are accepted.
+	AppID int64
+
+	mu       sync.Mutex
+	prs      map[int]PR
+	comments map[int][]*Comment // by PR number, in creation order
+	nextID   int64
+	issued   map[string]bool
+	requests []string
+}
+
+// NewServer serves owner/repo with token on loopback until t ends.
+func NewServer(t testing.TB, owner, repo, token string) *Server {
+	s := &Server{Owner: owner, Repo: repo, Token: token, prs: map[int]PR{}, comments: map[int][]*Comment{}, nextID: 1000, issued: map[string]bool{}}
+	mux := http.NewServeMux()
+	prefix := "/repos/" + owner + "/" + repo
+	mux.HandleFunc("GET "+prefix+"/pulls/{n}", s.authed(s.getPR))
+	mux.HandleFunc("GET "+prefix+"/issues/{n}/comments", s.authed(s.listComments))
+	mux.HandleFunc("POST "+prefix+"/issues/{n}/comments", s.authed(s.createComment))
+	mux.HandleFunc("PATCH "+prefix+"/issues/comments/{id}", s.authed(s.editComment))
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", s.installationToken)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// AddPR makes a pull request known.
+func (s *Server) AddPR(pr PR) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prs[pr.Number] = pr
+}
+
+// AddComment adds a comment by someone else (to fill pages).
+func (s *Server) AddComment(pr int, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addLocked(pr, body, "someone")
+}
+
+func (s *Server) addLocked(pr int, body, login string) *Comment {
+	s.nextID++
+	c := &Comment{ID: s.nextID, Body: body, HTMLURL: fmt.Sprintf("https://github.invalid/%s/%s/pull/%d#issuecomment-%d", s.Owner, s.Repo, pr, s.nextID)}
+	c.User.Login = login
+	s.comments[pr] = append(s.comments[pr], c)
+	return c
+}
+
+// Comments returns the pull request's comments, in order.
+func (s *Server) Comments(pr int) []Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Comment, len(s.comments[pr]))
+	for i, c := range s.comments[pr] {
+		out[i] = *c
+	}
+	return out
+}
+
+// Requests returns and forgets the requests served ("GET /repos/...").
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.requests
+	s.requests = nil
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		tok := strings.TrimPrefix(strings.TrimPrefix(auth, "Bearer "), "token ")
+		s.mu.Lock()
+		ok := tok != "" && (tok == s.Token || s.issued[tok])
+		s.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) number(w http.ResponseWriter, r *http.Request) (int, bool) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	s.mu.Lock()
+	_, ok := s.prs[n]
+	s.mu.Unlock()
+	if err != nil || !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) getPR(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.number(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	pr := s.prs[n]
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"number": pr.Number, "state": "open",
+		"head": map[string]any{"sha": pr.HeadSHA, "ref": pr.HeadRef, "repo": map[string]any{"full_name": pr.HeadRepo, "clone_url": pr.HeadCloneURL}},
+		"base": map[string]any{"ref": pr.BaseRef, "repo": map[string]any{"full_name": s.Owner + "/" + s.Repo}},
+	})
+}
+
+// listComments pages as GitHub does: per_page (default 30, at most 100),
+// page (from 1), and a Link header with rel="next" and rel="last".
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.number(w, r)
+	if !ok {
+		return
+	}
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	per = min(per, 100)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	s.mu.Lock()
+	all := s.comments[n]
+	from, to := min((page-1)*per, len(all)), min(page*per, len(all))
+	out := make([]Comment, 0, to-from)
+	for _, c := range all[from:to] {
+		out = append(out, *c)
+	}
+	s.mu.Unlock()
+	last := max(1, (len(all)+per-1)/per)
+	var links []string
+	link := func(p int, rel string) {
+		u := *r.URL
+		q := u.Query()
+		q.Set("page", strconv.Itoa(p))
+		q.Set("per_page", strconv.Itoa(per))
+		u.RawQuery = q.Encode()
+		links = append(links, fmt.Sprintf("<%s%s>; rel=%q", s.URL, u.RequestURI(), rel))
+	}
+	if page < last {
+		link(page+1, "next")
+		link(last, "last")
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tooLong is GitHub's 422 for a body over 65,536 characters.
+func tooLong(w http.ResponseWriter, body string) bool {
+	if utf8.RuneCountInString(body) <= 65536 {
+		return false
+	}
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		"message": "Validation Failed",
+		"errors":  []map[string]string{{"resource": "IssueComment", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)"}},
+	})
+	return true
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var in struct {
+		Body *string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Body == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "Invalid request: body is missing"})
+		return "", false
+	}
+	return *in.Body, !tooLong(w, *in.Body)
+}
+
+func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
+	n, ok := s.number(w, r)
+	if !ok {
+		return
+	}
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	c := *s.addLocked(n, body, "gantry-bot")
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) editComment(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prs := make([]int, 0, len(s.comments))
+	for pr := range s.comments {
+		prs = append(prs, pr)
+	}
+	sort.Ints(prs)
+	for _, pr := range prs {
+		for _, c := range s.comments[pr] {
+			if c.ID == id {
+				c.Body = body
+				writeJSON(w, http.StatusOK, *c)
+				return
+			}
+		}
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+}
+
+// installationToken checks the App JWT (RS256 with AppKey, iss = AppID,
+// not expired) and issues a token the other endpoints accept.
+func (s *Server) installationToken(w http.ResponseWriter, r *http.Request) {
+	jwt := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if s.AppKey == nil || !s.validJWT(jwt) {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "A JSON web token could not be decoded"})
+		return
+	}
+	tok := "ghs_installation_" + r.PathValue("id")
+	s.mu.Lock()
+	s.issued[tok] = true
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+}
+
+func (s *Server) validJWT(jwt string) bool {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	enc := base64.RawURLEncoding
+	sig, err := enc.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(s.AppKey, crypto.SHA256, sum[:], sig) != nil {
+		return false
+	}
+	payload, err := enc.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		Iss      string `json:"iss"`
+		Iat, Exp int64
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	now := time.Now().Unix()
+	return claims.Iss == strconv.FormatInt(s.AppID, 10) && claims.Iat <= now && claims.Exp > now && claims.Exp-claims.Iat <= 600
+}
