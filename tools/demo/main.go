@@ -129,6 +129,11 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 
+	step("The change as a pull-request comment shows it (gantry plan -o markdown; gantry review github keeps it on the pull request)")
+	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop", "-o", "markdown"); err != nil {
+		return err
+	}
+
 	// History shows apply times to the second; a second apart, the restore
 	// below can name the first apply by the time history shows for it.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
