@@ -110,6 +110,9 @@ const (
 	ResultFailed   Result = "failed"
 	ResultSkipped  Result = "skipped" // not attempted: an earlier failure, an interruption
 	ResultKept     Result = "kept"    // a prune candidate left alone
+	// ResultTerminating: the delete was accepted, but finalizers hold the
+	// object; it stays in the inventory, and the next plan deletes it again.
+	ResultTerminating Result = "terminating"
 )
 
 // Outcome is what the apply did to one change of the plan.

@@ -226,10 +226,20 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 		return o
 	}
 	if err := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("delete %s: %w", o.Ref, describe(o.Ref, err)))
 	}
-	o.Result, o.Duration = ResultDeleted, time.Since(start)
-	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	// Without finalizers a background delete removes the object at once;
+	// one still there is held by its finalizers.
+	o.Result = ResultDeleted
+	msg := ""
+	if after, err := a.cluster.Get(ctx, res, o.Ref); err == nil {
+		o.Result = ResultTerminating
+		msg = fmt.Sprintf("deletion accepted, held by finalizers %s: kept in the inventory, deleted again by the next plan", strings.Join(after.GetFinalizers(), ", "))
+	} else if !apierrors.IsNotFound(err) {
+		return fail(fmt.Errorf("%s: deleted, but reading it back failed: %w", o.Ref, err))
+	}
+	o.Duration = time.Since(start)
+	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Message: msg})
 	return o
 }
 

@@ -121,7 +121,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 
 // finish turns a report into the record of the apply's end. The inventory
 // becomes the plan's desired objects when everything succeeded (prune
-// included); otherwise it only grows, by every object whose apply was
+// included; objects whose deletion finalizers hold stay); otherwise it only grows, by every object whose apply was
 // attempted (an interrupted request may have reached the server even though
 // its answer never came back), so that nothing created is ever forgotten and
 // the next plan repairs the rest. An object listed that does not exist is
@@ -160,7 +160,9 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen in
 			}
 			f.Outcomes = append(f.Outcomes, so)
 			attempted := o.Action != plan.ActionDelete && (o.Result == apply.ResultApplied || o.Result == apply.ResultReplaced || o.Result == apply.ResultFailed)
-			if attempted {
+			// A delete held by finalizers is not done: the object stays in
+			// the inventory, so that the next plan deletes it again.
+			if attempted || o.Result == apply.ResultTerminating {
 				inv[o.Ref] = o.APIVersion
 			}
 			if o.Live == nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +87,8 @@ type PlanRequest struct {
 // cluster with the stack's inventory and memo, then records the memo entries
 // the plan proved. It changes nothing in the cluster.
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
-	opts := source.RenderOptions{AllowRemoteBases: req.Stack.Source.AllowRemoteBases}
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = req.Stack.Source.AllowRemoteBases
 	if req.Untrusted {
 		opts = source.UntrustedRenderOptions()
 	}
@@ -136,11 +138,8 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 // but not the plan itself.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
-	readStack := e.store.EnsureStack
-	if req.ReadOnly {
-		readStack = e.store.ReadStack
-	}
-	st, err := readStack(ctx, s.Name)
+	// Read, not create: a plan that fails leaves no trace of the stack.
+	st, err := e.store.ReadStack(ctx, s.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +186,16 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		return nil, err
 	}
 	if !req.ReadOnly {
-		if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
+		recorded, err := e.store.CreateStack(ctx, s.Name, st.Salt)
+		if err != nil {
 			return nil, err
+		}
+		// Memo entries are keyed by the salt; if another writer recorded
+		// the stack first with another, these are worthless: skip them.
+		if bytes.Equal(recorded.Salt, st.Salt) {
+			if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)

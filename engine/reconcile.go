@@ -115,7 +115,9 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	defer e.release(ctx, lock)
 
 	res.Phase = "render"
-	src, objects, err := e.render(ctx, s, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = s.Source.AllowRemoteBases
+	src, objects, err := e.render(ctx, s, opts)
 	if err != nil {
 		return res, err
 	}

@@ -168,7 +168,9 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	if err != nil {
 		return nil, err
 	}
-	rev, err := c.Render(s.Source.Path, source.RenderOptions{AllowRemoteBases: s.Source.AllowRemoteBases})
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = s.Source.AllowRemoteBases
+	rev, err := c.Render(s.Source.Path, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -92,8 +92,9 @@ func (r *run) prepare() ([]*desiredObject, error) {
 			}
 			d.obj.SetNamespace(r.in.Options.Namespace)
 		}
-		if !d.res.Namespaced {
-			d.obj.SetNamespace("")
+		if !d.res.Namespaced && d.obj.GetNamespace() != "" {
+			errs = append(errs, fmt.Errorf("%s: %s is cluster-scoped, but names namespace %q: remove metadata.namespace", object.RefOf(u), gvk.Kind, d.obj.GetNamespace()))
+			continue
 		}
 		labels := d.obj.GetLabels()
 		if labels == nil {

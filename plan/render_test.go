@@ -12,7 +12,7 @@ import (
 )
 
 // examplePlan is a small plan with one of each action.
-func examplePlan(t *testing.T) *Plan {
+func examplePlan(t testing.TB) *Plan {
 	t.Helper()
 	cm := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: \"n\"}\ndata: {k: v}\n")
 	p := &Plan{

@@ -27,9 +27,10 @@ type RenderOptions struct {
 	// When on, the commit is rendered from a temporary checkout on disk and
 	// kustomize runs the `git` binary, which must be on PATH.
 	AllowRemoteBases bool
-	// MaxFileBytes refuses a commit holding a file larger than this (0: no
-	// limit), before reading it: a branch from an untrusted fork must not be
-	// able to make gantry read gigabytes into memory.
+	// MaxFileBytes bounds the files read (0: no limit): one larger under
+	// the path rendered is an error, one elsewhere in the commit is left out
+	// unread. Nobody who can push a branch can make gantry read gigabytes
+	// into memory.
 	MaxFileBytes int64
 	// RefuseEscapingSymlinks refuses a commit holding a symlink whose target
 	// leaves the repository (an absolute path, or ../ beyond the root),
@@ -38,8 +39,9 @@ type RenderOptions struct {
 	RefuseEscapingSymlinks bool
 }
 
-// DefaultRenderOptions returns the safe defaults: remote bases off.
-func DefaultRenderOptions() RenderOptions { return RenderOptions{} }
+// DefaultRenderOptions returns the safe defaults: remote bases off, files
+// up to 32 MiB (kube-prometheus's largest manifest is 1.5 MB).
+func DefaultRenderOptions() RenderOptions { return RenderOptions{MaxFileBytes: 32 << 20} }
 
 // UntrustedRenderOptions are for branches anyone may push to (pull
 // requests from forks): no remote bases, files up to 8 MiB, and symlinks
@@ -61,7 +63,7 @@ func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys, err := treeFileSystem(c.tree, opts)
+	fsys, err := treeFileSystem(c.tree, opts, rel)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", c.Repo, object.ShortSHA(c.SHA), err)
 	}

@@ -20,12 +20,15 @@ const maxSymlinkHops = 8
 // revision. Symlinks are replaced by a copy of their target when the target
 // is inside the repository and dropped otherwise; submodules are not fetched.
 func (c *Commit) FileSystem() (filesys.FileSystem, error) {
-	return treeFileSystem(c.tree, DefaultRenderOptions())
+	return treeFileSystem(c.tree, DefaultRenderOptions(), ".")
 }
 
-// treeFileSystem copies tree into memory, refusing what opts refuse:
-// files over MaxFileBytes, and symlinks out of the repository.
-func treeFileSystem(tree *object.Tree, opts RenderOptions) (filesys.FileSystem, error) {
+// treeFileSystem copies tree into memory, refusing what opts refuse: a file
+// over MaxFileBytes under dir (the path rendered) is an error; one elsewhere
+// is left out unread, so that a large asset somewhere in a repository does
+// not stop its stacks; a symlink out of the repository is an error when
+// RefuseEscapingSymlinks is set.
+func treeFileSystem(tree *object.Tree, opts RenderOptions, dir string) (filesys.FileSystem, error) {
 	fsys := filesys.MakeFsInMemory()
 	files := map[string][]byte{}
 	links := map[string]string{}
@@ -53,7 +56,10 @@ func treeFileSystem(tree *object.Tree, opts RenderOptions) (filesys.FileSystem, 
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if opts.MaxFileBytes > 0 && blob.Size > opts.MaxFileBytes {
-			return nil, fmt.Errorf("%s is %d bytes, over the limit of %d for this render: keep large files out of the repository, or render it as a trusted source", name, blob.Size, opts.MaxFileBytes)
+			if dir == "." || name == dir || strings.HasPrefix(name, dir+"/") {
+				return nil, fmt.Errorf("%s is %d bytes, over the limit of %d bytes for a rendered file: keep large files out of the path rendered", name, blob.Size, opts.MaxFileBytes)
+			}
+			continue
 		}
 		content, err := blob.Contents()
 		if err != nil {

@@ -50,7 +50,7 @@ func TestRenderUntrusted(t *testing.T) {
 		{"huge file", map[string]string{
 			"app/kustomization.yaml": "resources: [big.yaml]\n",
 			"app/big.yaml":           configMap("big", strings.Repeat("x", 9<<20)),
-		}, [2]string{}, []string{"app/big.yaml is", "bytes, over the limit of 8388608"}},
+		}, [2]string{}, []string{"app/big.yaml is", "bytes, over the limit of 8388608 bytes"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

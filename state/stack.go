@@ -91,6 +91,16 @@ func (s *Store) ReadStack(ctx context.Context, name string) (*Stack, error) {
 	return st, nil
 }
 
+// CreateStack records the stack with salt when it is not recorded yet (a
+// stack ReadStack made up), and returns its row: the salt is the one given
+// unless another writer recorded the stack first.
+func (s *Store) CreateStack(ctx context.Context, name string, salt []byte) (*Stack, error) {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO stacks (name, salt) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, salt); err != nil {
+		return nil, fmt.Errorf("stack %q: %w", name, err)
+	}
+	return s.ReadStack(ctx, name)
+}
+
 // EnsureStack returns the stack's row, creating it on first use.
 func (s *Store) EnsureStack(ctx context.Context, name string) (*Stack, error) {
 	st := &Stack{Name: name}

@@ -212,7 +212,11 @@ func progress(g *globals) func(apply.Event) {
 			fmt.Fprintf(g.stdout, "%s: %s\n", e.Ref, v[0])
 		case apply.EventDone:
 			if e.Message != "" {
-				fmt.Fprintf(g.stdout, "%s: %s (%s)\n", e.Ref, v[1], e.Message)
+				done := v[1]
+				if e.Action == plan.ActionDelete {
+					done = "Destruction pending" // finalizers hold it
+				}
+				fmt.Fprintf(g.stdout, "%s: %s (%s)\n", e.Ref, done, e.Message)
 				return
 			}
 			fmt.Fprintf(g.stdout, "%s: %s after %s\n", e.Ref, v[1], e.Duration.Round(time.Millisecond))

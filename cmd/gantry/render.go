@@ -53,7 +53,9 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			if err != nil {
 				return err
 			}
-			rev, err := c.Render(path, source.RenderOptions{AllowRemoteBases: allowRemote})
+			ropts := source.DefaultRenderOptions()
+			ropts.AllowRemoteBases = allowRemote
+			rev, err := c.Render(path, ropts)
 			if err != nil {
 				return err
 			}
