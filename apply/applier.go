@@ -38,6 +38,10 @@ type Options struct {
 	PollInterval time.Duration
 	// OnEvent, if set, is called as objects progress (from several goroutines).
 	OnEvent func(Event)
+	// OnOutcome, if set, is called with each object's outcome as soon as it
+	// is known (from several goroutines), so that it can be recorded while
+	// the apply goes on.
+	OnOutcome func(Outcome)
 }
 
 // DefaultOptions returns 16 requests in flight and a 5 minute wait.
@@ -64,6 +68,18 @@ func New(c Cluster, opts Options) *Applier {
 		opts.PollInterval = d.PollInterval
 	}
 	return &Applier{cluster: c, opts: opts}
+}
+
+// OnOutcome adds f to the functions told each object's outcome (see
+// Options.OnOutcome).
+func (a *Applier) OnOutcome(f func(Outcome)) {
+	prev := a.opts.OnOutcome
+	a.opts.OnOutcome = func(o Outcome) {
+		f(o)
+		if prev != nil {
+			prev(o)
+		}
+	}
 }
 
 // Errors Check returns, before any write.

@@ -117,6 +117,9 @@ func (a *Applier) runPhase(ctx context.Context, r *Report, items []item, do func
 			mu.Lock()
 			r.Outcomes[it.index] = o
 			mu.Unlock()
+			if a.opts.OnOutcome != nil {
+				a.opts.OnOutcome(o)
+			}
 			return nil
 		})
 	}

@@ -100,23 +100,64 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		}
 	}
 
+	// The intent first: every change the apply may make is on record as
+	// pending before the first one is made.
 	applyID := uuid.NewString()
-	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: e.now()}); err != nil {
+	var intent []state.Outcome
+	for _, c := range p.Changes {
+		if c.Action != plan.ActionNoop {
+			intent = append(intent, state.Outcome{Ref: c.Ref, Action: string(c.Action)})
+		}
+	}
+	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: e.now(), Intent: intent}); err != nil {
 		return nil, err
 	}
 	log.Info("applying", "apply", applyID)
-	report, execErr := applier.Execute(ctx, p)
+	// Outcomes are recorded as they come; if they cannot be, the apply
+	// stops (interrupted): no change is made that cannot be recorded.
+	execCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	rec := newRecorder(e.store, applyID, stop)
+	applier.OnOutcome(rec.add)
+	report, execErr := applier.Execute(execCtx, p)
+	if err := rec.close(); err != nil {
+		log.Error("the record of the apply could not be written: apply interrupted", "apply", applyID, "error", err)
+		execErr = errors.Join(execErr, fmt.Errorf("%w: %v", errRecordLost, err))
+	}
 
 	finish, err := e.finish(p, applyID, actor, st.Salt, gen, inventory, report, execErr)
 	if err != nil {
 		return report, errors.Join(execErr, err)
 	}
-	// Record the end even when ctx was cancelled (the interruption itself).
-	if _, err := e.store.FinishApply(context.WithoutCancel(ctx), finish); err != nil {
+	// Record the end even when ctx was cancelled (the interruption itself),
+	// waiting for the database if it is down.
+	if err := e.finishApply(context.WithoutCancel(ctx), finish); err != nil {
 		return report, errors.Join(execErr, err)
 	}
 	log.Info("applied", "apply", applyID, "status", finish.Status)
 	return report, execErr
+}
+
+// finishApply records the end of an apply, retrying with backoff while the
+// database does not answer (up to Options.FinishRetry): the outcomes are
+// written when it returns. If it never does, the apply stays "running" on
+// record with its pending and confirmed outcomes, and the next holder of
+// the stack's lock marks it interrupted.
+func (e *Engine) finishApply(ctx context.Context, f state.ApplyFinish) error {
+	deadline := time.Now().Add(e.finishRetry)
+	wait := 500 * time.Millisecond
+	for {
+		_, err := e.store.FinishApply(ctx, f)
+		if err == nil {
+			return nil
+		}
+		if e.store.Ping(ctx) == nil || time.Now().After(deadline) {
+			return err
+		}
+		e.log.Warn("database down: retrying the record of the apply's end", "apply", f.ID, "retry_in", wait.String(), "error", err)
+		time.Sleep(wait)
+		wait = min(2*wait, 10*time.Second)
+	}
 }
 
 // finish turns a report into the record of the apply's end. The inventory

@@ -26,6 +26,8 @@ type Engine struct {
 	log     hclog.Logger
 	planner plan.PlannerOptions
 	now     func() time.Time
+	// finishRetry bounds the wait for the database to record an apply's end.
+	finishRetry time.Duration
 
 	mu       sync.Mutex
 	reported map[string]string // stack -> digest of the last plan recorded without applying
@@ -37,6 +39,9 @@ type Options struct {
 	Logger hclog.Logger
 	// Now is the clock plans and applies are timed by; tests inject one.
 	Now func() time.Time
+	// FinishRetry is how long the end of an apply is retried while the
+	// database is down (default 2 minutes).
+	FinishRetry time.Duration
 }
 
 // New returns an Engine.
@@ -51,7 +56,11 @@ func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
 	}
 	planner := plan.DefaultPlannerOptions()
 	planner.Now = now
-	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}}
+	retry := opts.FinishRetry
+	if retry <= 0 {
+		retry = 2 * time.Minute
+	}
+	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, finishRetry: retry}
 }
 
 // Cluster is what planning reads the cluster through.

@@ -27,7 +27,17 @@ type ApplyStart struct {
 	// ID is client-generated.
 	ID, PlanID, Stack, Actor string
 	StartedAt                time.Time
+	// Intent lists every change the apply may make (Ref and Action), each
+	// recorded as a "pending" outcome before any of them is made.
+	Intent []Outcome
 }
+
+// Outcome results the record adds to the applier's: an intent not carried
+// out yet, and one whose process ended before it could say.
+const (
+	OutcomePending = "pending"
+	OutcomeUnknown = "unknown"
+)
 
 // Outcome is what an apply did to one object.
 type Outcome struct {
@@ -68,7 +78,8 @@ ON CONFLICT (id) DO NOTHING`
 	sqlPutOutcomes = `
 INSERT INTO apply_outcomes (apply_id, api_group, kind, namespace, name, action, outcome, error, ready, duration_ms)
 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[])
-ON CONFLICT DO NOTHING`
+ON CONFLICT (apply_id, api_group, kind, namespace, name) DO UPDATE
+SET outcome = EXCLUDED.outcome, error = EXCLUDED.error, ready = EXCLUDED.ready, duration_ms = EXCLUDED.duration_ms`
 
 	sqlFinishApply = `
 UPDATE applies SET status = $2, error = $3, finished_at = $4, inventory_generation = $5 WHERE id = $1`
@@ -76,9 +87,13 @@ UPDATE applies SET status = $2, error = $3, finished_at = $4, inventory_generati
 	sqlInterruptRunning = `
 UPDATE applies SET status = 'interrupted', error = $2, finished_at = now()
 WHERE stack = $1 AND status = 'running' RETURNING id, plan_id`
+
+	sqlUnknownOutcomes = `UPDATE apply_outcomes SET outcome = 'unknown' WHERE apply_id = $1 AND outcome = 'pending'`
 )
 
-// StartApply records that an apply of a plan started, with an audit event.
+// StartApply records that an apply of a plan started — its intent, one
+// pending outcome per change, and an audit event — in one transaction,
+// before the apply changes anything.
 func (s *Store) StartApply(ctx context.Context, a ApplyStart) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sqlStartApply, a.ID, a.PlanID, a.Stack, a.Actor, a.StartedAt)
@@ -88,8 +103,40 @@ func (s *Store) StartApply(ctx context.Context, a ApplyStart) error {
 		if tag.RowsAffected() == 0 {
 			return nil // a retry
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: AuditApplyStarted, PlanID: a.PlanID, ApplyID: a.ID})
+		intent := make([]Outcome, len(a.Intent))
+		for i, o := range a.Intent {
+			intent[i] = Outcome{Ref: o.Ref, Action: o.Action, Result: OutcomePending}
+		}
+		if err := putOutcomes(ctx, tx, a.ID, intent); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: AuditApplyStarted, PlanID: a.PlanID, ApplyID: a.ID,
+			Details: map[string]any{"changes": len(a.Intent)}})
 	})
+}
+
+// RecordOutcomes records what a running apply did to some of its objects,
+// as it goes, so that a process that dies leaves a record of what it did.
+func (s *Store) RecordOutcomes(ctx context.Context, applyID string, outcomes []Outcome) error {
+	return putOutcomes(ctx, s.pool, applyID, outcomes)
+}
+
+func putOutcomes(ctx context.Context, db execer, applyID string, outcomes []Outcome) error {
+	n := len(outcomes)
+	if n == 0 {
+		return nil
+	}
+	groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	actions, results, errs, ready, ms := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n), make([]int32, n)
+	for i, o := range outcomes {
+		groups[i], kinds[i], namespaces[i], names[i] = o.Ref.Group, o.Ref.Kind, o.Ref.Namespace, o.Ref.Name
+		actions[i], results[i], ms[i] = o.Action, o.Result, int32(o.Duration.Milliseconds())
+		errs[i], ready[i] = optional(o.Error), optional(o.Ready)
+	}
+	if _, err := db.Exec(ctx, sqlPutOutcomes, applyID, groups, kinds, namespaces, names, actions, results, errs, ready, ms); err != nil {
+		return fmt.Errorf("record outcomes of apply %s: %w", applyID, err)
+	}
+	return nil
 }
 
 // FinishApply records how an apply ended, all in one transaction: the
@@ -108,15 +155,8 @@ func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
 			return tx.QueryRow(ctx, `SELECT coalesce(inventory_generation, 0) FROM applies WHERE id = $1`, f.ID).Scan(&gen)
 		}
 		n := len(f.Outcomes)
-		groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		actions, results, errs, ready, ms := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n), make([]int32, n)
-		for i, o := range f.Outcomes {
-			groups[i], kinds[i], namespaces[i], names[i] = o.Ref.Group, o.Ref.Kind, o.Ref.Namespace, o.Ref.Name
-			actions[i], results[i], ms[i] = o.Action, o.Result, int32(o.Duration.Milliseconds())
-			errs[i], ready[i] = optional(o.Error), optional(o.Ready)
-		}
-		if _, err := tx.Exec(ctx, sqlPutOutcomes, f.ID, groups, kinds, namespaces, names, actions, results, errs, ready, ms); err != nil {
-			return fmt.Errorf("record outcomes of apply %s: %w", f.ID, err)
+		if err := putOutcomes(ctx, tx, f.ID, f.Outcomes); err != nil {
+			return err
 		}
 		var err error
 		if gen, err = setInventory(ctx, tx, f.Stack, f.ExpectGeneration, f.Inventory); err != nil {

@@ -128,6 +128,11 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 			return err
 		}
 		for _, o := range orphans {
+			// What it meant to do and never confirmed: unknown. The next
+			// plan looks at the cluster itself.
+			if _, err := tx.Exec(ctx, sqlUnknownOutcomes, o.id); err != nil {
+				return err
+			}
 			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: AuditApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
 				Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}}); err != nil {
 				return err
