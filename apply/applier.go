@@ -42,6 +42,10 @@ type Options struct {
 	// is known (from several goroutines), so that it can be recorded while
 	// the apply goes on.
 	OnOutcome func(Outcome)
+	// Fence, if set, is called before every write to the cluster; an
+	// error stops that write (the object fails with it). It is how an apply
+	// stops once its stack's lock is lost.
+	Fence func(context.Context) error
 }
 
 // DefaultOptions returns 16 requests in flight and a 5 minute wait.
@@ -80,6 +84,17 @@ func (a *Applier) OnOutcome(f func(Outcome)) {
 			prev(o)
 		}
 	}
+}
+
+// SetFence sets Options.Fence.
+func (a *Applier) SetFence(f func(context.Context) error) { a.opts.Fence = f }
+
+// fence runs the fence, if any.
+func (a *Applier) fence(ctx context.Context) error {
+	if a.opts.Fence == nil {
+		return nil
+	}
+	return a.opts.Fence(ctx)
 }
 
 // Errors Check returns, before any write.

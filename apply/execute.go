@@ -159,6 +159,9 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	if err != nil {
 		return fail(err)
 	}
+	if err := a.fence(ctx); err != nil {
+		return fail(err)
+	}
 	o.Result = ResultApplied
 	if it.change.Action == plan.ActionReplace {
 		if err := a.deleteAndWait(ctx, res, o.Ref); err != nil {
@@ -227,6 +230,9 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 		o.Result, o.Duration = ResultKept, time.Since(start)
 		a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: plan.ActionNoop, Duration: o.Duration, Message: "kept: no longer this stack's to delete"})
 		return o
+	}
+	if err := a.fence(ctx); err != nil {
+		return fail(err)
 	}
 	if err := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); err != nil {
 		return fail(fmt.Errorf("delete %s: %w", o.Ref, describe(o.Ref, err)))

@@ -33,6 +33,8 @@ type ApplyRequest struct {
 
 	// approvalRecorded: the approval is on record already (gantry approve).
 	approvalRecorded bool
+	// lock is the stack's lock, held by the caller of applyLocked.
+	lock *state.Lock
 }
 
 // Apply applies a plan: it takes the stack's lock, refuses (before any write,
@@ -47,6 +49,7 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 		return nil, err
 	}
 	defer e.release(ctx, lock)
+	req.lock = lock
 	return e.applyLocked(ctx, req)
 }
 
@@ -119,10 +122,28 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	defer stop(nil)
 	rec := newRecorder(e.store, applyID, stop)
 	applier.OnOutcome(rec.add)
+	// Fencing: before every write, the lock must still be ours; once it is
+	// not (its session ended, another gantry may hold it), nothing more is
+	// written and no new object starts.
+	applier.SetFence(func(ctx context.Context) error {
+		if err := req.lock.Check(ctx); err != nil {
+			stop(err)
+			return err
+		}
+		return nil
+	})
 	report, execErr := applier.Execute(execCtx, p)
 	if err := rec.close(); err != nil {
 		log.Error("the record of the apply could not be written: apply interrupted", "apply", applyID, "error", err)
 		execErr = errors.Join(execErr, fmt.Errorf("%w: %v", errRecordLost, err))
+	}
+	if cause := context.Cause(execCtx); errors.Is(cause, state.ErrLockLost) {
+		log.Error("the stack's lock was lost: stopped writing", "apply", applyID, "error", cause)
+		execErr = errors.Join(execErr, cause)
+		if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditLockLost, PlanID: p.ID, ApplyID: applyID,
+			Details: map[string]any{"error": cause.Error()}}); err != nil {
+			log.Warn("record the lost lock", "error", err)
+		}
 	}
 
 	finish, err := e.finish(p, applyID, actor, st.Salt, gen, inventory, report, execErr)

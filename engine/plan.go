@@ -147,6 +147,11 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 // but not the plan itself.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
+	if !req.ReadOnly {
+		if err := e.store.RecoverDead(ctx, s.Name, actorOr(req.Actor)); err != nil {
+			return nil, err
+		}
+	}
 	// Read, not create: a plan that fails leaves no trace of the stack.
 	st, err := e.store.ReadStack(ctx, s.Name)
 	if err != nil {

@@ -60,6 +60,8 @@ type ReconcileRequest struct {
 	Actor string
 	// Apply configures the applier.
 	Apply apply.Options
+
+	lock *state.Lock // held by Reconcile for the whole turn
 }
 
 // ReconcileResult says what a reconcile did.
@@ -113,6 +115,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 		return res, err
 	}
 	defer e.release(ctx, lock)
+	req.lock = lock
 
 	res.Phase = "render"
 	opts := source.DefaultRenderOptions()
@@ -168,7 +171,7 @@ func (e *Engine) applyApproved(ctx context.Context, req ReconcileRequest, gate *
 	res.Plan = p
 	approver := fmt.Sprintf("%s (approved by %s)", actorOr(req.Actor), gate.DecidedBy)
 	started := time.Now()
-	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: approver, Approved: true, Options: req.Apply, approvalRecorded: true})
+	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: approver, Approved: true, Options: req.Apply, approvalRecorded: true, lock: req.lock})
 	res.ApplyDuration = time.Since(started)
 	if errors.Is(err, plan.ErrPlanStale) {
 		why := "the cluster changed after approval: " + err.Error()
@@ -256,7 +259,7 @@ func (e *Engine) planAndGate(ctx context.Context, req ReconcileRequest, src plan
 	}
 	res.Phase = "apply"
 	started := time.Now()
-	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: actor, Approved: s.Approval == stack.ApprovalAuto, Options: req.Apply})
+	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: actor, Approved: s.Approval == stack.ApprovalAuto, Options: req.Apply, lock: req.lock})
 	res.ApplyDuration = time.Since(started)
 	if errors.Is(err, plan.ErrPlanStale) {
 		return err

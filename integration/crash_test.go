@@ -41,33 +41,13 @@ func TestCrashRecovery(t *testing.T) {
 		return len(list.Items)
 	}
 
-	cmd := exec.Command(c.bin, "apply", "--auto-approve", "--wait=false")
-	cmd.Dir, cmd.Env = c.dir, c.env
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	ctx := context.Background()
-	killedAt := 0
-	for killedAt == 0 {
-		select {
-		case err := <-exited:
-			t.Fatalf("gantry apply ended (%v) before it could be killed midway; raise the object count", err)
-		case <-time.After(5 * time.Millisecond):
-		}
-		if k := count(ctx); k >= 40 {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killedAt = k
-		}
-	}
-	<-exited
+	killedAt := killMidApply(t, c, func() int { return count(ctx) })
 	created := count(ctx)
 	if created == n {
 		t.Fatalf("all %d objects were created before the kill took effect", n)
 	}
+	_ = created
 	t.Logf("killed after %d objects; %d existed once it was dead", killedAt, created)
 	if status := dbValue[string](t, dsn, `SELECT status FROM applies`); status != "running" {
 		t.Fatalf("the killed apply is %q on record, want running (nobody has looked yet)", status)
@@ -116,5 +96,71 @@ HAVING count(*) FILTER (WHERE outcome = 'applied') = 0 AND count(*) FILTER (WHER
 	}
 	if _, _, code := c.run("plan", "--detailed-exitcode"); code != 0 {
 		t.Errorf("plan after the recovery: exit %d, want 0 (converged)", code)
+	}
+}
+
+// killMidApply starts gantry apply --auto-approve and kills it with SIGKILL
+// once count reports at least 40 objects; it returns that count.
+func killMidApply(t *testing.T, c *cli, count func() int) int {
+	t.Helper()
+	cmd := exec.Command(c.bin, "apply", "--auto-approve", "--wait=false")
+	cmd.Dir, cmd.Env = c.dir, c.env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("gantry apply ended (%v) before it could be killed midway; raise the object count", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if k := count(); k >= 40 {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-exited
+			return k
+		}
+	}
+}
+
+// TestCrashLeavesNoOrphans: what a killed apply created joins the
+// inventory when the next apply takes the lock, so a commit that drops it
+// prunes it; nothing the dead process made goes untracked.
+func TestCrashLeavesNoOrphans(t *testing.T) {
+	t.Parallel()
+	const n = 400
+	ns := env.Namespace(t)
+	repo := gittest.NewRepo(t)
+	var all, few strings.Builder
+	for i := range n {
+		all.WriteString(configMapDoc(fmt.Sprintf("cm-%03d", i), "1"))
+		if i < 10 {
+			few.WriteString(configMapDoc(fmt.Sprintf("cm-%03d", i), "1"))
+		}
+	}
+	repo.Commit("many", map[string]string{"deploy/cms.yaml": all.String()})
+	dsn := env.DB.NewDatabase(t)
+	c := newCLI(t, dsn)
+	c.write("gantry.yaml", fmt.Sprintf("apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n- name: orphans\n  source: {repo: %s, ref: main, path: deploy}\n  target: {namespace: %s}\n  maxPrunePercent: 100\n", repo.Dir, ns))
+	cms := env.Clientset(t).CoreV1().ConfigMaps(ns)
+	count := func() int {
+		list, err := cms.List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/stack=orphans"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	killMidApply(t, c, count)
+	created := count()
+	repo.Commit("only ten", map[string]string{"deploy/cms.yaml": few.String()})
+	out, errOut, code := c.run("apply", "--auto-approve", "--wait=false")
+	if code != 0 {
+		t.Fatalf("apply of ten after the crash: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := count(); got != 10 {
+		t.Errorf("%d ConfigMaps after applying ten (the killed apply had made %d): the rest are orphans", got, created)
 	}
 }

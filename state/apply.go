@@ -89,6 +89,21 @@ UPDATE applies SET status = 'interrupted', error = $2, finished_at = now()
 WHERE stack = $1 AND status = 'running' RETURNING id, plan_id`
 
 	sqlUnknownOutcomes = `UPDATE apply_outcomes SET outcome = 'unknown' WHERE apply_id = $1 AND outcome = 'pending'`
+
+	// Everything a dead apply may have created or changed joins the
+	// inventory, addressed with the version its plan applied it with, so
+	// that nothing it made goes untracked.
+	sqlGrowInventoryFrom = `
+INSERT INTO inventory_objects (stack, api_group, kind, namespace, name, api_version)
+SELECT $1, o.api_group, o.kind, o.namespace, o.name, convert_from(ob.body, 'UTF8')::jsonb->>'apiVersion'
+FROM apply_outcomes o
+JOIN applies a ON a.id = o.apply_id
+JOIN plans p ON p.id = a.plan_id
+JOIN revision_objects ro ON ro.revision_id = p.revision_id AND ro.api_group = o.api_group AND ro.kind = o.kind
+    AND ro.namespace = o.namespace AND ro.name = o.name
+JOIN objects ob ON ob.hash = ro.object_hash
+WHERE o.apply_id = $2 AND o.action <> 'delete' AND o.outcome IN ('applied', 'replaced', 'failed', 'unknown')
+ON CONFLICT DO NOTHING`
 )
 
 // StartApply records that an apply of a plan started — its intent, one

@@ -29,6 +29,7 @@ const (
 	AuditApplyFailed      AuditKind = "apply.failed"
 	AuditApplyInterrupted AuditKind = "apply.interrupted"
 	AuditLockBroken       AuditKind = "lock.broken"
+	AuditLockLost         AuditKind = "lock.lost"
 	AuditStackHeld        AuditKind = "stack.held"
 	AuditStackResumed     AuditKind = "stack.resumed"
 	AuditGC               AuditKind = "gc"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +18,15 @@ import (
 // ErrLocked is returned (wrapped by *LockedError) when another apply holds a
 // stack's lock.
 var ErrLocked = errors.New("stack is locked")
+
+// ErrLockLost is returned by Lock.Check once the session holding the lock
+// has ended (terminated, Postgres restarted, the network cut): another
+// process may hold the lock now.
+var ErrLockLost = errors.New("the stack's lock was lost")
+
+// ErrPooler refuses a lock taken through a transaction-mode connection
+// pooler, whose sessions do not keep advisory locks.
+var ErrPooler = errors.New("a transaction-mode connection pooler is in the way")
 
 // LockHolder says who holds a stack's apply lock.
 type LockHolder struct {
@@ -62,6 +72,9 @@ type Lock struct {
 	conn   *pgx.Conn
 	key    int64
 	holder LockHolder
+
+	mu   sync.Mutex // the connection serves one query at a time
+	lost error
 }
 
 // lockKey maps a stack to its advisory lock key (non-negative, so that it
@@ -133,6 +146,16 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 			if _, err := tx.Exec(ctx, sqlUnknownOutcomes, o.id); err != nil {
 				return err
 			}
+			grown, err := tx.Exec(ctx, sqlGrowInventoryFrom, stack, o.id)
+			if err != nil {
+				return err
+			}
+			if grown.RowsAffected() > 0 {
+				// Plans made against the inventory before are stale now.
+				if _, err := tx.Exec(ctx, sqlBumpInventory, stack); err != nil {
+					return err
+				}
+			}
 			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: AuditApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
 				Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}}); err != nil {
 				return err
@@ -144,7 +167,64 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 		_ = l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lock %s: %w", stack, err)
 	}
+	// Behind a transaction-mode pooler, consecutive statements of one
+	// connection reach different server sessions, and the session holding
+	// the advisory lock is not ours to keep.
+	for range 3 {
+		var pid int
+		if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil || pid != l.holder.BackendPID {
+			_ = l.Release(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("lock %s: %w: statements of one connection reached Postgres sessions %d and %d; session advisory locks do not survive transaction pooling, so two gantry processes could apply a stack at once: connect directly, or through a session-mode pool (docs/configuration.md)",
+				stack, ErrPooler, l.holder.BackendPID, pid)
+		}
+	}
 	return l, nil
+}
+
+// RecoverDead closes the applies of the stack left running by processes
+// that died (as taking the lock does: interrupted, unconfirmed outcomes
+// unknown, what they may have made added to the inventory), if there are
+// any and nobody alive holds the stack's lock. Planning calls it first, so
+// that a plan after a crash is made against the inventory the crash left.
+func (s *Store) RecoverDead(ctx context.Context, stack, actor string) error {
+	var running bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applies WHERE stack = $1 AND status = 'running')`, stack).Scan(&running); err != nil {
+		return fmt.Errorf("applies of %s: %w", stack, err)
+	}
+	if !running {
+		return nil
+	}
+	l, err := s.Lock(ctx, stack, actor, "", 0)
+	if errors.Is(err, ErrLocked) {
+		return nil // its applier is alive
+	}
+	if err != nil {
+		return err
+	}
+	return l.Release(ctx)
+}
+
+// Check verifies that the lock is still held: that its session is alive and
+// holds the advisory lock. Once it is not, Check fails with ErrLockLost for
+// good. Callers check before every write, so that a gantry whose lock was
+// taken from it stops before changing anything more.
+func (l *Lock) Check(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost != nil {
+		return l.lost
+	}
+	var holds bool
+	err := l.conn.QueryRow(ctx, sqlHoldsLock, l.holder.BackendPID, l.key).Scan(&holds)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return err // cancelled: nothing is known about the lock
+	case err != nil:
+		l.lost = fmt.Errorf("%w: its database session (%d) ended: %v", ErrLockLost, l.holder.BackendPID, err)
+	case !holds:
+		l.lost = fmt.Errorf("%w: its database session (%d) no longer holds it", ErrLockLost, l.holder.BackendPID)
+	}
+	return l.lost
 }
 
 func acquire(ctx context.Context, conn *pgx.Conn, key int64, timeout time.Duration) error {
@@ -189,6 +269,8 @@ func (l *Lock) Holder() LockHolder { return l.holder }
 
 // Release releases the lock and closes its session.
 func (l *Lock) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	_, err1 := l.conn.Exec(ctx, sqlDropHolder, l.holder.LockID)
 	_, err2 := l.conn.Exec(ctx, sqlUnlock, l.key)
 	err3 := l.conn.Close(ctx)
