@@ -7,8 +7,12 @@ import (
 // SensitiveValue replaces every Secret value gantry shows or logs.
 const SensitiveValue = "(sensitive value)"
 
-// lastApplied is kubectl's copy of the whole applied object, Secret data included.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+// LastApplied is kubectl's copy of the whole applied object in an
+// annotation, Secret data included.
+const LastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// lastApplied is LastApplied, for this file.
+const lastApplied = LastApplied
 
 // IsSecret reports whether ref is a core/v1 Secret.
 func (r Ref) IsSecret() bool { return r.Group == "" && r.Kind == "Secret" }

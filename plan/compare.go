@@ -257,7 +257,7 @@ func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured 
 			delete(md, f)
 		}
 		if ann, ok := md["annotations"].(map[string]any); ok {
-			delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+			delete(ann, object.LastApplied)
 			if len(ann) == 0 {
 				delete(md, "annotations")
 			}
@@ -334,8 +334,9 @@ func hashString(h object.Hash) string { return hex.EncodeToString(h[:]) }
 
 // fieldDiffs lists the leaves that differ between before and after (either
 // may be nil). Lists of maps that all have a name are matched by name, other
-// lists compared whole. For Secrets, values under data and stringData are
-// reported as sensitive, without values.
+// lists compared whole. For Secrets, values under data and stringData, and
+// the last-applied-configuration annotation, are reported as sensitive,
+// without values.
 func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
 	var b, a map[string]any
 	if before != nil {
@@ -346,7 +347,8 @@ func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDi
 	}
 	var out []FieldDiff
 	walkDiff("", b, a, func(path string, x, y any) {
-		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.")) {
+		// kubectl's last-applied copy of a Secret holds its data too.
+		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.") || path == "metadata.annotations."+object.LastApplied) {
 			out = append(out, FieldDiff{Path: path, Sensitive: true})
 			return
 		}

@@ -167,3 +167,15 @@ func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 		t.Errorf("owned view of data (-want +got)\n%s", diff)
 	}
 }
+
+// TestFieldDiffsHideSecretLastApplied: kubectl's last-applied copy of a
+// Secret holds its data, so a change to it is sensitive, without values.
+func TestFieldDiffsHideSecretLastApplied(t *testing.T) {
+	t.Parallel()
+	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"b2xk\"}}'}\n")
+	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"bmV3\"}}'}\n")
+	diffs := fieldDiffs(before, after, true)
+	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].Before != nil || diffs[0].After != nil {
+		t.Errorf("diffs = %+v, want one sensitive change without values", diffs)
+	}
+}
