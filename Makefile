@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test bench lint testcluster demo clean
+.PHONY: all build test testdeps bench lint testcluster demo clean
 
 all: build
 
@@ -20,8 +20,14 @@ build:
 testcluster:
 	tools/testcluster/build.sh $(BIN)
 
+## testdeps: programs tests use that a fresh machine may lack: pgbouncer
+## (the lock's pooler check runs against a real one)
+testdeps:
+	@command -v pgbouncer >/dev/null || { echo "installing pgbouncer (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+
 ## test: the whole suite, against the real control plane and Postgres
-test: testcluster
+test: testcluster testdeps
 	GANTRY_TESTCLUSTER_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: benchmarks, with kubectl measured in the same run for comparison

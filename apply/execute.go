@@ -155,6 +155,10 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	if it.desired == nil {
 		return fail(errors.New("the plan has no manifest for it: the planfile is damaged"))
 	}
+	if it.change.Owner != "" {
+		return fail(fmt.Errorf("it belongs to stack %q (its %s label), not %q: two stacks render it; remove it from one of them, or relabel it (%s=%s) to move it deliberately",
+			it.change.Owner, plan.StackLabel, p.Stack, plan.StackLabel, p.Stack))
+	}
 	res, err := a.cluster.Resource(it.desired.GroupVersionKind())
 	if err != nil {
 		return fail(err)

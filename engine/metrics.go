@@ -44,7 +44,7 @@ func NewMetrics() *Metrics {
 		}, []string{"stack"}),
 		changes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gantry_plan_changes",
-			Help: "Changes of the stack's last plan, by action (create, update, replace, delete).",
+			Help: "Changes of the stack's last plan, by action (create, update, adopt, replace, delete).",
 		}, []string{"stack", "action"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gantry_pending_approvals",
@@ -91,7 +91,7 @@ func (m *Metrics) observe(res *ReconcileResult, phase string, err error, now flo
 		for _, c := range res.Plan.Changes {
 			counts[c.Action]++
 		}
-		for _, a := range []plan.Action{plan.ActionCreate, plan.ActionUpdate, plan.ActionReplace, plan.ActionDelete} {
+		for _, a := range []plan.Action{plan.ActionCreate, plan.ActionUpdate, plan.ActionAdopt, plan.ActionReplace, plan.ActionDelete} {
 			m.changes.WithLabelValues(res.Stack, string(a)).Set(float64(counts[a]))
 		}
 		m.drift.WithLabelValues(res.Stack).Set(float64(res.Drift))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -101,7 +102,7 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 	if req.Untrusted {
 		opts = source.UntrustedRenderOptions()
 	}
-	src, objects, err := e.render(ctx, req.Stack, opts)
+	src, objects, err := e.render(ctx, req.Stack, opts, !req.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +112,17 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 	return e.PlanRevision(ctx, req, src, objects)
 }
 
-// render fetches the stack's ref and renders its path.
-func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions) (plan.Source, []*unstructured.Unstructured, error) {
+// render fetches the stack's ref, verifies the commit's signature when the
+// stack asks for it, and renders its path.
+func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions, verify bool) (plan.Source, []*unstructured.Unstructured, error) {
 	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
 	if err != nil {
 		return plan.Source{}, nil, err
+	}
+	if verify && s.Verify != nil {
+		if err := e.verify(ctx, s, commit); err != nil {
+			return plan.Source{}, nil, err
+		}
 	}
 	rev, err := commit.Render(s.Source.Path, opts)
 	if err != nil {
@@ -214,6 +221,26 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil
+}
+
+// verify checks the commit's signature against the stack's keys. A refusal
+// is recorded (commit.refused) before it is returned: nothing of the commit
+// is rendered, and whatever revision is applied stays applied.
+func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) error {
+	keys, err := os.ReadFile(s.Verify.Keys)
+	if err != nil {
+		return fmt.Errorf("stack %s: verify.keys: %w", s.Name, err)
+	}
+	signer, err := c.VerifySignature(source.SignatureProvider(s.Verify.Provider), keys)
+	if err != nil {
+		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Kind: state.AuditCommitRefused,
+			Details: map[string]any{"commit": c.SHA, "error": err.Error()}}); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		return fmt.Errorf("stack %s: %w", s.Name, err)
+	}
+	e.log.Debug("commit signature verified", "stack", s.Name, "commit", c.SHA, "signer", signer)
+	return nil
 }
 
 // recordPlan stores a plan with changes (its desired manifests as a sealed

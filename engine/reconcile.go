@@ -120,7 +120,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	res.Phase = "render"
 	opts := source.DefaultRenderOptions()
 	opts.AllowRemoteBases = s.Source.AllowRemoteBases
-	src, objects, err := e.render(ctx, s, opts)
+	src, objects, err := e.render(ctx, s, opts, true)
 	if err != nil {
 		return res, err
 	}

@@ -12,8 +12,36 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// decide computes the change for one desired object.
+// decide computes the change for one desired object, and says whose the
+// live object is when it is not this stack's.
 func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
+	ch, err := r.change(ctx, d)
+	live := r.live[d.ref]
+	if err != nil || live == nil || ch.Action == ActionNoop {
+		return ch, err
+	}
+	switch owner := live.GetLabels()[StackLabel]; {
+	case owner != "" && owner != r.in.Stack:
+		ch.Owner = owner
+	case owner == "" && ch.Action == ActionUpdate && !r.inInventory(d.ref):
+		ch.Action = ActionAdopt
+		ch.Reason = "exists without the " + StackLabel + " label and was not applied by this stack: taken over"
+	}
+	return ch, nil
+}
+
+// inInventory reports whether the stack applied ref before.
+func (r *run) inInventory(ref ObjectRef) bool {
+	for _, o := range r.in.Inventory {
+		if o.Ref == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// change computes what applying one desired object does.
+func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion()}
 	secret := d.ref.IsSecret()
 	live := r.live[d.ref]

@@ -147,6 +147,9 @@ func markdownTable(changed []Change, budget int) string {
 		if ch.Drift {
 			note += " (drift)"
 		}
+		if ch.Owner != "" {
+			note += fmt.Sprintf(" ⛔ owned by stack `%s`", ch.Owner)
+		}
 		row := fmt.Sprintf("| `%s` | `%s` | %s |\n", symbol(ch.Action), ch.Ref, note)
 		if budget > 0 && i > 0 && b.Len()+len(row)+80 > budget { // 80: room for the last row
 			fmt.Fprintf(&b, "| | … and %d more objects | |\n", len(changed)-i)

@@ -33,7 +33,7 @@ func symbol(a Action) string {
 	switch a {
 	case ActionCreate:
 		return "+"
-	case ActionUpdate:
+	case ActionUpdate, ActionAdopt:
 		return "~"
 	case ActionDelete:
 		return "-"
@@ -54,6 +54,8 @@ func headline(c Change) string {
 		if c.Drift {
 			s = "has drifted from the revision and will be updated in-place"
 		}
+	case ActionAdopt:
+		s = "will be adopted"
 	case ActionDelete:
 		s = "will be destroyed"
 	case ActionReplace:
@@ -61,6 +63,9 @@ func headline(c Change) string {
 	}
 	if c.Reason != "" && c.Action != ActionUpdate {
 		s += " (" + c.Reason + ")"
+	}
+	if c.Owner != "" {
+		s += fmt.Sprintf(" — REFUSED at apply: it belongs to stack %q", c.Owner)
 	}
 	if c.VerifiedAtApply != "" {
 		s += " (verified at apply: " + c.VerifiedAtApply + ")"

@@ -33,6 +33,12 @@ const (
 	ActionReplace Action = "replace"
 	// ActionNoop leaves the object as it is.
 	ActionNoop Action = "noop"
+	// ActionAdopt takes over an object that exists without gantry's stack
+	// label and that the stack never applied: applied in place like an
+	// update, labelled for the stack, and from then on in its inventory
+	// (pruned when no longer rendered). Never silent: it shows as its own
+	// action.
+	ActionAdopt Action = "adopt"
 )
 
 // DiffMode is how the planner finds out what an apply would change.
@@ -149,6 +155,9 @@ type Change struct {
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	// Drift: the object changed out of band while its desired state did not.
 	Drift bool `json:"drift,omitempty"`
+	// Owner names the other stack the live object belongs to (its
+	// gantry.dev/stack label): applying this change is refused for it.
+	Owner string `json:"owner,omitempty"`
 	// VerifiedAtApply says why the server could not check this change at
 	// plan time (e.g. its Namespace or CRD is created by this plan); empty
 	// when it was checked.
@@ -219,7 +228,7 @@ func (p *Plan) Summary() (add, change, destroy int) {
 		switch c.Action {
 		case ActionCreate:
 			add++
-		case ActionUpdate:
+		case ActionUpdate, ActionAdopt:
 			change++
 		case ActionDelete:
 			destroy++

@@ -26,11 +26,23 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
+	var errs []error
 	for i := range cfg.Stacks {
 		src := &cfg.Stacks[i].Source
 		if isLocalPath(src.Repo) && !filepath.IsAbs(src.Repo) {
 			src.Repo = filepath.Join(dir, src.Repo)
 		}
+		if v := cfg.Stacks[i].Verify; v != nil {
+			if !filepath.IsAbs(v.Keys) {
+				v.Keys = filepath.Join(dir, v.Keys)
+			}
+			if _, err := os.ReadFile(v.Keys); err != nil {
+				errs = append(errs, fmt.Errorf("%s: stacks[%d].verify.keys: %w: give a file of trusted public keys", path, i, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
 }
@@ -345,6 +357,22 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 					s.Windows = append(s.Windows, w)
 				}
 			})
+		},
+		"verify": func(n *yaml.Node, path string) {
+			v := &Verify{}
+			p.mapping(n, path, map[string]func(*yaml.Node, string){
+				"provider": func(n *yaml.Node, path string) {
+					v.Provider = p.str(n, path)
+					if v.Provider != "openpgp" && v.Provider != "ssh" {
+						p.fail(n, path, "%q is not a signature provider: use openpgp or ssh", v.Provider)
+					}
+				},
+				"keys": func(n *yaml.Node, path string) { v.Keys = p.str(n, path) },
+			})
+			if n.Kind == yaml.MappingNode && (v.Provider == "" || v.Keys == "") {
+				p.fail(n, path, "give provider (openpgp or ssh) and keys (a file of trusted public keys)")
+			}
+			s.Verify = v
 		},
 		"drift": func(n *yaml.Node, path string) {
 			s.Drift = Drift(p.str(n, path))

@@ -131,6 +131,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].windows[0].duration: missing"}},
 		{"window with bad duration", head + "  - name: a\n    source: {repo: r}\n    windows: [{kind: allow, schedule: '0 1 * * *', duration: soon}]\n",
 			[]string{"stacks[0].windows[0].duration", `"soon" is not a duration`}},
+		{"bad signature provider", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: x509, keys: k}\n",
+			[]string{"gantry.yaml:6: stacks[0].verify.provider", `"x509" is not a signature provider: use openpgp or ssh`}},
+		{"verify without keys", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: ssh}\n",
+			[]string{"stacks[0].verify", "give provider (openpgp or ssh) and keys"}},
 		{"several errors at once", head + "  - name: a\n    source: {repo: r}\n    prune: 3\n    approval: never\n",
 			[]string{"stacks[0].prune", "stacks[0].approval"}},
 	} {
@@ -239,5 +243,31 @@ stacks:
 	always, _ := cfg.Find("always")
 	if got := always.NextWindowChange(at(2, 12, 30), 48*time.Hour); !got.IsZero() {
 		t.Errorf("NextWindowChange without windows = %s, want zero", got)
+	}
+}
+
+func TestLoadVerifyKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gantry.yaml")
+	doc := "apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n  - name: a\n    source: {repo: r}\n    verify: {provider: ssh, keys: keys/allowed_signers}\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.Load(path); err == nil || !strings.Contains(err.Error(), "stacks[0].verify.keys") {
+		t.Errorf("missing keys file: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keys", "allowed_signers"), []byte("ssh-ed25519 AAAA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stack.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := cfg.Stacks[0].Verify; v == nil || v.Provider != "ssh" || v.Keys != filepath.Join(dir, "keys", "allowed_signers") {
+		t.Errorf("verify = %+v, want ssh with the keys file resolved against gantry.yaml", v)
 	}
 }

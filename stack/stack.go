@@ -51,6 +51,20 @@ type Stack struct {
 	// Drift decides what `gantry run` does about out-of-band changes while
 	// Git did not change. Default DriftCorrect.
 	Drift Drift
+	// Verify, when set, requires every commit applied to be signed by one
+	// of its keys; others are refused before they are rendered.
+	Verify *Verify
+}
+
+// Verify is a stack's commit signature policy.
+type Verify struct {
+	// Provider is "openpgp" or "ssh" (git's gpg.format).
+	Provider string
+	// Keys is a file of trusted keys: an armored OpenPGP key ring, or SSH
+	// public keys one per line (authorized_keys or allowed-signers lines).
+	// Relative paths are resolved against gantry.yaml's directory. Read at
+	// every verification, so rotating keys needs no restart.
+	Keys string
 }
 
 // Drift is a drift policy. Values are stored: stable.

@@ -22,7 +22,7 @@ const (
 	AuditPlanStale        AuditKind = "plan.stale"
 	AuditApplyDeferred    AuditKind = "apply.deferred"
 	AuditDriftDetected    AuditKind = "drift.detected"
-	AuditReconcileFailed  AuditKind = "reconcile.failed"
+	AuditCommitRefused    AuditKind = "commit.refused"
 	AuditApplyRefused     AuditKind = "apply.refused"
 	AuditApplyStarted     AuditKind = "apply.started"
 	AuditApplySucceeded   AuditKind = "apply.succeeded"

@@ -177,7 +177,7 @@ func (s *Store) History(ctx context.Context, stack string, limit int) ([]History
 SELECT `+revisionInfoColumns+`,
        a.id, a.plan_id, a.actor, a.status, coalesce(a.error, ''), a.started_at, a.finished_at,
        count(*) FILTER (WHERE x.outcome IN ('applied', 'replaced') AND x.action IN ('create', 'replace')),
-       count(*) FILTER (WHERE x.outcome = 'applied' AND x.action = 'update'),
+       count(*) FILTER (WHERE x.outcome = 'applied' AND x.action IN ('update', 'adopt')),
        count(*) FILTER (WHERE x.outcome = 'deleted' OR (x.outcome = 'replaced'))
 FROM applies a
 JOIN plans p ON p.id = a.plan_id

@@ -167,18 +167,47 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 		_ = l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lock %s: %w", stack, err)
 	}
-	// Behind a transaction-mode pooler, consecutive statements of one
-	// connection reach different server sessions, and the session holding
-	// the advisory lock is not ours to keep.
-	for range 3 {
-		var pid int
-		if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil || pid != l.holder.BackendPID {
-			_ = l.Release(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("lock %s: %w: statements of one connection reached Postgres sessions %d and %d; session advisory locks do not survive transaction pooling, so two gantry processes could apply a stack at once: connect directly, or through a session-mode pool (docs/configuration.md)",
-				stack, ErrPooler, l.holder.BackendPID, pid)
-		}
+	if err := s.checkSessionPinned(ctx, conn, l.holder.BackendPID); err != nil {
+		_ = l.Release(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("lock %s: %w", stack, err)
 	}
 	return l, nil
+}
+
+// checkSessionPinned refuses a connection that does not keep its server
+// session, as behind a transaction-mode pooler: while another connection
+// holds a transaction open (and with it, behind such a pooler, the server
+// session the lock's connection used last), the lock's connection must
+// still reach its own session, pid. Through a pooled connection it reaches
+// another one, or waits for one.
+func (s *Store) checkSessionPinned(ctx context.Context, conn *pgx.Conn, pid int) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // it only read
+	if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+		return err
+	}
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var now int
+	err = conn.QueryRow(qctx, `SELECT pg_backend_pid()`).Scan(&now)
+	if err == nil && now == pid {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: the lock's connection reached Postgres session %d, then %v; session advisory locks do not survive transaction pooling, so two gantry processes could apply a stack at once: connect directly, or through a session-mode pool (docs/configuration.md)",
+		ErrPooler, pid, sessionOrErr(now, err))
+}
+
+func sessionOrErr(pid int, err error) string {
+	if err != nil {
+		return "none within 2s (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("session %d", pid)
 }
 
 // RecoverDead closes the applies of the stack left running by processes

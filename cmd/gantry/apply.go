@@ -199,6 +199,7 @@ func progress(g *globals) func(apply.Event) {
 	verbs := map[plan.Action][2]string{
 		plan.ActionCreate:  {"Creating...", "Creation complete"},
 		plan.ActionUpdate:  {"Modifying...", "Modifications complete"},
+		plan.ActionAdopt:   {"Adopting...", "Adoption complete"},
 		plan.ActionReplace: {"Replacing (destroy, then create)...", "Replacement complete"},
 		plan.ActionDelete:  {"Destroying...", "Destruction complete"},
 		plan.ActionNoop:    {"", "Kept"},

@@ -1,0 +1,113 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/source"
+)
+
+// signingGit runs git in dir with extra environment and config.
+func signingGit(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME=gantry test", "GIT_AUTHOR_EMAIL=test@gantry.invalid",
+		"GIT_COMMITTER_NAME=gantry test", "GIT_COMMITTER_EMAIL=test@gantry.invalid"), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func run(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestVerifySignature signs commits with real git, as OpenPGP (gpg) and
+// SSH (ssh-keygen) signatures, and verifies them against key rings: a
+// commit signed by a listed key passes, an unsigned one, one signed by
+// another key, or one signed the other way is refused.
+func TestVerifySignature(t *testing.T) {
+	t.Parallel()
+	keys := t.TempDir()
+	// SSH: two keys, one trusted.
+	for _, k := range []string{"trusted", "other"} {
+		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(keys, k))
+	}
+	trustedSSH, err := os.ReadFile(filepath.Join(keys, "trusted.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OpenPGP: a key in a private GNUPGHOME.
+	gnupg := filepath.Join(keys, "gnupg")
+	if err := os.Mkdir(gnupg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gpgEnv := []string{"GNUPGHOME=" + gnupg}
+	run(t, gpgEnv, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Release Bot <release@gantry.invalid>", "ed25519", "sign", "never")
+	keyring := run(t, gpgEnv, "gpg", "--batch", "--armor", "--export", "release@gantry.invalid")
+
+	repo := gittest.NewRepo(t)
+	commit := func(msg string, env []string, config ...string) string {
+		repo.Write(map[string]string{"deploy/cm.yaml": configMap(strings.ReplaceAll(msg, " ", "-"), "1")})
+		signingGit(t, repo.Dir, env, "add", "-A")
+		signingGit(t, repo.Dir, env, append(config, "commit", "-q", "-m", msg)...)
+		return signingGit(t, repo.Dir, nil, "rev-parse", "HEAD")
+	}
+	sshSigned := commit("ssh signed", nil, "-c", "gpg.format=ssh", "-c", "user.signingkey="+filepath.Join(keys, "trusted.pub"), "-c", "commit.gpgsign=true")
+	sshOther := commit("ssh other", nil, "-c", "gpg.format=ssh", "-c", "user.signingkey="+filepath.Join(keys, "other.pub"), "-c", "commit.gpgsign=true")
+	pgpSigned := commit("pgp signed", gpgEnv, "-c", "user.signingkey=release@gantry.invalid", "-c", "commit.gpgsign=true")
+	unsigned := commit("unsigned", nil)
+
+	f := newFetcher(t, source.Auth{})
+	verify := func(sha string, p source.SignatureProvider, keys []byte) (string, error) {
+		t.Helper()
+		c, err := f.Fetch(context.Background(), repo.Dir, sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.VerifySignature(p, keys)
+	}
+	allowed := append([]byte("# deploy keys\nrelease@gantry.invalid "), trustedSSH...)
+	if signer, err := verify(sshSigned, source.SignatureSSH, allowed); err != nil || !strings.HasPrefix(signer, "SHA256:") {
+		t.Errorf("SSH-signed commit: %q, %v; want it verified", signer, err)
+	}
+	if signer, err := verify(pgpSigned, source.SignatureOpenPGP, []byte(keyring)); err != nil || !strings.Contains(signer, "release@gantry.invalid") {
+		t.Errorf("OpenPGP-signed commit: %q, %v; want it verified", signer, err)
+	}
+	for _, tc := range []struct {
+		name     string
+		sha      string
+		provider source.SignatureProvider
+		keys     []byte
+		want     string
+	}{
+		{"unsigned, ssh", unsigned, source.SignatureSSH, allowed, "is not signed"},
+		{"unsigned, openpgp", unsigned, source.SignatureOpenPGP, []byte(keyring), "is not signed"},
+		{"another SSH key", sshOther, source.SignatureSSH, allowed, "not one of the stack's keys"},
+		{"SSH-signed, OpenPGP expected", sshSigned, source.SignatureOpenPGP, []byte(keyring), "signed with SSH"},
+		{"OpenPGP-signed, SSH expected", pgpSigned, source.SignatureSSH, allowed, "not an SSH signature"},
+		{"OpenPGP, key not in the ring", pgpSigned, source.SignatureOpenPGP, nil, "not signed by a key of the stack's OpenPGP key ring"},
+	} {
+		_, err := verify(tc.sha, tc.provider, tc.keys)
+		if !errors.Is(err, source.ErrUnverified) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrUnverified saying %q", tc.name, err, tc.want)
+		}
+	}
+}
