@@ -231,7 +231,11 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 	if err != nil {
 		return fmt.Errorf("stack %s: verify.keys: %w", s.Name, err)
 	}
-	signer, err := c.VerifySignature(source.SignatureProvider(s.Verify.Provider), keys)
+	verify := c.VerifySignature
+	if s.Verify.Mode == "tag" {
+		verify = c.VerifyTagSignature
+	}
+	signer, err := verify(source.SignatureProvider(s.Verify.Provider), keys)
 	if err != nil {
 		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Kind: state.AuditCommitRefused,
 			Details: map[string]any{"commit": c.SHA, "error": err.Error()}}); aerr != nil {

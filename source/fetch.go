@@ -71,6 +71,7 @@ type Commit struct {
 
 	commit *object.Commit
 	tree   *object.Tree
+	tag    *object.Tag // the annotated tag Ref names, if it names one
 }
 
 var (
@@ -119,7 +120,25 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: annotatedTag(r, ref)}, nil
+}
+
+// annotatedTag returns the annotated tag ref names, or nil when ref is not
+// an annotated tag (a branch, a SHA, a lightweight tag).
+func annotatedTag(r *git.Repository, ref string) *object.Tag {
+	for _, name := range []plumbing.ReferenceName{plumbing.ReferenceName(ref), plumbing.NewTagReferenceName(ref)} {
+		if !name.IsTag() {
+			continue
+		}
+		rf, err := r.Reference(name, false)
+		if err != nil {
+			continue
+		}
+		if t, err := r.TagObject(rf.Hash()); err == nil {
+			return t
+		}
+	}
+	return nil
 }
 
 // resolve returns the commit ref names, fetching what the cache lacks.

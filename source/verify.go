@@ -10,6 +10,7 @@ import (
 	"hash"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/crypto/ssh"
 
@@ -40,38 +41,60 @@ func (c *Commit) VerifySignature(provider SignatureProvider, keys []byte) (strin
 	if strings.TrimSpace(sig) == "" {
 		return "", fmt.Errorf("%w: commit %s of %s is not signed: sign it (git commit -S), or turn verification off for this stack", ErrUnverified, short, c.Repo)
 	}
+	return verifyObject(provider, keys, sig, "commit "+short, func(ring string) (*openpgp.Entity, error) { return c.commit.Verify(ring) }, c.commit.EncodeWithoutSignature)
+}
+
+// VerifyTagSignature checks, as VerifySignature does for the commit, that
+// the annotated tag the ref names is signed by one of keys (Flux's tag
+// mode: releases are tagged and signed, commits need not be). A ref that is
+// not an annotated tag is refused.
+func (c *Commit) VerifyTagSignature(provider SignatureProvider, keys []byte) (string, error) {
+	if c.tag == nil {
+		return "", fmt.Errorf("%w: %q is not an annotated tag of %s, and the stack verifies tag signatures: point the stack at a signed tag (git tag -s)", ErrUnverified, c.Ref, c.Repo)
+	}
+	t := c.tag
+	if strings.TrimSpace(t.PGPSignature) == "" {
+		return "", fmt.Errorf("%w: tag %s of %s is not signed: sign it (git tag -s)", ErrUnverified, t.Name, c.Repo)
+	}
+	return verifyObject(provider, keys, t.PGPSignature, "tag "+t.Name, func(ring string) (*openpgp.Entity, error) { return t.Verify(ring) }, t.EncodeWithoutSignature)
+}
+
+// verifyObject verifies sig, the signature of a commit or tag (what), whose
+// encoding without it is written by unsigned.
+func verifyObject(provider SignatureProvider, keys []byte, sig, what string, pgp func(string) (*openpgp.Entity, error), unsigned func(plumbing.EncodedObject) error) (string, error) {
+	short := what
 	switch provider {
 	case SignatureOpenPGP:
 		if strings.Contains(sig, "BEGIN SSH SIGNATURE") {
-			return "", fmt.Errorf("%w: commit %s is signed with SSH, and the stack verifies OpenPGP signatures", ErrUnverified, short)
+			return "", fmt.Errorf("%w: %s is signed with SSH, and the stack verifies OpenPGP signatures", ErrUnverified, short)
 		}
-		e, err := c.commit.Verify(string(keys))
+		e, err := pgp(string(keys))
 		if err != nil {
-			return "", fmt.Errorf("%w: commit %s: %v: it is not signed by a key of the stack's OpenPGP key ring", ErrUnverified, short, err)
+			return "", fmt.Errorf("%w: %s: %v: it is not signed by a key of the stack's OpenPGP key ring", ErrUnverified, short, err)
 		}
 		for name := range e.Identities {
 			return name, nil
 		}
 		return fmt.Sprintf("%X", e.PrimaryKey.Fingerprint), nil
 	case SignatureSSH:
-		msg, err := c.unsigned()
+		msg, err := encoded(unsigned)
 		if err != nil {
 			return "", err
 		}
 		signer, err := verifySSH(sig, msg, keys)
 		if err != nil {
-			return "", fmt.Errorf("%w: commit %s: %v", ErrUnverified, short, err)
+			return "", fmt.Errorf("%w: %s: %v", ErrUnverified, short, err)
 		}
 		return signer, nil
 	}
 	return "", fmt.Errorf("signature provider %q: use openpgp or ssh", provider)
 }
 
-// unsigned is the commit as it was signed: its encoding without the
-// signature header.
-func (c *Commit) unsigned() ([]byte, error) {
+// encoded is an object as it was signed: its encoding without the
+// signature.
+func encoded(unsigned func(plumbing.EncodedObject) error) ([]byte, error) {
 	o := &plumbing.MemoryObject{}
-	if err := c.commit.EncodeWithoutSignature(o); err != nil {
+	if err := unsigned(o); err != nil {
 		return nil, err
 	}
 	r, err := o.Reader()

@@ -111,3 +111,63 @@ func TestVerifySignature(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyTagSignature: in tag mode the annotated tag the ref names must
+// be signed (by git tag -s, SSH or OpenPGP) by a trusted key; an unsigned
+// annotated tag, a lightweight tag, a branch, or a tag signed by another
+// key is refused.
+func TestVerifyTagSignature(t *testing.T) {
+	t.Parallel()
+	keys := t.TempDir()
+	for _, k := range []string{"trusted", "other"} {
+		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(keys, k))
+	}
+	trustedSSH, err := os.ReadFile(filepath.Join(keys, "trusted.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gnupg := filepath.Join(keys, "gnupg")
+	if err := os.Mkdir(gnupg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gpgEnv := []string{"GNUPGHOME=" + gnupg}
+	run(t, gpgEnv, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Release Bot <release@gantry.invalid>", "ed25519", "sign", "never")
+	keyring := run(t, gpgEnv, "gpg", "--batch", "--armor", "--export", "release@gantry.invalid")
+
+	repo := gittest.NewRepo(t)
+	repo.Commit("unsigned commit", map[string]string{"deploy/cm.yaml": configMap("a", "1")})
+	sshTag := func(name, key string) {
+		signingGit(t, repo.Dir, nil, "-c", "gpg.format=ssh", "-c", "user.signingkey="+filepath.Join(keys, key+".pub"), "tag", "-s", "-m", name, name)
+	}
+	sshTag("v1.0.0", "trusted")
+	sshTag("v1.0.1-other", "other")
+	signingGit(t, repo.Dir, gpgEnv, "-c", "user.signingkey=release@gantry.invalid", "tag", "-s", "-m", "pgp", "v2.0.0")
+	signingGit(t, repo.Dir, nil, "tag", "-a", "-m", "annotated, unsigned", "v3.0.0")
+	signingGit(t, repo.Dir, nil, "tag", "v4.0.0") // lightweight
+
+	f := newFetcher(t, source.Auth{})
+	verify := func(ref string, p source.SignatureProvider, keys []byte) (string, error) {
+		t.Helper()
+		c, err := f.Fetch(context.Background(), repo.Dir, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.VerifyTagSignature(p, keys)
+	}
+	if signer, err := verify("v1.0.0", source.SignatureSSH, trustedSSH); err != nil || !strings.HasPrefix(signer, "SHA256:") {
+		t.Errorf("SSH-signed tag: %q, %v", signer, err)
+	}
+	if signer, err := verify("refs/tags/v2.0.0", source.SignatureOpenPGP, []byte(keyring)); err != nil || !strings.Contains(signer, "release@gantry.invalid") {
+		t.Errorf("OpenPGP-signed tag: %q, %v", signer, err)
+	}
+	for _, tc := range []struct{ ref, want string }{
+		{"v1.0.1-other", "not one of the stack's keys"},
+		{"v3.0.0", "tag v3.0.0 of"},
+		{"v4.0.0", "is not an annotated tag"},
+		{"main", "is not an annotated tag"},
+	} {
+		if _, err := verify(tc.ref, source.SignatureSSH, trustedSSH); !errors.Is(err, source.ErrUnverified) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrUnverified saying %q", tc.ref, err, tc.want)
+		}
+	}
+}

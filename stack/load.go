@@ -368,7 +368,16 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 					}
 				},
 				"keys": func(n *yaml.Node, path string) { v.Keys = p.str(n, path) },
+				"mode": func(n *yaml.Node, path string) {
+					v.Mode = p.str(n, path)
+					if v.Mode != "commit" && v.Mode != "tag" {
+						p.fail(n, path, "%q is not a verification mode: use commit or tag", v.Mode)
+					}
+				},
 			})
+			if v.Mode == "" {
+				v.Mode = "commit"
+			}
 			if n.Kind == yaml.MappingNode && (v.Provider == "" || v.Keys == "") {
 				p.fail(n, path, "give provider (openpgp or ssh) and keys (a file of trusted public keys)")
 			}

@@ -133,6 +133,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].windows[0].duration", `"soon" is not a duration`}},
 		{"bad signature provider", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: x509, keys: k}\n",
 			[]string{"gantry.yaml:6: stacks[0].verify.provider", `"x509" is not a signature provider: use openpgp or ssh`}},
+		{"bad verification mode", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: ssh, keys: k, mode: branch}\n",
+			[]string{"stacks[0].verify.mode", `"branch" is not a verification mode: use commit or tag`}},
 		{"verify without keys", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: ssh}\n",
 			[]string{"stacks[0].verify", "give provider (openpgp or ssh) and keys"}},
 		{"several errors at once", head + "  - name: a\n    source: {repo: r}\n    prune: 3\n    approval: never\n",
@@ -267,7 +269,7 @@ func TestLoadVerifyKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := cfg.Stacks[0].Verify; v == nil || v.Provider != "ssh" || v.Keys != filepath.Join(dir, "keys", "allowed_signers") {
+	if v := cfg.Stacks[0].Verify; v == nil || v.Provider != "ssh" || v.Mode != "commit" || v.Keys != filepath.Join(dir, "keys", "allowed_signers") {
 		t.Errorf("verify = %+v, want ssh with the keys file resolved against gantry.yaml", v)
 	}
 }

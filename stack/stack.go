@@ -60,6 +60,10 @@ type Stack struct {
 type Verify struct {
 	// Provider is "openpgp" or "ssh" (git's gpg.format).
 	Provider string
+	// Mode is what must be signed: "commit" (the default: the commit the
+	// ref points at) or "tag" (the annotated tag the ref names, as for
+	// signed releases).
+	Mode string
 	// Keys is a file of trusted keys: an armored OpenPGP key ring, or SSH
 	// public keys one per line (authorized_keys or allowed-signers lines).
 	// Relative paths are resolved against gantry.yaml's directory. Read at
