@@ -167,7 +167,7 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 		_ = l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lock %s: %w", stack, err)
 	}
-	if err := s.checkSessionPinned(ctx, conn, l.holder.BackendPID); err != nil {
+	if err := checkSessionPinned(ctx, conn, s.pool, l.holder.BackendPID); err != nil {
 		_ = l.Release(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("lock %s: %w", stack, err)
 	}
@@ -176,12 +176,14 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 
 // checkSessionPinned refuses a connection that does not keep its server
 // session, as behind a transaction-mode pooler: while another connection
-// holds a transaction open (and with it, behind such a pooler, the server
+// (other) holds a transaction open (and with it, behind such a pooler, the server
 // session the lock's connection used last), the lock's connection must
 // still reach its own session, pid. Through a pooled connection it reaches
 // another one, or waits for one.
-func (s *Store) checkSessionPinned(ctx context.Context, conn *pgx.Conn, pid int) error {
-	tx, err := s.pool.Begin(ctx)
+func checkSessionPinned(ctx context.Context, conn *pgx.Conn, other interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, pid int) error {
+	tx, err := other.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -208,6 +210,27 @@ func sessionOrErr(pid int, err error) string {
 		return "none within 2s (" + err.Error() + ")"
 	}
 	return fmt.Sprintf("session %d", pid)
+}
+
+// checkPooler opens two connections to connString and refuses a
+// transaction-mode pooler between gantry and Postgres, at start, before
+// anything is written.
+func checkPooler(ctx context.Context, connString string) error {
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	other, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return err
+	}
+	defer other.Close(context.WithoutCancel(ctx))
+	var pid int
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		return err
+	}
+	return checkSessionPinned(ctx, conn, other, pid)
 }
 
 // RecoverDead closes the applies of the stack left running by processes

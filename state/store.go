@@ -72,6 +72,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.where = RedactURL(connString)
 	}
 
+	// Locks and migrations need sessions that stay with their connection.
+	if opts.DatabaseURL != "" {
+		if err := checkPooler(ctx, connString); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.where, err)
+		}
+	}
 	// Migrate on a dedicated connection: tern's advisory lock is held by a
 	// session, which a pool could hand to another caller halfway through.
 	conn, err := pgx.Connect(ctx, connString)
