@@ -216,11 +216,7 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen in
 	}
 	if report != nil {
 		for _, o := range report.Outcomes {
-			so := state.Outcome{Ref: o.Ref, Action: string(o.Action), Result: string(o.Result), Ready: o.Ready, Duration: o.Duration}
-			if o.Err != nil {
-				so.Error = o.Err.Error()
-			}
-			f.Outcomes = append(f.Outcomes, so)
+			f.Outcomes = append(f.Outcomes, stateOutcome(o))
 			attempted := o.Action != plan.ActionDelete && (o.Result == apply.ResultApplied || o.Result == apply.ResultReplaced || o.Result == apply.ResultFailed)
 			// A delete held by finalizers is not done: the object stays in
 			// the inventory, so that the next plan deletes it again.

@@ -91,14 +91,17 @@ type PlanRequest struct {
 	// Untrusted renders with source.UntrustedRenderOptions whatever the
 	// stack allows (a branch anyone may push to).
 	Untrusted bool
+
+	// locked: the caller holds the stack's lock, whose taking already
+	// closed the applies of dead processes.
+	locked bool
 }
 
 // Plan fetches and renders the stack's revision and plans it against the
 // cluster with the stack's inventory and memo, then records the memo entries
 // the plan proved. It changes nothing in the cluster.
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
-	opts := source.DefaultRenderOptions()
-	opts.AllowRemoteBases = req.Stack.Source.AllowRemoteBases
+	opts := renderOptions(req.Stack)
 	if req.Untrusted {
 		opts = source.UntrustedRenderOptions()
 	}
@@ -110,6 +113,13 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 		return e.computePlan(ctx, req, src, objects, "")
 	}
 	return e.PlanRevision(ctx, req, src, objects)
+}
+
+// renderOptions are the safe defaults with what the stack allows.
+func renderOptions(s stack.Stack) source.RenderOptions {
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = s.Source.AllowRemoteBases
+	return opts
 }
 
 // render fetches the stack's ref, verifies the commit's signature when the
@@ -154,7 +164,7 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 // but not the plan itself.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
-	if !req.ReadOnly {
+	if !req.ReadOnly && !req.locked {
 		if err := e.store.RecoverDead(ctx, s.Name, actorOr(req.Actor)); err != nil {
 			return nil, err
 		}

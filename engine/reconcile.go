@@ -13,7 +13,6 @@ import (
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
-	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
@@ -118,9 +117,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	req.lock = lock
 
 	res.Phase = "render"
-	opts := source.DefaultRenderOptions()
-	opts.AllowRemoteBases = s.Source.AllowRemoteBases
-	src, objects, err := e.render(ctx, s, opts, true)
+	src, objects, err := e.render(ctx, s, renderOptions(s), true)
 	if err != nil {
 		return res, err
 	}
@@ -203,7 +200,7 @@ func (e *Engine) planAndGate(ctx context.Context, req ReconcileRequest, src plan
 			return fmt.Errorf("the API server cannot be watched, so the live state may be out of date: %w", err)
 		}
 	}
-	p, err := e.computePlan(ctx, PlanRequest{Stack: s, Cluster: req.Reader, Actor: actor}, src, objects, "")
+	p, err := e.computePlan(ctx, PlanRequest{Stack: s, Cluster: req.Reader, Actor: actor, locked: true}, src, objects, "")
 	if err != nil {
 		return err
 	}

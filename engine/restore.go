@@ -168,9 +168,7 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	if err != nil {
 		return nil, err
 	}
-	opts := source.DefaultRenderOptions()
-	opts.AllowRemoteBases = s.Source.AllowRemoteBases
-	rev, err := c.Render(s.Source.Path, opts)
+	rev, err := c.Render(s.Source.Path, renderOptions(s))
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,12 +122,6 @@ func (e *Engine) NewRunner(opts RunOptions) *Runner {
 	return r
 }
 
-// Metrics returns the runner's metrics.
-func (r *Runner) Metrics() *Metrics { return r.metrics }
-
-// Cache returns the watch cache plans read the cluster through.
-func (r *Runner) Cache() *kube.Cache { return r.cache }
-
 // Run reconciles every stack until ctx ends, then waits for the reconciles
 // in flight: an apply interrupted by ctx is recorded as interrupted before
 // Run returns.
@@ -225,15 +219,6 @@ func (r *Runner) Status() []StackStatus {
 		out = append(out, *r.status[s.Name])
 	}
 	return out
-}
-
-// Stack returns a stack's definition.
-func (r *Runner) Stack(name string) (stack.Stack, bool) {
-	i := slices.IndexFunc(r.opts.Stacks, func(s stack.Stack) bool { return s.Name == name })
-	if i < 0 {
-		return stack.Stack{}, false
-	}
-	return r.opts.Stacks[i], true
 }
 
 // loop reconciles one stack until ctx ends.
@@ -367,12 +352,8 @@ func (r *Runner) Ready(ctx context.Context) error {
 	defer r.mu.Unlock()
 	for _, s := range r.opts.Stacks {
 		if r.status[s.Name].LastReconcile.IsZero() {
-			return errNotYet{s.Name}
+			return fmt.Errorf("stack %s has not been reconciled yet", s.Name)
 		}
 	}
 	return nil
 }
-
-type errNotYet struct{ stack string }
-
-func (e errNotYet) Error() string { return "stack " + e.stack + " has not been reconciled yet" }

@@ -16,12 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/history"
+	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
 )
 
-func configMapDoc(name, v string) string {
-	return fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", name, v)
-}
+// configMapDoc is harness.ConfigMapDoc, as the tests here call it.
+var configMapDoc = harness.ConfigMapDoc
 
 func secretDoc(name, password string) string {
 	return fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s}\ndata: {password: %s}\n", name, base64.StdEncoding.EncodeToString([]byte(password)))

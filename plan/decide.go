@@ -23,21 +23,11 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 	switch owner := live.GetLabels()[StackLabel]; {
 	case owner != "" && owner != r.in.Stack:
 		ch.Owner = owner
-	case owner == "" && ch.Action == ActionUpdate && !r.inInventory(d.ref):
+	case owner == "" && ch.Action == ActionUpdate && !r.inventory[d.ref]:
 		ch.Action = ActionAdopt
 		ch.Reason = "exists without the " + StackLabel + " label and was not applied by this stack: taken over"
 	}
 	return ch, nil
-}
-
-// inInventory reports whether the stack applied ref before.
-func (r *run) inInventory(ref ObjectRef) bool {
-	for _, o := range r.in.Inventory {
-		if o.Ref == ref {
-			return true
-		}
-	}
-	return false
 }
 
 // change computes what applying one desired object does.

@@ -121,6 +121,7 @@ type run struct {
 	mu           sync.Mutex
 	memo         map[ObjectRef]MemoEntry
 	fingerprints map[ObjectRef]object.Hash // of live objects, computed once
+	inventory    map[ObjectRef]bool        // the refs of in.Inventory
 }
 
 // Compute plans in against the cluster. Per-object problems (an unknown
@@ -138,7 +139,10 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	if len(in.Salt) == 0 {
 		return nil, errors.New("plan: no salt given for the stack's hashes")
 	}
-	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}}
+	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}, inventory: make(map[ObjectRef]bool, len(in.Inventory))}
+	for _, o := range in.Inventory {
+		r.inventory[o.Ref] = true
+	}
 	var err error
 	if r.desired, err = r.prepare(); err != nil {
 		return nil, err

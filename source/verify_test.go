@@ -39,29 +39,43 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	return string(out)
 }
 
+// signers are signing keys for tests: SSH keys "trusted" and "other" in
+// dir, and an OpenPGP key (release@gantry.invalid) in a private GNUPGHOME.
+type signers struct {
+	dir        string
+	trustedSSH []byte   // trusted.pub
+	gpgEnv     []string // GNUPGHOME for gpg and git
+	keyring    string   // the OpenPGP public key, armored
+}
+
+func newSigners(t *testing.T) signers {
+	t.Helper()
+	k := signers{dir: t.TempDir()}
+	for _, name := range []string{"trusted", "other"} {
+		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", filepath.Join(k.dir, name))
+	}
+	var err error
+	if k.trustedSSH, err = os.ReadFile(filepath.Join(k.dir, "trusted.pub")); err != nil {
+		t.Fatal(err)
+	}
+	gnupg := filepath.Join(k.dir, "gnupg")
+	if err := os.Mkdir(gnupg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	k.gpgEnv = []string{"GNUPGHOME=" + gnupg}
+	run(t, k.gpgEnv, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Release Bot <release@gantry.invalid>", "ed25519", "sign", "never")
+	k.keyring = run(t, k.gpgEnv, "gpg", "--batch", "--armor", "--export", "release@gantry.invalid")
+	return k
+}
+
 // TestVerifySignature signs commits with real git, as OpenPGP (gpg) and
 // SSH (ssh-keygen) signatures, and verifies them against key rings: a
 // commit signed by a listed key passes, an unsigned one, one signed by
 // another key, or one signed the other way is refused.
 func TestVerifySignature(t *testing.T) {
 	t.Parallel()
-	keys := t.TempDir()
-	// SSH: two keys, one trusted.
-	for _, k := range []string{"trusted", "other"} {
-		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(keys, k))
-	}
-	trustedSSH, err := os.ReadFile(filepath.Join(keys, "trusted.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// OpenPGP: a key in a private GNUPGHOME.
-	gnupg := filepath.Join(keys, "gnupg")
-	if err := os.Mkdir(gnupg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	gpgEnv := []string{"GNUPGHOME=" + gnupg}
-	run(t, gpgEnv, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Release Bot <release@gantry.invalid>", "ed25519", "sign", "never")
-	keyring := run(t, gpgEnv, "gpg", "--batch", "--armor", "--export", "release@gantry.invalid")
+	k := newSigners(t)
+	keys, trustedSSH, gpgEnv, keyring := k.dir, k.trustedSSH, k.gpgEnv, k.keyring
 
 	repo := gittest.NewRepo(t)
 	commit := func(msg string, env []string, config ...string) string {
@@ -118,21 +132,8 @@ func TestVerifySignature(t *testing.T) {
 // key is refused.
 func TestVerifyTagSignature(t *testing.T) {
 	t.Parallel()
-	keys := t.TempDir()
-	for _, k := range []string{"trusted", "other"} {
-		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", k, "-f", filepath.Join(keys, k))
-	}
-	trustedSSH, err := os.ReadFile(filepath.Join(keys, "trusted.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gnupg := filepath.Join(keys, "gnupg")
-	if err := os.Mkdir(gnupg, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	gpgEnv := []string{"GNUPGHOME=" + gnupg}
-	run(t, gpgEnv, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Release Bot <release@gantry.invalid>", "ed25519", "sign", "never")
-	keyring := run(t, gpgEnv, "gpg", "--batch", "--armor", "--export", "release@gantry.invalid")
+	k := newSigners(t)
+	keys, trustedSSH, gpgEnv, keyring := k.dir, k.trustedSSH, k.gpgEnv, k.keyring
 
 	repo := gittest.NewRepo(t)
 	repo.Commit("unsigned commit", map[string]string{"deploy/cm.yaml": configMap("a", "1")})

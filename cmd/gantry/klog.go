@@ -16,8 +16,7 @@ func routeKlog(log hclog.Logger) {
 
 // klogSink is a logr.LogSink over hclog.
 type klogSink struct {
-	log  hclog.Logger
-	name string
+	log hclog.Logger
 }
 
 func (s *klogSink) Init(logr.RuntimeInfo) {}
@@ -42,9 +41,9 @@ func (s *klogSink) Error(err error, msg string, kv ...any) {
 }
 
 func (s *klogSink) WithValues(kv ...any) logr.LogSink {
-	return &klogSink{log: s.log.With(kv...), name: s.name}
+	return &klogSink{log: s.log.With(kv...)}
 }
 
 func (s *klogSink) WithName(name string) logr.LogSink {
-	return &klogSink{log: s.log.Named(name), name: name}
+	return &klogSink{log: s.log.Named(name)}
 }

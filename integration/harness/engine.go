@@ -19,12 +19,17 @@ import (
 	"github.com/gantryops/gantry/internal/gittest"
 )
 
+// ConfigMapDoc is a YAML document of ConfigMap name holding v under key "v".
+func ConfigMapDoc(name, v string) string {
+	return fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", name, v)
+}
+
 // ConfigMaps is a repository's deploy/cms.yaml holding a ConfigMap per
-// name, value pair (the value under key "v").
+// name, value pair (ConfigMapDoc).
 func ConfigMaps(kv ...string) map[string]string {
 	var doc strings.Builder
 	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&doc, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {v: %q}\n", kv[i], kv[i+1])
+		doc.WriteString(ConfigMapDoc(kv[i], kv[i+1]))
 	}
 	return map[string]string{"deploy/cms.yaml": doc.String()}
 }
