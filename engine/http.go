@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -19,41 +19,21 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-// ServerOptions configures the HTTP server of `gantry run`.
-type ServerOptions struct {
-	// Token protects the JSON API (Authorization: Bearer TOKEN, compared in
-	// constant time). Empty: the API answers 401 to everything.
-	Token string
-	// WebhookSecret verifies GitHub's X-Hub-Signature-256. Empty: the
-	// webhook answers 401 to everything (an unverified trigger is refused).
-	WebhookSecret string
-	// MaxWebhookBytes caps a webhook body; larger ones get 413.
-	MaxWebhookBytes int64
-}
-
-// DefaultServerOptions caps webhook bodies at 1 MiB (a push payload is a
-// few kilobytes; GitHub's own cap is 25 MB).
-func DefaultServerOptions() ServerOptions { return ServerOptions{MaxWebhookBytes: 1 << 20} }
-
 // Handler serves /healthz, /readyz, /metrics, POST /hooks/github and the
 // JSON API under /api/v1/.
+//
+// Serve it through Server, which bounds how long a client may take; the
+// handler itself bounds how many bodies are read at once.
 func (r *Runner) Handler(opts ServerOptions) http.Handler {
-	if opts.MaxWebhookBytes <= 0 {
-		opts.MaxWebhookBytes = DefaultServerOptions().MaxWebhookBytes
-	}
+	opts = opts.withDefaults()
+	bodies := newBodyReader(opts.MaxConcurrentBodies, max(time.Second, min(opts.ReadTimeout, 5*time.Second)))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
-		if err := r.Ready(req.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /readyz", r.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /hooks/github", r.webhook(opts))
+	mux.Handle("POST /hooks/github", r.webhook(opts, bodies))
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
@@ -68,10 +48,41 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	})
 	api.HandleFunc("GET /api/v1/plans", r.listPlans)
 	api.HandleFunc("GET /api/v1/plans/{id}", r.getPlan)
-	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true))
-	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false))
+	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true, bodies))
+	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false, bodies))
 	mux.Handle("/api/", bearer(opts.Token, api))
 	return mux
+}
+
+// errDatabaseDown: the database does not answer (Ready wraps the detail).
+var errDatabaseDown = errors.New("the database does not answer")
+
+// readyz answers 200 when Ready, else 503 with a reason anyone may read:
+// the detail, which can name the database's host, user and name, goes to
+// the log only.
+func (r *Runner) readyz(w http.ResponseWriter, req *http.Request) {
+	err := r.Ready(req.Context())
+	if err == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	r.engine.log.Warn("not ready", "error", err)
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": publicReason(err)})
+}
+
+// publicReason is what an unauthenticated client is told of err: the
+// database's trouble without its detail, a stack not reconciled yet by
+// name (stack names are shown by /metrics anyway), anything else only that
+// the log has it.
+func publicReason(err error) string {
+	var notYet *notReconciledError
+	switch {
+	case errors.Is(err, errDatabaseDown):
+		return errDatabaseDown.Error() + " (the log of gantry run has the detail)"
+	case errors.As(err, &notYet):
+		return notYet.Error()
+	}
+	return "not ready (the log of gantry run has the detail)"
 }
 
 // bearer lets through requests with the token; the comparison takes the
@@ -115,11 +126,16 @@ func GatePlanOf(g *state.Gate) GatePlan {
 
 const timeFormat = "2006-01-02T15:04:05Z"
 
+// maxAPIBytes caps the body of an API call ({"actor": ..., "reason": ...}).
+const maxAPIBytes = 64 << 10
+
 func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
 	status := state.GateStatus(req.URL.Query().Get("status"))
 	gates, err := r.engine.store.Gates(req.Context(), req.URL.Query().Get("stack"), status, 0)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		// The detail can name the database: it goes to the log.
+		r.engine.log.Error("list plans", "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "list plans: " + errDatabaseDown.Error() + " (the log of gantry run has the detail)"})
 		return
 	}
 	out := make([]GatePlan, len(gates))
@@ -145,11 +161,16 @@ func (r *Runner) getPlan(w http.ResponseWriter, req *http.Request) {
 
 // decide approves or rejects a pending plan. The body may carry
 // {"actor": "...", "reason": "..."}; the actor is recorded as api:ACTOR.
-func (r *Runner) decide(approve bool) http.HandlerFunc {
+func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		var body struct{ Actor, Reason string }
 		if req.ContentLength != 0 {
-			if err := json.NewDecoder(io.LimitReader(req.Body, 64<<10)).Decode(&body); err != nil {
+			raw, err := bodies.read(w, req, maxAPIBytes)
+			if err != nil {
+				bodies.writeRefusal(w, refuseBody(err, maxAPIBytes))
+				return
+			}
+			if err := json.Unmarshal(raw, &body); err != nil {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error() + `: send {"actor": "...", "reason": "..."} or nothing`})
 				return
 			}
@@ -188,18 +209,13 @@ func (e *Engine) Decide(ctx context.Context, d state.Decision) (*state.Gate, err
 
 // webhook serves GitHub push events: verified, size-capped, and turned into
 // triggers of the stacks on the pushed repository.
-func (r *Runner) webhook(opts ServerOptions) http.Handler {
+func (r *Runner) webhook(opts ServerOptions, bodies *bodyReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, opts.MaxWebhookBytes))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			r.metrics.webhooks.WithLabelValues("too-large").Inc()
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("body larger than %d bytes", opts.MaxWebhookBytes)})
-			return
-		case err != nil:
-			r.metrics.webhooks.WithLabelValues("bad-request").Inc()
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "read body: " + err.Error()})
+		body, err := bodies.read(w, req, opts.MaxWebhookBytes)
+		if err != nil {
+			refusal := refuseBody(err, opts.MaxWebhookBytes)
+			r.metrics.webhooks.WithLabelValues(refusal.Result).Inc()
+			bodies.writeRefusal(w, refusal)
 			return
 		}
 		if !validSignature(opts.WebhookSecret, req.Header.Get("X-Hub-Signature-256"), body) {

@@ -346,14 +346,21 @@ func (r *Runner) triggerApproved(g *state.Gate) {
 // and every stack has been reconciled once (successfully or not).
 func (r *Runner) Ready(ctx context.Context) error {
 	if err := r.engine.store.Ping(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errDatabaseDown, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.opts.Stacks {
 		if r.status[s.Name].LastReconcile.IsZero() {
-			return fmt.Errorf("stack %s has not been reconciled yet", s.Name)
+			return &notReconciledError{Stack: s.Name}
 		}
 	}
 	return nil
+}
+
+// notReconciledError: a stack has not been reconciled once yet.
+type notReconciledError struct{ Stack string }
+
+func (e *notReconciledError) Error() string {
+	return fmt.Sprintf("stack %s has not been reconciled yet", e.Stack)
 }

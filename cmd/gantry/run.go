@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -29,7 +28,7 @@ type runFlags struct {
 	wait         bool
 	timeout      time.Duration
 	gitCacheDir  string
-	maxWebhook   int64
+	server       engine.ServerOptions
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -59,7 +58,11 @@ and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --list
 	fl.BoolVar(&f.wait, "wait", true, "wait for applied objects to be ready before pruning")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
-	fl.Int64Var(&f.maxWebhook, "max-webhook-bytes", engine.DefaultServerOptions().MaxWebhookBytes, "largest webhook body accepted (larger: 413)")
+	d := engine.DefaultServerOptions()
+	fl.Int64Var(&f.server.MaxWebhookBytes, "max-webhook-bytes", d.MaxWebhookBytes, "largest webhook body accepted (larger: 413)")
+	fl.DurationVar(&f.server.ReadTimeout, "http-read-timeout", d.ReadTimeout, "longest a client may take to send a whole request, body included (slower: 408, connection closed)")
+	fl.DurationVar(&f.server.WriteTimeout, "http-write-timeout", d.WriteTimeout, "longest a response may take, from the end of the request's headers")
+	fl.IntVar(&f.server.MaxConcurrentBodies, "http-max-bodies", d.MaxConcurrentBodies, "request bodies (webhook, API) read at once; more: 503 with Retry-After")
 	return cmd
 }
 
@@ -90,7 +93,8 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 
 	srvErr := make(chan error, 1)
 	if f.listen != "" {
-		sopts := engine.ServerOptions{Token: os.Getenv("GANTRY_API_TOKEN"), WebhookSecret: os.Getenv("GANTRY_WEBHOOK_SECRET"), MaxWebhookBytes: f.maxWebhook}
+		sopts := f.server
+		sopts.Token, sopts.WebhookSecret = os.Getenv("GANTRY_API_TOKEN"), os.Getenv("GANTRY_WEBHOOK_SECRET")
 		if sopts.Token == "" {
 			sess.log.Warn("GANTRY_API_TOKEN is not set: the JSON API answers 401 to every request")
 		}
@@ -101,7 +105,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		if err != nil {
 			return fmt.Errorf("--listen %s: %w", f.listen, err)
 		}
-		srv := &http.Server{Handler: runner.Handler(sopts), ReadHeaderTimeout: 10 * time.Second}
+		srv := runner.Server(sopts)
 		go func() { srvErr <- srv.Serve(ln) }()
 		defer func() {
 			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ServerOptions configures the HTTP server of `gantry run`. A zero field
+// takes its value from DefaultServerOptions: the server never runs without
+// a timeout or a cap.
+type ServerOptions struct {
+	// Token protects the JSON API (Authorization: Bearer TOKEN, compared in
+	// constant time). Empty: the API answers 401 to everything.
+	Token string
+	// WebhookSecret verifies GitHub's X-Hub-Signature-256. Empty: the
+	// webhook answers 401 to everything (an unverified trigger is refused).
+	WebhookSecret string
+	// MaxWebhookBytes caps a webhook body; larger ones get 413.
+	MaxWebhookBytes int64
+	// ReadHeaderTimeout bounds reading a request's headers; a client slower
+	// than that has its connection closed.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, headers and body: a body
+	// still arriving then is cut off (408).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its response. gantry's longest responses (a recorded plan as JSON,
+	// the metrics) are written in well under a second on a working network.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection idle that long.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps the request line and headers (larger: 431).
+	MaxHeaderBytes int
+	// MaxConcurrentBodies caps the request bodies (webhook deliveries, API
+	// calls with a body) read at once; a request arriving while that many
+	// are being read gets 503 with Retry-After instead of waiting.
+	MaxConcurrentBodies int
+}
+
+// DefaultServerOptions caps webhook bodies at 1 MiB (a push payload is a
+// few kilobytes; GitHub's own cap is 25 MB) and 16 read at once; headers
+// at 64 KiB, read within 10 s; a whole request within 30 s (GitHub gives
+// a delivery 10 s); a response within 60 s; idle connections 2 minutes.
+func DefaultServerOptions() ServerOptions {
+	return ServerOptions{MaxWebhookBytes: 1 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, MaxConcurrentBodies: 16}
+}
+
+// withDefaults fills the zero fields of o from DefaultServerOptions.
+func (o ServerOptions) withDefaults() ServerOptions {
+	d := DefaultServerOptions()
+	if o.MaxWebhookBytes <= 0 {
+		o.MaxWebhookBytes = d.MaxWebhookBytes
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = d.ReadTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = d.WriteTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = d.IdleTimeout
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if o.MaxConcurrentBodies <= 0 {
+		o.MaxConcurrentBodies = d.MaxConcurrentBodies
+	}
+	return o
+}
+
+// Server returns the HTTP server of `gantry run`: Handler(opts) behind
+// opts' timeouts and header cap. Serve it on a listener; Shutdown ends it.
+func (r *Runner) Server(opts ServerOptions) *http.Server {
+	opts = opts.withDefaults()
+	return &http.Server{
+		Handler:           r.Handler(opts),
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		ErrorLog:          r.engine.log.Named("http").StandardLogger(nil),
+	}
+}
+
+// errBusy: as many bodies as allowed are being read already.
+var errBusy = errors.New("too many requests with a body at once")
+
+// bodyReader reads request bodies, at most a fixed number at once.
+type bodyReader struct {
+	slots chan struct{}
+	// retryAfter is what a refused client is told to wait.
+	retryAfter time.Duration
+}
+
+func newBodyReader(max int, retryAfter time.Duration) *bodyReader {
+	return &bodyReader{slots: make(chan struct{}, max), retryAfter: retryAfter}
+}
+
+// read returns the whole body of req, at most limit bytes. It does not
+// wait for a slot: with every slot taken it returns errBusy at once.
+func (b *bodyReader) read(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		return nil, errBusy
+	}
+	defer func() { <-b.slots }()
+	return io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+}
+
+// bodyRefusal is the answer to a body that could not be read, and the
+// webhook metric's result for it.
+type bodyRefusal struct {
+	Code   int
+	Result string
+	Error  string
+}
+
+// refuseBody says how to answer a body read that failed with err.
+func refuseBody(err error, limit int64) bodyRefusal {
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errBusy):
+		return bodyRefusal{http.StatusServiceUnavailable, "busy", "too many requests with a body at once: retry later"}
+	case errors.As(err, &tooLarge):
+		return bodyRefusal{http.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("body larger than %d bytes", limit)}
+	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return bodyRefusal{http.StatusRequestTimeout, "timeout", "the body did not arrive within the server's read timeout"}
+	}
+	return bodyRefusal{http.StatusBadRequest, "bad-request", "read body: " + err.Error()}
+}
+
+// writeRefusal answers a body that could not be read; the connection is
+// closed, since the rest of the body may still be on its way.
+func (b *bodyReader) writeRefusal(w http.ResponseWriter, ref bodyRefusal) {
+	if ref.Code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(int(b.retryAfter.Round(time.Second)/time.Second)))
+	}
+	w.Header().Set("Connection", "close")
+	writeJSON(w, ref.Code, map[string]string{"error": ref.Error})
+}

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gantryops/gantry/state"
+)
+
+// serve opens a store on a database of its own, builds the runner's server
+// with opts and serves it on a loopback TCP port until the test ends. It
+// returns the address, the runner and its log.
+func serve(t *testing.T, opts ServerOptions) (addr string, r *Runner, log *syncBuffer) {
+	t.Helper()
+	store, err := state.Open(context.Background(), state.Options{DatabaseURL: pg.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	return serveStore(t, store, opts)
+}
+
+func serveStore(t *testing.T, store *state.Store, opts ServerOptions) (string, *Runner, *syncBuffer) {
+	t.Helper()
+	log := &syncBuffer{}
+	e := New(store, nil, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
+	r := e.NewRunner(RunOptions{})
+	srv := r.Server(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String(), r, log
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fastOptions are server options with timeouts short enough for tests.
+func fastOptions() ServerOptions {
+	o := DefaultServerOptions()
+	o.WebhookSecret = "s3cret"
+	o.Token = "tok"
+	o.ReadHeaderTimeout = 500 * time.Millisecond
+	o.ReadTimeout = time.Second
+	o.WriteTimeout = 2 * time.Second
+	o.IdleTimeout = time.Second
+	return o
+}
+
+// trickle sends head on a new connection, then the body one byte per
+// 100 ms, until the server answers or closes, or 8 s have passed. It
+// returns how long the server took and the status line it answered
+// with ("" when it closed without answering).
+func trickle(t *testing.T, addr, head string, body []byte) (time.Duration, string) {
+	t.Helper()
+	took, status, err := trickleConn(addr, head, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return took, status
+}
+
+func trickleConn(addr, head string, body []byte) (time.Duration, string, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, head); err != nil {
+		return 0, "", err
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for _, b := range body {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(start.Add(8 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, "", fmt.Errorf("the server still held the connection after %s", time.Since(start).Round(time.Millisecond))
+	}
+	return time.Since(start), strings.TrimSpace(line), nil
+}
+
+// TestServerCutsOffSlowBodies: a webhook or API body trickled at a byte
+// per 100 ms is cut off once the read timeout has passed, whatever its
+// declared length.
+func TestServerCutsOffSlowBodies(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	addr, _, _ := serve(t, opts)
+	body := bytes.Repeat([]byte("x"), 200)
+	for _, tc := range []struct{ name, head string }{
+		{"webhook", "POST /hooks/github HTTP/1.1\r\nHost: gantry\r\nX-GitHub-Event: push\r\nContent-Length: 200\r\n\r\n"},
+		{"webhook chunked", "POST /hooks/github HTTP/1.1\r\nHost: gantry\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n"},
+		{"api", "POST /api/v1/plans/p/approve HTTP/1.1\r\nHost: gantry\r\nAuthorization: Bearer tok\r\nContent-Length: 200\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			took, status := trickle(t, addr, tc.head, body)
+			t.Logf("cut off after %s: %q", took.Round(time.Millisecond), status)
+			if took > opts.ReadTimeout+time.Second {
+				t.Errorf("cut off after %s, want within the read timeout of %s", took, opts.ReadTimeout)
+			}
+			if status != "" && !strings.Contains(status, " 408 ") {
+				t.Errorf("answered %q, want 408 Request Timeout or a closed connection", status)
+			}
+		})
+	}
+}
+
+// TestServerCutsOffSlowHeaders: headers trickled at a byte per 100 ms are
+// cut off once the header timeout has passed.
+func TestServerCutsOffSlowHeaders(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	addr, _, _ := serve(t, opts)
+	took, status := trickle(t, addr, "GET /healthz HTTP/1.1\r\nHost: gantry\r\n", []byte(strings.Repeat("X-Slow: yes\r\n", 10)))
+	t.Logf("cut off after %s: %q", took.Round(time.Millisecond), status)
+	if took > opts.ReadHeaderTimeout+time.Second {
+		t.Errorf("slow headers cut off after %s, want within %s", took, opts.ReadHeaderTimeout)
+	}
+	if strings.Contains(status, " 200 ") {
+		t.Errorf("slow headers were served: %q", status)
+	}
+}
+
+// TestServerRefusesTooManyBodies: while as many bodies as allowed are being
+// read, one more request with a body gets 503 with Retry-After at once;
+// once the slow ones are cut off, bodies are read again.
+func TestServerRefusesTooManyBodies(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	opts.MaxConcurrentBodies = 2
+	opts.ReadTimeout = 2 * time.Second
+	addr, _, _ := serve(t, opts)
+	for range opts.MaxConcurrentBodies {
+		go func() {
+			_, _, _ = trickleConn(addr, "POST /hooks/github HTTP/1.1\r\nHost: gantry\r\nContent-Length: 100\r\n\r\n", bytes.Repeat([]byte("x"), 100))
+		}()
+	}
+	post := func() *http.Response {
+		req, err := http.NewRequest("POST", "http://"+addr+"/hooks/github", strings.NewReader(`{"ref":"refs/heads/main"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-GitHub-Event", "push")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	var resp *http.Response
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp = post(); resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third body while two are read: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	time.Sleep(opts.ReadTimeout + 500*time.Millisecond)
+	if resp = post(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after the slow bodies were cut off: %s, want 401 (read, signature refused)", resp.Status)
+	}
+}
+
+// TestReadyzHidesTheDatabase: with the database gone, /readyz answers 503
+// without the database's host, user or name; the log has them.
+func TestReadyzHidesTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const user, db = "readyz_secret_user", "readyz_secret_db"
+	admin, err := pgx.Connect(ctx, pg.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, sql := range []string{"CREATE ROLE " + user + " LOGIN", "CREATE DATABASE " + db + " OWNER " + user} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+		_, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+user)
+	})
+	dsn := strings.Replace(pg.ConnString(db), "user=gantry", "user="+user, 1)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(ctx, state.Options{DatabaseURL: dsn})
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	defer store.Close()
+	addr, _, log := serveStore(t, store, fastOptions())
+	if _, err := admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the database gone: %s %s", resp.Status, body)
+	}
+	for _, secret := range []string{user, db, cfg.Host, "host=", "user=", "dbname="} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("/readyz reveals %q: %s", secret, body)
+		}
+	}
+	if !strings.Contains(string(body), "database") {
+		t.Errorf("/readyz does not say the database is the problem: %s", body)
+	}
+	if !strings.Contains(log.String(), db) {
+		t.Errorf("the log lacks the detail:\n%s", log.String())
+	}
+}
+
+// TestServerCapsHeaders: headers over MaxHeaderBytes get 431.
+func TestServerCapsHeaders(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	opts.MaxHeaderBytes = 8 << 10
+	addr, _, _ := serve(t, opts)
+	req, err := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Big", strings.Repeat("x", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB of headers: %s, want 431", resp.Status)
+	}
+}
+
+func TestPublicReason(t *testing.T) {
+	t.Parallel()
+	detail := errors.New("failed to connect to `user=u database=d`: /run/pg/.s.PGSQL.5432: FATAL")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"database", fmt.Errorf("%w: database (host=/run/pg user=u dbname=d) does not answer: %w", errDatabaseDown, detail),
+			"the database does not answer (the log of gantry run has the detail)"},
+		{"not reconciled", &notReconciledError{Stack: "shop"}, "stack shop has not been reconciled yet"},
+		{"anything else", detail, "not ready (the log of gantry run has the detail)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := publicReason(tc.err); got != tc.want {
+				t.Errorf("publicReason = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRefuseBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		err    error
+		code   int
+		result string
+	}{
+		{"busy", errBusy, http.StatusServiceUnavailable, "busy"},
+		{"too large", &http.MaxBytesError{Limit: 10}, http.StatusRequestEntityTooLarge, "too-large"},
+		{"timeout", &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, http.StatusRequestTimeout, "timeout"},
+		{"broken", io.ErrUnexpectedEOF, http.StatusBadRequest, "bad-request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := refuseBody(tc.err, 10)
+			if got.Code != tc.code || got.Result != tc.result {
+				t.Errorf("refuseBody = %d %s, want %d %s", got.Code, got.Result, tc.code, tc.result)
+			}
+		})
+	}
+}
