@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
+	md "github.com/gantryops/gantry/internal/markdown"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -33,14 +35,25 @@ func DefaultMarkdownOptions() MarkdownOptions {
 	return MarkdownOptions{Budget: 60000, ExpandObjects: 3, ExpandLines: 60}
 }
 
-// maxListed bounds the objects a destructive warning names one by one.
+// maxListed bounds the objects (and reasons) a destructive warning names
+// one by one.
 const maxListed = 20
+
+// maxInline bounds, in bytes, each string of the plan shown inline (a
+// name, a reason, a repository) before it is escaped: an object's name is
+// at most 253, so only hostile or broken strings are cut.
+const maxInline = 512
 
 // RenderMarkdown writes p as GitHub-flavoured Markdown: the stack and its
 // target, base → head commits, the summary line, a warning naming what is
 // destroyed and why when the plan is destructive, a table of changed
 // objects, and each object's diff in a collapsible block, within
 // opts.Budget characters. Secret values are masked in the plan already.
+//
+// Every string of the plan (names, kinds, namespaces, reasons, values,
+// the source) comes from the repository or the cluster, so is escaped for
+// where it goes (internal/markdown): none can hide the rest of the plan,
+// forge its marker, or add links, images or mentions.
 func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
 	head := markdownHead(p, opts)
 	if !p.HasChanges() {
@@ -77,8 +90,8 @@ func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
 		if cmd == "" {
 			cmd = "gantry plan --stack " + p.Stack
 		}
-		fmt.Fprintf(&out, "\n> [!NOTE]\n> The diffs of %d of %d changed objects (from `%s` on) are not shown, to keep this comment within GitHub's size limit. Run `%s` to see them all.\n",
-			len(changed)-shown, len(changed), changed[shown].Ref, cmd)
+		fmt.Fprintf(&out, "\n> [!NOTE]\n> The diffs of %d of %d changed objects (from %s on) are not shown, to keep this comment within GitHub's size limit. Run %s to see them all.\n",
+			len(changed)-shown, len(changed), code(changed[shown].Ref.String()), code(cmd))
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
@@ -89,25 +102,25 @@ func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
 func markdownHead(p *Plan, opts MarkdownOptions) string {
 	var b strings.Builder
 	if opts.Marker != "" {
-		fmt.Fprintf(&b, "<!-- %s -->\n", opts.Marker)
+		b.WriteString(md.Comment(opts.Marker) + "\n")
 	}
-	fmt.Fprintf(&b, "### gantry plan: `%s`\n\n", p.Stack)
-	target := "`" + p.Cluster + "`"
+	fmt.Fprintf(&b, "### gantry plan: %s\n\n", code(p.Stack))
+	target := code(p.Cluster)
 	if p.Options.Namespace != "" {
-		target += ", namespace `" + p.Options.Namespace + "`"
+		target += ", namespace " + code(p.Options.Namespace)
 	}
 	fmt.Fprintf(&b, "**Target:** %s  \n", target)
-	fmt.Fprintf(&b, "**Source:** `%s` path `%s`, ref `%s`  \n", p.Source.Repo, p.Source.Path, p.Source.Ref)
+	fmt.Fprintf(&b, "**Source:** %s path %s, ref %s  \n", code(p.Source.Repo), code(p.Source.Path), code(p.Source.Ref))
 	base := "nothing applied yet"
 	if p.BaseCommit != "" {
-		base = "`" + object.ShortSHA(p.BaseCommit) + "` (applied)"
+		base = code(object.ShortSHA(p.BaseCommit)) + " (applied)"
 	}
-	fmt.Fprintf(&b, "**Commits:** %s → `%s`\n\n", base, object.ShortSHA(p.Source.Commit))
+	fmt.Fprintf(&b, "**Commits:** %s → %s\n\n", base, code(object.ShortSHA(p.Source.Commit)))
 	if p.Approximate {
 		b.WriteString("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
 	}
 	if p.Held != "" {
-		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", p.Held)
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", text(p.Held))
 	}
 	if !p.HasChanges() {
 		return b.String()
@@ -116,13 +129,17 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 	fmt.Fprintf(&b, "**Plan: %d to add, %d to change, %d to destroy.**\n\n", add, change, destroy)
 	if len(p.Destructive) > 0 {
 		b.WriteString("> [!WARNING]\n> **This plan is destructive** and needs approval before it is applied:\n")
-		for _, r := range p.Destructive {
-			fmt.Fprintf(&b, "> - %s\n", r)
+		for i, r := range p.Destructive {
+			if i == maxListed {
+				fmt.Fprintf(&b, "> - and %d more reasons\n", len(p.Destructive)-maxListed)
+				break
+			}
+			fmt.Fprintf(&b, "> - %s\n", text(r))
 		}
 		var gone []string
 		for _, ch := range p.Changes {
 			if ch.Action == ActionDelete || ch.Action == ActionReplace {
-				gone = append(gone, fmt.Sprintf("`%s` (%s)", ch.Ref, ch.Action))
+				gone = append(gone, fmt.Sprintf("%s (%s)", code(ch.Ref.String()), ch.Action))
 			}
 		}
 		if len(gone) > maxListed {
@@ -148,9 +165,9 @@ func markdownTable(changed []Change, budget int) string {
 			note += " (drift)"
 		}
 		if ch.Owner != "" {
-			note += fmt.Sprintf(" ⛔ owned by stack `%s`", ch.Owner)
+			note += " ⛔ owned by stack " + md.CellCode(clip(ch.Owner))
 		}
-		row := fmt.Sprintf("| `%s` | `%s` | %s |\n", symbol(ch.Action), ch.Ref, note)
+		row := fmt.Sprintf("| `%s` | %s | %s |\n", symbol(ch.Action), md.CellCode(clip(ch.Ref.String())), note)
 		if budget > 0 && i > 0 && b.Len()+len(row)+80 > budget { // 80: room for the last row
 			fmt.Fprintf(&b, "| | … and %d more objects | |\n", len(changed)-i)
 			break
@@ -167,12 +184,26 @@ func markdownDiff(ch Change, open bool) string {
 	if open {
 		attr = " open"
 	}
-	fmt.Fprintf(&b, "\n<details%s><summary><code>%s %s</code> %s</summary>\n\n```diff\n", attr, symbol(ch.Action), ch.Ref, headline(ch))
-	for _, l := range diffLines(ch) {
-		// A fence inside the diff would end the code block.
-		b.WriteString(strings.ReplaceAll(l, "```", "ˋˋˋ"))
-		b.WriteByte('\n')
-	}
-	b.WriteString("```\n\n</details>\n")
+	fmt.Fprintf(&b, "\n<details%s><summary><code>%s %s</code> %s</summary>\n\n", attr, symbol(ch.Action), md.HTML(clip(ch.Ref.String())), md.HTML(clip(headline(ch))))
+	b.WriteString(md.Fence("diff", diffLines(ch)))
+	b.WriteString("\n</details>\n")
 	return b.String()
 }
+
+// clip cuts s to maxInline bytes (on a character boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= maxInline {
+		return s
+	}
+	cut := maxInline
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// code is s, clipped, as a code span.
+func code(s string) string { return md.Code(clip(s)) }
+
+// text is s, clipped, as inline Markdown text.
+func text(s string) string { return md.Text(clip(s)) }
