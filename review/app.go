@@ -75,20 +75,29 @@ func (a *AppAuth) JWT() (string, error) {
 	return signed + "." + enc.EncodeToString(sig), nil
 }
 
-// installationToken exchanges the App's JWT for an installation token.
-func (a *AppAuth) installationToken(ctx context.Context, api *url.URL, hc *http.Client) (string, error) {
+// installationToken exchanges the App's JWT for an installation token,
+// and asks GitHub (GET /app) for the App's slug: the installation's
+// comments are written by its bot user, SLUG[bot].
+func (a *AppAuth) installationToken(ctx context.Context, api *url.URL, hc *http.Client) (string, Identity, error) {
 	jwt, err := a.JWT()
 	if err != nil {
-		return "", err
+		return "", Identity{}, err
 	}
 	c := github.NewClient(hc).WithAuthToken(jwt)
 	c.BaseURL = api
+	app, _, err := c.Apps.Get(ctx, "")
+	if err != nil {
+		return "", Identity{}, fmt.Errorf("GitHub App %d: GET /app: %w: check --app-id and the App's private key", a.AppID, err)
+	}
+	if app.GetSlug() == "" || app.GetID() != a.AppID {
+		return "", Identity{}, fmt.Errorf("GitHub App %d: GET /app answered App %d %q", a.AppID, app.GetID(), app.GetSlug())
+	}
 	tok, _, err := c.Apps.CreateInstallationToken(ctx, a.InstallationID, nil)
 	if err != nil {
-		return "", fmt.Errorf("GitHub App %d: installation token for installation %d: %w", a.AppID, a.InstallationID, err)
+		return "", Identity{}, fmt.Errorf("GitHub App %d: installation token for installation %d: %w", a.AppID, a.InstallationID, err)
 	}
 	if tok.GetToken() == "" {
-		return "", fmt.Errorf("GitHub App %d: installation %d returned no token", a.AppID, a.InstallationID)
+		return "", Identity{}, fmt.Errorf("GitHub App %d: installation %d returned no token", a.AppID, a.InstallationID)
 	}
-	return tok.GetToken(), nil
+	return tok.GetToken(), botIdentity(app.GetSlug(), a.AppID), nil
 }

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v82/github"
+
+	md "github.com/gantryops/gantry/internal/markdown"
 )
 
 // MaxCommentChars is the longest comment body GitHub accepts; longer ones
@@ -24,18 +27,26 @@ type GitHubOptions struct {
 	Token string
 	// App authenticates as a GitHub App installation.
 	App *AppAuth
+	// CommentAuthor names the login gantry's comments are written by, for
+	// a token GitHub will not say of: an App's installation token given as
+	// Token (SLUG[bot]). Empty: asked of GitHub (GET /user, or GET /app
+	// for App), and github-actions[bot] for a token GET /user refuses (the
+	// GITHUB_TOKEN of Actions). When GitHub can say, it must agree.
+	CommentAuthor string
 	// HTTPClient sends the requests; nil: http.DefaultClient.
 	HTTPClient *http.Client
 }
 
-// GitHub is one repository on GitHub.
+// GitHub is one repository on GitHub, and who gantry writes there as.
 type GitHub struct {
 	client      *github.Client
 	owner, name string
+	self        Identity
 }
 
-// NewGitHub returns a client for repo ("OWNER/NAME"). With App set, it
-// exchanges the App's key for an installation token first.
+// NewGitHub returns a client for repo ("OWNER/NAME") and finds out who its
+// comments are written by (Identity). With App set, it exchanges the App's
+// key for an installation token first.
 func NewGitHub(ctx context.Context, repo string, opts GitHubOptions) (*GitHub, error) {
 	owner, name, ok := strings.Cut(repo, "/")
 	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
@@ -57,9 +68,13 @@ func NewGitHub(ctx context.Context, repo string, opts GitHubOptions) (*GitHub, e
 		hc = http.DefaultClient
 	}
 	token := opts.Token
+	var self Identity
 	if opts.App != nil {
-		if token, err = opts.App.installationToken(ctx, api, hc); err != nil {
+		if token, self, err = opts.App.installationToken(ctx, api, hc); err != nil {
 			return nil, err
+		}
+		if opts.CommentAuthor != "" && !strings.EqualFold(opts.CommentAuthor, self.Login) {
+			return nil, fmt.Errorf("--comment-author %s, but GitHub App %d writes as %s: drop --comment-author", opts.CommentAuthor, opts.App.AppID, self.Login)
 		}
 	}
 	if token == "" {
@@ -67,8 +82,16 @@ func NewGitHub(ctx context.Context, repo string, opts GitHubOptions) (*GitHub, e
 	}
 	c := github.NewClient(hc).WithAuthToken(token)
 	c.BaseURL = api
-	return &GitHub{client: c, owner: owner, name: name}, nil
+	if opts.App == nil {
+		if self, err = whoami(ctx, c, opts.CommentAuthor); err != nil {
+			return nil, err
+		}
+	}
+	return &GitHub{client: c, owner: owner, name: name, self: self}, nil
 }
+
+// Identity is who the review's comments are written by.
+func (g *GitHub) Identity() Identity { return g.self }
 
 // PullRequest is what a review needs to know about a pull request.
 type PullRequest struct {
@@ -99,18 +122,27 @@ func (g *GitHub) PullRequest(ctx context.Context, n int) (*PullRequest, error) {
 	return out, nil
 }
 
-// Marker is the hidden marker of the comment holding stack's plan.
+// Marker is the hidden marker of the comment holding stack's plan: the
+// text of the HTML comment (md.Comment) that starts it.
 func Marker(stack string) string { return "gantry:plan stack=" + stack }
 
+// maxFailureBytes bounds the error a failure comment quotes.
+const maxFailureBytes = 20000
+
 // FailureComment is the comment body saying that stack could not be
-// planned at commit, and why (the error, in a code block, cut to fit).
+// planned at commit, and why: the error (which quotes the branch's files
+// and names) in a code block it cannot close, cut to fit.
 func FailureComment(stack, commit string, err error) string {
-	msg := strings.ReplaceAll(err.Error(), "```", "ˋˋˋ")
-	if len(msg) > 20000 {
-		msg = msg[:20000] + "…"
+	msg := err.Error()
+	if len(msg) > maxFailureBytes {
+		cut := maxFailureBytes
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
 	}
-	return fmt.Sprintf("<!-- %s -->\n### gantry plan: `%s`\n\n> [!CAUTION]\n> **Plan failed** at `%s`: nothing can be said about what merging would do.\n\n```\n%s\n```\n",
-		Marker(stack), stack, commit, msg)
+	return fmt.Sprintf("%s\n### gantry plan: %s\n\n> [!CAUTION]\n> **Plan failed** at %s: nothing can be said about what merging would do.\n\n%s",
+		md.Comment(Marker(stack)), md.Code(stack), md.Code(commit), md.Fence("", strings.Split(msg, "\n")))
 }
 
 // Comment is the comment a review left.
@@ -124,11 +156,13 @@ type Comment struct {
 }
 
 // Upsert keeps one comment on pull request n holding marker: it edits the
-// first such comment (by anyone) in place, or creates it. body must start
-// with the marker as an HTML comment and fit in MaxCommentChars.
+// first comment written by gantry's own identity that starts with the
+// marker, or creates one. Comments by anyone else are left alone, marker
+// or not. body must start with the marker as an HTML comment (md.Comment)
+// and fit in MaxCommentChars.
 func (g *GitHub) Upsert(ctx context.Context, n int, marker, body string) (*Comment, error) {
-	if !strings.Contains(body, "<!-- "+marker+" -->") {
-		return nil, fmt.Errorf("comment body lacks its marker %q", marker)
+	if !strings.HasPrefix(body, md.Comment(marker)) {
+		return nil, fmt.Errorf("comment body does not start with its marker %q", marker)
 	}
 	if len(body) > MaxCommentChars {
 		return nil, fmt.Errorf("comment of %d characters is over GitHub's limit of %d", len(body), MaxCommentChars)
@@ -138,12 +172,12 @@ func (g *GitHub) Upsert(ctx context.Context, n int, marker, body string) (*Comme
 		return nil, err
 	}
 	if existing != nil {
-		if existing.GetBody() == body {
-			return &Comment{ID: existing.GetID(), URL: existing.GetHTMLURL(), Unchanged: true}, nil
+		if existing.Body == body {
+			return &Comment{ID: existing.ID, URL: existing.HTMLURL, Unchanged: true}, nil
 		}
-		c, _, err := g.client.Issues.EditComment(ctx, g.owner, g.name, existing.GetID(), &github.IssueComment{Body: github.Ptr(body)})
+		c, _, err := g.client.Issues.EditComment(ctx, g.owner, g.name, existing.ID, &github.IssueComment{Body: github.Ptr(body)})
 		if err != nil {
-			return nil, fmt.Errorf("edit comment %d on %s/%s#%d: %w", existing.GetID(), g.owner, g.name, n, err)
+			return nil, fmt.Errorf("edit comment %d on %s/%s#%d: %w", existing.ID, g.owner, g.name, n, err)
 		}
 		return &Comment{ID: c.GetID(), URL: c.GetHTMLURL()}, nil
 	}
@@ -154,24 +188,27 @@ func (g *GitHub) Upsert(ctx context.Context, n int, marker, body string) (*Comme
 	return &Comment{ID: c.GetID(), URL: c.GetHTMLURL(), Created: true}, nil
 }
 
-// find returns the pull request's first comment holding marker, reading
-// every page of comments.
-func (g *GitHub) find(ctx context.Context, n int, marker string) (*github.IssueComment, error) {
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	tag := "<!-- " + marker + " -->"
-	for {
-		comments, resp, err := g.client.Issues.ListComments(ctx, g.owner, g.name, n, opts)
+// find returns the pull request's first comment written by gantry's
+// identity and starting with marker, reading every page of comments.
+func (g *GitHub) find(ctx context.Context, n int, marker string) (*comment, error) {
+	tag := md.Comment(marker)
+	for page := 1; page != 0; {
+		req, err := g.client.NewRequest("GET", fmt.Sprintf("repos/%s/%s/issues/%d/comments?per_page=100&page=%d",
+			url.PathEscape(g.owner), url.PathEscape(g.name), n, page), nil)
+		if err != nil {
+			return nil, err
+		}
+		var comments []comment
+		resp, err := g.client.Do(ctx, req, &comments)
 		if err != nil {
 			return nil, fmt.Errorf("list comments of %s/%s#%d: %w", g.owner, g.name, n, err)
 		}
-		for _, c := range comments {
-			if strings.Contains(c.GetBody(), tag) {
-				return c, nil
+		for i, c := range comments {
+			if g.self.wrote(c) && strings.HasPrefix(c.Body, tag) {
+				return &comments[i], nil
 			}
 		}
-		if resp.NextPage == 0 {
-			return nil, nil
-		}
-		opts.Page = resp.NextPage
+		page = resp.NextPage
 	}
+	return nil, nil
 }

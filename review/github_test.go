@@ -91,8 +91,7 @@ func TestUpsertRefusesWhatGitHubWould(t *testing.T) {
 	if _, err := g.Upsert(context.Background(), 1, review.Marker("shop"), "no marker"); err == nil {
 		t.Error("a comment without its marker was sent")
 	}
-	bad := newGitHub(t, srv, review.GitHubOptions{Token: "wrong"})
-	if _, err := bad.PullRequest(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "401 Bad credentials") {
+	if _, err := review.NewGitHub(context.Background(), "acme/deploy", review.GitHubOptions{APIURL: srv.URL, Token: "wrong"}); err == nil || !strings.Contains(err.Error(), "401 Bad credentials") {
 		t.Errorf("wrong token: %v", err)
 	}
 	if _, err := review.NewGitHub(context.Background(), "acme", review.GitHubOptions{Token: "tok"}); err == nil || !strings.Contains(err.Error(), "OWNER/NAME") {

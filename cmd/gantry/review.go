@@ -27,6 +27,7 @@ type reviewFlags struct {
 	appID, appInstall int64
 	appKeyFile        string
 	gitCacheDir       string
+	commentAuthor     string
 }
 
 func newReviewCommand(g *globals) *cobra.Command {
@@ -57,7 +58,10 @@ symlinks leaving the repository are refused. --diff local (the default) sends
 no dry-run, so read-only cluster credentials suffice (deploy/plan-readonly).
 
 Credentials: GITHUB_TOKEN, or a GitHub App: --app-id, --app-installation-id
-and its private key in GITHUB_APP_PRIVATE_KEY or --app-key-file.`,
+and its private key in GITHUB_APP_PRIVATE_KEY or --app-key-file. Only a comment
+written by gantry's own identity is edited (the token's user, SLUG[bot] for
+an App, github-actions[bot] for the GITHUB_TOKEN of Actions); comments by
+anyone else carrying the marker are left alone.`,
 		Example: `  GITHUB_TOKEN=... gantry review github --repo acme/deploy --pr 42 --stack shop
   gantry review github --repo acme/deploy --pr 42 --stack shop --api-url https://github.example.com/api/v3`,
 		Args: cobra.NoArgs,
@@ -74,6 +78,7 @@ and its private key in GITHUB_APP_PRIVATE_KEY or --app-key-file.`,
 	fl.Int64Var(&f.appInstall, "app-installation-id", 0, "the App's installation on the repository's owner")
 	fl.StringVar(&f.appKeyFile, "app-key-file", "", "the App's private key (PEM); default: GITHUB_APP_PRIVATE_KEY")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
+	fl.StringVar(&f.commentAuthor, "comment-author", "", "the login gantry's comments are written by, for an App's installation token given as GITHUB_TOKEN (SLUG[bot]); default: asked of GitHub")
 	return cmd
 }
 
@@ -89,7 +94,7 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	opts := review.GitHubOptions{APIURL: f.apiURL, Token: os.Getenv("GITHUB_TOKEN")}
+	opts := review.GitHubOptions{APIURL: f.apiURL, Token: os.Getenv("GITHUB_TOKEN"), CommentAuthor: f.commentAuthor}
 	if f.appID != 0 || f.appInstall != 0 {
 		if opts.App, err = appAuth(f); err != nil {
 			return err
