@@ -66,7 +66,12 @@ func (r *Runner) readyz(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	r.engine.log.Warn("not ready", "error", err)
+	var notYet *notReconciledError
+	if errors.As(err, &notYet) {
+		r.engine.log.Debug("not ready", "reason", err)
+	} else {
+		r.engine.log.Warn("not ready", "error", err)
+	}
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": publicReason(err)})
 }
 
