@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -139,7 +140,7 @@ func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOp
 		return plan.Source{}, nil, err
 	}
 	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
-	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
+	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path}
 	return src, rev.Objects, nil
 }
 
@@ -161,7 +162,8 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 }
 
 // computePlan plans objects and records the memo entries the plan proved,
-// but not the plan itself.
+// but not the plan itself. It sets src.Digest: the revision's digest under
+// the stack's hash key.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
 	if !req.ReadOnly && !req.locked {
@@ -178,6 +180,15 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	if err != nil {
 		return nil, err
 	}
+	rev, err := source.NewRevision(src.Commit, objects)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := rev.Digest(st.HashKey)
+	if err != nil {
+		return nil, err
+	}
+	src.Digest = digest.Keyed()
 	// Every mode reads the memo: auto skips what it proves unchanged, and all
 	// modes use it to tell drift (live moved while the desired state did not).
 	memo, err := e.store.Memo(ctx, s.Name)
@@ -193,7 +204,7 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		Inventory:           toPlanInventory(inventory),
 		InventoryGeneration: gen,
 		Memo:                toPlanMemo(memo),
-		Salt:                st.Salt,
+		Key:                 st.HashKey,
 		Options: plan.Options{
 			Namespace:       s.Target.Namespace,
 			Prune:           s.Prune,
@@ -221,12 +232,14 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		if err != nil {
 			return nil, err
 		}
-		// Memo entries are keyed by the salt; if another writer recorded
-		// the stack first with another, these are worthless: skip them.
-		if bytes.Equal(recorded.Salt, st.Salt) {
-			if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
-				return nil, err
-			}
+		// The plan's digest, memo entries and fingerprints are keyed by the
+		// salt: if another writer recorded the stack first with another
+		// salt, they are worthless. Plan again with the recorded one.
+		if !bytes.Equal(recorded.Salt, st.Salt) {
+			return e.computePlan(ctx, req, src, objects, restoredFrom)
+		}
+		if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
+			return nil, err
 		}
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
@@ -275,9 +288,17 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	if err != nil {
 		return err
 	}
+	st, err := e.store.ReadStack(ctx, p.Stack)
+	if err != nil {
+		return err
+	}
+	digest, err := rev.Digest(st.HashKey)
+	if err != nil {
+		return err
+	}
 	return e.store.RecordPlan(ctx, &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
-		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	})
@@ -294,11 +315,28 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects)
+	st, err := e.store.ReadStack(ctx, rec.Stack)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
 	return p, nil
+}
+
+// ReadPlanfile reads a planfile (gantry plan --out) to apply it, checking
+// its digest under its stack's hash key, which lives in this database (and
+// GANTRY_SECRET_KEY).
+func (e *Engine) ReadPlanfile(ctx context.Context, r io.Reader) (*plan.Plan, error) {
+	return plan.ReadPlanfile(r, func(stack string) (object.HashKey, error) {
+		st, err := e.store.ReadStack(ctx, stack)
+		if err != nil {
+			return nil, err
+		}
+		return st.HashKey, nil
+	})
 }
 
 // RecordedPlan returns a recorded plan, found by its ID or an unambiguous
