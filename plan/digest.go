@@ -71,11 +71,16 @@ func desiredObjects(p *Plan) []any {
 	return out
 }
 
-// verifyDigest checks that p matches its digest under key: a keyed digest,
-// or the unkeyed one of a plan an older gantry computed.
-func verifyDigest(p *Plan, key object.HashKey) error {
+// verifyDigest checks that p matches its digest under key. The unkeyed
+// digest of a plan an older gantry computed is accepted only with legacy
+// (plans recorded in the database): anyone can compute one, so a planfile
+// carrying one could have been edited by anyone.
+func verifyDigest(p *Plan, key object.HashKey, legacy bool) error {
 	compute := func(p *Plan) (string, error) { return Digest(p, key) }
 	if strings.HasPrefix(p.Digest, legacyDigestPrefix) {
+		if !legacy {
+			return fmt.Errorf("plan %s was computed by an older gantry: its digest is not keyed, so nothing shows the file was not edited since; compute the plan again", p.ID)
+		}
 		compute = legacyDigest
 	}
 	digest, err := compute(p)

@@ -30,7 +30,8 @@ type KeyOf func(stack string) (object.HashKey, error)
 // ReadPlanfile reads a plan written by WritePlanfile. It refuses a format
 // version it does not know and a plan whose content does not match its
 // digest (edited or damaged), which it checks under the key keyOf returns
-// for the plan's stack.
+// for the plan's stack: without that key, no one can edit a planfile and
+// give it a digest that matches.
 func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -44,7 +45,7 @@ func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
 	}
-	if err := verifyDigest(p, key); err != nil {
+	if err := verifyDigest(p, key, false); err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
 	}
 	return p, nil
@@ -77,14 +78,15 @@ func MarshalWithoutDesired(p *Plan) ([]byte, error) {
 
 // UnmarshalWithDesired rebuilds a plan from MarshalWithoutDesired's output and
 // its desired manifests, refusing unknown format versions and checking that
-// the result matches its digest under key, the stack's hash key.
+// the result matches its digest under key, the stack's hash key (or, for a
+// plan an older gantry recorded, its unkeyed digest).
 func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured, key object.HashKey) (*Plan, error) {
 	p, err := decode(body)
 	if err != nil {
 		return nil, err
 	}
 	p.Desired = desired
-	if err := verifyDigest(p, key); err != nil {
+	if err := verifyDigest(p, key, true); err != nil {
 		return nil, err
 	}
 	return p, nil
