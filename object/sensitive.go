@@ -17,6 +17,13 @@ import (
 // Secret data included (carvel-dev/kapp#137).
 const KappOriginal = "kapp.k14s.io/original"
 
+// Sealed values (state seals every sensitive field before it is stored)
+// start with one of these: what was sealed was sensitive, and stays so.
+const (
+	SealedEncrypted = "gantry:aes256gcm:v1:"
+	SealedHashed    = "gantry:hmac-sha256:"
+)
+
 // copyAnnotations are annotations in which deploy tools keep a copy of the
 // whole object they applied: on a Secret, its data.
 var copyAnnotations = []string{LastApplied, KappOriginal}
@@ -52,8 +59,9 @@ func SensitiveFields(u *unstructured.Unstructured) []SensitiveField {
 // by path: every entry of data and stringData (whatever its type; the field
 // whole when it is not a map), every annotation in which a tool keeps a copy
 // of the object (kubectl's last-applied-configuration, kapp's original),
-// and every other annotation whose value contains one of those values in a
-// form a Scrubber removes. Callers that know the object is a Secret while
+// every other annotation whose value contains one of those values in a form
+// a Scrubber removes, and every annotation that is sealed (IsSealed) or not
+// a string. Callers that know the object is a Secret while
 // its view lacks apiVersion and kind use it directly.
 func SecretFields(obj map[string]any) []SensitiveField {
 	var out []SensitiveField
@@ -83,11 +91,16 @@ func SecretFields(obj map[string]any) []SensitiveField {
 	values := newForms(plainValues(out, 0))
 	for _, name := range sortedKeys(ann) {
 		s, isString := ann[name].(string)
-		if slices.Contains(copyAnnotations, name) || !isString || values.foundIn(s) {
+		if slices.Contains(copyAnnotations, name) || !isString || IsSealed(s) || values.foundIn(s) {
 			out = append(out, SensitiveField{Path: []string{"metadata", "annotations", name}, Value: ann[name]})
 		}
 	}
 	return out
+}
+
+// IsSealed reports whether a stored value is sealed.
+func IsSealed(v string) bool {
+	return strings.HasPrefix(v, SealedEncrypted) || strings.HasPrefix(v, SealedHashed)
 }
 
 // IsSensitivePath reports whether the field at path (map keys joined by

@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,8 +19,8 @@ import (
 
 // Sealed Secret values start with one of these prefixes.
 const (
-	sealedEncrypted = "gantry:aes256gcm:v1:"
-	sealedHashed    = "gantry:hmac-sha256:"
+	sealedEncrypted = object.SealedEncrypted
+	sealedHashed    = object.SealedHashed
 )
 
 // ErrSecretNotRecoverable is returned (wrapped) when a stored Secret was kept
@@ -114,27 +112,10 @@ func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.
 }
 
 // sealedFields returns the fields seal seals and unseal opens: the
-// sensitive fields, and any other annotation that reads as sealed (so that
-// it round-trips instead of being opened by mistake).
+// sensitive fields, which include every annotation that reads as sealed
+// (so that one the manifest wrote that way round-trips).
 func sealedFields(u *unstructured.Unstructured) []object.SensitiveField {
-	fields := object.SensitiveFields(u)
-	seen := map[string]bool{}
-	for _, f := range fields {
-		seen[f.String()] = true
-	}
-	ann, _, _ := unstructured.NestedMap(u.Object, "metadata", "annotations")
-	for _, name := range slices.Sorted(maps.Keys(ann)) {
-		f := object.SensitiveField{Path: []string{"metadata", "annotations", name}, Value: ann[name]}
-		if v, ok := f.Value.(string); ok && isSealed(v) && !seen[f.String()] {
-			fields = append(fields, f)
-		}
-	}
-	return fields
-}
-
-// isSealed reports whether a stored value is sealed.
-func isSealed(v string) bool {
-	return strings.HasPrefix(v, sealedEncrypted) || strings.HasPrefix(v, sealedHashed)
+	return object.SensitiveFields(u)
 }
 
 // isAnnotation reports whether f is an annotation: revisions stored before
@@ -160,7 +141,7 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 		value, _ := f.Value.(string)
 		switch {
 		case f.Value == nil:
-		case isAnnotation(f) && !isSealed(value):
+		case isAnnotation(f) && !object.IsSealed(value):
 			// stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
 			errs = append(errs, fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable))
@@ -197,7 +178,7 @@ func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte
 		value, _ := f.Value.(string)
 		switch {
 		case f.Value == nil:
-		case isAnnotation(f) && !isSealed(value):
+		case isAnnotation(f) && !object.IsSealed(value):
 			// stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
 			got, _ := object.GetField(candidate.Object, f.Path)

@@ -75,6 +75,12 @@ func TestPutRevisionSealsAnnotations(t *testing.T) {
 			if ann["example.com/team"] != "payments" || ann[object.LastApplied] == annotatedSecret(canary).GetAnnotations()[object.LastApplied] {
 				t.Errorf("sealed annotations: %v", ann)
 			}
+			// Shown (history, show, diff), sealed values read as masked.
+			for name, v := range object.Redacted(sealed.Objects[0]).GetAnnotations() {
+				if object.IsSealed(v) {
+					t.Errorf("shown, annotation %s reads %q", name, v)
+				}
+			}
 			var got *state.Revision
 			if tc.key != "" {
 				got, err = s.Revision(ctx, rev.ID)
