@@ -180,15 +180,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	if err != nil {
 		return nil, err
 	}
-	rev, err := source.NewRevision(src.Commit, objects)
-	if err != nil {
+	if src.Digest, err = revisionDigest(st.HashKey, src.Commit, objects); err != nil {
 		return nil, err
 	}
-	digest, err := rev.Digest(st.HashKey)
-	if err != nil {
-		return nil, err
-	}
-	src.Digest = digest.Keyed()
 	// Every mode reads the memo: auto skips what it proves unchanged, and all
 	// modes use it to tell drift (live moved while the desired state did not).
 	memo, err := e.store.Memo(ctx, s.Name)
@@ -228,22 +222,46 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		return nil, err
 	}
 	if !req.ReadOnly {
-		recorded, err := e.store.CreateStack(ctx, s.Name, st.Salt)
+		again, err := e.recordStack(ctx, st, res.Memo)
 		if err != nil {
 			return nil, err
 		}
-		// The plan's digest, memo entries and fingerprints are keyed by the
-		// salt: if another writer recorded the stack first with another
-		// salt, they are worthless. Plan again with the recorded one.
-		if !bytes.Equal(recorded.Salt, st.Salt) {
+		if again {
 			return e.computePlan(ctx, req, src, objects, restoredFrom)
-		}
-		if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
-			return nil, err
 		}
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil
+}
+
+// revisionDigest is the keyed digest of objects rendered from commit, as
+// plans show it.
+func revisionDigest(key object.HashKey, commit string, objects []*unstructured.Unstructured) (string, error) {
+	rev, err := source.NewRevision(commit, objects)
+	if err != nil {
+		return "", err
+	}
+	digest, err := rev.Digest(key)
+	if err != nil {
+		return "", err
+	}
+	return digest.Keyed(), nil
+}
+
+// recordStack records the stack planned with st (ReadStack's row, made up
+// for a stack never recorded) and the memo entries its plan proved. again
+// is true when another writer recorded the stack first with another salt:
+// the plan's digest, memo entries and fingerprints are keyed by the salt,
+// so they are worthless, and the caller plans again with the recorded one.
+func (e *Engine) recordStack(ctx context.Context, st *state.Stack, memo map[object.Ref]plan.MemoEntry) (again bool, err error) {
+	recorded, err := e.store.CreateStack(ctx, st.Name, st.Salt)
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(recorded.Salt, st.Salt) {
+		return true, nil
+	}
+	return false, e.store.PutMemo(ctx, st.Name, toStateMemo(memo))
 }
 
 // verify checks the commit's signature against the stack's keys. A refusal

@@ -179,23 +179,8 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		return nil, err
 	}
 
-	changes := make([]Change, len(r.desired))
-	errs := make([]error, len(r.desired))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Concurrency)
-	for i, d := range r.desired {
-		g.Go(func() error {
-			changes[i], errs[i] = r.decide(gctx, d)
-			if gctx.Err() != nil {
-				return gctx.Err()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := errors.Join(errs...); err != nil {
+	changes, err := r.decideAll(ctx)
+	if err != nil {
 		return nil, err
 	}
 	changes = append(changes, r.prune()...)
@@ -234,6 +219,28 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		Duration:    r.opts.Now().Sub(start),
 	}
 	return plan, nil
+}
+
+// decideAll decides every desired object concurrently, and returns every
+// object's error together.
+func (r *run) decideAll(ctx context.Context) ([]Change, error) {
+	changes := make([]Change, len(r.desired))
+	errs := make([]error, len(r.desired))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for i, d := range r.desired {
+		g.Go(func() error {
+			changes[i], errs[i] = r.decide(gctx, d)
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return changes, errors.Join(errs...)
 }
 
 // base records the live identity of every object the plan considered.

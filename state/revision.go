@@ -269,7 +269,7 @@ func (s *Store) HashedSecrets(ctx context.Context, id string) ([]object.Ref, err
 	}
 	var refs []object.Ref
 	for _, u := range r.Objects {
-		for _, f := range sealedFields(u) {
+		for _, f := range object.SensitiveFields(u) {
 			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, sealedHashed) {
 				refs = append(refs, object.RefOf(u))
 				break

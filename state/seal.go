@@ -78,8 +78,9 @@ func (s *sealer) hashKey(salt []byte) object.HashKey {
 // (object.SensitiveFields: data, stringData, annotations holding Secret
 // content) are sealed. Sealing is deterministic (the nonce derives from the
 // key and the value), so equal Secrets seal equally and stay
-// content-addressed. A sensitive value that is not a string (an invalid
-// Secret) is refused rather than stored as it is.
+// content-addressed. An annotation that already reads as sealed is sealed
+// again, so that it round-trips. A sensitive value that is not a string (an
+// invalid Secret) is refused rather than stored as it is.
 func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
 	if !ref.IsSecret() {
@@ -87,7 +88,7 @@ func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.
 	}
 	c := u.DeepCopy()
 	var errs []error
-	for _, f := range sealedFields(c) {
+	for _, f := range object.SensitiveFields(c) {
 		value, ok := f.Value.(string)
 		switch {
 		case f.Value == nil:
@@ -111,13 +112,6 @@ func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.
 	return c, nil
 }
 
-// sealedFields returns the fields seal seals and unseal opens: the
-// sensitive fields, which include every annotation that reads as sealed
-// (so that one the manifest wrote that way round-trips).
-func sealedFields(u *unstructured.Unstructured) []object.SensitiveField {
-	return object.SensitiveFields(u)
-}
-
 // isAnnotation reports whether f is an annotation: revisions stored before
 // annotations were sealed hold them in plaintext, which is left as it is.
 func isAnnotation(f object.SensitiveField) bool { return f.Path[0] == "metadata" }
@@ -137,7 +131,7 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 	}
 	c := u.DeepCopy()
 	var errs []error
-	for _, f := range sealedFields(c) {
+	for _, f := range object.SensitiveFields(c) {
 		value, _ := f.Value.(string)
 		switch {
 		case f.Value == nil:
@@ -174,7 +168,7 @@ func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte
 	}
 	c := sealed.DeepCopy()
 	var errs []error
-	for _, f := range sealedFields(c) {
+	for _, f := range object.SensitiveFields(c) {
 		value, _ := f.Value.(string)
 		switch {
 		case f.Value == nil:
