@@ -151,7 +151,7 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome { return a.failed(o, start, err) }
+	fail := func(err error) Outcome { return a.failed(o, start, object.ScrubError(err, p.Desired...)) }
 	if it.desired == nil {
 		return fail(errors.New("the plan has no manifest for it: the planfile is damaged"))
 	}
@@ -213,7 +213,7 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: plan.ActionDelete}
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome { return a.failed(o, start, err) }
+	fail := func(err error) Outcome { return a.failed(o, start, object.ScrubError(err, p.Desired...)) }
 	gv, err := schemaGroupVersion(o.APIVersion)
 	if err != nil {
 		return fail(err)
@@ -256,7 +256,9 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	return o
 }
 
-// failed completes o as failed with err, and reports it.
+// failed completes o as failed with err, and reports it. Callers pass err
+// through an object.Scrubber of the plan's Secrets first: outcomes are
+// shown, logged and recorded.
 func (a *Applier) failed(o Outcome, start time.Time, err error) Outcome {
 	o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
 	a.emit(Event{Kind: EventFailed, Ref: o.Ref, Action: o.Action, Duration: o.Duration, Err: err})
@@ -264,17 +266,11 @@ func (a *Applier) failed(o Outcome, start time.Time, err error) Outcome {
 }
 
 // describe keeps the server's message, except for Secrets, whose messages
-// may quote values.
+// may quote values (plan.WithheldStatus).
 func describe(ref object.Ref, err error) error {
 	var se *apierrors.StatusError
 	if !ref.IsSecret() || !errors.As(err, &se) {
 		return err
 	}
-	var fields []string
-	if se.ErrStatus.Details != nil {
-		for _, c := range se.ErrStatus.Details.Causes {
-			fields = append(fields, fmt.Sprintf("%s (%s)", c.Field, c.Type))
-		}
-	}
-	return fmt.Errorf("the server refused it: %s %s (message withheld: it may contain Secret data)", se.ErrStatus.Reason, strings.Join(fields, ", "))
+	return errors.New(plan.WithheldStatus(se))
 }

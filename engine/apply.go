@@ -87,7 +87,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		checkErr = e.heldAgainst(ctx, p)
 	}
 	if checkErr == nil {
-		checkErr = applier.Check(ctx, p, st.Salt, gen, req.Approved)
+		checkErr = applier.Check(ctx, p, st.HashKey, gen, req.Approved)
 	}
 	if err := checkErr; err != nil {
 		audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": err.Error()}}
@@ -146,7 +146,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		}
 	}
 
-	finish, err := e.finish(p, applyID, actor, st.Salt, gen, inventory, report, execErr)
+	finish, err := e.finish(p, applyID, actor, st.HashKey, gen, inventory, report, execErr)
 	if err != nil {
 		return report, errors.Join(execErr, err)
 	}
@@ -188,7 +188,7 @@ func (e *Engine) finishApply(ctx context.Context, f state.ApplyFinish) error {
 // its answer never came back), so that nothing created is ever forgotten and
 // the next plan repairs the rest. An object listed that does not exist is
 // simply skipped by prune.
-func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
+func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
 	f := state.ApplyFinish{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, ExpectGeneration: gen,
 		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: e.now(), Restore: p.RestoredFrom != ""}
 	switch {
@@ -230,7 +230,7 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, salt []byte, gen in
 			if !ok {
 				continue
 			}
-			m, err := plan.MemoEntryFor(salt, p.Desired[i], o.Live, p.Options.ForceConflicts)
+			m, err := plan.MemoEntryFor(key, p.Desired[i], o.Live, p.Options.ForceConflicts)
 			if err != nil {
 				return f, err
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -139,7 +140,7 @@ func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOp
 		return plan.Source{}, nil, err
 	}
 	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
-	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
+	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path}
 	return src, rev.Objects, nil
 }
 
@@ -161,7 +162,8 @@ func (e *Engine) planRevision(ctx context.Context, req PlanRequest, src plan.Sou
 }
 
 // computePlan plans objects and records the memo entries the plan proved,
-// but not the plan itself.
+// but not the plan itself. It sets src.Digest: the revision's digest under
+// the stack's hash key.
 func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Source, objects []*unstructured.Unstructured, restoredFrom string) (*plan.Plan, error) {
 	s := req.Stack
 	if !req.ReadOnly && !req.locked {
@@ -176,6 +178,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	}
 	gen, inventory, err := e.store.Inventory(ctx, s.Name)
 	if err != nil {
+		return nil, err
+	}
+	if src.Digest, err = revisionDigest(st.HashKey, src.Commit, objects); err != nil {
 		return nil, err
 	}
 	// Every mode reads the memo: auto skips what it proves unchanged, and all
@@ -193,7 +198,7 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		Inventory:           toPlanInventory(inventory),
 		InventoryGeneration: gen,
 		Memo:                toPlanMemo(memo),
-		Salt:                st.Salt,
+		Key:                 st.HashKey,
 		Options: plan.Options{
 			Namespace:       s.Target.Namespace,
 			Prune:           s.Prune,
@@ -217,20 +222,46 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		return nil, err
 	}
 	if !req.ReadOnly {
-		recorded, err := e.store.CreateStack(ctx, s.Name, st.Salt)
+		again, err := e.recordStack(ctx, st, res.Memo)
 		if err != nil {
 			return nil, err
 		}
-		// Memo entries are keyed by the salt; if another writer recorded
-		// the stack first with another, these are worthless: skip them.
-		if bytes.Equal(recorded.Salt, st.Salt) {
-			if err := e.store.PutMemo(ctx, s.Name, toStateMemo(res.Memo)); err != nil {
-				return nil, err
-			}
+		if again {
+			return e.computePlan(ctx, req, src, objects, restoredFrom)
 		}
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil
+}
+
+// revisionDigest is the keyed digest of objects rendered from commit, as
+// plans show it.
+func revisionDigest(key object.HashKey, commit string, objects []*unstructured.Unstructured) (string, error) {
+	rev, err := source.NewRevision(commit, objects)
+	if err != nil {
+		return "", err
+	}
+	digest, err := rev.Digest(key)
+	if err != nil {
+		return "", err
+	}
+	return digest.Keyed(), nil
+}
+
+// recordStack records the stack planned with st (ReadStack's row, made up
+// for a stack never recorded) and the memo entries its plan proved. again
+// is true when another writer recorded the stack first with another salt:
+// the plan's digest, memo entries and fingerprints are keyed by the salt,
+// so they are worthless, and the caller plans again with the recorded one.
+func (e *Engine) recordStack(ctx context.Context, st *state.Stack, memo map[object.Ref]plan.MemoEntry) (again bool, err error) {
+	recorded, err := e.store.CreateStack(ctx, st.Name, st.Salt)
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(recorded.Salt, st.Salt) {
+		return true, nil
+	}
+	return false, e.store.PutMemo(ctx, st.Name, toStateMemo(memo))
 }
 
 // verify checks the commit's signature against the stack's keys. A refusal
@@ -275,9 +306,17 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	if err != nil {
 		return err
 	}
+	st, err := e.store.ReadStack(ctx, p.Stack)
+	if err != nil {
+		return err
+	}
+	digest, err := rev.Digest(st.HashKey)
+	if err != nil {
+		return err
+	}
 	return e.store.RecordPlan(ctx, &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
-		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: rev.Digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	})
@@ -294,11 +333,28 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects)
+	st, err := e.store.ReadStack(ctx, rec.Stack)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
 	return p, nil
+}
+
+// ReadPlanfile reads a planfile (gantry plan --out) to apply it, checking
+// its digest under its stack's hash key, which lives in this database (and
+// GANTRY_SECRET_KEY).
+func (e *Engine) ReadPlanfile(ctx context.Context, r io.Reader) (*plan.Plan, error) {
+	return plan.ReadPlanfile(r, func(stack string) (object.HashKey, error) {
+		st, err := e.store.ReadStack(ctx, stack)
+		if err != nil {
+			return nil, err
+		}
+		return st.HashKey, nil
+	})
 }
 
 // RecordedPlan returns a recorded plan, found by its ID or an unambiguous

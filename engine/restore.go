@@ -88,7 +88,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 	if err != nil {
 		return nil, err
 	}
-	src := plan.Source{Repo: s.Source.Repo, Ref: fmt.Sprintf("revision %d", info.Number), Commit: rev.Commit, Path: s.Source.Path, Digest: rev.Digest.String()}
+	src := plan.Source{Repo: s.Source.Repo, Ref: fmt.Sprintf("revision %d", info.Number), Commit: rev.Commit, Path: s.Source.Path}
 	p, err := e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ func TestCLIPlan(t *testing.T) {
 	}
 	saved, _ := os.ReadFile(filepath.Join(c.dir, "shop.plan"))
 	c.write("edited.plan", strings.Replace(string(saved), `"color": "blue"`, `"color": "red"`, 1))
-	if _, errOut, code := c.run("show", "edited.plan"); code != 1 || !strings.Contains(errOut, "does not match its digest") {
+	if _, errOut, code := c.run("apply", "edited.plan"); code != 1 || !strings.Contains(errOut, "does not match its digest") {
 		t.Errorf("edited planfile: exit %d, %s", code, errOut)
 	}
 	c.write("future.plan", strings.Replace(string(saved), `"format_version": 1`, `"format_version": 99`, 1))
@@ -127,12 +128,13 @@ func TestCLIPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.ReadPlanfile(f)
+	applier := env.NewStackOn(t, stack.Stack{Name: "shop"}, dsn)
+	p, err := applier.Engine.ReadPlanfile(context.Background(), f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.NewStackOn(t, stack.Stack{Name: "shop"}, dsn).Apply(t, p)
+	applier.Apply(t, p)
 	out, _, code = c.run("plan", "--detailed-exitcode")
 	if code != 0 || !strings.Contains(out, "No changes.") {
 		t.Errorf("after apply: exit %d, want 0 and No changes:\n%s", code, out)

@@ -220,7 +220,7 @@ func TestPlanStale(t *testing.T) {
 	if err := plan.WritePlanfile(&file, p); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := plan.ReadPlanfile(&file)
+	saved, err := s.Engine.ReadPlanfile(context.Background(), &file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestPlanStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := func() error {
-		return plan.Verify(context.Background(), s.Kube, saved, st.Salt, saved.InventoryGeneration)
+		return plan.Verify(context.Background(), s.Kube, saved, st.HashKey, saved.InventoryGeneration)
 	}
 	if err := verify(); err != nil {
 		t.Fatalf("a fresh plan is stale: %v", err)
@@ -253,7 +253,7 @@ func TestPlanStale(t *testing.T) {
 	if err := s.Dynamic.Resource(configmaps).Namespace(ns).Delete(context.Background(), "cm-001", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = plan.Verify(context.Background(), s.Kube, saved, st.Salt, saved.InventoryGeneration+1)
+	err = plan.Verify(context.Background(), s.Kube, saved, st.HashKey, saved.InventoryGeneration+1)
 	for _, w := range []string{"cm-001 was deleted", "inventory moved from generation", "run gantry plan again"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("stale error %v does not say %q", err, w)

@@ -48,7 +48,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 				if err := plan.WritePlanfile(&file, p); err != nil {
 					return err
 				}
-				saved, err := plan.ReadPlanfile(&file)
+				saved, err := s.Engine.ReadPlanfile(context.Background(), &file)
 				if err != nil {
 					return err
 				}

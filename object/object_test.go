@@ -29,9 +29,10 @@ func TestHashIgnoresKeyOrderButNotValues(t *testing.T) {
 	a := obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x", "namespace": "n"}})
 	b := obj(map[string]any{"metadata": map[string]any{"namespace": "n", "name": "x"}, "kind": "ConfigMap", "apiVersion": "v1"})
 	c := obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "y", "namespace": "n"}})
-	ha, _ := object.HashOf(a)
-	hb, _ := object.HashOf(b)
-	hc, _ := object.HashOf(c)
+	key := object.HashKey("test key")
+	ha, _ := key.HashOf(a)
+	hb, _ := key.HashOf(b)
+	hc, _ := key.HashOf(c)
 	if ha != hb {
 		t.Errorf("same object, different hashes: %s %s", ha, hb)
 	}

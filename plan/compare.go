@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -314,8 +313,8 @@ func desiredHash(salt []byte, u *unstructured.Unstructured, force bool) (object.
 	return saltedHash(salt, u.Object, fmt.Sprintf("manager=%s force=%t", FieldManager, force))
 }
 
-// saltedHash is HMAC-SHA256 keyed by the stack's salt over canonical JSON, so
-// that stored hashes of Secrets cannot be looked up in precomputed tables.
+// saltedHash is HMAC-SHA256 keyed by the stack's hash key over canonical
+// JSON, so that hashes of Secrets confirm no guessed value without the key.
 func saltedHash(salt []byte, v any, extra string) (object.Hash, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -334,9 +333,8 @@ func hashString(h object.Hash) string { return hex.EncodeToString(h[:]) }
 
 // fieldDiffs lists the leaves that differ between before and after (either
 // may be nil). Lists of maps that all have a name are matched by name, other
-// lists compared whole. For Secrets, values under data and stringData, and
-// the last-applied-configuration annotation, are reported as sensitive,
-// without values.
+// lists compared whole. For Secrets, fields that hold Secret content
+// (object.SecretFields) are reported as sensitive, without values.
 func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
 	var b, a map[string]any
 	if before != nil {
@@ -345,10 +343,13 @@ func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDi
 	if after != nil {
 		a = after.Object
 	}
+	var sensitive []object.SensitiveField
+	if secret {
+		sensitive = sensitiveFieldsOf(b, a)
+	}
 	var out []FieldDiff
 	walkDiff("", b, a, func(path string, x, y any) {
-		// kubectl's last-applied copy of a Secret holds its data too.
-		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.") || path == "metadata.annotations."+object.LastApplied) {
+		if object.IsSensitivePath(sensitive, path) {
 			out = append(out, FieldDiff{Path: path, Sensitive: true})
 			return
 		}

@@ -45,7 +45,7 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	}
 
 	var fp [32]byte
-	dh, err := desiredHash(r.in.Salt, d.obj, r.in.Options.ForceConflicts)
+	dh, err := desiredHash(r.in.Key, d.obj, r.in.Options.ForceConflicts)
 	if err != nil {
 		return ch, err
 	}
@@ -179,8 +179,9 @@ func immutableFields(err error) ([]string, bool) {
 	return fields, len(fields) > 0
 }
 
-// describeServerError names the object. For Secrets only the error's reason
-// and fields are kept: server messages may quote the invalid value.
+// describeServerError names the object. For Secrets only the error's code,
+// reason and fields are kept: server messages may quote the invalid value,
+// in forms (decoded, converted) no scrubber can be sure to know.
 func describeServerError(d *desiredObject, err error) error {
 	if apierrors.IsForbidden(err) && !d.ref.IsSecret() {
 		// A dry-run is authorised like the write it rehearses.
@@ -190,11 +191,21 @@ func describeServerError(d *desiredObject, err error) error {
 	if !d.ref.IsSecret() || !errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", d.ref, err)
 	}
+	return fmt.Errorf("%s: %s", d.ref, WithheldStatus(se))
+}
+
+// WithheldStatus describes a server error about a Secret without its
+// message: the HTTP code, the reason and the fields (never their values).
+func WithheldStatus(se *apierrors.StatusError) string {
 	var fields []string
 	if se.ErrStatus.Details != nil {
 		for _, c := range se.ErrStatus.Details.Causes {
 			fields = append(fields, fmt.Sprintf("%s (%s)", c.Field, c.Type))
 		}
 	}
-	return fmt.Errorf("%s: the server refused it: %s %s (message withheld: it may contain Secret data)", d.ref, se.ErrStatus.Reason, strings.Join(fields, ", "))
+	what := fmt.Sprintf("%d %s", se.ErrStatus.Code, se.ErrStatus.Reason)
+	if len(fields) > 0 {
+		what += ": " + strings.Join(fields, ", ")
+	}
+	return fmt.Sprintf("the server refused it (%s; its message is withheld, as it may quote Secret data)", what)
 }

@@ -22,7 +22,7 @@ func FuzzPlanfile(f *testing.F) {
 	f.Add([]byte(`{"format_version": 1, "changes": [{"action": "delete"}]}`))
 	f.Add([]byte(`not json`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ReadPlanfile(bytes.NewReader(data))
+		p, err := ReadPlanfile(bytes.NewReader(data), testKeyOf)
 		if err != nil {
 			return
 		}
@@ -30,7 +30,7 @@ func FuzzPlanfile(f *testing.F) {
 		if err := WritePlanfile(&again, p); err != nil {
 			t.Fatalf("an accepted plan does not write back: %v", err)
 		}
-		q, err := ReadPlanfile(&again)
+		q, err := ReadPlanfile(&again, testKeyOf)
 		if err != nil || q.Digest != p.Digest {
 			t.Fatalf("an accepted plan does not read back the same: %v", err)
 		}

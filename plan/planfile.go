@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // WritePlanfile writes p in its serialised form (JSON). A planfile holds the
@@ -21,15 +23,44 @@ func WritePlanfile(w io.Writer, p *Plan) error {
 	return nil
 }
 
+// KeyOf returns the hash key of a stack (state.Stack.HashKey), which plan
+// digests are keyed with.
+type KeyOf func(stack string) (object.HashKey, error)
+
 // ReadPlanfile reads a plan written by WritePlanfile. It refuses a format
 // version it does not know and a plan whose content does not match its
-// digest (edited or damaged).
-func ReadPlanfile(r io.Reader) (*Plan, error) {
+// digest (edited or damaged), which it checks under the key keyOf returns
+// for the plan's stack: without that key, no one can edit a planfile and
+// give it a digest that matches.
+func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
 	}
-	p, err := decode(data, nil)
+	p, err := decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("read planfile: %w", err)
+	}
+	key, err := keyOf(p.Stack)
+	if err != nil {
+		return nil, fmt.Errorf("read planfile: %w", err)
+	}
+	if err := verifyDigest(p, key, false); err != nil {
+		return nil, fmt.Errorf("read planfile: %w", err)
+	}
+	return p, nil
+}
+
+// ReadPlanfileUnverified reads a planfile for showing only: the format version
+// is checked, the digest is not (it is keyed with the stack's key, which
+// lives with the database). A plan read this way must not be applied:
+// ReadPlanfile that.
+func ReadPlanfileUnverified(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read planfile: %w", err)
+	}
+	p, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
 	}
@@ -47,9 +78,18 @@ func MarshalWithoutDesired(p *Plan) ([]byte, error) {
 
 // UnmarshalWithDesired rebuilds a plan from MarshalWithoutDesired's output and
 // its desired manifests, refusing unknown format versions and checking that
-// the result matches its digest.
-func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured) (*Plan, error) {
-	return decode(body, desired)
+// the result matches its digest under key, the stack's hash key (or, for a
+// plan an older gantry recorded, its unkeyed digest).
+func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured, key object.HashKey) (*Plan, error) {
+	p, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	p.Desired = desired
+	if err := verifyDigest(p, key, true); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // UnmarshalRecorded reads MarshalWithoutDesired's output for showing: the
@@ -57,16 +97,11 @@ func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured) (*P
 // manifests the body lacks. A plan read this way cannot be applied (Verify
 // and Apply need Desired); the store keeps recorded bodies immutable.
 func UnmarshalRecorded(body []byte) (*Plan, error) {
-	return decodeVerified(body, nil, false)
+	return decode(body)
 }
 
-// decode parses a plan, sets desired when given, and verifies the format
-// version and the digest.
-func decode(data []byte, desired []*unstructured.Unstructured) (*Plan, error) {
-	return decodeVerified(data, desired, true)
-}
-
-func decodeVerified(data []byte, desired []*unstructured.Unstructured, verify bool) (*Plan, error) {
+// decode parses a plan, refusing a format version it does not know.
+func decode(data []byte) (*Plan, error) {
 	var head struct {
 		FormatVersion *int `json:"format_version"`
 	}
@@ -84,19 +119,6 @@ func decodeVerified(data []byte, desired []*unstructured.Unstructured, verify bo
 	p := &Plan{}
 	if err := dec.Decode(p); err != nil {
 		return nil, err
-	}
-	if desired != nil {
-		p.Desired = desired
-	}
-	if !verify {
-		return p, nil
-	}
-	digest, err := Digest(p)
-	if err != nil {
-		return nil, err
-	}
-	if digest != p.Digest {
-		return nil, fmt.Errorf("plan %s does not match its digest (recorded %s, content %s): it was edited or damaged; compute the plan again", p.ID, p.Digest, digest)
 	}
 	return p, nil
 }

@@ -61,8 +61,9 @@ type Input struct {
 	InventoryGeneration int64
 	// Memo is the stack's no-op memo (ignored unless Mode is DiffAuto).
 	Memo map[ObjectRef]MemoEntry
-	// Salt keys the memo's and the base's hashes; the stack's salt.
-	Salt []byte
+	// Key keys the plan's digest, the memo's hashes and the base's
+	// fingerprints: the stack's hash key (state.Stack.HashKey).
+	Key object.HashKey
 	// Options are the stack's policies.
 	Options Options
 	// Mode is the diff mode.
@@ -126,7 +127,9 @@ type run struct {
 
 // Compute plans in against the cluster. Per-object problems (an unknown
 // kind, an invalid manifest, a namespace nobody creates) are collected and
-// returned together; no partial plan is returned with an error.
+// returned together; no partial plan is returned with an error. No error
+// holds a value of a Secret, desired or live, in any form: whatever
+// planning fails with passes through an object.Scrubber of them.
 func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	start := p.opts.Now()
 	switch in.Mode {
@@ -136,13 +139,35 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("diff mode %q: use auto, server or local", in.Mode)
 	}
-	if len(in.Salt) == 0 {
-		return nil, errors.New("plan: no salt given for the stack's hashes")
+	if len(in.Key) == 0 {
+		return nil, errors.New("plan: no key given for the stack's hashes")
 	}
 	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}, inventory: make(map[ObjectRef]bool, len(in.Inventory))}
 	for _, o := range in.Inventory {
 		r.inventory[o.Ref] = true
 	}
+	plan, err := r.compute(ctx, start)
+	if err != nil {
+		return nil, r.scrubber().Error(err)
+	}
+	return &Result{Plan: plan, Memo: r.memo}, nil
+}
+
+// scrubber removes the values of every Secret the plan read, desired or
+// live, from text.
+func (r *run) scrubber() *object.Scrubber {
+	objs := slices.Clone(r.in.Objects)
+	for _, d := range r.desired {
+		objs = append(objs, d.obj)
+	}
+	for _, u := range r.live {
+		objs = append(objs, u)
+	}
+	return object.NewScrubber(objs...)
+}
+
+func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
+	in := r.in
 	var err error
 	if r.desired, err = r.prepare(); err != nil {
 		return nil, err
@@ -154,23 +179,8 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 
-	changes := make([]Change, len(r.desired))
-	errs := make([]error, len(r.desired))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.opts.Concurrency)
-	for i, d := range r.desired {
-		g.Go(func() error {
-			changes[i], errs[i] = r.decide(gctx, d)
-			if gctx.Err() != nil {
-				return gctx.Err()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := errors.Join(errs...); err != nil {
+	changes, err := r.decideAll(ctx)
+	if err != nil {
 		return nil, err
 	}
 	changes = append(changes, r.prune()...)
@@ -197,7 +207,7 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	plan.Destructive = destructiveReasons(plan, len(in.Inventory))
-	if plan.Digest, err = Digest(plan); err != nil {
+	if plan.Digest, err = Digest(plan, in.Key); err != nil {
 		return nil, err
 	}
 	plan.Stats = Stats{
@@ -206,9 +216,31 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 		DryRuns:     int(r.dryRuns.Load()),
 		MemoHits:    int(r.memoHits.Load()),
 		Predictions: int(r.predictions.Load()),
-		Duration:    p.opts.Now().Sub(start),
+		Duration:    r.opts.Now().Sub(start),
 	}
-	return &Result{Plan: plan, Memo: r.memo}, nil
+	return plan, nil
+}
+
+// decideAll decides every desired object concurrently, and returns every
+// object's error together.
+func (r *run) decideAll(ctx context.Context) ([]Change, error) {
+	changes := make([]Change, len(r.desired))
+	errs := make([]error, len(r.desired))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for i, d := range r.desired {
+		g.Go(func() error {
+			changes[i], errs[i] = r.decide(gctx, d)
+			if gctx.Err() != nil {
+				return gctx.Err()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return changes, errors.Join(errs...)
 }
 
 // base records the live identity of every object the plan considered.
@@ -252,7 +284,7 @@ func (r *run) fingerprint(ref ObjectRef, live *unstructured.Unstructured) (objec
 	if ok {
 		return fp, nil
 	}
-	fp, err := fingerprint(r.in.Salt, live)
+	fp, err := fingerprint(r.in.Key, live)
 	if err != nil {
 		return fp, err
 	}

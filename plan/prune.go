@@ -1,9 +1,6 @@
 package plan
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -93,35 +90,4 @@ func destructiveReasons(p *Plan, inventorySize int) []string {
 			deletes, inventorySize, deletes*100/inventorySize, p.Options.MaxPrunePercent))
 	}
 	return reasons
-}
-
-// Digest returns the SHA-256 over what a plan does and depends on: everything
-// but its ID, creation time and stats.
-func Digest(p *Plan) (string, error) {
-	b, err := json.Marshal(struct {
-		FormatVersion       int      `json:"format_version"`
-		Stack               string   `json:"stack"`
-		Source              Source   `json:"source"`
-		Cluster             string   `json:"cluster"`
-		Mode                DiffMode `json:"mode"`
-		Options             Options  `json:"options"`
-		Desired             []any    `json:"desired"`
-		Base                []Base   `json:"base"`
-		InventoryGeneration int64    `json:"inventory_generation"`
-		Changes             []Change `json:"changes"`
-		Destructive         []string `json:"destructive"`
-	}{p.FormatVersion, p.Stack, p.Source, p.Cluster, p.Mode, p.Options, desiredObjects(p), p.Base, p.InventoryGeneration, p.Changes, p.Destructive})
-	if err != nil {
-		return "", fmt.Errorf("digest of plan %s: %w", p.ID, err)
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
-func desiredObjects(p *Plan) []any {
-	out := make([]any, len(p.Desired))
-	for i, u := range p.Desired {
-		out[i] = u.Object
-	}
-	return out
 }

@@ -11,6 +11,12 @@ import (
 	"github.com/gantryops/gantry/object"
 )
 
+// testKey is the hash key of the tests' stack.
+var testKey = object.HashKey("test key")
+
+// testKeyOf gives every stack testKey.
+func testKeyOf(string) (object.HashKey, error) { return testKey, nil }
+
 // examplePlan is a small plan with one of each action.
 func examplePlan(t testing.TB) *Plan {
 	t.Helper()
@@ -34,7 +40,7 @@ func examplePlan(t testing.TB) *Plan {
 	}
 	p.Destructive = destructiveReasons(p, 4)
 	var err error
-	if p.Digest, err = Digest(p); err != nil {
+	if p.Digest, err = Digest(p, testKey); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -89,7 +95,7 @@ func TestPlanfileRefusesWhatItCannotTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := file.String()
-	if _, err := ReadPlanfile(strings.NewReader(good)); err != nil {
+	if _, err := ReadPlanfile(strings.NewReader(good), testKeyOf); err != nil {
 		t.Fatalf("reading back: %v", err)
 	}
 	for name, tc := range map[string]struct{ content, want string }{
@@ -102,7 +108,7 @@ func TestPlanfileRefusesWhatItCannotTrust(t *testing.T) {
 		if tc.content == good {
 			t.Fatalf("%s: the edit did not apply", name)
 		}
-		if _, err := ReadPlanfile(strings.NewReader(tc.content)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := ReadPlanfile(strings.NewReader(tc.content), testKeyOf); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
 		}
 	}

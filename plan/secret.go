@@ -12,34 +12,41 @@ import (
 // it as "(sensitive value)"); unchanged ones read object.SensitiveValue.
 const SensitiveChanged = "(sensitive value changed)"
 
-// maskSecret replaces the values under data and stringData of a Secret's
-// before and after views: every value reads object.SensitiveValue, except
-// values of after that differ from before, which read SensitiveChanged. Keys
-// stay, so a reader sees which ones change and nothing else. For other
-// objects it returns its arguments.
+// maskSecret replaces the sensitive fields (object.SecretFields) of a
+// Secret's before and after views: every value reads
+// object.SensitiveValue, except values of after that differ from before,
+// which read SensitiveChanged. Keys stay, so a reader sees which ones
+// change and nothing else. For other objects it returns its arguments.
 func maskSecret(secret bool, before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
 	if !secret {
 		return before, after
 	}
-	var mb, ma *unstructured.Unstructured
-	if before != nil {
-		mb = object.Redacted(before)
+	mask := func(u *unstructured.Unstructured, value func(object.SensitiveField) any) *unstructured.Unstructured {
+		if u == nil {
+			return nil
+		}
+		c := u.DeepCopy()
+		for _, f := range object.SecretFields(u.Object) {
+			object.SetField(c.Object, f.Path, value(f))
+		}
+		return c
 	}
-	if after != nil {
-		ma = object.Redacted(after)
+	hidden := func(object.SensitiveField) any { return object.SensitiveValue }
+	mb := mask(before, hidden)
+	ma := mask(after, func(f object.SensitiveField) any {
 		if before == nil {
-			return mb, ma // a new Secret: nothing to compare with
+			return object.SensitiveValue // a new Secret: nothing to compare with
 		}
-		for _, field := range []string{"data", "stringData"} {
-			av, _ := after.Object[field].(map[string]any)
-			masked, _ := ma.Object[field].(map[string]any)
-			bv, _ := before.Object[field].(map[string]any)
-			for k := range av {
-				if old, ok := bv[k]; !ok || !reflect.DeepEqual(old, av[k]) {
-					masked[k] = SensitiveChanged
-				}
-			}
+		if old, ok := object.GetField(before.Object, f.Path); !ok || !reflect.DeepEqual(old, f.Value) {
+			return SensitiveChanged
 		}
-	}
+		return object.SensitiveValue
+	})
 	return mb, ma
+}
+
+// sensitiveFieldsOf returns the sensitive fields of a Secret's two views
+// (either may be nil), for field diffs to leave their values out.
+func sensitiveFieldsOf(before, after map[string]any) []object.SensitiveField {
+	return append(object.SecretFields(before), object.SecretFields(after)...)
 }

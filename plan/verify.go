@@ -48,8 +48,9 @@ func (e *StaleError) Is(target error) bool { return target == ErrPlanStale }
 // Verify checks that the cluster still matches p's base (reading it with one
 // LIST per resource) and that the stack's inventory is still at the plan's
 // generation. Status-only changes (a Deployment's conditions) do not make a
-// plan stale; any change to what an apply depends on does.
-func Verify(ctx context.Context, c Cluster, p *Plan, salt []byte, inventoryGeneration int64) error {
+// plan stale; any change to what an apply depends on does. key is the
+// stack's hash key, which the base's fingerprints were computed with.
+func Verify(ctx context.Context, c Cluster, p *Plan, key object.HashKey, inventoryGeneration int64) error {
 	var items []located
 	for _, b := range p.Base {
 		res, ok, err := resourceFor(c, b.Ref, b.APIVersion)
@@ -69,7 +70,7 @@ func Verify(ctx context.Context, c Cluster, p *Plan, salt []byte, inventoryGener
 	for _, b := range p.Base {
 		var fp object.Hash
 		if l := live[b.Ref]; l != nil {
-			if fp, err = fingerprint(salt, l); err != nil {
+			if fp, err = fingerprint(key, l); err != nil {
 				return err
 			}
 		}

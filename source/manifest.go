@@ -80,8 +80,10 @@ func isSeparator(l []byte) bool {
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // decodeDocument parses one document into objects, flattening *List kinds. A
-// document holding only comments or whitespace yields nothing.
-func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
+// document holding only comments or whitespace yields nothing. Its errors
+// hold no value of a Secret the document describes (scrubDocument).
+func decodeDocument(d document) (objs []*unstructured.Unstructured, err error) {
+	defer func() { err = scrubDocument(d, err) }()
 	js, err := yaml.YAMLToJSON(d.body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid YAML: %s", d.file, absoluteLines(err.Error(), d.line))

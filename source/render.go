@@ -110,7 +110,7 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 	})
 	resources, err := k.Run(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), err)
+		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
 	}
 	out := make([]*unstructured.Unstructured, 0, resources.Size())
 	for _, r := range resources.Resources() {
@@ -124,7 +124,7 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 		}
 		u := &unstructured.Unstructured{Object: m}
 		if err := object.Validate(u); err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), object.ScrubError(err, u))
 		}
 		out = append(out, u)
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/object"
 )
 
 // PlanRecord is a plan as stored: its JSON body without the desired
@@ -50,8 +53,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 // RecordPlan stores a plan, its revision and a "plan.created" audit event in
 // one transaction. Recording the same plan again changes nothing; another
-// plan under the same ID is an error.
+// plan under the same ID is an error, and no error holds a value of the
+// revision's Secrets.
 func (s *Store) RecordPlan(ctx context.Context, p *PlanRecord) error {
+	var objs []*unstructured.Unstructured
+	if p.Revision != nil {
+		objs = p.Revision.Objects
+	}
+	return object.ScrubError(s.recordPlan(ctx, p), objs...)
+}
+
+func (s *Store) recordPlan(ctx context.Context, p *PlanRecord) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var digest string
 		err := tx.QueryRow(ctx, sqlPlanDigest, p.ID).Scan(&digest)

@@ -80,12 +80,14 @@ ORDER BY ro.api_group, ro.kind, ro.namespace, ro.name`
 // PutRevision stores r and the objects it holds, each distinct object body
 // once however many revisions hold it, in one transaction. Secret values are
 // sealed (see Options.SecretKey). Writing the same revision again (a retry)
-// changes nothing; reusing an ID for other content is an error.
+// changes nothing; reusing an ID for other content is an error. No error
+// holds a value of r's Secrets.
 func (s *Store) PutRevision(ctx context.Context, r *Revision) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := s.putRevision(ctx, tx, r)
 		return err
 	})
+	return object.ScrubError(err, r.Objects...)
 }
 
 // putRevision stores r within tx and returns the ID it is stored under: r.ID,
@@ -117,7 +119,11 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 	groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, u := range r.Objects {
 		ref := object.RefOf(u)
-		body, err := object.Canonical(s.sealer.seal(u, salt))
+		sealed, err := s.sealer.seal(u, salt)
+		if err != nil {
+			return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+		}
+		body, err := object.Canonical(sealed)
 		if err != nil {
 			return "", err
 		}
@@ -263,14 +269,10 @@ func (s *Store) HashedSecrets(ctx context.Context, id string) ([]object.Ref, err
 	}
 	var refs []object.Ref
 	for _, u := range r.Objects {
-		hashed := false
-		if ref := object.RefOf(u); ref.IsSecret() {
-			forEachValue(u, func(_, _, value string) string {
-				hashed = hashed || strings.HasPrefix(value, sealedHashed)
-				return value
-			})
-			if hashed {
-				refs = append(refs, ref)
+		for _, f := range object.SensitiveFields(u) {
+			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, sealedHashed) {
+				refs = append(refs, object.RefOf(u))
+				break
 			}
 		}
 	}

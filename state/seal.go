@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -9,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,8 +19,8 @@ import (
 
 // Sealed Secret values start with one of these prefixes.
 const (
-	sealedEncrypted = "gantry:aes256gcm:v1:"
-	sealedHashed    = "gantry:hmac-sha256:"
+	sealedEncrypted = object.SealedEncrypted
+	sealedHashed    = object.SealedHashed
 )
 
 // ErrSecretNotRecoverable is returned (wrapped) when a stored Secret was kept
@@ -33,6 +33,9 @@ var ErrSecretNotRecoverable = errors.New("the values of this Secret were stored 
 type sealer struct {
 	aead cipher.AEAD // nil: no key, hash only
 	key  []byte
+	// hashRoot derives the stacks' hash keys from GANTRY_SECRET_KEY; nil
+	// without it.
+	hashRoot []byte
 }
 
 // newSealer parses GANTRY_SECRET_KEY: 32 random bytes, base64-encoded
@@ -53,28 +56,70 @@ func newSealer(encoded string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead, key: key}, nil
+	root := hmac.New(sha256.New, key)
+	root.Write([]byte("gantry hash v1"))
+	return &sealer{aead: aead, key: key, hashRoot: root.Sum(nil)}, nil
 }
 
-// seal returns u, or for a Secret a copy whose data and stringData values are
-// sealed. Sealing is deterministic (the nonce derives from the key and the
-// value), so equal Secrets seal equally and stay content-addressed.
-func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) *unstructured.Unstructured {
+// hashKey returns the key of a stack's hashes: HMAC-SHA256 of its salt under
+// a key derived from GANTRY_SECRET_KEY, so that a reader of the database
+// (who has the salt) cannot confirm a guessed Secret value against a digest
+// either; without GANTRY_SECRET_KEY, the salt itself.
+func (s *sealer) hashKey(salt []byte) object.HashKey {
+	if s.hashRoot == nil {
+		return object.HashKey(bytes.Clone(salt))
+	}
+	mac := hmac.New(sha256.New, s.hashRoot)
+	mac.Write(salt)
+	return mac.Sum(nil)
+}
+
+// seal returns u, or for a Secret a copy whose sensitive fields
+// (object.SensitiveFields: data, stringData, annotations holding Secret
+// content) are sealed. Sealing is deterministic (the nonce derives from the
+// key and the value), so equal Secrets seal equally and stay
+// content-addressed. An annotation that already reads as sealed is sealed
+// again, so that it round-trips. A sensitive value that is not a string (an
+// invalid Secret) is refused rather than stored as it is.
+func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
 	if !ref.IsSecret() {
-		return u
+		return u, nil
 	}
 	c := u.DeepCopy()
-	forEachValue(c, func(field, key, value string) string {
-		ad := []byte(ref.String() + "\x00" + field + "\x00" + key)
+	var errs []error
+	for _, f := range object.SensitiveFields(c) {
+		value, ok := f.Value.(string)
+		switch {
+		case f.Value == nil:
+			continue // null holds nothing
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: %s is not a string: Secret values are strings (quote it in the manifest)", ref, f))
+			continue
+		}
+		ad := sealingData(ref, f)
 		if s.aead == nil {
-			return sealedHashed + hex.EncodeToString(macOf(salt, ad, value))
+			object.SetField(c.Object, f.Path, sealedHashed+hex.EncodeToString(macOf(salt, ad, value)))
+			continue
 		}
 		nonce := macOf(s.key, ad, value)[:s.aead.NonceSize()]
 		sealed := s.aead.Seal(nonce, nonce, []byte(value), ad)
-		return sealedEncrypted + base64.StdEncoding.EncodeToString(sealed)
-	})
-	return c
+		object.SetField(c.Object, f.Path, sealedEncrypted+base64.StdEncoding.EncodeToString(sealed))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// isAnnotation reports whether f is an annotation: revisions stored before
+// annotations were sealed hold them in plaintext, which is left as it is.
+func isAnnotation(f object.SensitiveField) bool { return f.Path[0] == "metadata" }
+
+// sealingData binds a sealed value to its object and field: it is
+// "REF\x00data\x00KEY" for data and stringData entries, as it always was.
+func sealingData(ref object.Ref, f object.SensitiveField) []byte {
+	return []byte(ref.String() + "\x00" + strings.Join(f.Path, "\x00"))
 }
 
 // unseal reverses seal. Hashed values cannot be reversed: the error names
@@ -86,21 +131,23 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 	}
 	c := u.DeepCopy()
 	var errs []error
-	forEachValue(c, func(field, key, value string) string {
-		ad := []byte(ref.String() + "\x00" + field + "\x00" + key)
+	for _, f := range object.SensitiveFields(c) {
+		value, _ := f.Value.(string)
 		switch {
+		case f.Value == nil:
+		case isAnnotation(f) && !object.IsSealed(value):
+			// stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
 			errs = append(errs, fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable))
 		default:
-			plain, err := s.unsealValue(ref, ad, field, key, value)
+			plain, err := s.unsealValue(ref, f, value)
 			if err != nil {
 				errs = append(errs, err)
-				return value
+				continue
 			}
-			return plain
+			object.SetField(c.Object, f.Path, plain)
 		}
-		return value
-	})
+	}
 	if err := errors.Join(dedupe(errs)...); err != nil {
 		return nil, err
 	}
@@ -121,24 +168,30 @@ func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte
 	}
 	c := sealed.DeepCopy()
 	var errs []error
-	forEachValue(c, func(field, key, value string) string {
-		ad := []byte(ref.String() + "\x00" + field + "\x00" + key)
-		if !strings.HasPrefix(value, sealedHashed) {
-			plain, err := s.unsealValue(ref, ad, field, key, value)
+	for _, f := range object.SensitiveFields(c) {
+		value, _ := f.Value.(string)
+		switch {
+		case f.Value == nil:
+		case isAnnotation(f) && !object.IsSealed(value):
+			// stored in plaintext by an older gantry
+		case strings.HasPrefix(value, sealedHashed):
+			got, _ := object.GetField(candidate.Object, f.Path)
+			plain, isString := got.(string)
+			want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
+			if !isString || err != nil || !hmac.Equal(want, macOf(salt, sealingData(ref, f), plain)) {
+				errs = append(errs, fmt.Errorf("%s: %w: %s differs from the commit rendered again", ref, ErrSecretUnproven, f))
+				continue
+			}
+			object.SetField(c.Object, f.Path, plain)
+		default:
+			plain, err := s.unsealValue(ref, f, value)
 			if err != nil {
 				errs = append(errs, err)
-				return value
+				continue
 			}
-			return plain
+			object.SetField(c.Object, f.Path, plain)
 		}
-		got, _, _ := unstructured.NestedString(candidate.Object, field, key)
-		want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
-		if err != nil || !hmac.Equal(want, macOf(salt, ad, got)) {
-			errs = append(errs, fmt.Errorf("%s: %w: %s.%s differs from the commit rendered again", ref, ErrSecretUnproven, field, key))
-			return value
-		}
-		return got
-	})
+	}
 	if err := errors.Join(dedupe(errs)...); err != nil {
 		return nil, err
 	}
@@ -155,42 +208,22 @@ func macOf(key, ad []byte, value string) []byte {
 }
 
 // unsealValue decrypts one encrypted value.
-func (s *sealer) unsealValue(ref object.Ref, ad []byte, field, key, value string) (string, error) {
+func (s *sealer) unsealValue(ref object.Ref, f object.SensitiveField, value string) (string, error) {
 	if !strings.HasPrefix(value, sealedEncrypted) {
-		return "", fmt.Errorf("%s: %s.%s was stored unsealed: the database is not one gantry wrote", ref, field, key)
+		return "", fmt.Errorf("%s: %s was stored unsealed: the database is not one gantry wrote", ref, f)
 	}
 	if s.aead == nil {
 		return "", fmt.Errorf("%s: its values are encrypted and GANTRY_SECRET_KEY is not set: set the key they were stored with", ref)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(value, sealedEncrypted))
 	if err != nil || len(raw) < s.aead.NonceSize() {
-		return "", fmt.Errorf("%s: %s.%s: damaged sealed value", ref, field, key)
+		return "", fmt.Errorf("%s: %s: damaged sealed value", ref, f)
 	}
-	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], ad)
+	plain, err := s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], sealingData(ref, f))
 	if err != nil {
-		return "", fmt.Errorf("%s: %s.%s cannot be decrypted: GANTRY_SECRET_KEY differs from the key it was stored with", ref, field, key)
+		return "", fmt.Errorf("%s: %s cannot be decrypted: GANTRY_SECRET_KEY differs from the key it was stored with", ref, f)
 	}
 	return string(plain), nil
-}
-
-// forEachValue replaces each string value under data and stringData.
-func forEachValue(u *unstructured.Unstructured, f func(field, key, value string) string) {
-	for _, field := range []string{"data", "stringData"} {
-		m, ok := u.Object[field].(map[string]any)
-		if !ok {
-			continue
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if v, ok := m[k].(string); ok {
-				m[k] = f(field, k, v)
-			}
-		}
-	}
 }
 
 func dedupe(errs []error) []error {

@@ -15,8 +15,13 @@ import (
 type Stack struct {
 	// Name is the stack's name.
 	Name string
-	// Salt keys the hashes stored about the stack's objects; 32 bytes.
+	// Salt is the stack's random 32 bytes, kept in the database; HashKey
+	// derives from it.
 	Salt []byte
+	// HashKey keys every hash shown or stored about the stack's objects
+	// (digests, memo entries, fingerprints): derived from GANTRY_SECRET_KEY
+	// and Salt, or Salt itself without GANTRY_SECRET_KEY.
+	HashKey object.HashKey
 	// InventoryGeneration increases with every change of the inventory.
 	InventoryGeneration int64
 }
@@ -31,7 +36,7 @@ type InventoryObject struct {
 
 // MemoEntry is what the no-op memo knows about one object.
 type MemoEntry struct {
-	// Desired is the salted hash of the desired manifest (and apply options).
+	// Desired is the keyed hash of the desired manifest (and apply options).
 	Desired object.Hash
 	// Live is the fingerprint of the live object the dry-run saw.
 	Live object.Hash
@@ -83,11 +88,13 @@ func (s *Store) ReadStack(ctx context.Context, name string) (*Stack, error) {
 		if _, err := rand.Read(st.Salt); err != nil {
 			return nil, err
 		}
+		st.HashKey = s.sealer.hashKey(st.Salt)
 		return st, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stack %q: %w", name, err)
 	}
+	st.HashKey = s.sealer.hashKey(st.Salt)
 	return st, nil
 }
 
@@ -107,6 +114,7 @@ func (s *Store) EnsureStack(ctx context.Context, name string) (*Stack, error) {
 	if err := s.pool.QueryRow(ctx, sqlEnsureStackReturning, name).Scan(&st.Salt, &st.InventoryGeneration); err != nil {
 		return nil, fmt.Errorf("stack %q: %w", name, err)
 	}
+	st.HashKey = s.sealer.hashKey(st.Salt)
 	return st, nil
 }
 

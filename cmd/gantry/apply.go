@@ -90,16 +90,13 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 	actor := g.actorName()
 	var p *plan.Plan
 	interactive := false
+	var file *os.File
 	if len(args) == 1 {
-		file, err := os.Open(args[0])
-		if err != nil {
+		var err error
+		if file, err = os.Open(args[0]); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
-		p, err = plan.ReadPlanfile(file)
-		file.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[0], err)
-		}
+		defer file.Close()
 	}
 	sess, err := g.newSession(ctx, f.gitCacheDir)
 	if err != nil {
@@ -107,7 +104,11 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 	}
 	defer sess.Close()
 	switch {
-	case p != nil:
+	case file != nil:
+		// The digest is keyed with the stack's key, kept in the database.
+		if p, err = sess.engine.ReadPlanfile(ctx, file); err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
 	case f.planID != "":
 		if p, err = sess.engine.LoadPlan(ctx, f.planID); err != nil {
 			return err

@@ -62,8 +62,10 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			if err := printObjects(g, output, rev.Objects); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "Rendered %d objects from %s at %s (commit %s, digest %s).\n",
-				len(rev.Objects), c.Repo, ref, rev.Commit, rev.Digest)
+			// No digest: revision digests are keyed with a stack's key (they
+			// cover Secret values), and render has no stack.
+			fmt.Fprintf(g.stderr, "Rendered %d objects from %s at %s (commit %s).\n",
+				len(rev.Objects), c.Repo, ref, rev.Commit)
 			return nil
 		},
 	}
