@@ -416,11 +416,13 @@ func openCache(dir, remoteURL string) (*git.Repository, error) {
 
 // lockDir takes an exclusive flock on dir+".lock" so that processes sharing a
 // cache never write one repository at once. The lock dies with the process.
+// A cache directory gantry creates is private (0700): it holds the
+// contents of private repositories.
 func lockDir(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -138,16 +138,10 @@ func renderPlan(w io.Writer, p *plan.Plan, output string, color bool) error {
 	return plan.RenderText(w, p, plan.TextOptions{Color: color})
 }
 
+// writePlanfile writes the plan to path as a private file (0600, replaced
+// atomically, never through a symlink): it holds Secret values.
 func writePlanfile(path string, p *plan.Plan) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	if err := plan.WritePlanfile(f, p); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writePrivate(path, func(w io.Writer) error { return plan.WritePlanfile(w, p) })
 }
 
 // colour reports whether text output should be coloured: only on a
