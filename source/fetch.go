@@ -69,9 +69,10 @@ type Commit struct {
 	// SHA is the full hex commit hash Ref resolved to.
 	SHA string
 
-	commit *object.Commit
-	tree   *object.Tree
-	tag    *object.Tag // the annotated tag Ref names, if it names one
+	commit  *object.Commit
+	tree    *object.Tree
+	tag     *object.Tag            // the annotated tag Ref names, if it names one
+	tagName plumbing.ReferenceName // the ref tag was found by (refs/tags/...)
 }
 
 var (
@@ -120,12 +121,14 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: annotatedTag(r, ref)}, nil
+	tagName, tag := annotatedTag(r, ref)
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName}, nil
 }
 
-// annotatedTag returns the annotated tag ref names, or nil when ref is not
-// an annotated tag (a branch, a SHA, a lightweight tag).
-func annotatedTag(r *git.Repository, ref string) *object.Tag {
+// annotatedTag returns the annotated tag ref names and the ref it was found
+// by, or nil when ref is not an annotated tag (a branch, a SHA, a
+// lightweight tag).
+func annotatedTag(r *git.Repository, ref string) (plumbing.ReferenceName, *object.Tag) {
 	for _, name := range []plumbing.ReferenceName{plumbing.ReferenceName(ref), plumbing.NewTagReferenceName(ref)} {
 		if !name.IsTag() {
 			continue
@@ -135,10 +138,10 @@ func annotatedTag(r *git.Repository, ref string) *object.Tag {
 			continue
 		}
 		if t, err := r.TagObject(rf.Hash()); err == nil {
-			return t
+			return name, t
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // resolve returns the commit ref names, fetching what the cache lacks.
