@@ -29,6 +29,11 @@ type FetchOptions struct {
 	CacheDir string
 	// Auth holds the credentials offered to remotes; the zero value offers none.
 	Auth Auth
+	// InsecureHTTPCredentials lists repositories (as stacks name them) served
+	// over plain http:// that may nevertheless be sent Auth's HTTP
+	// credentials (a stack's source.allowInsecureHTTPCredentials). Other
+	// http:// remotes are sent none: they travel in clear text.
+	InsecureHTTPCredentials []string
 	// Logger receives debug lines about fetches; nil discards them.
 	Logger hclog.Logger
 }
@@ -49,6 +54,8 @@ func DefaultFetchOptions() FetchOptions {
 type Fetcher struct {
 	opts FetchOptions
 	log  hclog.Logger
+	// insecureHTTP holds the normalised URLs of InsecureHTTPCredentials.
+	insecureHTTP map[string]bool
 }
 
 // NewFetcher returns a Fetcher using opts.
@@ -57,7 +64,13 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Fetcher{opts: opts, log: log.Named("git")}
+	insecure := map[string]bool{}
+	for _, repo := range opts.InsecureHTTPCredentials {
+		if u, _, err := normaliseURL(repo); err == nil && remoteScheme(u) == "http" {
+			insecure[u] = true
+		}
+	}
+	return &Fetcher{opts: opts, log: log.Named("git"), insecureHTTP: insecure}
 }
 
 // Commit is one resolved commit of a fetched repository.
@@ -105,12 +118,16 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: cache %s: %w", shown, dir, err)
 	}
-	auth, err := f.opts.Auth.merge(urlAuth).method(remoteURL)
+	creds, withheld := f.credentials(remoteURL, urlAuth)
+	auth, err := creds.method(remoteURL)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	hash, err := f.resolve(ctx, r, ref, auth)
 	if err != nil {
+		if withheld && errors.Is(err, transport.ErrAuthenticationRequired) {
+			err = fmt.Errorf("%w; credentials are configured but were not sent: %s is a plain %s:// URL, where anyone on the path can read them: use https://, or, if the network is trusted, allow it with source.allowInsecureHTTPCredentials: true (--allow-insecure-http-credentials)", err, shown, remoteScheme(remoteURL))
+		}
 		return nil, fmt.Errorf("fetch %s at %q: %w", shown, ref, err)
 	}
 	c, err := r.CommitObject(hash)
@@ -123,6 +140,19 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	}
 	tagName, tag := annotatedTag(r, ref)
 	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName}, nil
+}
+
+// credentials returns the credentials to offer remoteURL (the configured
+// ones with those from its URL), without HTTP credentials where they must
+// not go (httpCredentials); withheld says some were held back.
+func (f *Fetcher) credentials(remoteURL string, urlAuth Auth) (creds Auth, withheld bool) {
+	creds = f.opts.Auth.merge(urlAuth)
+	scheme := remoteScheme(remoteURL)
+	if scheme == "ssh" || scheme == "file" || !creds.hasHTTP() || httpCredentials(scheme, f.insecureHTTP[remoteURL]) {
+		return creds, false
+	}
+	f.log.Debug("credentials withheld from a remote without TLS", "remote", redact(remoteURL), "scheme", scheme)
+	return creds.withoutHTTP(), true
 }
 
 // annotatedTag returns the annotated tag ref names and the ref it was found
@@ -347,7 +377,9 @@ func normaliseURL(repo string) (string, Auth, error) {
 	u, err := url.Parse(repo)
 	if err == nil && u.Scheme != "" && u.Scheme != "file" {
 		switch u.Scheme {
-		case "http", "https":
+		case "http", "https", "git":
+			// Credentials leave the URL: they go only where
+			// httpCredentials allows, and never into logs or the cache key.
 			var a Auth
 			if u.User != nil {
 				a.Username = u.User.Username()
@@ -355,7 +387,7 @@ func normaliseURL(repo string) (string, Auth, error) {
 				u.User = nil
 			}
 			return u.String(), a, nil
-		case "ssh", "git":
+		case "ssh":
 			return repo, Auth{}, nil
 		}
 		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
@@ -378,14 +410,15 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
 
 func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
 
-// redact removes credentials from a URL: the password, and for http(s) also
-// the user name, which may itself be a token (https://TOKEN@github.com/...).
+// redact removes credentials from a URL: the password, and for http(s) and
+// git also the user name, which may itself be a token
+// (https://TOKEN@github.com/...).
 func redact(repo string) string {
 	u, err := url.Parse(repo)
 	if err != nil || u.User == nil {
 		return repo
 	}
-	if u.Scheme == "http" || u.Scheme == "https" {
+	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
 		u.User = nil
 	} else if _, has := u.User.Password(); has {
 		u.User = url.User(u.User.Username())

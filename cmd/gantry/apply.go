@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/stack"
 )
 
 // applyFlags are gantry apply's flags.
@@ -101,7 +102,15 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 			return fmt.Errorf("%s: %w", args[0], err)
 		}
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	var stacks []stack.Stack // the stack to plan, if not a saved plan
+	if p == nil && f.planID == "" {
+		s, err := g.resolveStack(cmd, &f.stackFlags)
+		if err != nil {
+			return err
+		}
+		stacks = append(stacks, *s)
+	}
+	sess, err := g.newSession(ctx, f.gitCacheDir, stacks...)
 	if err != nil {
 		return err
 	}
@@ -113,11 +122,8 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 			return err
 		}
 	default:
-		s, err := g.resolveStack(cmd, &f.stackFlags)
-		if err != nil {
-			return err
-		}
-		if p, err = sess.engine.Plan(ctx, engine.PlanRequest{Stack: *s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: actor}); err != nil {
+		s := stacks[0]
+		if p, err = sess.engine.Plan(ctx, engine.PlanRequest{Stack: s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: actor}); err != nil {
 			return err
 		}
 		printStats(g, p)

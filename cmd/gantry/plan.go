@@ -67,7 +67,7 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	sess, err := g.newSession(ctx, f.gitCacheDir, *s)
 	if err != nil {
 		return err
 	}
