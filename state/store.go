@@ -2,11 +2,13 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gantryops/gantry/migrations"
@@ -25,6 +27,12 @@ type Options struct {
 	SecretKey string
 	// Logger receives lines about connecting and migrating; nil discards them.
 	Logger hclog.Logger
+	// ReadOnly opens the database for reading only, as reviews do: the
+	// schema is checked, never migrated (migrations.Compatible), and every
+	// session is read-only (default_transaction_read_only), so a role that
+	// may only SELECT suffices and nothing can be written, by mistake
+	// either.
+	ReadOnly bool
 }
 
 // DefaultOptions returns options for the embedded default.
@@ -40,10 +48,12 @@ type Store struct {
 	where      string
 	sealer     *sealer
 	log        hclog.Logger
+	readOnly   bool
 }
 
 // Open connects to the database (starting the embedded cluster when no URL
-// is given), brings its schema up to date and returns the store.
+// is given), brings its schema up to date (with ReadOnly: checks it) and
+// returns the store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
@@ -72,28 +82,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.where = RedactURL(connString)
 	}
 
+	s.connString, s.readOnly = connString, opts.ReadOnly
+	if opts.ReadOnly {
+		if err := s.openReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	// Locks and migrations need sessions that stay with their connection.
 	if opts.DatabaseURL != "" {
 		if err := checkPooler(ctx, connString); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.where, err)
 		}
 	}
-	// Migrate on a dedicated connection: tern's advisory lock is held by a
-	// session, which a pool could hand to another caller halfway through.
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
 	}
-	from, to, err := migrations.Migrate(ctx, conn)
-	conn.Close(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.where, err)
-	}
-	if from != to {
-		s.log.Info("migrated database schema", "from", from, "to", to)
-	}
-
-	s.connString = connString
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.where, err)
@@ -103,6 +107,77 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// migrate brings the schema up to date on a dedicated connection: tern's
+// advisory lock is held by a session, which a pool could hand to another
+// caller halfway through.
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.connString)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	}
+	from, to, err := migrations.Migrate(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.where, err)
+	}
+	if from != to {
+		s.log.Info("migrated database schema", "from", from, "to", to)
+	}
+	return nil
+}
+
+// openReadOnly opens a pool of read-only sessions and checks that the
+// schema is the one this gantry reads. It takes no lock and needs no
+// session to persist, so any pooler will do.
+func (s *Store) openReadOnly(ctx context.Context) error {
+	cfg, err := pgxpool.ParseConfig(s.connString)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.where, err)
+	}
+	// The server refuses every write in these sessions, whatever the role
+	// may do: a review cannot change the record even through a bug.
+	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return fmt.Errorf("connect to %s: %w", s.where, err)
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.pool.Close()
+		return err
+	}
+	return nil
+}
+
+// checkSchema compares the database's schema version (tern's version
+// table; none yet is version 0) with this binary's migrations.
+func (s *Store) checkSchema(ctx context.Context) error {
+	current, err := s.SchemaVersion(ctx)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+		current = 0 // nothing was ever migrated here
+	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
+		return fmt.Errorf("%s: the database role may not read %s: grant it SELECT on gantry's tables (docs/review.md has the SQL): %w", s.where, migrations.VersionTable, err)
+	case err != nil:
+		return fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	}
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	if err := migrations.Compatible(current, latest); err != nil {
+		return fmt.Errorf("%s: %w", s.where, err)
+	}
+	return nil
+}
+
+// ErrReadOnly is returned (wrapped) by writes that do not go through the
+// read-only sessions of a store opened with Options.ReadOnly (which the
+// server refuses itself).
+var ErrReadOnly = errors.New("the database was opened read-only")
+
+// ReadOnly reports whether the store was opened read-only.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Close releases the store's connections. An embedded server keeps running
 // for the next command; stop it with Embedded.Stop (`gantry db stop`).

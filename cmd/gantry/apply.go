@@ -110,7 +110,7 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		}
 		stacks = append(stacks, *s)
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir, stacks...)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: stacks})
 	if err != nil {
 		return err
 	}

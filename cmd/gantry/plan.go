@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/stack"
 )
 
 // planFlags are gantry plan's flags.
@@ -67,7 +68,7 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	sess, err := g.newSession(ctx, f.gitCacheDir, *s)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: []stack.Stack{*s}})
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 	if !pr.SameRepo && pr.HeadRepo != "" {
 		s.Source.Repo = pr.HeadRepo
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir, configured)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: []stack.Stack{configured}, readOnly: true})
 	if err != nil {
 		return err
 	}

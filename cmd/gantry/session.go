@@ -76,10 +76,21 @@ type session struct {
 	engine  *engine.Engine
 }
 
-// newSession connects to the cluster and the database. stacks are the
-// stacks the command may fetch: those allowing Git credentials over plain
-// http:// get them (source.allowInsecureHTTPCredentials), no other does.
-func (g *globals) newSession(ctx context.Context, gitCacheDir string, stacks ...stack.Stack) (*session, error) {
+// sessionOptions say what a command needs of its session.
+type sessionOptions struct {
+	// gitCacheDir is --git-cache-dir ("": the default).
+	gitCacheDir string
+	// stacks are the stacks the command may fetch: those allowing Git
+	// credentials over plain http:// get them
+	// (source.allowInsecureHTTPCredentials), no other repository does.
+	stacks []stack.Stack
+	// readOnly opens the database read-only (gantry review): no migration,
+	// the schema version checked, every write refused.
+	readOnly bool
+}
+
+// newSession connects to the cluster and the database.
+func (g *globals) newSession(ctx context.Context, opts sessionOptions) (*session, error) {
 	log, err := g.logger()
 	if err != nil {
 		return nil, err
@@ -97,7 +108,7 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string, stacks ...
 	if err != nil {
 		return nil, err
 	}
-	sess, err := g.newDBSession(ctx, log, gitCacheDir, stacks...)
+	sess, err := g.newDBSession(ctx, log, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -106,23 +117,23 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string, stacks ...
 }
 
 // newDBSession opens the database only; log nil builds the flags' logger.
-func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, gitCacheDir string, stacks ...stack.Stack) (*session, error) {
+func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, opts sessionOptions) (*session, error) {
 	if log == nil {
 		var err error
 		if log, err = g.logger(); err != nil {
 			return nil, err
 		}
 	}
-	store, err := g.openStore(ctx, log)
+	store, err := g.openStore(ctx, log, opts.readOnly)
 	if err != nil {
 		return nil, err
 	}
 	fetch := source.DefaultFetchOptions()
-	if gitCacheDir != "" {
-		fetch.CacheDir = gitCacheDir
+	if opts.gitCacheDir != "" {
+		fetch.CacheDir = opts.gitCacheDir
 	}
 	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
-	for _, s := range stacks {
+	for _, s := range opts.stacks {
 		if s.Source.AllowInsecureHTTPCredentials {
 			fetch.InsecureHTTPCredentials = append(fetch.InsecureHTTPCredentials, s.Source.Repo)
 		}

@@ -80,6 +80,55 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return s.ConnString(name)
 }
 
+// ReadOnlyRole creates a role that may log in to the database of dsn and
+// read its tables, and nothing else — CONNECT on the database, USAGE on
+// schema public, SELECT on every table in it and on those later migrations
+// create — as docs/review.md has for gantry review, and returns dsn for
+// that role. The role is
+// dropped when t ends.
+func (s *Server) ReadOnlyRole(t testing.TB, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("statetest: %v", err)
+	}
+	role := pgx.Identifier{"ro_" + strings.ReplaceAll(state.NewID(), "-", "")[:16]}.Sanitize()
+	db := pgx.Identifier{cfg.Database}.Sanitize()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("statetest: connect: %v", err)
+	}
+	defer admin.Close(ctx)
+	for _, sql := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT CONNECT ON DATABASE " + db + " TO " + role,
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role,
+		// Tables later migrations create (by this admin) are readable too.
+		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + role,
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("statetest: %s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("statetest: connect: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		// Privileges in the database depend on the role: drop them first.
+		for _, sql := range []string{"DROP OWNED BY " + role, "REVOKE CONNECT ON DATABASE " + db + " FROM " + role, "DROP ROLE " + role} {
+			if _, err := c.Exec(ctx, sql); err != nil {
+				t.Errorf("statetest: %s: %v", sql, err)
+			}
+		}
+	})
+	return dsn + " user=" + strings.Trim(role, `"`)
+}
+
 // Main starts a server, runs the tests, and stops it: use it as
 // `func TestMain(m *testing.M) { os.Exit(statetest.Main(m, &srv)) }`.
 func Main(m *testing.M, srv **Server) int {
