@@ -18,9 +18,14 @@ import (
 	"github.com/gantryops/gantry/review"
 )
 
+// reviewTables are the tables gantry review reads, and all that
+// docs/review.md grants its role: not the sealed objects, the audit log,
+// outcomes or gates.
+var reviewTables = []string{migrations.VersionTable, "stacks", "inventory_objects", "plan_memo", "applies", "plans", "revisions"}
+
 // TestReviewReadOnlyDatabase: gantry review github works with a database
-// role that may only SELECT (the least privilege docs/review.md sets up),
-// end to end: it plans the pull request against the record the writer
+// role that may only SELECT, and only the tables it reads (the least
+// privilege docs/review.md sets up), end to end: it plans the pull request against the record the writer
 // made, keeps its comment, and changes nothing in the database. Against a
 // schema older than the binary's, a review migrates nothing — neither with
 // that role nor with one that may write — and says what to run; after
@@ -48,7 +53,7 @@ func TestReviewReadOnlyDatabase(t *testing.T) {
 	}
 	reviewArgs := []string{"review", "github", "--repo", "acme/deploy", "--pr", "9", "--stack", "ro", "--api-url", gh.URL}
 
-	reader := reviewer(env.DB.ReadOnlyRole(t, dsn))
+	reader := reviewer(env.DB.ReadOnlyRole(t, dsn, reviewTables...))
 	before := recordCounts(t, dsn)
 	out, errOut, code := reader.run(reviewArgs...)
 	if code != 2 || !strings.Contains(out, "**Plan: 0 to add, 1 to change, 0 to destroy.**") {
@@ -64,7 +69,7 @@ func TestReviewReadOnlyDatabase(t *testing.T) {
 	// A database whose schema is one migration behind this gantry.
 	old := env.DB.NewDatabase(t)
 	latest := migrateTo(t, old, -1)
-	oldReader := env.DB.ReadOnlyRole(t, old)
+	oldReader := env.DB.ReadOnlyRole(t, old, reviewTables...)
 	for name, c := range map[string]*cli{"read-only role": reviewer(oldReader), "writer role": reviewer(old)} {
 		_, errOut, code := c.run(reviewArgs...)
 		if code != 1 || !strings.Contains(errOut, fmt.Sprintf("is at version %d and this gantry needs version %d", latest-1, latest)) || !strings.Contains(errOut, "gantry db migrate") {

@@ -81,12 +81,12 @@ func (s *Server) NewDatabase(t testing.TB) string {
 }
 
 // ReadOnlyRole creates a role that may log in to the database of dsn and
-// read its tables, and nothing else — CONNECT on the database, USAGE on
-// schema public, SELECT on every table in it and on those later migrations
-// create — as docs/review.md has for gantry review, and returns dsn for
-// that role. The role is
-// dropped when t ends.
-func (s *Server) ReadOnlyRole(t testing.TB, dsn string) string {
+// read tables there, and nothing else — CONNECT on the database, USAGE on
+// schema public, SELECT on tables (none given: on every table, also those
+// later migrations create), default_transaction_read_only — as
+// docs/review.md has for gantry review, and
+// returns dsn for that role. The role is dropped when t ends.
+func (s *Server) ReadOnlyRole(t testing.TB, dsn string, tables ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(dsn)
@@ -100,14 +100,20 @@ func (s *Server) ReadOnlyRole(t testing.TB, dsn string) string {
 		t.Fatalf("statetest: connect: %v", err)
 	}
 	defer admin.Close(ctx)
-	for _, sql := range []string{
+	grants := []string{
 		"CREATE ROLE " + role + " LOGIN",
 		"GRANT CONNECT ON DATABASE " + db + " TO " + role,
 		"GRANT USAGE ON SCHEMA public TO " + role,
-		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role,
-		// Tables later migrations create (by this admin) are readable too.
-		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + role,
-	} {
+		"ALTER ROLE " + role + " SET default_transaction_read_only = on",
+	}
+	if len(tables) == 0 {
+		grants = append(grants, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role,
+			"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "+role)
+	}
+	for _, table := range tables {
+		grants = append(grants, "GRANT SELECT ON "+pgx.Identifier{table}.Sanitize()+" TO "+role)
+	}
+	for _, sql := range grants {
 		if _, err := admin.Exec(ctx, sql); err != nil {
 			t.Fatalf("statetest: %s: %v", sql, err)
 		}
