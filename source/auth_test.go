@@ -2,11 +2,16 @@ package source_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -71,6 +76,44 @@ func TestFetchWithholdsCredentialsOverHTTP(t *testing.T) {
 	}
 	if got := tokenSrv.Authorizations(); len(got) != 0 {
 		t.Errorf("the server that needs a token received %d Authorization headers", len(got))
+	}
+}
+
+// TestFetchGitProtocolWithoutCredentials: the git protocol has no
+// authentication, so credentials are never offered over git:// (go-git
+// refuses an auth method there, which made every git:// fetch fail when
+// GANTRY_GIT_TOKEN was set); a real git daemon serves the repository.
+func TestFetchGitProtocolWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	srv, _, sha := openServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	daemon := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--base-path="+srv.Root, "--listen=127.0.0.1", "--port="+strconv.Itoa(port), srv.Root)
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("git daemon does not listen: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	url := fmt.Sprintf("git://127.0.0.1:%d/stack.git", port)
+	for _, repo := range []string{url, strings.Replace(url, "git://", "git://ci:"+token+"@", 1)} {
+		c, err := newFetcher(t, source.Auth{Token: token}).Fetch(context.Background(), repo, "main")
+		if err != nil || c.SHA != sha || strings.Contains(c.Repo, token) {
+			t.Errorf("fetch over git:// with a token configured: %v, %v", c, err)
+		}
 	}
 }
 
