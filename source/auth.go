@@ -149,3 +149,16 @@ func (a Auth) sshMethod(remoteURL string) (transport.AuthMethod, error) {
 	m.HostKeyCallback = db.HostKeyCallback()
 	return m, nil
 }
+
+// credentials returns the credentials to offer remoteURL (the configured
+// ones with those from its URL), without HTTP credentials where they must
+// not go (httpCredentials); withheld says some were held back.
+func (f *Fetcher) credentials(remoteURL string, urlAuth Auth) (creds Auth, withheld bool) {
+	creds = f.opts.Auth.merge(urlAuth)
+	scheme := remoteScheme(remoteURL)
+	if scheme == "ssh" || scheme == "file" || !creds.hasHTTP() || httpCredentials(scheme, f.insecureHTTP[remoteURL]) {
+		return creds, false
+	}
+	f.log.Debug("credentials withheld from a remote without TLS", "remote", redact(remoteURL), "scheme", scheme)
+	return creds.withoutHTTP(), true
+}

@@ -142,19 +142,6 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName}, nil
 }
 
-// credentials returns the credentials to offer remoteURL (the configured
-// ones with those from its URL), without HTTP credentials where they must
-// not go (httpCredentials); withheld says some were held back.
-func (f *Fetcher) credentials(remoteURL string, urlAuth Auth) (creds Auth, withheld bool) {
-	creds = f.opts.Auth.merge(urlAuth)
-	scheme := remoteScheme(remoteURL)
-	if scheme == "ssh" || scheme == "file" || !creds.hasHTTP() || httpCredentials(scheme, f.insecureHTTP[remoteURL]) {
-		return creds, false
-	}
-	f.log.Debug("credentials withheld from a remote without TLS", "remote", redact(remoteURL), "scheme", scheme)
-	return creds.withoutHTTP(), true
-}
-
 // annotatedTag returns the annotated tag ref names and the ref it was found
 // by, or nil when ref is not an annotated tag (a branch, a SHA, a
 // lightweight tag).

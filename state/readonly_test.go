@@ -3,6 +3,9 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,4 +161,59 @@ func userOf(t *testing.T, dsn string) string {
 		t.Fatal(err)
 	}
 	return cfg.User
+}
+
+// TestOpenReadOnlyThroughPgBouncer: a transaction-mode PgBouncer refuses
+// the startup parameter that makes sessions read-only. A read-only open
+// then relies on the role's or database's own default: it refuses when
+// sessions would accept writes (saying what to set), and works when they
+// would not, the server still refusing writes.
+func TestOpenReadOnlyThroughPgBouncer(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		t.Fatalf("pgbouncer is not installed (make test installs it: apt-get install pgbouncer): %v", err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		readOnlyDB  bool
+		wantRefused bool
+	}{
+		{name: "sessions writable by default", wantRefused: true},
+		{name: "database read-only by default", readOnlyDB: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := srv.NewDatabase(t)
+			w, err := state.Open(ctx, state.Options{DatabaseURL: dsn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			db := regexp.MustCompile(`dbname=(\S+)`).FindStringSubmatch(dsn)[1]
+			if tc.readOnlyDB {
+				execSQL(t, dsn, "ALTER DATABASE "+strings.Trim(db, "'")+" SET default_transaction_read_only = on")
+			}
+			port := startPgBouncer(t, bin, "transaction", regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn)[1], db)
+			url := fmt.Sprintf("host=127.0.0.1 port=%d dbname=gantrydb user=gantry sslmode=disable default_query_exec_mode=simple_protocol", port)
+			s, err := state.Open(ctx, state.Options{DatabaseURL: url, ReadOnly: true})
+			if tc.wantRefused {
+				if !errors.Is(err, state.ErrReadOnly) || !strings.Contains(err.Error(), "ALTER ROLE") {
+					t.Fatalf("read-only open through PgBouncer, sessions writable: %v, want ErrReadOnly saying what to set", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("read-only open through PgBouncer: %v", err)
+			}
+			defer s.Close()
+			if _, err := s.ReadStack(ctx, "shop"); err != nil {
+				t.Errorf("ReadStack: %v", err)
+			}
+			if _, err := s.CreateStack(ctx, "shop", make([]byte, 32)); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
+				t.Errorf("CreateStack through PgBouncer: %v, want the server's refusal", err)
+			}
+		})
+	}
 }

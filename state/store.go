@@ -2,13 +2,11 @@ package state
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gantryops/gantry/migrations"
@@ -126,58 +124,6 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return nil
 }
-
-// openReadOnly opens a pool of read-only sessions and checks that the
-// schema is the one this gantry reads. It takes no lock and needs no
-// session to persist, so any pooler will do.
-func (s *Store) openReadOnly(ctx context.Context) error {
-	cfg, err := pgxpool.ParseConfig(s.connString)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.where, err)
-	}
-	// The server refuses every write in these sessions, whatever the role
-	// may do: a review cannot change the record even through a bug.
-	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		return fmt.Errorf("connect to %s: %w", s.where, err)
-	}
-	if err := s.checkSchema(ctx); err != nil {
-		s.pool.Close()
-		return err
-	}
-	return nil
-}
-
-// checkSchema compares the database's schema version (tern's version
-// table; none yet is version 0) with this binary's migrations.
-func (s *Store) checkSchema(ctx context.Context) error {
-	current, err := s.SchemaVersion(ctx)
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
-		current = 0 // nothing was ever migrated here
-	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
-		return fmt.Errorf("%s: the database role may not read %s: grant it SELECT on gantry's tables (docs/review.md has the SQL): %w", s.where, migrations.VersionTable, err)
-	case err != nil:
-		return fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
-	}
-	latest, err := migrations.Latest()
-	if err != nil {
-		return err
-	}
-	if err := migrations.Compatible(current, latest); err != nil {
-		return fmt.Errorf("%s: %w", s.where, err)
-	}
-	return nil
-}
-
-// ErrReadOnly is returned (wrapped) by writes that do not go through the
-// read-only sessions of a store opened with Options.ReadOnly (which the
-// server refuses itself).
-var ErrReadOnly = errors.New("the database was opened read-only")
-
-// ReadOnly reports whether the store was opened read-only.
-func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Close releases the store's connections. An embedded server keeps running
 // for the next command; stop it with Embedded.Stop (`gantry db stop`).
