@@ -55,7 +55,8 @@ func forcePush(repo *harness.ServedRepo, commit string) {
 // approval: auto (which applies even destructive plans by itself), signed
 // commits A then B are applied; the branch force-pushed back to A (signed,
 // but older) makes a plan that waits for a person, with the reason on
-// record, and nothing is applied; approved, it is applied. A history
+// record, and nothing is applied (the engine refuses it unapproved);
+// approved, it is applied. A history
 // rewritten (a signed commit that does not descend from the last applied)
 // waits too.
 func TestEngineRollbackNeedsPerson(t *testing.T) {
@@ -92,6 +93,21 @@ func TestEngineRollbackNeedsPerson(t *testing.T) {
 		t.Errorf("plan.pending audit reason %q (%v), want %q", reason, err, want)
 	}
 	expectOutcome(t, r.reconcile(), engine.OutcomePending) // still waits
+
+	// The engine refuses the plan unapproved, whoever calls it, on record.
+	p, err := s.Engine.LoadPlan(ctx, pendingID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := engineRequest(s, p, 0)
+	req.Approved = false
+	if _, err := s.Engine.Apply(ctx, req); err == nil || !strings.Contains(err.Error(), "nobody approved it: "+want) {
+		t.Errorf("unapproved apply of the rollback: %v, want it refused", err)
+	}
+	if n := auditCount(t, s, state.AuditApplyRefused); n != 1 {
+		t.Errorf("%d apply.refused events, want 1", n)
+	}
+	wantLive(t, ns, "rollback", map[string]string{"a": "2"})
 
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: pendingID, Approve: true, Actor: "alice", Reason: "B is broken"}); err != nil {
 		t.Fatal(err)
