@@ -89,9 +89,15 @@ func (e *Engine) ancestry(ctx context.Context, repo, last, commit string) (ances
 	if err != nil {
 		return "", err
 	}
+	if forward {
+		// Moving forward, the usual case, walks only the new commits; the
+		// walk back from last (its whole history, when unrelated) is not
+		// needed: two different commits cannot both come first.
+		return relate(true, false), nil
+	}
 	back, err := e.fetcher.IsAncestor(ctx, repo, commit, last)
 	if err != nil {
 		return "", err
 	}
-	return relate(forward, back), nil
+	return relate(false, back), nil
 }
