@@ -23,8 +23,8 @@ type ApplyRequest struct {
 	Cluster *kube.Cluster
 	// Actor is who applies (recorded).
 	Actor string
-	// Approved says a person approved the plan; a destructive plan is
-	// refused without it.
+	// Approved says a person approved the plan; a destructive plan, and a
+	// rollback (plan.Plan.Rollback), are refused without it.
 	Approved bool
 	// LockTimeout is how long to wait for another apply of the stack.
 	LockTimeout time.Duration
@@ -86,6 +86,9 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	if p.RestoredFrom == "" {
 		checkErr = e.heldAgainst(ctx, p)
 	}
+	if checkErr == nil && p.Rollback != "" && !req.Approved {
+		checkErr = fmt.Errorf("the plan goes back and nobody approved it: %s", p.Rollback)
+	}
 	if checkErr == nil {
 		checkErr = applier.Check(ctx, p, st.HashKey, gen, req.Approved)
 	}
@@ -96,9 +99,13 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		}
 		return nil, fmt.Errorf("apply of plan %s refused, nothing was changed: %w", p.ID, err)
 	}
-	if req.Approved && !req.approvalRecorded && len(p.Destructive) > 0 {
+	if req.Approved && !req.approvalRecorded && (len(p.Destructive) > 0 || p.Rollback != "") {
+		details := map[string]any{"destructive": p.Destructive}
+		if p.Rollback != "" {
+			details["rollback"] = p.Rollback
+		}
 		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditPlanApproved, PlanID: p.ID,
-			Details: map[string]any{"destructive": p.Destructive}}); err != nil {
+			Details: details}); err != nil {
 			return nil, err
 		}
 	}

@@ -212,13 +212,8 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	if err != nil {
 		return nil, fmt.Errorf("plan stack %s: %w", s.Name, err)
 	}
-	if restoredFrom == "" {
-		if err := e.heldAgainst(ctx, res.Plan); err != nil {
-			res.Plan.Held = err.Error()
-		}
-	}
 	res.Plan.Stats.Requests = req.Cluster.Stats().Total - before.Total
-	if res.Plan.BaseCommit, err = e.store.LiveCommit(ctx, s.Name); err != nil {
+	if err := e.annotate(ctx, req, res.Plan, restoredFrom); err != nil {
 		return nil, err
 	}
 	if !req.ReadOnly {
@@ -262,6 +257,27 @@ func (e *Engine) recordStack(ctx context.Context, st *state.Stack, memo map[obje
 		return true, nil
 	}
 	return false, e.store.PutMemo(ctx, st.Name, toStateMemo(memo))
+}
+
+// annotate adds to p what the stack's record says about it: the commit
+// applied now (base → head), and for a plan of the Git ref (not a
+// restore) the hold after a restore and the rollback rule.
+func (e *Engine) annotate(ctx context.Context, req PlanRequest, p *plan.Plan, restoredFrom string) error {
+	var err error
+	if p.BaseCommit, err = e.store.LiveCommit(ctx, p.Stack); err != nil {
+		return err
+	}
+	if restoredFrom != "" {
+		return nil
+	}
+	if err := e.heldAgainst(ctx, p); err != nil {
+		p.Held = err.Error()
+	}
+	// Reviews plan branches that are not applied: the rule is the gate's.
+	if !req.ReadOnly {
+		p.Rollback, err = e.rollback(ctx, req.Stack, p)
+	}
+	return err
 }
 
 // verify checks the commit's signature against the stack's keys. A refusal

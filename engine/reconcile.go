@@ -320,9 +320,12 @@ func driftOnly(p *plan.Plan) (only bool, drifted int) {
 	return only && drifted > 0, drifted
 }
 
-// approvalReason says why the policy makes p wait for a person, or "".
+// approvalReason says why p waits for a person, or "": a rollback on a
+// stack that verifies signatures, whatever its policy; then the policy.
 func approvalReason(s stack.Stack, p *plan.Plan) string {
 	switch {
+	case p.Rollback != "":
+		return "rollback: " + p.Rollback
 	case s.Approval == stack.ApprovalManual:
 		return "approval: manual (every plan waits for a person)"
 	case s.Approval == stack.ApprovalAutoUnlessDestructive && len(p.Destructive) > 0:

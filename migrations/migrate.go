@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +44,7 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (from, to int32, err error) {
 	}
 	latest := int32(len(m.Migrations))
 	if current > latest {
-		return current, current, fmt.Errorf("migrate: the database schema is at version %d but this gantry knows only up to %d: a newer gantry has used this database; upgrade gantry (never downgrade a shared database)", current, latest)
+		return current, current, fmt.Errorf("migrate: %w", Compatible(current, latest))
 	}
 	// The version read above may be stale by the time tern holds its lock;
 	// count what this call really runs instead.
@@ -57,4 +58,26 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (from, to int32, err error) {
 		return 0, 0, fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	return to - ran, to, nil
+}
+
+// ErrSchemaBehind and ErrSchemaAhead say that a database's schema is not
+// the one this gantry uses, for a caller that may not migrate it.
+var (
+	ErrSchemaBehind = errors.New("the database schema is older than this gantry")
+	ErrSchemaAhead  = errors.New("the database schema is newer than this gantry")
+)
+
+// Compatible decides whether a database whose schema is at version current
+// can be read by a gantry whose newest migration is latest, without
+// migrating it: only at exactly latest. Older needs a migration by a role
+// that may write (any command that writes runs it, or `gantry db migrate`);
+// newer needs a newer gantry.
+func Compatible(current, latest int32) error {
+	switch {
+	case current < latest:
+		return fmt.Errorf("%w: it is at version %d and this gantry needs version %d: run `gantry db migrate` (or any command that writes, such as gantry run) with a database role that may write, then try again", ErrSchemaBehind, current, latest)
+	case current > latest:
+		return fmt.Errorf("%w: it is at version %d but this gantry knows only up to %d: a newer gantry has used this database; upgrade gantry (never downgrade a shared database)", ErrSchemaAhead, current, latest)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -153,5 +154,24 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	_, _, err := migrations.Migrate(ctx, conn)
 	if err == nil || !strings.Contains(err.Error(), "version 999") || !strings.Contains(err.Error(), "upgrade gantry") {
 		t.Errorf("Migrate on a newer schema: err = %v, want a refusal naming the version", err)
+	}
+}
+
+func TestCompatible(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		current, latest int32
+		want            error
+	}{
+		{5, 5, nil},
+		{0, 5, migrations.ErrSchemaBehind}, // nothing migrated yet
+		{4, 5, migrations.ErrSchemaBehind},
+		{6, 5, migrations.ErrSchemaAhead},
+		{99, 5, migrations.ErrSchemaAhead},
+	} {
+		err := migrations.Compatible(tc.current, tc.latest)
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("Compatible(%d, %d) = %v, want %v", tc.current, tc.latest, err, tc.want)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type jsonPlan struct {
 	Digest              string      `json:"digest"`
 	RestoredFrom        string      `json:"restored_from,omitempty"`
 	Held                string      `json:"held,omitempty"`
+	Rollback            string      `json:"rollback,omitempty"`
 	Stats               Stats       `json:"stats"`
 }
 
@@ -46,7 +47,7 @@ func RenderJSON(w io.Writer, p *Plan) error {
 		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
 		Summary:     jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges()},
 		Destructive: p.Destructive, Changes: p.Changes, Digest: p.Digest, Stats: p.Stats,
-		RestoredFrom: p.RestoredFrom, Held: p.Held,
+		RestoredFrom: p.RestoredFrom, Held: p.Held, Rollback: p.Rollback,
 	}
 	if out.Destructive == nil {
 		out.Destructive = []string{}

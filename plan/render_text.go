@@ -82,6 +82,9 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	if p.Held != "" {
 		out.printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
 	}
+	if p.Rollback != "" {
+		out.printf("\n%sWarning:%s %s.\n", c.yellow, c.reset, p.Rollback)
+	}
 	if p.RestoredFrom != "" {
 		out.printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
 	}

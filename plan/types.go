@@ -102,6 +102,12 @@ type Plan struct {
 	// commit is not newer than the one held against: applying it is refused.
 	// Not part of the digest (it is the stack's state, not the plan's).
 	Held string `json:"held,omitempty"`
+	// Rollback explains that the plan's commit goes back from the last
+	// commit applied (older, or of a rewritten history) on a stack that
+	// verifies signatures: it needs a person's approval, whatever the
+	// stack's approval policy. Not part of the digest (it is decided
+	// against the stack's record, as Held is).
+	Rollback string `json:"rollback,omitempty"`
 	// BaseCommit is the commit of the revision live when the plan was made
 	// (the last succeeded apply's), empty when nothing was applied yet: with
 	// Source.Commit it says "base → head". Not part of the digest.

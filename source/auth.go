@@ -13,8 +13,10 @@ import (
 
 // Auth holds the credentials a Fetcher offers to remotes. HTTPS remotes get
 // Token, or Username and Password, as HTTP basic auth; SSH remotes get the key
-// in SSHKeyFile and check the server against KnownHostsFile. Values are never
-// logged or included in errors.
+// in SSHKeyFile and check the server against KnownHostsFile. Plain http://
+// remotes get no credentials unless FetchOptions.InsecureHTTPCredentials
+// names them, and git:// remotes never do (see httpCredentials). Values are
+// never logged or included in errors.
 type Auth struct {
 	// Username for HTTPS basic auth; with only Token set, "x-access-token" is
 	// sent, which GitHub, GitLab, Gitea and Bitbucket all accept with a token.
@@ -58,12 +60,50 @@ func (a Auth) merge(b Auth) Auth {
 	return a
 }
 
-// method returns the go-git auth method for remoteURL, or nil for none.
-func (a Auth) method(remoteURL string) (transport.AuthMethod, error) {
-	if strings.HasPrefix(remoteURL, "file://") {
-		return nil, nil
+// hasHTTP reports whether a holds credentials for HTTP remotes.
+func (a Auth) hasHTTP() bool { return a.Token != "" || a.Username != "" || a.Password != "" }
+
+// withoutHTTP returns a without its HTTP credentials.
+func (a Auth) withoutHTTP() Auth {
+	a.Token, a.Username, a.Password = "", "", ""
+	return a
+}
+
+// httpCredentials decides whether HTTP credentials may be offered to a
+// remote whose URL has scheme: always over https; over plain http only when
+// allowed for that remote explicitly (anyone on the path reads them, and
+// can answer in the server's name); never over git:// (the git protocol has
+// no authentication) or to any other scheme.
+func httpCredentials(scheme string, allowInsecureHTTP bool) bool {
+	switch scheme {
+	case "https":
+		return true
+	case "http":
+		return allowInsecureHTTP
 	}
-	if isSCPLike(remoteURL) || strings.HasPrefix(remoteURL, "ssh://") {
+	return false
+}
+
+// remoteScheme is the scheme of a normalised remote URL: "ssh" for an
+// scp-like address.
+func remoteScheme(remoteURL string) string {
+	if isSCPLike(remoteURL) {
+		return "ssh"
+	}
+	if u, err := url.Parse(remoteURL); err == nil {
+		return strings.ToLower(u.Scheme)
+	}
+	return ""
+}
+
+// method returns the go-git auth method for remoteURL, or nil for none.
+// The caller has withheld HTTP credentials from remotes that must not get
+// them (httpCredentials).
+func (a Auth) method(remoteURL string) (transport.AuthMethod, error) {
+	switch remoteScheme(remoteURL) {
+	case "file", "git":
+		return nil, nil
+	case "ssh":
 		return a.sshMethod(remoteURL)
 	}
 	switch {
@@ -108,4 +148,17 @@ func (a Auth) sshMethod(remoteURL string) (transport.AuthMethod, error) {
 	}
 	m.HostKeyCallback = db.HostKeyCallback()
 	return m, nil
+}
+
+// credentials returns the credentials to offer remoteURL (the configured
+// ones with those from its URL), without HTTP credentials where they must
+// not go (httpCredentials); withheld says some were held back.
+func (f *Fetcher) credentials(remoteURL string, urlAuth Auth) (creds Auth, withheld bool) {
+	creds = f.opts.Auth.merge(urlAuth)
+	scheme := remoteScheme(remoteURL)
+	if scheme == "ssh" || scheme == "file" || !creds.hasHTTP() || httpCredentials(scheme, f.insecureHTTP[remoteURL]) {
+		return creds, false
+	}
+	f.log.Debug("credentials withheld from a remote without TLS", "remote", redact(remoteURL), "scheme", scheme)
+	return creds.withoutHTTP(), true
 }

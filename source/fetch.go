@@ -29,6 +29,11 @@ type FetchOptions struct {
 	CacheDir string
 	// Auth holds the credentials offered to remotes; the zero value offers none.
 	Auth Auth
+	// InsecureHTTPCredentials lists repositories (as stacks name them) served
+	// over plain http:// that may nevertheless be sent Auth's HTTP
+	// credentials (a stack's source.allowInsecureHTTPCredentials). Other
+	// http:// remotes are sent none: they travel in clear text.
+	InsecureHTTPCredentials []string
 	// Logger receives debug lines about fetches; nil discards them.
 	Logger hclog.Logger
 }
@@ -49,6 +54,8 @@ func DefaultFetchOptions() FetchOptions {
 type Fetcher struct {
 	opts FetchOptions
 	log  hclog.Logger
+	// insecureHTTP holds the normalised URLs of InsecureHTTPCredentials.
+	insecureHTTP map[string]bool
 }
 
 // NewFetcher returns a Fetcher using opts.
@@ -57,7 +64,13 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Fetcher{opts: opts, log: log.Named("git")}
+	insecure := map[string]bool{}
+	for _, repo := range opts.InsecureHTTPCredentials {
+		if u, _, err := normaliseURL(repo); err == nil && remoteScheme(u) == "http" {
+			insecure[u] = true
+		}
+	}
+	return &Fetcher{opts: opts, log: log.Named("git"), insecureHTTP: insecure}
 }
 
 // Commit is one resolved commit of a fetched repository.
@@ -69,9 +82,10 @@ type Commit struct {
 	// SHA is the full hex commit hash Ref resolved to.
 	SHA string
 
-	commit *object.Commit
-	tree   *object.Tree
-	tag    *object.Tag // the annotated tag Ref names, if it names one
+	commit  *object.Commit
+	tree    *object.Tree
+	tag     *object.Tag            // the annotated tag Ref names, if it names one
+	tagName plumbing.ReferenceName // the ref tag was found by (refs/tags/...)
 }
 
 var (
@@ -104,12 +118,16 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: cache %s: %w", shown, dir, err)
 	}
-	auth, err := f.opts.Auth.merge(urlAuth).method(remoteURL)
+	creds, withheld := f.credentials(remoteURL, urlAuth)
+	auth, err := creds.method(remoteURL)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	hash, err := f.resolve(ctx, r, ref, auth)
 	if err != nil {
+		if withheld && errors.Is(err, transport.ErrAuthenticationRequired) {
+			err = fmt.Errorf("%w; credentials are configured but were not sent: %s is a plain %s:// URL, where anyone on the path can read them: use https://, or, if the network is trusted, allow it with source.allowInsecureHTTPCredentials: true (--allow-insecure-http-credentials)", err, shown, remoteScheme(remoteURL))
+		}
 		return nil, fmt.Errorf("fetch %s at %q: %w", shown, ref, err)
 	}
 	c, err := r.CommitObject(hash)
@@ -120,12 +138,14 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: annotatedTag(r, ref)}, nil
+	tagName, tag := annotatedTag(r, ref)
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName}, nil
 }
 
-// annotatedTag returns the annotated tag ref names, or nil when ref is not
-// an annotated tag (a branch, a SHA, a lightweight tag).
-func annotatedTag(r *git.Repository, ref string) *object.Tag {
+// annotatedTag returns the annotated tag ref names and the ref it was found
+// by, or nil when ref is not an annotated tag (a branch, a SHA, a
+// lightweight tag).
+func annotatedTag(r *git.Repository, ref string) (plumbing.ReferenceName, *object.Tag) {
 	for _, name := range []plumbing.ReferenceName{plumbing.ReferenceName(ref), plumbing.NewTagReferenceName(ref)} {
 		if !name.IsTag() {
 			continue
@@ -135,10 +155,10 @@ func annotatedTag(r *git.Repository, ref string) *object.Tag {
 			continue
 		}
 		if t, err := r.TagObject(rf.Hash()); err == nil {
-			return t
+			return name, t
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // resolve returns the commit ref names, fetching what the cache lacks.
@@ -344,7 +364,9 @@ func normaliseURL(repo string) (string, Auth, error) {
 	u, err := url.Parse(repo)
 	if err == nil && u.Scheme != "" && u.Scheme != "file" {
 		switch u.Scheme {
-		case "http", "https":
+		case "http", "https", "git":
+			// Credentials leave the URL: they go only where
+			// httpCredentials allows, and never into logs or the cache key.
 			var a Auth
 			if u.User != nil {
 				a.Username = u.User.Username()
@@ -352,7 +374,7 @@ func normaliseURL(repo string) (string, Auth, error) {
 				u.User = nil
 			}
 			return u.String(), a, nil
-		case "ssh", "git":
+		case "ssh":
 			return repo, Auth{}, nil
 		}
 		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
@@ -375,14 +397,15 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
 
 func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
 
-// redact removes credentials from a URL: the password, and for http(s) also
-// the user name, which may itself be a token (https://TOKEN@github.com/...).
+// redact removes credentials from a URL: the password, and for http(s) and
+// git also the user name, which may itself be a token
+// (https://TOKEN@github.com/...).
 func redact(repo string) string {
 	u, err := url.Parse(repo)
 	if err != nil || u.User == nil {
 		return repo
 	}
-	if u.Scheme == "http" || u.Scheme == "https" {
+	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
 		u.User = nil
 	} else if _, has := u.User.Password(); has {
 		u.User = url.User(u.User.Username())
@@ -416,11 +439,13 @@ func openCache(dir, remoteURL string) (*git.Repository, error) {
 
 // lockDir takes an exclusive flock on dir+".lock" so that processes sharing a
 // cache never write one repository at once. The lock dies with the process.
+// A cache directory gantry creates is private (0700): it holds the
+// contents of private repositories.
 func lockDir(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -47,15 +47,18 @@ func configMap(name, value string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: default\ndata:\n  value: %q\n", name, value)
 }
 
-func newFetcher(t *testing.T, auth source.Auth) *source.Fetcher {
+// newFetcher returns a fetcher with a cache of its own; insecureHTTP are
+// the http:// repositories it may send credentials to (the test servers
+// serve plain HTTP on loopback).
+func newFetcher(t *testing.T, auth source.Auth, insecureHTTP ...string) *source.Fetcher {
 	t.Helper()
-	return source.NewFetcher(source.FetchOptions{CacheDir: t.TempDir(), Auth: auth})
+	return source.NewFetcher(source.FetchOptions{CacheDir: t.TempDir(), Auth: auth, InsecureHTTPCredentials: insecureHTTP})
 }
 
 func TestFetchHTTPResolvesBranchTagAndSHA(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	fetcher := newFetcher(t, source.Auth{Token: token})
+	fetcher := newFetcher(t, source.Auth{Token: token}, f.url)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ref, want string
@@ -83,7 +86,7 @@ func TestFetchHTTPResolvesBranchTagAndSHA(t *testing.T) {
 func TestFetchCachedCommitMakesNoRequest(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	fetcher := newFetcher(t, source.Auth{Token: token})
+	fetcher := newFetcher(t, source.Auth{Token: token}, f.url)
 	ctx := context.Background()
 	if _, err := fetcher.Fetch(ctx, f.url, "main"); err != nil {
 		t.Fatal(err)
@@ -126,7 +129,7 @@ func TestFetchCachedCommitMakesNoRequest(t *testing.T) {
 func TestFetchForcePushedBranch(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	fetcher := newFetcher(t, source.Auth{Token: token})
+	fetcher := newFetcher(t, source.Auth{Token: token}, f.url)
 	ctx := context.Background()
 	c, err := fetcher.Fetch(ctx, f.url, "main")
 	if err != nil || c.SHA != f.second {
@@ -180,7 +183,7 @@ func TestFetchErrors(t *testing.T) {
 			if repo == "" {
 				repo = f.url
 			}
-			_, err := newFetcher(t, tc.auth).Fetch(ctx, repo, tc.ref)
+			_, err := newFetcher(t, tc.auth, f.url, f.srv.URL+"/nope.git").Fetch(ctx, repo, tc.ref)
 			if err == nil {
 				t.Fatal("Fetch succeeded, want an error")
 			}
@@ -202,7 +205,7 @@ func TestFetchErrors(t *testing.T) {
 func TestFetchBasicAuth(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	c, err := newFetcher(t, source.Auth{Username: "ci", Password: token}).Fetch(context.Background(), f.url, "v1")
+	c, err := newFetcher(t, source.Auth{Username: "ci", Password: token}, f.url).Fetch(context.Background(), f.url, "v1")
 	if err != nil {
 		t.Fatalf("Fetch with username and password: %v", err)
 	}
@@ -216,18 +219,18 @@ func TestFetchTokenInURLIsNotLeaked(t *testing.T) {
 	f := newRemoteFixture(t)
 	// The server accepts the token as password; GitHub also takes it as user.
 	userOnly := strings.Replace(f.url, "http://", "http://"+token+"@", 1)
-	if _, err := newFetcher(t, source.Auth{}).Fetch(context.Background(), userOnly, "nope"); err == nil || strings.Contains(err.Error(), token) {
+	if _, err := newFetcher(t, source.Auth{}, f.url).Fetch(context.Background(), userOnly, "nope"); err == nil || strings.Contains(err.Error(), token) {
 		t.Errorf("token as URL user: error %v, want one without the token", err)
 	}
 	withToken := strings.Replace(f.url, "http://", "http://user:"+token+"@", 1)
-	c, err := newFetcher(t, source.Auth{}).Fetch(context.Background(), withToken, "main")
+	c, err := newFetcher(t, source.Auth{}, f.url).Fetch(context.Background(), withToken, "main")
 	if err != nil {
 		t.Fatalf("Fetch with credentials in URL: %v", err)
 	}
 	if strings.Contains(c.Repo, token) {
 		t.Errorf("Commit.Repo leaks the token: %s", c.Repo)
 	}
-	_, err = newFetcher(t, source.Auth{}).Fetch(context.Background(), withToken, "nope")
+	_, err = newFetcher(t, source.Auth{}, f.url).Fetch(context.Background(), withToken, "nope")
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Errorf("error %v: want an error without the token", err)
 	}
@@ -275,7 +278,7 @@ func TestFetchLocalPathAndFileURL(t *testing.T) {
 func TestFetchConcurrentSharedCache(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	fetcher := newFetcher(t, source.Auth{Token: token})
+	fetcher := newFetcher(t, source.Auth{Token: token}, f.url)
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
 	for i := range errs {
@@ -293,7 +296,7 @@ func TestFetchConcurrentSharedCache(t *testing.T) {
 func TestIsAncestor(t *testing.T) {
 	t.Parallel()
 	f := newRemoteFixture(t)
-	fetcher := newFetcher(t, source.Auth{Token: token})
+	fetcher := newFetcher(t, source.Auth{Token: token}, f.url)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name                 string

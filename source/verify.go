@@ -46,8 +46,11 @@ func (c *Commit) VerifySignature(provider SignatureProvider, keys []byte) (strin
 
 // VerifyTagSignature checks, as VerifySignature does for the commit, that
 // the annotated tag the ref names is signed by one of keys (Flux's tag
-// mode: releases are tagged and signed, commits need not be). A ref that is
-// not an annotated tag is refused.
+// mode: releases are tagged and signed, commits need not be), and that it
+// is the tag of that name: the name signed inside the tag object must be
+// the ref's, or an old signed tag could be published again under a new
+// name (refs/tags/v2.0.0 pointing at the tag object signed as v1.0.0). A
+// ref that is not an annotated tag is refused.
 func (c *Commit) VerifyTagSignature(provider SignatureProvider, keys []byte) (string, error) {
 	if c.tag == nil {
 		return "", fmt.Errorf("%w: %q is not an annotated tag of %s, and the stack verifies tag signatures: point the stack at a signed tag (git tag -s)", ErrUnverified, c.Ref, c.Repo)
@@ -56,7 +59,23 @@ func (c *Commit) VerifyTagSignature(provider SignatureProvider, keys []byte) (st
 	if strings.TrimSpace(t.PGPSignature) == "" {
 		return "", fmt.Errorf("%w: tag %s of %s is not signed: sign it (git tag -s)", ErrUnverified, t.Name, c.Repo)
 	}
-	return verifyObject(provider, keys, t.PGPSignature, "tag "+t.Name, func(ring string) (*openpgp.Entity, error) { return t.Verify(ring) }, t.EncodeWithoutSignature)
+	signer, err := verifyObject(provider, keys, t.PGPSignature, "tag "+t.Name, func(ring string) (*openpgp.Entity, error) { return t.Verify(ring) }, t.EncodeWithoutSignature)
+	if err != nil {
+		return "", err
+	}
+	if err := tagNameMatches(t.Name, c.tagName); err != nil {
+		return "", fmt.Errorf("%w: %s of %s: %v", ErrUnverified, c.tagName, c.Repo, err)
+	}
+	return signer, nil
+}
+
+// tagNameMatches checks that the name a tag object was signed with is the
+// name of the ref that points at it.
+func tagNameMatches(signed string, ref plumbing.ReferenceName) error {
+	if name := ref.Short(); signed != name {
+		return fmt.Errorf("the signed tag is named %q, not %q: a tag signed for one name was published under another; sign a tag of this name (git tag -s %s)", signed, name, name)
+	}
+	return nil
 }
 
 // verifyObject verifies sig, the signature of a commit or tag (what), whose

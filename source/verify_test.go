@@ -127,9 +127,10 @@ func TestVerifySignature(t *testing.T) {
 }
 
 // TestVerifyTagSignature: in tag mode the annotated tag the ref names must
-// be signed (by git tag -s, SSH or OpenPGP) by a trusted key; an unsigned
-// annotated tag, a lightweight tag, a branch, or a tag signed by another
-// key is refused.
+// be signed (by git tag -s, SSH or OpenPGP) by a trusted key, and be the
+// tag of that name; an unsigned annotated tag, a lightweight tag, a branch,
+// a tag signed by another key, or a signed tag re-tagged under another name
+// (a ref v9.0.0 pointing at the tag object signed as v1.0.0) is refused.
 func TestVerifyTagSignature(t *testing.T) {
 	t.Parallel()
 	k := newSigners(t)
@@ -145,6 +146,11 @@ func TestVerifyTagSignature(t *testing.T) {
 	signingGit(t, repo.Dir, gpgEnv, "-c", "user.signingkey=release@gantry.invalid", "tag", "-s", "-m", "pgp", "v2.0.0")
 	signingGit(t, repo.Dir, nil, "tag", "-a", "-m", "annotated, unsigned", "v3.0.0")
 	signingGit(t, repo.Dir, nil, "tag", "v4.0.0") // lightweight
+	// Old signed tags re-tagged under new names: refs pointing at the tag
+	// object signed for v1.0.0 (SSH) and v2.0.0 (OpenPGP).
+	signingGit(t, repo.Dir, nil, "update-ref", "refs/tags/v9.0.0", signingGit(t, repo.Dir, nil, "rev-parse", "refs/tags/v1.0.0"))
+	signingGit(t, repo.Dir, nil, "update-ref", "refs/tags/v9.0.1", signingGit(t, repo.Dir, nil, "rev-parse", "refs/tags/v2.0.0"))
+	signingGit(t, repo.Dir, nil, "update-ref", "refs/tags/release/v1.0.0", signingGit(t, repo.Dir, nil, "rev-parse", "refs/tags/v1.0.0"))
 
 	f := newFetcher(t, source.Auth{})
 	verify := func(ref string, p source.SignatureProvider, keys []byte) (string, error) {
@@ -161,13 +167,22 @@ func TestVerifyTagSignature(t *testing.T) {
 	if signer, err := verify("refs/tags/v2.0.0", source.SignatureOpenPGP, []byte(keyring)); err != nil || !strings.Contains(signer, "release@gantry.invalid") {
 		t.Errorf("OpenPGP-signed tag: %q, %v", signer, err)
 	}
-	for _, tc := range []struct{ ref, want string }{
-		{"v1.0.1-other", "not one of the stack's keys"},
-		{"v3.0.0", "tag v3.0.0 of"},
-		{"v4.0.0", "is not an annotated tag"},
-		{"main", "is not an annotated tag"},
+	for _, tc := range []struct {
+		ref      string
+		provider source.SignatureProvider
+		keys     []byte
+		want     string
+	}{
+		{"v1.0.1-other", source.SignatureSSH, trustedSSH, "not one of the stack's keys"},
+		{"v3.0.0", source.SignatureSSH, trustedSSH, "tag v3.0.0 of"},
+		{"v4.0.0", source.SignatureSSH, trustedSSH, "is not an annotated tag"},
+		{"main", source.SignatureSSH, trustedSSH, "is not an annotated tag"},
+		{"v9.0.0", source.SignatureSSH, trustedSSH, `the signed tag is named "v1.0.0", not "v9.0.0"`},
+		{"refs/tags/v9.0.0", source.SignatureSSH, trustedSSH, `the signed tag is named "v1.0.0", not "v9.0.0"`},
+		{"v9.0.1", source.SignatureOpenPGP, []byte(keyring), `the signed tag is named "v2.0.0", not "v9.0.1"`},
+		{"release/v1.0.0", source.SignatureSSH, trustedSSH, `the signed tag is named "v1.0.0", not "release/v1.0.0"`},
 	} {
-		if _, err := verify(tc.ref, source.SignatureSSH, trustedSSH); !errors.Is(err, source.ErrUnverified) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := verify(tc.ref, tc.provider, tc.keys); !errors.Is(err, source.ErrUnverified) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrUnverified saying %q", tc.ref, err, tc.want)
 		}
 	}

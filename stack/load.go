@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -252,6 +253,18 @@ func nameProblem(name string) string {
 }
 
 // pathProblem says what is wrong with a repository path, or "".
+// insecureCredentialsProblem says why allowInsecureHTTPCredentials does not
+// fit repo, or "": it is for plain http:// repositories only (https://
+// and ssh:// are sent credentials anyway; git:// never, having no
+// authentication).
+func insecureCredentialsProblem(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") {
+		return "only an http:// repository needs it (https:// and ssh:// get credentials safely, git:// and paths get none): remove it"
+	}
+	return ""
+}
+
 func pathProblem(p string) string {
 	if strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") {
 		return fmt.Sprintf("%q must be relative to the repository root and stay inside it", p)
@@ -265,6 +278,7 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	s := withDefaults()
 	s.Name, s.Target.Namespace, s.ForceConflicts = name, namespace, forceConflicts
 	s.Source.Repo, s.Source.AllowRemoteBases = src.Repo, src.AllowRemoteBases
+	s.Source.AllowInsecureHTTPCredentials = src.AllowInsecureHTTPCredentials
 	if src.Ref != "" {
 		s.Source.Ref = src.Ref
 	}
@@ -283,6 +297,9 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	}
 	if s.Source.Repo == "" {
 		problems = append(problems, "--repo: missing: name the Git repository")
+	}
+	if msg := insecureCredentialsProblem(s.Source.Repo); s.Source.AllowInsecureHTTPCredentials && msg != "" {
+		problems = append(problems, "--allow-insecure-http-credentials: "+msg)
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -304,6 +321,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 		"source": func(n *yaml.Node, path string) {
 			sawSource = true
 			sawRepo := false
+			var insecure *yaml.Node
 			p.mapping(n, path, map[string]func(*yaml.Node, string){
 				"repo": func(n *yaml.Node, path string) { sawRepo = true; s.Source.Repo = p.str(n, path) },
 				"ref":  func(n *yaml.Node, path string) { s.Source.Ref = p.str(n, path) },
@@ -314,9 +332,18 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 					}
 				},
 				"allowRemoteBases": func(n *yaml.Node, path string) { s.Source.AllowRemoteBases = p.boolean(n, path) },
+				"allowInsecureHTTPCredentials": func(n *yaml.Node, path string) {
+					s.Source.AllowInsecureHTTPCredentials = p.boolean(n, path)
+					insecure = n
+				},
 			})
 			if n.Kind == yaml.MappingNode && (!sawRepo || s.Source.Repo == "") {
 				p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")
+			}
+			if insecure != nil && s.Source.AllowInsecureHTTPCredentials && sawRepo {
+				if msg := insecureCredentialsProblem(s.Source.Repo); msg != "" {
+					p.fail(insecure, join(path, "allowInsecureHTTPCredentials"), "%s", msg)
+				}
 			}
 		},
 		"target": func(n *yaml.Node, path string) {

@@ -44,6 +44,10 @@ stacks:
   - name: infra
     source:
       repo: https://github.com/acme/infra.git
+  - name: mirror
+    source:
+      repo: http://git.lan/infra.git
+      allowInsecureHTTPCredentials: true
 `), 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +69,12 @@ stacks:
 			// Every default.
 			Name:   "infra",
 			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "."},
+			Prune:  true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
+			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
+		},
+		{
+			Name:   "mirror",
+			Source: stack.Source{Repo: "http://git.lan/infra.git", Ref: "HEAD", Path: ".", AllowInsecureHTTPCredentials: true},
 			Prune:  true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
 			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
 		},
@@ -106,6 +116,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].name: missing", "stacks[0].source: missing"}},
 		{"missing repo", head + "  - name: a\n    source: {ref: main}\n",
 			[]string{"stacks[0].source.repo: missing"}},
+		{"insecure credentials for https", head + "  - name: a\n    source: {repo: \"https://git.example.com/a.git\", allowInsecureHTTPCredentials: true}\n",
+			[]string{"gantry.yaml:5: stacks[0].source.allowInsecureHTTPCredentials", "only an http:// repository needs it"}},
+		{"insecure credentials for a path", head + "  - name: a\n    source:\n      repo: ./r\n      allowInsecureHTTPCredentials: true\n",
+			[]string{"gantry.yaml:7: stacks[0].source.allowInsecureHTTPCredentials", "remove it"}},
+		{"insecure credentials as a string", head + "  - name: a\n    source: {repo: \"http://git.lan/a.git\", allowInsecureHTTPCredentials: \"yes\"}\n",
+			[]string{"stacks[0].source.allowInsecureHTTPCredentials: expected true or false"}},
 		{"path escapes", head + "  - name: a\n    source: {repo: r, path: ../x}\n",
 			[]string{"stacks[0].source.path", "stay inside"}},
 		{"duplicate names", head + "  - name: a\n    source: {repo: r}\n  - name: a\n    source: {repo: s}\n",
@@ -177,8 +193,11 @@ func TestAdHoc(t *testing.T) {
 	if diff := cmp.Diff(&want, s); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
-	_, err = stack.AdHoc("Bad_Name", stack.Source{Path: "../x"}, "Not Valid", false)
-	for _, w := range []string{"--stack", "--path", "--namespace", "--repo"} {
+	if s, err := stack.AdHoc("web", stack.Source{Repo: "http://git.lan/a.git", AllowInsecureHTTPCredentials: true}, "", false); err != nil || !s.Source.AllowInsecureHTTPCredentials {
+		t.Errorf("ad hoc http repository with insecure credentials allowed: %v, %v", s, err)
+	}
+	_, err = stack.AdHoc("Bad_Name", stack.Source{Path: "../x", AllowInsecureHTTPCredentials: true}, "Not Valid", false)
+	for _, w := range []string{"--stack", "--path", "--namespace", "--repo", "--allow-insecure-http-credentials"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v does not mention %s", err, w)
 		}

@@ -94,6 +94,11 @@ type Source struct {
 	Path string
 	// AllowRemoteBases lets kustomizations fetch remote bases. Default false.
 	AllowRemoteBases bool
+	// AllowInsecureHTTPCredentials lets gantry send its Git credentials
+	// (GANTRY_GIT_TOKEN, user and password, or those in the URL) to Repo
+	// although it is a plain http:// URL, where they travel in clear text.
+	// Only valid with an http:// Repo. Default false: none are sent.
+	AllowInsecureHTTPCredentials bool
 }
 
 // Target is where a stack's objects go.

@@ -109,6 +109,11 @@ SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AN
 // (its process died) are recorded as interrupted. When the lock is held by
 // someone else, the error is a *LockedError naming them.
 func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout time.Duration) (*Lock, error) {
+	if s.readOnly {
+		// Locks are taken on connections of their own, outside the
+		// read-only pool, and taking one records its holder.
+		return nil, fmt.Errorf("lock %s: %w", stack, ErrReadOnly)
+	}
 	conn, err := pgx.Connect(ctx, s.connString)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", stack, err)

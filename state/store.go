@@ -25,6 +25,12 @@ type Options struct {
 	SecretKey string
 	// Logger receives lines about connecting and migrating; nil discards them.
 	Logger hclog.Logger
+	// ReadOnly opens the database for reading only, as reviews do: the
+	// schema is checked, never migrated (migrations.Compatible), and every
+	// session is read-only (default_transaction_read_only), so a role that
+	// may only SELECT suffices and nothing can be written, by mistake
+	// either.
+	ReadOnly bool
 }
 
 // DefaultOptions returns options for the embedded default.
@@ -40,10 +46,12 @@ type Store struct {
 	where      string
 	sealer     *sealer
 	log        hclog.Logger
+	readOnly   bool
 }
 
 // Open connects to the database (starting the embedded cluster when no URL
-// is given), brings its schema up to date and returns the store.
+// is given), brings its schema up to date (with ReadOnly: checks it) and
+// returns the store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
@@ -72,28 +80,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.where = RedactURL(connString)
 	}
 
+	s.connString, s.readOnly = connString, opts.ReadOnly
+	if opts.ReadOnly {
+		if err := s.openReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	// Locks and migrations need sessions that stay with their connection.
 	if opts.DatabaseURL != "" {
 		if err := checkPooler(ctx, connString); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.where, err)
 		}
 	}
-	// Migrate on a dedicated connection: tern's advisory lock is held by a
-	// session, which a pool could hand to another caller halfway through.
-	conn, err := pgx.Connect(ctx, connString)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
 	}
-	from, to, err := migrations.Migrate(ctx, conn)
-	conn.Close(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.where, err)
-	}
-	if from != to {
-		s.log.Info("migrated database schema", "from", from, "to", to)
-	}
-
-	s.connString = connString
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.where, err)
@@ -102,6 +104,25 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s: %w", s.where, err)
 	}
 	return s, nil
+}
+
+// migrate brings the schema up to date on a dedicated connection: tern's
+// advisory lock is held by a session, which a pool could hand to another
+// caller halfway through.
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.connString)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w: check --database-url / GANTRY_DATABASE_URL and that the server is up", s.where, err)
+	}
+	from, to, err := migrations.Migrate(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.where, err)
+	}
+	if from != to {
+		s.log.Info("migrated database schema", "from", from, "to", to)
+	}
+	return nil
 }
 
 // Close releases the store's connections. An embedded server keeps running

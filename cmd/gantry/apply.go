@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/stack"
 )
 
 // applyFlags are gantry apply's flags.
@@ -31,6 +32,7 @@ type applyFlags struct {
 // restore.
 type gateFlags struct {
 	allowDestructive bool
+	allowRollback    bool // gantry apply only: restores are rollbacks by a person
 	wait             bool
 	timeout          time.Duration
 	lockTimeout      time.Duration
@@ -61,7 +63,10 @@ whose base moved in the cluster is refused before any change.
 
 A destructive plan (deleting a Namespace, CRD or PVC, much of the stack, or
 everything) needs a person: confirm it at the prompt, or pass
---allow-destructive with --auto-approve, PLANFILE or --plan-id.
+--allow-destructive with --auto-approve, PLANFILE or --plan-id. So does, on a
+stack that verifies signatures, a plan going back from the last commit
+applied (to an older commit, or one of a rewritten history): confirm it, or
+pass --allow-rollback.
 
 One apply per stack runs at a time; --lock-timeout waits for the one running.`,
 		Example: `  gantry apply --stack shop
@@ -74,7 +79,8 @@ One apply per stack runs at a time; --lock-timeout waits for the one running.`,
 	f.stackFlags.add(fl, "apply")
 	fl.StringVar(&f.planID, "plan-id", "", "apply a recorded plan by ID (or its first 6+ characters), without asking")
 	fl.StringVar(&f.diff, "diff", string(plan.DiffAuto), "how to compute changes: auto or server (local plans cannot be applied)")
-	fl.BoolVar(&f.autoApprove, "auto-approve", false, "do not ask before applying (refused for destructive plans without --allow-destructive)")
+	fl.BoolVar(&f.autoApprove, "auto-approve", false, "do not ask before applying (refused for destructive plans without --allow-destructive, rollbacks without --allow-rollback)")
+	fl.BoolVar(&f.allowRollback, "allow-rollback", false, "approve without the prompt a plan going back from the last commit applied (stacks with verify)")
 	f.gateFlags.add(fl)
 	return cmd
 }
@@ -98,7 +104,15 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		}
 		defer file.Close()
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	var stacks []stack.Stack // the stack to plan, if not a saved plan
+	if p == nil && f.planID == "" {
+		s, err := g.resolveStack(cmd, &f.stackFlags)
+		if err != nil {
+			return err
+		}
+		stacks = append(stacks, *s)
+	}
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: stacks})
 	if err != nil {
 		return err
 	}
@@ -114,11 +128,8 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 			return err
 		}
 	default:
-		s, err := g.resolveStack(cmd, &f.stackFlags)
-		if err != nil {
-			return err
-		}
-		if p, err = sess.engine.Plan(ctx, engine.PlanRequest{Stack: *s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: actor}); err != nil {
+		s := stacks[0]
+		if p, err = sess.engine.Plan(ctx, engine.PlanRequest{Stack: s, Cluster: sess.cluster, Mode: plan.DiffMode(f.diff), Actor: actor}); err != nil {
 			return err
 		}
 		printStats(g, p)
@@ -129,7 +140,8 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 }
 
 // gate shows p, asks for approval when interactive (a destructive plan
-// otherwise needs --allow-destructive), and applies it.
+// otherwise needs --allow-destructive, a rollback --allow-rollback), and
+// applies it.
 func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interactive bool, f gateFlags) error {
 	actor := g.actorName()
 	if err := plan.RenderText(g.stdout, p, plan.TextOptions{Color: g.colour(f.noColor)}); err != nil {
@@ -140,7 +152,7 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 		return nil
 	}
 	destructive := len(p.Destructive) > 0
-	approved := f.allowDestructive
+	approved := false
 	switch {
 	case p.Held != "":
 		// Refused whatever the answer: do not ask. The engine refuses it
@@ -160,6 +172,11 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 		approved = true
 	case destructive && !f.allowDestructive:
 		return fmt.Errorf("plan %s is destructive (%s): apply it interactively (without --auto-approve) to confirm, or pass --allow-destructive", p.ID, strings.Join(p.Destructive, "; "))
+	case p.Rollback != "" && !f.allowRollback:
+		return fmt.Errorf("plan %s goes back: %s: apply it interactively (without --auto-approve) to confirm, or pass --allow-rollback", p.ID, p.Rollback)
+	default:
+		// Every approval the plan needs was given by flag.
+		approved = f.allowDestructive || f.allowRollback
 	}
 
 	fmt.Fprintln(g.stdout)

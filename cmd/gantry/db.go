@@ -29,7 +29,7 @@ The embedded server starts on first use and keeps running for later commands;
 				if err != nil {
 					return err
 				}
-				s, err := g.openStore(cmd.Context(), log)
+				s, err := g.openStore(cmd.Context(), log, false)
 				if err != nil {
 					return err
 				}
@@ -46,6 +46,32 @@ The embedded server starts on first use and keeps running for later commands;
 				if e := s.Embedded(); e != nil {
 					fmt.Fprintf(g.stdout, "Server pid: %d (stop it with: gantry db stop)\n", e.Pid())
 				}
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "migrate",
+			Short: "Bring the database's schema up to date (needs a role that may write)",
+			Long: `migrate brings the schema of the database (--database-url, or the embedded one)
+up to this gantry's version. Every command that writes does so at start;
+gantry review never does (it opens the database read-only and refuses a schema
+older than its own), so run this, or any writing command, after an upgrade.`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				log, err := g.logger()
+				if err != nil {
+					return err
+				}
+				s, err := g.openStore(cmd.Context(), log, false)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				schema, err := s.SchemaVersion(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Database: %s\nSchema version: %d\n", s.Where(), schema)
 				return nil
 			},
 		},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/stack"
 )
 
 // planFlags are gantry plan's flags.
@@ -67,7 +68,7 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags) error {
 		return err
 	}
 	ctx := cmd.Context()
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: []stack.Stack{*s}})
 	if err != nil {
 		return err
 	}
@@ -138,16 +139,10 @@ func renderPlan(w io.Writer, p *plan.Plan, output string, color bool) error {
 	return plan.RenderText(w, p, plan.TextOptions{Color: color})
 }
 
+// writePlanfile writes the plan to path as a private file (0600, replaced
+// atomically, never through a symlink): it holds Secret values.
 func writePlanfile(path string, p *plan.Plan) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write plan: %w", err)
-	}
-	if err := plan.WritePlanfile(f, p); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writePrivate(path, func(w io.Writer) error { return plan.WritePlanfile(w, p) })
 }
 
 // colour reports whether text output should be coloured: only on a

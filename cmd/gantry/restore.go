@@ -81,7 +81,7 @@ func runRestore(cmd *cobra.Command, g *globals, f *restoreFlags, stackName strin
 		req.At = t
 	}
 	ctx := cmd.Context()
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir})
 	if err != nil {
 		return err
 	}

@@ -108,12 +108,15 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 	if err != nil {
 		return err
 	}
+	// The stack as configured: Git credentials go over plain http:// only
+	// to its own repository, if it allows that, never to a fork's.
+	configured := *s
 	// Plan the head commit, from the fork when it comes from one.
 	s.Source.Ref = pr.HeadSHA
 	if !pr.SameRepo && pr.HeadRepo != "" {
 		s.Source.Repo = pr.HeadRepo
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: []stack.Stack{configured}, readOnly: true})
 	if err != nil {
 		return err
 	}

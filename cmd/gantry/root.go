@@ -104,10 +104,11 @@ func (g *globals) logger() (hclog.Logger, error) {
 	return log, nil
 }
 
-// openStore opens the database the flags name (the embedded one by default).
-func (g *globals) openStore(ctx context.Context, log hclog.Logger) (*state.Store, error) {
+// openStore opens the database the flags name (the embedded one by
+// default), for reading only with readOnly.
+func (g *globals) openStore(ctx context.Context, log hclog.Logger, readOnly bool) (*state.Store, error) {
 	opts := state.DefaultOptions()
-	opts.DatabaseURL, opts.Logger = g.dbURL(), log
+	opts.DatabaseURL, opts.Logger, opts.ReadOnly = g.dbURL(), log, readOnly
 	opts.SecretKey = os.Getenv("GANTRY_SECRET_KEY")
 	return state.Open(ctx, opts)
 }

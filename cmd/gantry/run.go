@@ -76,7 +76,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	sess, err := g.newSession(ctx, f.gitCacheDir)
+	sess, err := g.newSession(ctx, sessionOptions{gitCacheDir: f.gitCacheDir, stacks: stacks})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ type stackFlags struct {
 	repo, ref, path   string
 	forceConflicts    bool
 	allowRemote       bool
+	insecureCreds     bool
 	gitCacheDir       string
 }
 
@@ -36,6 +37,7 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
 	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
+	fl.BoolVar(&f.insecureCreds, "allow-insecure-http-credentials", false, "ad hoc: send Git credentials to an http:// --repo, in clear text")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 }
 
@@ -45,7 +47,7 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
 			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
 		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases"} {
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials"} {
 			if cmd.Flags().Lookup(name).Changed {
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
@@ -60,7 +62,7 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 	if g.kube.Namespace != nil {
 		ns = *g.kube.Namespace
 	}
-	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote}
+	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote, AllowInsecureHTTPCredentials: f.insecureCreds}
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 
@@ -74,8 +76,21 @@ type session struct {
 	engine  *engine.Engine
 }
 
+// sessionOptions say what a command needs of its session.
+type sessionOptions struct {
+	// gitCacheDir is --git-cache-dir ("": the default).
+	gitCacheDir string
+	// stacks are the stacks the command may fetch: those allowing Git
+	// credentials over plain http:// get them
+	// (source.allowInsecureHTTPCredentials), no other repository does.
+	stacks []stack.Stack
+	// readOnly opens the database read-only (gantry review): no migration,
+	// the schema version checked, every write refused.
+	readOnly bool
+}
+
 // newSession connects to the cluster and the database.
-func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session, error) {
+func (g *globals) newSession(ctx context.Context, opts sessionOptions) (*session, error) {
 	log, err := g.logger()
 	if err != nil {
 		return nil, err
@@ -93,7 +108,7 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session,
 	if err != nil {
 		return nil, err
 	}
-	sess, err := g.newDBSession(ctx, log, gitCacheDir)
+	sess, err := g.newDBSession(ctx, log, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -102,22 +117,27 @@ func (g *globals) newSession(ctx context.Context, gitCacheDir string) (*session,
 }
 
 // newDBSession opens the database only; log nil builds the flags' logger.
-func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, gitCacheDir string) (*session, error) {
+func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, opts sessionOptions) (*session, error) {
 	if log == nil {
 		var err error
 		if log, err = g.logger(); err != nil {
 			return nil, err
 		}
 	}
-	store, err := g.openStore(ctx, log)
+	store, err := g.openStore(ctx, log, opts.readOnly)
 	if err != nil {
 		return nil, err
 	}
 	fetch := source.DefaultFetchOptions()
-	if gitCacheDir != "" {
-		fetch.CacheDir = gitCacheDir
+	if opts.gitCacheDir != "" {
+		fetch.CacheDir = opts.gitCacheDir
 	}
 	fetch.Auth, fetch.Logger = source.AuthFromEnv(), log
+	for _, s := range opts.stacks {
+		if s.Source.AllowInsecureHTTPCredentials {
+			fetch.InsecureHTTPCredentials = append(fetch.InsecureHTTPCredentials, s.Source.Repo)
+		}
+	}
 	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log})}, nil
 }
 

@@ -25,7 +25,7 @@ gone (its machine died, its process hung); the break is in the audit log.`,
 			if err != nil {
 				return err
 			}
-			store, err := g.openStore(cmd.Context(), log)
+			store, err := g.openStore(cmd.Context(), log, false)
 			if err != nil {
 				return err
 			}

@@ -22,6 +22,7 @@ type HTTPServer struct {
 
 	mu       sync.Mutex
 	requests []string
+	auth     []string // Authorization headers received
 }
 
 // NewHTTPServer serves root on loopback. With a non-empty token, every request
@@ -43,6 +44,9 @@ func NewHTTPServer(t testing.TB, root, token string) *HTTPServer {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		if a := r.Header.Get("Authorization"); a != "" {
+			s.auth = append(s.auth, a)
+		}
 		s.mu.Unlock()
 		if token != "" {
 			_, pass, ok := r.BasicAuth()
@@ -64,5 +68,15 @@ func (s *HTTPServer) Requests() []string {
 	defer s.mu.Unlock()
 	out := s.requests
 	s.requests = nil
+	return out
+}
+
+// Authorizations returns and forgets the Authorization headers received so
+// far, one per request that carried one.
+func (s *HTTPServer) Authorizations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.auth
+	s.auth = nil
 	return out
 }

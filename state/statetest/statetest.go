@@ -80,6 +80,61 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	return s.ConnString(name)
 }
 
+// ReadOnlyRole creates a role that may log in to the database of dsn and
+// read tables there, and nothing else — CONNECT on the database, USAGE on
+// schema public, SELECT on tables (none given: on every table, also those
+// later migrations create), default_transaction_read_only — as
+// docs/review.md has for gantry review, and
+// returns dsn for that role. The role is dropped when t ends.
+func (s *Server) ReadOnlyRole(t testing.TB, dsn string, tables ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatalf("statetest: %v", err)
+	}
+	role := pgx.Identifier{"ro_" + strings.ReplaceAll(state.NewID(), "-", "")[:16]}.Sanitize()
+	db := pgx.Identifier{cfg.Database}.Sanitize()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("statetest: connect: %v", err)
+	}
+	defer admin.Close(ctx)
+	grants := []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT CONNECT ON DATABASE " + db + " TO " + role,
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"ALTER ROLE " + role + " SET default_transaction_read_only = on",
+	}
+	if len(tables) == 0 {
+		grants = append(grants, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role,
+			"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "+role)
+	}
+	for _, table := range tables {
+		grants = append(grants, "GRANT SELECT ON "+pgx.Identifier{table}.Sanitize()+" TO "+role)
+	}
+	for _, sql := range grants {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("statetest: %s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("statetest: connect: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		// Privileges in the database depend on the role: drop them first.
+		for _, sql := range []string{"DROP OWNED BY " + role, "REVOKE CONNECT ON DATABASE " + db + " FROM " + role, "DROP ROLE " + role} {
+			if _, err := c.Exec(ctx, sql); err != nil {
+				t.Errorf("statetest: %s: %v", sql, err)
+			}
+		}
+	})
+	return dsn + " user=" + strings.Trim(role, `"`)
+}
+
 // Main starts a server, runs the tests, and stops it: use it as
 // `func TestMain(m *testing.M) { os.Exit(statetest.Main(m, &srv)) }`.
 func Main(m *testing.M, srv **Server) int {
