@@ -105,7 +105,7 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		defer file.Close()
 	}
 	var stacks []stack.Stack // the stack to plan, if not a saved plan
-	if p == nil && f.planID == "" {
+	if file == nil && f.planID == "" {
 		s, err := g.resolveStack(cmd, &f.stackFlags)
 		if err != nil {
 			return err
