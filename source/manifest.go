@@ -162,4 +162,3 @@ func absoluteLines(msg string, docStart int) string {
 		return "line " + strconv.Itoa(n+docStart-1)
 	})
 }
-
