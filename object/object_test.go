@@ -1,6 +1,7 @@
 package object_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,6 +130,35 @@ func TestValidate(t *testing.T) {
 		err := object.Validate(obj(tc.obj))
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: Validate = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestFields(t *testing.T) {
+	t.Parallel()
+	o := map[string]any{"spec": map[string]any{"group": "g", "count": int64(2), "names": "x", "versions": []any{"v1"}, "none": nil}}
+	for _, tc := range []struct {
+		name    string
+		read    func() (any, error)
+		want    any
+		wantErr string
+	}{
+		{"a string", func() (any, error) { return object.StringField(o, "spec", "group") }, "g", ""},
+		{"an absent string", func() (any, error) { return object.StringField(o, "spec", "scope") }, "", ""},
+		{"a null string", func() (any, error) { return object.StringField(o, "spec", "none") }, "", ""},
+		{"a number for a string", func() (any, error) { return object.StringField(o, "spec", "count") }, "", "spec.count must be a string, found the number 2"},
+		{"through a string", func() (any, error) { return object.StringField(o, "spec", "names", "kind") }, "", "spec.names must be a mapping, found a string"},
+		{"through a null", func() (any, error) { return object.StringField(o, "spec", "none", "kind") }, "", ""},
+		{"a list", func() (any, error) { return object.ListField(o, "spec", "versions") }, []any{"v1"}, ""},
+		{"an absent list", func() (any, error) { return object.ListField(o, "status", "conditions") }, []any(nil), ""},
+		{"a string for a list", func() (any, error) { return object.ListField(o, "spec", "group") }, []any(nil), "spec.group must be a list, found a string"},
+	} {
+		got, err := tc.read()
+		if (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+		}
+		if err == nil && fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

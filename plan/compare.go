@@ -26,8 +26,12 @@ const FieldManager = "gantry"
 
 // ownedSet returns the fields the manager's apply entries own in u.
 func ownedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, error) {
+	entries, err := managedFields(u)
+	if err != nil {
+		return nil, err
+	}
 	out := &fieldpath.Set{}
-	for _, e := range u.GetManagedFields() {
+	for _, e := range entries {
 		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" || e.FieldsV1 == nil {
 			continue
 		}
@@ -47,6 +51,31 @@ var (
 	stringDataField = "stringData"
 	dataField       = "data"
 )
+
+// managedFields returns u's managed-field entries. Unlike
+// Unstructured.GetManagedFields, which returns none at all when one entry
+// does not decode, it is an error naming the object and the entry: read as
+// "no entries", such an object would look owned by nobody, and its plan
+// would be wrong without a word.
+func managedFields(u *unstructured.Unstructured) ([]metav1.ManagedFieldsEntry, error) {
+	items, err := object.ListField(u.Object, "metadata", "managedFields")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", object.RefOf(u), err)
+	}
+	out := make([]metav1.ManagedFieldsEntry, 0, len(items))
+	for i, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: metadata.managedFields[%d] must be a mapping, found %s", object.RefOf(u), i, object.Describe(item))
+		}
+		var e metav1.ManagedFieldsEntry
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &e); err != nil {
+			return nil, fmt.Errorf("%s: metadata.managedFields[%d] is not a managed-fields entry: %w", object.RefOf(u), i, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
 
 // stringDataAsData rewrites ownership of a Secret's stringData keys as
 // ownership of the same data keys. stringData is write-only: the server
@@ -288,8 +317,12 @@ func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error)
 				meta[k] = v
 			}
 		}
+		entries, err := managedFields(u)
+		if err != nil {
+			return object.Hash{}, err
+		}
 		var kept []any
-		for _, e := range u.GetManagedFields() {
+		for _, e := range entries {
 			if e.Subresource == "status" {
 				continue
 			}
