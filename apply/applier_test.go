@@ -70,9 +70,17 @@ func TestRefusal(t *testing.T) {
 		{"every failure named, in plan order", base(owned, conflicted, change("gone", plan.ActionUpdate)), true, ErrKnownToFail,
 			[]string{"3 change(s) would fail", "ConfigMap/shop/shared", "ConfigMap/shop/c", "ConfigMap/shop/gone"}},
 		{"approximate", func() *plan.Plan { p := base(owned); p.Approximate = true; return p }(), true, ErrApproximate, []string{"--diff=local"}},
-		{"destructive without approval", func() *plan.Plan { p := base(change("a", plan.ActionDelete)); p.Destructive = []string{"deletes Namespace/shop"}; return p }(), false, ErrNotApproved,
+		{"destructive without approval", func() *plan.Plan {
+			p := base(change("a", plan.ActionDelete))
+			p.Destructive = []string{"deletes Namespace/shop"}
+			return p
+		}(), false, ErrNotApproved,
 			[]string{"deletes Namespace/shop", "approve"}},
-		{"destructive, approved", func() *plan.Plan { p := base(change("a", plan.ActionDelete)); p.Destructive = []string{"deletes Namespace/shop"}; return p }(), true, nil, nil},
+		{"destructive, approved", func() *plan.Plan {
+			p := base(change("a", plan.ActionDelete))
+			p.Destructive = []string{"deletes Namespace/shop"}
+			return p
+		}(), true, nil, nil},
 		{"known failures before approval", func() *plan.Plan { p := base(owned); p.Destructive = []string{"deletes Namespace/shop"}; return p }(), false, ErrKnownToFail, nil},
 	}
 	for _, tc := range cases {

@@ -24,10 +24,10 @@ type memCluster struct {
 }
 
 var memResources = map[schema.GroupKind]object.Resource{
-	{Kind: "ConfigMap"}: {GVR: schema.GroupVersionResource{Resource: "configmaps"}, Namespaced: true},
-	{Kind: "Secret"}:    {GVR: schema.GroupVersionResource{Resource: "secrets"}, Namespaced: true},
-	{Kind: "Pod"}:       {GVR: schema.GroupVersionResource{Resource: "pods"}, Namespaced: true},
-	{Kind: "Namespace"}: {GVR: schema.GroupVersionResource{Resource: "namespaces"}},
+	{Kind: "ConfigMap"}:                 {GVR: schema.GroupVersionResource{Resource: "configmaps"}, Namespaced: true},
+	{Kind: "Secret"}:                    {GVR: schema.GroupVersionResource{Resource: "secrets"}, Namespaced: true},
+	{Kind: "Pod"}:                       {GVR: schema.GroupVersionResource{Resource: "pods"}, Namespaced: true},
+	{Kind: "Namespace"}:                 {GVR: schema.GroupVersionResource{Resource: "namespaces"}},
 	{Group: "apps", Kind: "Deployment"}: {GVR: schema.GroupVersionResource{Group: "apps", Resource: "deployments"}, Namespaced: true},
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: {GVR: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}},
 }
