@@ -71,7 +71,7 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true))
 	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false))
 	mux.Handle("/api/", bearer(opts.Token, api))
-	return mux
+	return recovering(r.engine.log, mux)
 }
 
 // bearer lets through requests with the token; the comparison takes the

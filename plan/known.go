@@ -35,6 +35,10 @@ const (
 	FailureInvalidAPIVersion FailureKind = "invalid-api-version"
 )
 
+// CannotApply is what every rendering of a plan with known failures says
+// about applying it.
+const CannotApply = "gantry apply refuses it before its first change, so that the other changes are not made without these (a half-applied revision):"
+
 // KnownFailure is a change whose apply the plan already knows would fail.
 type KnownFailure struct {
 	// Kind is why it would fail.
