@@ -28,7 +28,9 @@ func TestReconcileRecovered(t *testing.T) {
 		wantErr   string
 		panicked  bool
 	}{
-		{"succeeds", func() (*ReconcileResult, error) { return &ReconcileResult{Stack: "a", Phase: "gate", Outcome: OutcomeUnchanged}, nil }, "gate", "", false},
+		{"succeeds", func() (*ReconcileResult, error) {
+			return &ReconcileResult{Stack: "a", Phase: "gate", Outcome: OutcomeUnchanged}, nil
+		}, "gate", "", false},
 		{"fails", func() (*ReconcileResult, error) { return &ReconcileResult{Stack: "a", Phase: "render"}, failed }, "render", "git unreachable", false},
 		{"panics with a runtime error", func() (*ReconcileResult, error) {
 			var v any = "v1"
@@ -91,7 +93,9 @@ func TestRecoveringHandler(t *testing.T) {
 	log := hclog.New(&hclog.LoggerOptions{Output: &logged})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/panics", func(http.ResponseWriter, *http.Request) { panic("secret-looking detail") })
-	mux.HandleFunc("/fine", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusTeapot, map[string]string{"ok": "yes"}) })
+	mux.HandleFunc("/fine", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusTeapot, map[string]string{"ok": "yes"})
+	})
 	mux.HandleFunc("/abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
 	h := recovering(log, mux)
 
