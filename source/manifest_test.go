@@ -81,6 +81,12 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 			"kustomization.yaml": "resources: [cm.yaml]\nlabels:\n- pairs: {canary: yes}\n",
 			"cm.yaml":            head + "metadata: {name: a}\n"},
 			[]string{"kustomize build m", "labels.pairs"}},
+		{"kustomize: a function config hiding its annotation behind a number", map[string]string{
+			"kustomization.yaml": "resources: [cm.yaml]\ntransformers: [fn.yaml]\n",
+			"cm.yaml":            head + "metadata: {name: a}\n",
+			"fn.yaml": "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: t\n  annotations:\n    config.kubernetes.io/function: |\n      exec: {path: ./fn.sh}\n    x: 1\n" +
+				"labels: {a: b}\nfieldSpecs: [{path: metadata/labels, create: true}]\n"},
+			[]string{"m/fn.yaml:1", "metadata.annotations.x must be a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
