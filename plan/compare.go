@@ -381,13 +381,20 @@ func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDi
 	var out []FieldDiff
 	walkDiff("", b, a, func(path string, x, y any) {
 		// kubectl's last-applied copy of a Secret holds its data too.
-		if secret && (strings.HasPrefix(path, "data.") || strings.HasPrefix(path, "stringData.") || path == "metadata.annotations."+object.LastApplied) {
+		if secret && (under(path, "data") || under(path, "stringData") || path == "metadata.annotations."+object.LastApplied) {
 			out = append(out, FieldDiff{Path: path, Sensitive: true})
 			return
 		}
 		out = append(out, FieldDiff{Path: path, Before: x, After: y})
 	})
 	return out
+}
+
+// under reports whether path is field or inside it, whatever the type of
+// the values on the way (a map key or a list element).
+func under(path, field string) bool {
+	rest, ok := strings.CutPrefix(path, field)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
 }
 
 func walkDiff(path string, x, y any, emit func(string, any, any)) {

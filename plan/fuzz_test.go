@@ -33,6 +33,8 @@ func FuzzPlanfile(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"format_version": 1, "changes": [{"action": "delete"}]}`))
 	f.Add([]byte(`not json`))
+	f.Add([]byte(`{"format_version": 1, "desired": [null]}`))
+	f.Add([]byte(`{"format_version": 1, "desired": [{"apiVersion": 1, "kind": [], "metadata": "x"}], "changes": [{"before": {"metadata": {"labels": {"a": 1}}}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ReadPlanfile(bytes.NewReader(data))
 		if err != nil {

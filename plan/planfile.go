@@ -88,6 +88,11 @@ func decodeVerified(data []byte, desired []*unstructured.Unstructured, verify bo
 	if desired != nil {
 		p.Desired = desired
 	}
+	for i, u := range p.Desired {
+		if u == nil {
+			return nil, fmt.Errorf("plan %s: desired[%d] is null: the plan is damaged; compute the plan again", p.ID, i)
+		}
+	}
 	if !verify {
 		return p, nil
 	}
