@@ -3,12 +3,12 @@ package object
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -41,14 +41,20 @@ func Validate(u *unstructured.Unstructured) error {
 // CheckTypes refuses, as the API server and kubectl do, an object whose
 // fields gantry reads hold values of the wrong type: apiVersion and kind
 // must be strings (apiVersion a group/version), metadata must be what
-// metav1.ObjectMeta decodes (names strings, labels and annotations maps of
-// strings, no unknown fields), and a Secret's data and stringData and a
-// ConfigMap's data and binaryData maps of strings.
+// metav1.ObjectMeta decodes, field by field (names strings, labels and
+// annotations maps of strings, integers, times, owner references and
+// managed-field entries of the right shape, no unknown fields), and a
+// Secret's data and stringData and a ConfigMap's data and binaryData maps
+// of strings. It costs a few microseconds: the planner checks every live
+// object it reads.
 //
 // Without it the getters of unstructured.Unstructured would read such an
 // object silently wrong: GetLabels returns nil for labels holding one
 // number, so every label would be dropped.
 func CheckTypes(u *unstructured.Unstructured) error {
+	if u == nil {
+		return errors.New("no object (null)")
+	}
 	var errs []string
 	for _, f := range []string{"apiVersion", "kind"} {
 		if v, ok := u.Object[f]; ok {
@@ -89,10 +95,8 @@ func checkMetadata(v any) []string {
 		return []string{fmt.Sprintf("metadata must be a mapping, found %s", Describe(v))}
 	}
 	var errs []string
-	for _, k := range sortedKeys(md) {
-		if !slices.Contains(metadataFields, k) {
-			errs = append(errs, fmt.Sprintf("metadata.%s: unknown field (the API server would drop it; kubectl refuses it): check its spelling", k))
-		}
+	for _, k := range keysWhere(md, func(k string, _ any) bool { return !slices.Contains(metadataFields, k) }) {
+		errs = append(errs, fmt.Sprintf("metadata.%s: unknown field (the API server would drop it; kubectl refuses it): check its spelling", k))
 	}
 	for _, f := range []string{"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"} {
 		if x, ok := md[f]; ok && x != nil {
@@ -101,21 +105,86 @@ func checkMetadata(v any) []string {
 			}
 		}
 	}
-	for _, f := range []string{"labels", "annotations"} {
-		errs = append(errs, checkStringMap("metadata."+f, md[f])...)
-	}
+	errs = append(errs, checkStringMap("metadata.labels", md["labels"])...)
+	errs = append(errs, checkStringMap("metadata.annotations", md["annotations"])...)
 	errs = append(errs, checkStringList("metadata.finalizers", md["finalizers"])...)
 	errs = append(errs, checkOwnerReferences(md["ownerReferences"])...)
-	if len(errs) > 0 {
-		return errs
+	errs = append(errs, checkInteger("metadata.generation", md["generation"])...)
+	errs = append(errs, checkInteger("metadata.deletionGracePeriodSeconds", md["deletionGracePeriodSeconds"])...)
+	errs = append(errs, checkTime("metadata.creationTimestamp", md["creationTimestamp"])...)
+	errs = append(errs, checkTime("metadata.deletionTimestamp", md["deletionTimestamp"])...)
+	return append(errs, checkManagedFields(md["managedFields"])...)
+}
+
+// checkInteger reports a value at path that is not an integer (or null).
+func checkInteger(path string, v any) []string {
+	switch t := v.(type) {
+	case nil, int64, int:
+		return nil
+	case float64:
+		if t == math.Trunc(t) {
+			return nil
+		}
 	}
-	// Whatever else ObjectMeta holds (generation, timestamps, managed
-	// fields) must decode into it, as the server decodes it.
-	var om metav1.ObjectMeta
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(md, &om, true); err != nil {
-		return []string{fmt.Sprintf("metadata does not decode as the API server decodes it: %v", err)}
+	return []string{fmt.Sprintf("%s must be an integer, found %s", path, Describe(v))}
+}
+
+// checkTime reports a value at path that is not an RFC 3339 time (or null),
+// as metav1.Time decodes it.
+func checkTime(path string, v any) []string {
+	if v == nil {
+		return nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return []string{fmt.Sprintf("%s must be a time (RFC 3339, e.g. 2026-01-02T15:04:05Z), found %s", path, Describe(v))}
+	}
+	if s == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339, s); err != nil {
+		return []string{fmt.Sprintf("%s must be a time (RFC 3339, e.g. 2026-01-02T15:04:05Z), found %q", path, s)}
 	}
 	return nil
+}
+
+// checkManagedFields reports entries of metadata.managedFields that do not
+// decode as metav1.ManagedFieldsEntry.
+func checkManagedFields(v any) []string {
+	if v == nil {
+		return nil
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return []string{fmt.Sprintf("metadata.managedFields must be a list, found %s", Describe(v))}
+	}
+	var errs []string
+	for i, x := range l {
+		// The path is made only for an error: live objects are checked on
+		// every plan, and nearly all are fine.
+		path := func(f string) string { return fmt.Sprintf("metadata.managedFields[%d]%s", i, f) }
+		m, ok := x.(map[string]any)
+		if !ok {
+			errs = append(errs, fmt.Sprintf("%s must be a mapping, found %s", path(""), Describe(x)))
+			continue
+		}
+		for _, f := range []string{"manager", "operation", "apiVersion", "fieldsType", "subresource"} {
+			if y, ok := m[f]; ok && y != nil {
+				if _, isString := y.(string); !isString {
+					errs = append(errs, mustBeString(path("."+f), y))
+				}
+			}
+		}
+		if t := checkTime("", m["time"]); t != nil {
+			errs = append(errs, checkTime(path(".time"), m["time"])...)
+		}
+		if y, ok := m["fieldsV1"]; ok && y != nil {
+			if _, isMap := y.(map[string]any); !isMap {
+				errs = append(errs, fmt.Sprintf("%s must be a mapping, found %s", path(".fieldsV1"), Describe(y)))
+			}
+		}
+	}
+	return errs
 }
 
 // checkStringMap reports the entries of the map at path that are not
@@ -129,10 +198,8 @@ func checkStringMap(path string, v any) []string {
 		return []string{fmt.Sprintf("%s must be a mapping of strings, found %s", path, Describe(v))}
 	}
 	var errs []string
-	for _, k := range sortedKeys(m) {
-		if _, isString := m[k].(string); !isString {
-			errs = append(errs, mustBeString(path+"."+k, m[k]))
-		}
+	for _, k := range keysWhere(m, func(_ string, v any) bool { _, isString := v.(string); return !isString }) {
+		errs = append(errs, mustBeString(path+"."+k, m[k]))
 	}
 	return errs
 }
@@ -246,10 +313,14 @@ func Describe(v any) string {
 	return fmt.Sprintf("a %T", v)
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// keysWhere returns the keys of m whose entries match, sorted (so that
+// errors come in a stable order); nil, without allocating, when none do.
+func keysWhere(m map[string]any, match func(string, any) bool) []string {
+	var keys []string
+	for k, v := range m {
+		if match(k, v) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	return keys

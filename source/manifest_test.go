@@ -50,7 +50,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 		{"an owner reference of the wrong shape", map[string]string{"cm.yaml": head + "metadata: {name: a, ownerReferences: [{apiVersion: v1, kind: X, name: y, uid: 5}]}\n"},
 			[]string{"m/cm.yaml:1", "metadata.ownerReferences[0].uid must be a string"}},
 		{"a generation that is a string", map[string]string{"cm.yaml": head + "metadata: {name: a, generation: one}\n"},
-			[]string{"m/cm.yaml:1", "metadata does not decode"}},
+			[]string{"m/cm.yaml:1", "metadata.generation must be an integer, found a string"}},
 		{"ConfigMap data that is a number", map[string]string{"cm.yaml": head + "metadata: {name: a}\ndata: {port: 8080}\n"},
 			[]string{"m/cm.yaml:1", "data.port must be a string, found the number 8080"}},
 		{"Secret data that is a string", map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: c2VjcmV0\n"},
