@@ -127,7 +127,7 @@ func (e *KnownFailuresError) Error() string {
 	for i, f := range e.Failures {
 		lines[i] = f.String()
 	}
-	return fmt.Sprintf("%v: %d change(s) would fail, after the others were made; refused before any change:\n  %s",
+	return fmt.Sprintf("%v: %d change(s) would fail after the others were made, leaving the revision half applied:\n  %s",
 		ErrKnownToFail, len(e.Failures), strings.Join(lines, "\n  "))
 }
 

@@ -53,7 +53,7 @@ func TestRefusal(t *testing.T) {
 		{"clean", base(change("a", plan.ActionCreate), change("c", plan.ActionUpdate)), false, nil, nil},
 		{"noops only", base(change("a", plan.ActionNoop)), false, nil, nil},
 		{"an object another stack owns", base(change("a", plan.ActionCreate), owned), true, ErrKnownToFail,
-			[]string{"ConfigMap/shop/shared", `belongs to stack "a"`, "gantry.dev/stack label", `not "b"`, "kubectl label --overwrite configmap/shared -n shop gantry.dev/stack=b", "refused before any change"}},
+			[]string{"ConfigMap/shop/shared", `belongs to stack "a"`, "gantry.dev/stack label", `not "b"`, "kubectl label --overwrite configmap/shared -n shop gantry.dev/stack=b", "leaving the revision half applied"}},
 		{"an owned noop is no failure", func() *plan.Plan { c := owned; c.Action = plan.ActionNoop; return base(c) }(), false, nil, nil},
 		{"conflicts not forced", base(conflicted), true, ErrConflicts,
 			[]string{"ConfigMap/shop/c", `.data.k (owned by "kubectl-edit")`, "forceConflicts: true"}},
