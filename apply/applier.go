@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,31 +104,69 @@ var (
 	ErrApproximate = errors.New("the plan is approximate")
 	// ErrNotApproved refuses a destructive plan nobody approved.
 	ErrNotApproved = errors.New("the plan is destructive and not approved")
-	// ErrConflicts refuses a plan with conflicts it does not force.
+	// ErrKnownToFail refuses a plan with changes its apply is known to
+	// fail on (plan.KnownFailures); the error is a *KnownFailuresError.
+	ErrKnownToFail = errors.New("the plan cannot be applied as it is")
+	// ErrConflicts refuses a plan with conflicts it does not force; the
+	// error is a *KnownFailuresError, and errors.Is matches ErrKnownToFail
+	// too.
 	ErrConflicts = errors.New("the plan has field-manager conflicts")
 )
 
-// Check refuses, before any write, a plan that must not be applied: an
-// approximate plan, a destructive plan without approval, a plan with
-// conflicts it does not force, and a stale plan (plan.ErrPlanStale, naming
-// every object that moved and whether the inventory moved).
+// KnownFailuresError refuses a plan some of whose changes are known to
+// fail: applying it would make the others first and leave the revision half
+// applied.
+type KnownFailuresError struct {
+	// Failures are the changes known to fail, in plan order.
+	Failures []plan.KnownFailure
+}
+
+// Error names every failure and what to do about it.
+func (e *KnownFailuresError) Error() string {
+	lines := make([]string, len(e.Failures))
+	for i, f := range e.Failures {
+		lines[i] = f.String()
+	}
+	return fmt.Sprintf("%v: %d change(s) would fail after the others were made, leaving the revision half applied:\n  %s",
+		ErrKnownToFail, len(e.Failures), strings.Join(lines, "\n  "))
+}
+
+// Is matches ErrKnownToFail, and ErrConflicts when conflicts are among the
+// failures.
+func (e *KnownFailuresError) Is(target error) bool {
+	if target == ErrKnownToFail {
+		return true
+	}
+	return target == ErrConflicts && slices.ContainsFunc(e.Failures, func(f plan.KnownFailure) bool { return f.Kind == plan.FailureConflict })
+}
+
+// Check refuses, before any write, a plan that must not be applied: what
+// Refusal refuses, and a stale plan (plan.ErrPlanStale, naming every object
+// that moved and whether the inventory moved).
 func (a *Applier) Check(ctx context.Context, p *plan.Plan, salt []byte, inventoryGeneration int64, approved bool) error {
+	if err := Refusal(p, approved); err != nil {
+		return err
+	}
+	return plan.Verify(ctx, a.cluster, p, salt, inventoryGeneration)
+}
+
+// Refusal decides from the plan alone whether it must not be applied: an
+// approximate plan (ErrApproximate), a plan with changes known to fail
+// (ErrKnownToFail: objects other stacks own, conflicts it does not force,
+// damaged changes; see plan.KnownFailures), a destructive plan without
+// approval (ErrNotApproved). Nil when nothing in the plan forbids it (it
+// may still be stale).
+func Refusal(p *plan.Plan, approved bool) error {
 	if p.Approximate {
 		return fmt.Errorf("%w (computed with --diff=local, without the server): plan again with --diff=auto or server to apply", ErrApproximate)
+	}
+	if failures := plan.KnownFailures(p); len(failures) > 0 {
+		return &KnownFailuresError{Failures: failures}
 	}
 	if len(p.Destructive) > 0 && !approved {
 		return fmt.Errorf("%w: it %s; a person must approve it", ErrNotApproved, strings.Join(p.Destructive, "; "))
 	}
-	if conflicted := p.Conflicted(); len(conflicted) > 0 {
-		var parts []string
-		for _, c := range conflicted {
-			for _, f := range c.Conflicts {
-				parts = append(parts, fmt.Sprintf("%s %s (owned by %q)", c.Ref, f.Field, f.Manager))
-			}
-		}
-		return fmt.Errorf("%w: %s: set forceConflicts: true on the stack (or --force-conflicts) to take them over, or give them up in Git", ErrConflicts, strings.Join(parts, ", "))
-	}
-	return plan.Verify(ctx, a.cluster, p, salt, inventoryGeneration)
+	return nil
 }
 
 // Result is what happened to one object.

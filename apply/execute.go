@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 )
@@ -113,7 +114,12 @@ func (a *Applier) runPhase(ctx context.Context, r *Report, items []item, do func
 			break // not started: stays skipped
 		}
 		g.Go(func() error {
-			o := do(ctx, it)
+			// A panic carrying out one object (a bug some content reached)
+			// fails that object, not the process.
+			var o Outcome
+			if err := crash.Catch(func() error { o = do(ctx, it); return nil }); err != nil {
+				o = a.failed(Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}, time.Now(), err)
+			}
 			mu.Lock()
 			r.Outcomes[it.index] = o
 			mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -110,9 +111,19 @@ func (a *Applier) waitReady(ctx context.Context, r *Report, items []item, quiet 
 	return nil
 }
 
+// computeStatus is u's kstatus, Unknown when kstatus cannot tell. kstatus
+// reads status with unchecked type assertions in places (a Pod's
+// containerStatuses), and status is written by controllers, not by the
+// server's schema for custom resources: a panic there is Unknown too, not
+// the end of the process.
 func computeStatus(u *unstructured.Unstructured) string {
-	res, err := status.Compute(u)
-	if err != nil {
+	var res *status.Result
+	err := crash.Catch(func() error {
+		var err error
+		res, err = status.Compute(u)
+		return err
+	})
+	if err != nil || res == nil {
 		return string(status.UnknownStatus)
 	}
 	return string(res.Status)

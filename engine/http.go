@@ -51,7 +51,7 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true, bodies))
 	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false, bodies))
 	mux.Handle("/api/", bearer(opts.Token, api))
-	return mux
+	return recovering(r.engine.log, mux)
 }
 
 // errDatabaseDown: the database does not answer (Ready wraps the detail).

@@ -269,10 +269,14 @@ func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
 	return min(d, limit)
 }
 
-// reconcileOnce runs one reconcile and records it in the status and metrics.
+// reconcileOnce runs one reconcile and records it in the status and
+// metrics. A panic is a failed reconcile like any other (reconcileRecovered).
 func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
 	started := time.Now()
-	res, err := r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+	res, err := reconcileRecovered(s.Name, func() (*ReconcileResult, error) {
+		return r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+	})
+	logPanics(r.engine.log.With("stack", s.Name), err, res.Report)
 	if err == nil && res.Outcome == "" {
 		res.Outcome = OutcomeUnchanged
 	}

@@ -2,7 +2,6 @@ package object
 
 import (
 	"cmp"
-	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,25 +62,4 @@ func Compare(a, b Ref) int {
 		cmp.Compare(a.Namespace, b.Namespace),
 		cmp.Compare(a.Name, b.Name),
 	)
-}
-
-// Validate reports what is missing for u to be an object gantry can manage.
-func Validate(u *unstructured.Unstructured) error {
-	var missing []string
-	if u.GetAPIVersion() == "" {
-		missing = append(missing, "apiVersion")
-	}
-	if u.GetKind() == "" {
-		missing = append(missing, "kind")
-	}
-	if u.GetName() == "" && u.GetGenerateName() == "" {
-		missing = append(missing, "metadata.name")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
-	}
-	if u.GetName() == "" {
-		return fmt.Errorf("metadata.generateName is not supported: gantry needs a stable metadata.name to track the object")
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"sort"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -22,49 +20,6 @@ import (
 
 // FieldManager is the field manager gantry applies as.
 const FieldManager = "gantry"
-
-// ownedSet returns the fields the manager's apply entries own in u.
-func ownedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, error) {
-	out := &fieldpath.Set{}
-	for _, e := range u.GetManagedFields() {
-		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" || e.FieldsV1 == nil {
-			continue
-		}
-		s := &fieldpath.Set{}
-		if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
-			return nil, fmt.Errorf("managed fields of %s: %w", object.RefOf(u), err)
-		}
-		out = out.Union(s)
-	}
-	if object.RefOf(u).IsSecret() {
-		out = stringDataAsData(out)
-	}
-	return out, nil
-}
-
-var (
-	stringDataField = "stringData"
-	dataField       = "data"
-)
-
-// stringDataAsData rewrites ownership of a Secret's stringData keys as
-// ownership of the same data keys. stringData is write-only: the server
-// merges it into data and stores no stringData, yet records the applier as
-// owning stringData.k. What the apply really sets is data.k.
-func stringDataAsData(s *fieldpath.Set) *fieldpath.Set {
-	sd := fieldpath.PathElement{FieldName: &stringDataField}
-	if _, ok := s.Children.Get(sd); !ok {
-		return s
-	}
-	out := &fieldpath.Set{}
-	s.Iterate(func(p fieldpath.Path) {
-		if len(p) > 0 && p[0].Equals(sd) {
-			p = append(fieldpath.Path{{FieldName: &dataField}}, p[1:]...)
-		}
-		out.Insert(p)
-	})
-	return out
-}
 
 // project returns the parts of v the set names, keeping their structure: a
 // member without children is copied whole, a member with children (a map or
@@ -287,8 +242,12 @@ func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error)
 				meta[k] = v
 			}
 		}
+		entries, err := managedFields(u)
+		if err != nil {
+			return object.Hash{}, err
+		}
 		var kept []any
-		for _, e := range u.GetManagedFields() {
+		for _, e := range entries {
 			if e.Subresource == "status" {
 				continue
 			}

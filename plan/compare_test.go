@@ -179,3 +179,29 @@ func TestFieldDiffsHideSecretLastApplied(t *testing.T) {
 		t.Errorf("diffs = %+v, want one sensitive change without values", diffs)
 	}
 }
+
+// TestFieldDiffsMaskSecretsOfAnyShape: a Secret's data and stringData carry
+// no value in field diffs whatever their type (a string, a list of named
+// maps), not only when they are maps.
+func TestFieldDiffsMaskSecretsOfAnyShape(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, before, after string }{
+		{"a map", "data: {k: czE=}", "data: {k: czI=}"},
+		{"a string", "data: c2VjcmV0MQ==", "data: c2VjcmV0Mg=="},
+		{"a map replaced by a string", "data: {k: czE=}", "data: c2VjcmV0Mg=="},
+		{"a list of named maps", "stringData: [{name: a, value: secret1}]", "stringData: [{name: a, value: secret2}]"},
+		{"a number", "stringData: {PIN: 1234}", "stringData: {PIN: 918273}"},
+	} {
+		before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.before+"\n")
+		after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.after+"\n")
+		diffs := fieldDiffs(before, after, true)
+		if len(diffs) == 0 {
+			t.Errorf("%s: no diff", tc.name)
+		}
+		for _, d := range diffs {
+			if !d.Sensitive || d.Before != nil || d.After != nil {
+				t.Errorf("%s: %s shows values: %+v", tc.name, d.Path, d)
+			}
+		}
+	}
+}

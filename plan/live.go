@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -130,19 +131,30 @@ func readObjects(ctx context.Context, c Cluster, concurrency int, items []locate
 	g.SetLimit(concurrency)
 	for _, t := range targets {
 		g.Go(func() error {
-			lists.Add(1)
-			objs, err := c.List(gctx, t.res, t.namespace)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, u := range objs {
-				if ref := object.RefOf(u); wanted[ref] {
+			return crash.Catch(func() error {
+				lists.Add(1)
+				objs, err := c.List(gctx, t.res, t.namespace)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, u := range objs {
+					ref := object.RefOf(u)
+					if !wanted[ref] {
+						continue
+					}
+					// The server decodes metadata strictly, so this holds for
+					// any object it returns; checked here because everything
+					// after reads labels, annotations and managed fields with
+					// getters that would read other content as absent.
+					if err := object.CheckTypes(u); err != nil {
+						return fmt.Errorf("live object %s: %w", ref, err)
+					}
 					live[ref] = u
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -120,5 +120,10 @@ func decode(data []byte) (*Plan, error) {
 	if err := dec.Decode(p); err != nil {
 		return nil, err
 	}
+	for i, u := range p.Desired {
+		if u == nil {
+			return nil, fmt.Errorf("plan %s: desired[%d] is null: the plan is damaged; compute the plan again", p.ID, i)
+		}
+	}
 	return p, nil
 }

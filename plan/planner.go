@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -230,7 +231,16 @@ func (r *run) decideAll(ctx context.Context) ([]Change, error) {
 	g.SetLimit(r.opts.Concurrency)
 	for i, d := range r.desired {
 		g.Go(func() error {
-			changes[i], errs[i] = r.decide(gctx, d)
+			// A panic deciding one object (a bug some content reached) is
+			// that object's error, not the end of the process.
+			errs[i] = crash.Catch(func() error {
+				var err error
+				changes[i], err = r.decide(gctx, d)
+				return err
+			})
+			if errs[i] != nil && errors.As(errs[i], new(*crash.Error)) {
+				errs[i] = fmt.Errorf("%s: %w", d.ref, errs[i])
+			}
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}

@@ -43,66 +43,30 @@ type definedKind struct {
 
 // prepare maps every rendered object to its resource, defaults namespaces,
 // labels it with the stack, and sorts by ref. Problems with any object are
-// returned together.
+// returned together. Objects reach the planner from renders, from the
+// record and from planfiles: each is validated again, so that no content of
+// the wrong type is read silently wrong (or panics) further on.
 func (r *run) prepare() ([]*desiredObject, error) {
-	defined := map[schema.GroupKind]definedKind{}
-	for _, u := range r.in.Objects {
-		if u.GroupVersionKind().GroupKind() != crdKind {
-			continue
-		}
-		group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
-		plural, _, _ := unstructured.NestedString(u.Object, "spec", "names", "plural")
-		scope, _, _ := unstructured.NestedString(u.Object, "spec", "scope")
-		versions, _, _ := unstructured.NestedSlice(u.Object, "spec", "versions")
-		dk := definedKind{crd: object.RefOf(u), plural: plural, namespaced: scope == "Namespaced"}
-		for _, v := range versions {
-			if name, ok := v.(map[string]any)["name"].(string); ok {
-				dk.versions = append(dk.versions, name)
-			}
-		}
-		defined[schema.GroupKind{Group: group, Kind: kind}] = dk
-	}
-
 	var errs []error
-	out := make([]*desiredObject, 0, len(r.in.Objects))
-	for _, u := range r.in.Objects {
-		d := &desiredObject{obj: u.DeepCopy()}
-		gvk := u.GroupVersionKind()
-		res, err := r.cluster.Resource(gvk)
-		switch {
-		case err == nil:
-			d.res = res
-		case meta.IsNoMatchError(err):
-			dk, ok := defined[gvk.GroupKind()]
-			if !ok || !slices.Contains(dk.versions, gvk.Version) {
-				errs = append(errs, fmt.Errorf("%s: the cluster does not serve %s (apiVersion %s): install its CustomResourceDefinition first, or add it to this stack", object.RefOf(u), gvk.Kind, gvk.GroupVersion()))
-				continue
-			}
-			d.res = object.Resource{GVR: gvk.GroupVersion().WithResource(dk.plural), Namespaced: dk.namespaced}
-			d.pending = fmt.Sprintf("its CustomResourceDefinition %s is created by this plan", dk.crd.Name)
-		default:
-			errs = append(errs, fmt.Errorf("%s: %w", object.RefOf(u), err))
+	valid := make([]*unstructured.Unstructured, 0, len(r.in.Objects))
+	for i, u := range r.in.Objects {
+		if err := object.Validate(u); err != nil {
+			errs = append(errs, fmt.Errorf("object %d of the revision (%s): %w", i+1, object.RefOf(u), err))
 			continue
 		}
-		if d.res.Namespaced && d.obj.GetNamespace() == "" {
-			if r.in.Options.Namespace == "" {
-				errs = append(errs, fmt.Errorf("%s: namespaced, but names no namespace and the stack has no target namespace: set metadata.namespace or target.namespace", object.RefOf(u)))
-				continue
-			}
-			d.obj.SetNamespace(r.in.Options.Namespace)
-		}
-		if !d.res.Namespaced && d.obj.GetNamespace() != "" {
-			errs = append(errs, fmt.Errorf("%s: %s is cluster-scoped, but names namespace %q: remove metadata.namespace", object.RefOf(u), gvk.Kind, d.obj.GetNamespace()))
+		valid = append(valid, u)
+	}
+	defined, err := definedKinds(valid)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	out := make([]*desiredObject, 0, len(valid))
+	for _, u := range valid {
+		d, err := r.prepareOne(u, defined)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		labels := d.obj.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[StackLabel] = r.in.Stack
-		d.obj.SetLabels(labels)
-		d.ref = object.RefOf(d.obj)
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b *desiredObject) int { return object.Compare(a.ref, b.ref) })
@@ -115,6 +79,93 @@ func (r *run) prepare() ([]*desiredObject, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// prepareOne maps u to its resource (or to the kind a CRD of the revision
+// defines), defaults its namespace and labels it with the stack.
+func (r *run) prepareOne(u *unstructured.Unstructured, defined map[schema.GroupKind]definedKind) (*desiredObject, error) {
+	d := &desiredObject{obj: u.DeepCopy()}
+	gvk := u.GroupVersionKind()
+	res, err := r.cluster.Resource(gvk)
+	switch {
+	case err == nil:
+		d.res = res
+	case meta.IsNoMatchError(err):
+		dk, ok := defined[gvk.GroupKind()]
+		if !ok || !slices.Contains(dk.versions, gvk.Version) {
+			return nil, fmt.Errorf("%s: the cluster does not serve %s (apiVersion %s): install its CustomResourceDefinition first, or add it to this stack", object.RefOf(u), gvk.Kind, gvk.GroupVersion())
+		}
+		d.res = object.Resource{GVR: gvk.GroupVersion().WithResource(dk.plural), Namespaced: dk.namespaced}
+		d.pending = fmt.Sprintf("its CustomResourceDefinition %s is created by this plan", dk.crd.Name)
+	default:
+		return nil, fmt.Errorf("%s: %w", object.RefOf(u), err)
+	}
+	if d.res.Namespaced && d.obj.GetNamespace() == "" {
+		if r.in.Options.Namespace == "" {
+			return nil, fmt.Errorf("%s: namespaced, but names no namespace and the stack has no target namespace: set metadata.namespace or target.namespace", object.RefOf(u))
+		}
+		d.obj.SetNamespace(r.in.Options.Namespace)
+	}
+	if !d.res.Namespaced && d.obj.GetNamespace() != "" {
+		return nil, fmt.Errorf("%s: %s is cluster-scoped, but names namespace %q: remove metadata.namespace", object.RefOf(u), gvk.Kind, d.obj.GetNamespace())
+	}
+	labels := d.obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[StackLabel] = r.in.Stack
+	d.obj.SetLabels(labels)
+	d.ref = object.RefOf(d.obj)
+	return d, nil
+}
+
+// definedKinds returns the kinds the CustomResourceDefinitions among objs
+// define. A CRD whose fields do not have the types the API server requires
+// is an error naming it and the field: the server would refuse it too.
+func definedKinds(objs []*unstructured.Unstructured) (map[schema.GroupKind]definedKind, error) {
+	defined := map[schema.GroupKind]definedKind{}
+	var errs []error
+	for _, u := range objs {
+		if u.GroupVersionKind().GroupKind() != crdKind {
+			continue
+		}
+		gk, dk, err := definedKindOf(u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w: the API server refuses such a CustomResourceDefinition too", object.RefOf(u), err))
+			continue
+		}
+		defined[gk] = dk
+	}
+	return defined, errors.Join(errs...)
+}
+
+// definedKindOf reads the group, kind, plural, scope and versions a CRD
+// defines, checking the type of every field it reads.
+func definedKindOf(u *unstructured.Unstructured) (schema.GroupKind, definedKind, error) {
+	var strs [4]string
+	for i, path := range [][]string{{"spec", "group"}, {"spec", "names", "kind"}, {"spec", "names", "plural"}, {"spec", "scope"}} {
+		var err error
+		if strs[i], err = object.StringField(u.Object, path...); err != nil {
+			return schema.GroupKind{}, definedKind{}, err
+		}
+	}
+	versions, err := object.ListField(u.Object, "spec", "versions")
+	if err != nil {
+		return schema.GroupKind{}, definedKind{}, err
+	}
+	dk := definedKind{crd: object.RefOf(u), plural: strs[2], namespaced: strs[3] == "Namespaced"}
+	for i, v := range versions {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return schema.GroupKind{}, definedKind{}, fmt.Errorf("spec.versions[%d] must be a mapping with a name (e.g. {name: v1, served: true, storage: true}), found %s", i, object.Describe(v))
+		}
+		name, err := object.StringField(m, "name")
+		if err != nil {
+			return schema.GroupKind{}, definedKind{}, fmt.Errorf("spec.versions[%d].%w", i, err)
+		}
+		dk.versions = append(dk.versions, name)
+	}
+	return schema.GroupKind{Group: strs[0], Kind: strs[1]}, dk, nil
 }
 
 // checkEmpty refuses an empty revision that would prune a non-empty

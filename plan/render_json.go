@@ -22,11 +22,14 @@ type jsonPlan struct {
 	Summary             jsonSummary `json:"summary"`
 	Destructive         []string    `json:"destructive"`
 	Changes             []Change    `json:"changes"`
-	Digest              string      `json:"digest"`
-	RestoredFrom        string      `json:"restored_from,omitempty"`
-	Held                string      `json:"held,omitempty"`
-	Rollback            string      `json:"rollback,omitempty"`
-	Stats               Stats       `json:"stats"`
+	// KnownFailures are the changes the apply is known to fail on: when
+	// there are any, the plan cannot be applied as it is.
+	KnownFailures []KnownFailure `json:"known_failures"`
+	Digest        string         `json:"digest"`
+	RestoredFrom  string         `json:"restored_from,omitempty"`
+	Held          string         `json:"held,omitempty"`
+	Rollback      string         `json:"rollback,omitempty"`
+	Stats         Stats          `json:"stats"`
 }
 
 type jsonSummary struct {
@@ -35,18 +38,26 @@ type jsonSummary struct {
 	Destroy   int  `json:"destroy"`
 	Conflicts int  `json:"conflicts"`
 	NoChanges bool `json:"no_changes"`
+	// Applicable is false when gantry apply refuses the plan whatever is
+	// approved: it is approximate, or has known failures.
+	Applicable bool `json:"applicable"`
 }
 
 // RenderJSON writes p as JSON (format_version FormatVersion). Secret values
 // are masked as in every rendering.
 func RenderJSON(w io.Writer, p *Plan) error {
 	add, change, destroy := p.Summary()
+	failures := KnownFailures(p)
+	if failures == nil {
+		failures = []KnownFailure{}
+	}
 	out := jsonPlan{
 		FormatVersion: p.FormatVersion, ID: p.ID, Stack: p.Stack, Source: p.Source, Cluster: p.Cluster,
 		CreatedAt: p.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Mode: p.Mode, Approximate: p.Approximate,
 		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
-		Summary:     jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges()},
-		Destructive: p.Destructive, Changes: p.Changes, Digest: p.Digest, Stats: p.Stats,
+		Summary: jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges(),
+			Applicable: !p.Approximate && len(failures) == 0},
+		Destructive: p.Destructive, Changes: p.Changes, KnownFailures: failures, Digest: p.Digest, Stats: p.Stats,
 		RestoredFrom: p.RestoredFrom, Held: p.Held, Rollback: p.Rollback,
 	}
 	if out.Destructive == nil {

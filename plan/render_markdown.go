@@ -147,6 +147,7 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 		}
 		fmt.Fprintf(&b, ">\n> Destroyed: %s\n\n", strings.Join(gone, ", "))
 	}
+	b.WriteString(markdownKnownFailures(p))
 	return b.String()
 }
 

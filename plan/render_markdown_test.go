@@ -81,8 +81,9 @@ func TestMarkdownDestructive(t *testing.T) {
 // bigPlan changes n ConfigMaps, each holding a 2 KB value.
 func bigPlan(t *testing.T, n int) *Plan {
 	p := examplePlan(t)
-	p.Changes, p.Destructive = nil, nil
+	p.Changes, p.Destructive, p.Desired = nil, nil, nil
 	for i := range n {
+		p.Desired = append(p.Desired, parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d, namespace: \"n\"}\n", i)))
 		p.Changes = append(p.Changes, Change{
 			Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: fmt.Sprintf("cm-%04d", i)}, APIVersion: "v1", Action: ActionUpdate,
 			Before: parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("a", 2000))),

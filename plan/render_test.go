@@ -25,7 +25,9 @@ func examplePlan(t testing.TB) *Plan {
 		FormatVersion: FormatVersion, ID: "id", Stack: "shop", CreatedAt: time.Unix(0, 0).UTC(),
 		Source:  Source{Repo: "repo", Ref: "main", Commit: "0123456789abcdef0123456789abcdef01234567", Path: "."},
 		Cluster: "https://cluster", Mode: DiffAuto, Options: Options{Prune: true, MaxPrunePercent: 25},
-		Desired: []*unstructured.Unstructured{cm},
+		Desired: []*unstructured.Unstructured{cm,
+			parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: \"n\"}\ndata: {k: new}\n"),
+			parse(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: \"n\"}\nspec: {clusterIP: 10.0.0.2}\n")},
 		Changes: []Change{
 			{Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: "a"}, APIVersion: "v1", Action: ActionCreate, After: cm},
 			{Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: "b"}, APIVersion: "v1", Action: ActionUpdate,

@@ -122,9 +122,7 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 			}
 		}
 	}
-	if conflicted := p.Conflicted(); len(conflicted) > 0 {
-		out.printf("\n%sWarning:%s %d object(s) set fields that other field managers own (marked ! above).\nThe apply fails on them unless the stack sets forceConflicts: true (which takes the fields over).\n", c.yellow, c.reset, len(conflicted))
-	}
+	renderKnownFailures(out, p, c)
 	if len(p.Destructive) > 0 {
 		out.printf("\n%sWarning: this plan is destructive%s and needs approval before it is applied:\n", c.red, c.reset)
 		for _, r := range p.Destructive {

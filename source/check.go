@@ -101,7 +101,9 @@ func checkPluginConfig(fsys filesys.FileSystem, file string) error {
 	for _, d := range splitDocuments(display(file), data) {
 		objs, err := decodeDocument(d)
 		if err != nil {
-			return nil // kustomize reports malformed configs
+			// A config gantry cannot read (wrong types hide annotations
+			// from the getters) might be a plugin: refuse it.
+			return err
 		}
 		for _, u := range objs {
 			_, function := u.GetAnnotations()[functionAnnotations[0]]

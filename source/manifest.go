@@ -80,13 +80,17 @@ func isSeparator(l []byte) bool {
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // decodeDocument parses one document into objects, flattening *List kinds. A
-// document holding only comments or whitespace yields nothing. Its errors
-// hold no value of a Secret the document describes (scrubDocument).
+// document holding only comments or whitespace yields nothing. What kubectl
+// refuses is refused here, naming the file and line: a key twice in one
+// mapping (YAML parsers keep the last silently), fields of the wrong type
+// where gantry reads them (object.Validate), a List whose items are not a
+// list. Its errors hold no value of a Secret the document describes
+// (scrubDocument).
 func decodeDocument(d document) (objs []*unstructured.Unstructured, err error) {
 	defer func() { err = scrubDocument(d, err) }()
-	js, err := yaml.YAMLToJSON(d.body)
+	js, err := yaml.YAMLToJSONStrict(d.body)
 	if err != nil {
-		return nil, fmt.Errorf("%s: invalid YAML: %s", d.file, absoluteLines(err.Error(), d.line))
+		return nil, fmt.Errorf("%s: invalid YAML: %s", d.file, describeYAMLError(err.Error(), d.line))
 	}
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 		return nil, nil
@@ -97,33 +101,56 @@ func decodeDocument(d document) (objs []*unstructured.Unstructured, err error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: not a Kubernetes object: expected a mapping with apiVersion and kind, found %s", d.where(), describe(v))
+		return nil, fmt.Errorf("%s: not a Kubernetes object: expected a mapping with apiVersion and kind, found %s", d.where(), object.Describe(v))
+	}
+	if kind, ok := m["kind"].(string); ok && strings.HasSuffix(kind, "List") {
+		if items, ok := m["items"]; ok {
+			return flattenList(d, kind, items)
+		}
 	}
 	u := &unstructured.Unstructured{Object: m}
-	if u.IsList() && strings.HasSuffix(u.GetKind(), "List") {
-		return flattenList(d, u)
-	}
 	if err := object.Validate(u); err != nil {
 		return nil, fmt.Errorf("%s: %w", d.where(), err)
 	}
 	return []*unstructured.Unstructured{u}, nil
 }
 
-func flattenList(d document, list *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	items, _ := list.Object["items"].([]any)
-	out := make([]*unstructured.Unstructured, 0, len(items))
-	for i, item := range items {
+// flattenList returns the objects of a List's items, refusing items that
+// are not a list of valid objects.
+func flattenList(d document, kind string, items any) ([]*unstructured.Unstructured, error) {
+	list, ok := items.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: %s: items must be a list of objects, found %s", d.where(), kind, object.Describe(items))
+	}
+	out := make([]*unstructured.Unstructured, 0, len(list))
+	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%s: %s items[%d]: not a Kubernetes object: found %s", d.where(), list.GetKind(), i, describe(item))
+			return nil, fmt.Errorf("%s: %s items[%d]: not a Kubernetes object: found %s", d.where(), kind, i, object.Describe(item))
 		}
 		u := &unstructured.Unstructured{Object: m}
 		if err := object.Validate(u); err != nil {
-			return nil, fmt.Errorf("%s: %s items[%d]: %w", d.where(), list.GetKind(), i, err)
+			return nil, fmt.Errorf("%s: %s items[%d]: %w", d.where(), kind, i, err)
 		}
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+var duplicateKey = regexp.MustCompile(`line (\d+): key (".*") already set in map`)
+
+// describeYAMLError rewrites a YAML parser message for people: line numbers
+// counted from the start of the file, and a duplicate key said plainly.
+func describeYAMLError(msg string, docStart int) string {
+	msg = absoluteLines(msg, docStart)
+	if m := duplicateKey.FindAllStringSubmatch(msg, -1); m != nil {
+		var parts []string
+		for _, x := range m {
+			parts = append(parts, fmt.Sprintf("line %s: key %s appears twice in the same mapping", x[1], x[2]))
+		}
+		return strings.Join(parts, "; ") + ": remove one of them (kubectl refuses duplicate fields; YAML parsers would silently keep the last)"
+	}
+	return msg
 }
 
 // absoluteLines rewrites "line N" in a YAML parser message, which counts from
@@ -131,20 +158,9 @@ func flattenList(d document, list *unstructured.Unstructured) ([]*unstructured.U
 func absoluteLines(msg string, docStart int) string {
 	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
 	return yamlLine.ReplaceAllStringFunc(msg, func(s string) string {
 		n, _ := strconv.Atoi(strings.TrimPrefix(s, "line "))
 		return "line " + strconv.Itoa(n+docStart-1)
 	})
-}
-
-func describe(v any) string {
-	switch v.(type) {
-	case []any:
-		return "a sequence"
-	case string:
-		return "a string"
-	case nil:
-		return "nothing"
-	}
-	return fmt.Sprintf("a %T", v)
 }

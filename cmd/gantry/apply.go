@@ -154,9 +154,10 @@ func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interact
 	destructive := len(p.Destructive) > 0
 	approved := false
 	switch {
-	case p.Held != "":
-		// Refused whatever the answer: do not ask. The engine refuses it
-		// and records the refusal.
+	case p.Held != "" || len(plan.KnownFailures(p)) > 0:
+		// Refused whatever the answer (held, or changes known to fail, as
+		// the plan above says): do not ask. The engine refuses it and
+		// records the refusal.
 	case interactive:
 		ok, err := askApply(g)
 		if err != nil {
