@@ -122,6 +122,9 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 	if p.Held != "" {
 		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", text(p.Held))
 	}
+	if p.Rollback != "" {
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s.\n\n", text(p.Rollback))
+	}
 	if !p.HasChanges() {
 		return b.String()
 	}

@@ -78,6 +78,25 @@ func TestMarkdownDestructive(t *testing.T) {
 	}
 }
 
+// TestMarkdownWarnings: the hold after a restore and a rollback on a stack
+// that verifies signatures are said in the pull-request plan too, not only
+// in the text plan, escaped like any string from the record.
+func TestMarkdownWarnings(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t)
+	p.Held = "the stack is held at revision 3 <!-- after a restore"
+	p.Rollback = "commit 0123456789ab is older than 89abcdef0123, the last commit applied"
+	got := markdown(t, p, DefaultMarkdownOptions())
+	for _, want := range []string{
+		"> [!WARNING]\n> the stack is held at revision 3 \\<\\!-- after a restore\n",
+		"> [!WARNING]\n> commit 0123456789ab is older than 89abcdef0123, the last commit applied.\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("markdown plan lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 // bigPlan changes n ConfigMaps, each holding a 2 KB value.
 func bigPlan(t *testing.T, n int) *Plan {
 	p := examplePlan(t)
