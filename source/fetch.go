@@ -71,7 +71,9 @@ type Commit struct {
 
 	commit *object.Commit
 	tree   *object.Tree
-	tag    *object.Tag // the annotated tag Ref names, if it names one
+	tag    *object.Tag     // the annotated tag Ref names, if it names one
+	repo   *git.Repository // the cache the commit was read from
+	dir    string          // the cache's directory, for the render sandbox
 }
 
 var (
@@ -120,7 +122,7 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: annotatedTag(r, ref)}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: annotatedTag(r, ref), repo: r, dir: dir}, nil
 }
 
 // annotatedTag returns the annotated tag ref names, or nil when ref is not

@@ -36,7 +36,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			start := time.Now()
 			for b.Loop() {
-				rev, err := commit.Render(tc.path, source.DefaultRenderOptions())
+				rev, err := commit.Render(context.Background(), tc.path, source.DefaultRenderOptions())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -21,6 +21,10 @@ type Revision struct {
 	// SHA-256 over the objects' hashes in Objects order. Two commits that render
 	// the same objects have the same Digest; any change to any object changes it.
 	Digest object.Hash
+	// BytesRead is how many bytes of the commit the render read, every read
+	// counted (the bound is RenderOptions.MaxRenderBytes). Not part of the
+	// digest.
+	BytesRead int64
 }
 
 // NewRevision sorts objs into a Revision and computes its digest. Two objects

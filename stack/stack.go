@@ -94,6 +94,9 @@ type Source struct {
 	Path string
 	// AllowRemoteBases lets kustomizations fetch remote bases. Default false.
 	AllowRemoteBases bool
+	// MaxRenderBytes bounds the bytes one render of the stack reads from
+	// its commit, every read counted. 0: source.DefaultRenderOptions'.
+	MaxRenderBytes int64
 }
 
 // Target is where a stack's objects go.

@@ -24,6 +24,7 @@ type stackFlags struct {
 	repo, ref, path   string
 	forceConflicts    bool
 	allowRemote       bool
+	maxRenderBytes    string
 	gitCacheDir       string
 }
 
@@ -36,6 +37,7 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
 	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
+	fl.StringVar(&f.maxRenderBytes, "max-render-bytes", "", "ad hoc: bytes a render may read from the commit, e.g. 512Mi (default 256Mi)")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 }
 
@@ -45,7 +47,7 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
 			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
 		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases"} {
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "max-render-bytes"} {
 			if cmd.Flags().Lookup(name).Changed {
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
@@ -61,6 +63,13 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		ns = *g.kube.Namespace
 	}
 	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote}
+	if f.maxRenderBytes != "" {
+		b, err := stack.ParseByteSize(f.maxRenderBytes)
+		if err != nil {
+			return nil, fmt.Errorf("--max-render-bytes: %w", err)
+		}
+		src.MaxRenderBytes = b
+	}
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 

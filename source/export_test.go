@@ -1,0 +1,9 @@
+package source
+
+// WithoutPreCheck returns opts with the pre-check of kustomizations off:
+// tests use it to prove that the sandbox alone keeps a render from
+// fetching.
+func WithoutPreCheck(opts RenderOptions) RenderOptions {
+	opts.skipPreCheck = true
+	return opts
+}
