@@ -7,3 +7,10 @@ func WithoutPreCheck(opts RenderOptions) RenderOptions {
 	opts.skipPreCheck = true
 	return opts
 }
+
+// WithoutYAMLBounds returns opts with the YAML bounds of reads off: tests
+// use it to prove that the sandbox's memory bound alone stops a bomb.
+func WithoutYAMLBounds(opts RenderOptions) RenderOptions {
+	opts.skipYAMLBounds = true
+	return opts
+}

@@ -57,7 +57,8 @@ type RenderOptions struct {
 	// Logger receives warnings about the sandbox; nil discards them.
 	Logger hclog.Logger `json:"-"`
 
-	skipPreCheck bool // tests: prove the sandbox alone stops fetches
+	skipPreCheck   bool // tests: prove the sandbox alone stops fetches
+	skipYAMLBounds bool // tests: prove the sandbox alone bounds memory
 }
 
 // DefaultRenderOptions returns the safe defaults: remote bases off, files

@@ -54,6 +54,7 @@ type sandboxRequest struct {
 	Path      string        // the path to render, repository-relative
 	Options   RenderOptions // the bounds
 	SkipCheck bool          // tests only
+	SkipYAML  bool          // tests only
 }
 
 // sandboxResponse is what the sandbox answers on stdout.
@@ -96,7 +97,7 @@ func sandboxRender(req sandboxRequest) (resp sandboxResponse) {
 	storage := filesystem.NewStorageWithOptions(osfs.New(req.Repo), cache.NewObjectLRUDefault(),
 		filesystem.Options{LargeObjectThreshold: 1 << 20})
 	opts := req.Options
-	opts.skipPreCheck = req.SkipCheck
+	opts.skipPreCheck, opts.skipYAMLBounds = req.SkipCheck, req.SkipYAML
 	g := &guard{}
 	view := newGitFS(storage, plumbing.NewHash(req.Tree), opts, g)
 	root := "/" + req.Path
@@ -132,7 +133,7 @@ var errSandboxSpent = errors.New("render stopped")
 
 // renderSandboxed renders rel of the commit in a sandbox process.
 func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
-	req, err := json.Marshal(sandboxRequest{Repo: c.dir, Tree: c.tree.Hash.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck})
+	req, err := json.Marshal(sandboxRequest{Repo: c.dir, Tree: c.tree.Hash.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck, SkipYAML: opts.skipYAMLBounds})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -196,7 +197,7 @@ func runSandbox(ctx context.Context, req []byte, opts RenderOptions) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("start the render sandbox: %w", err)
 	}
-	stdout.kill = func() { _ = cmd.Process.Kill() }
+	stdout.setKill(func() { _ = cmd.Process.Kill() })
 	stop := watchMemory(cmd.Process, opts.MaxMemoryBytes)
 	err = cmd.Wait()
 	overMemory := stop()
@@ -273,13 +274,14 @@ func logger(opts RenderOptions) hclog.Logger {
 }
 
 // cappedBuffer keeps up to limit bytes; past it, it drops the rest, marks
-// itself over and calls kill.
+// itself over and calls kill. (Not an embedded bytes.Buffer: io.Copy
+// would use its ReadFrom and never call Write.)
 type cappedBuffer struct {
-	bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
 	limit int64
 	over  bool
 	kill  func()
-	mu    sync.Mutex
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
@@ -288,15 +290,32 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 	if b.over {
 		return len(p), nil
 	}
-	if int64(b.Len()+len(p)) > b.limit {
+	if int64(b.buf.Len()+len(p)) > b.limit {
 		b.over = true
 		if b.kill != nil {
 			b.kill()
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+// setKill sets what Write calls when the limit is passed.
+func (b *cappedBuffer) setKill(kill func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.kill = kill
+}
+
+// Bytes returns what was kept.
+func (b *cappedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Bytes()
+}
+
+// String returns what was kept.
+func (b *cappedBuffer) String() string { return string(b.Bytes()) }
 
 // lastLine returns the last non-empty line of s, the one a Go program
 // that died says why in first... or the first line of a panic.

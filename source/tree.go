@@ -316,10 +316,7 @@ func (f *gitFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	abs := "/" + n.name
-	if n.name == "." {
-		abs = "/"
-	}
+	abs := path.Join("/", n.name)
 	if n.dir {
 		return filesys.ConfirmedDir(abs), "", nil
 	}
@@ -388,11 +385,12 @@ func (f *gitFS) ReadDir(p string) ([]string, error) {
 // order, as filepath.Walk does. A directory reached again through a link
 // below itself is not entered again.
 func (f *gitFS) Walk(p string, fn filepath.WalkFunc) error {
+	abs := path.Join("/", viewPath(p))
 	n, err := f.lookup(p)
 	if err != nil {
-		return fn("/"+viewPath(p), nil, err)
+		return fn(abs, nil, err)
 	}
-	err = f.walk("/"+viewPath(p), n, fn, nil)
+	err = f.walk(abs, n, fn, nil)
 	if errors.Is(err, filepath.SkipDir) || errors.Is(err, filepath.SkipAll) {
 		return nil
 	}
