@@ -182,7 +182,12 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 	return readManifests(fsys, dir)
 }
 
-func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ []*unstructured.Unstructured, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
+		}
+	}()
 	if !opts.skipPreCheck {
 		if err := checkKustomization(fsys, dir, opts, map[string]bool{}); err != nil {
 			return nil, err

@@ -91,7 +91,7 @@ func serveSandbox(in io.Reader, out io.Writer) int {
 func sandboxRender(req sandboxRequest) (resp sandboxResponse) {
 	defer func() {
 		if r := recover(); r != nil {
-			resp = sandboxResponse{Error: fmt.Sprintf("kustomize failed on this input (a bug in it, please report it): %v", r)}
+			resp = sandboxResponse{Error: fmt.Sprintf("the render panicked on this input: %v", r)}
 		}
 	}()
 	storage := filesystem.NewStorageWithOptions(osfs.New(req.Repo), cache.NewObjectLRUDefault(),
