@@ -14,3 +14,10 @@ func WithoutYAMLBounds(opts RenderOptions) RenderOptions {
 	opts.skipYAMLBounds = true
 	return opts
 }
+
+// InProcess returns opts that build kustomizations in this process, as
+// before the sandbox: benchmarks compare the two.
+func InProcess(opts RenderOptions) RenderOptions {
+	opts.inProcess = true
+	return opts
+}

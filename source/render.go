@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -59,6 +60,7 @@ type RenderOptions struct {
 
 	skipPreCheck   bool // tests: prove the sandbox alone stops fetches
 	skipYAMLBounds bool // tests: prove the sandbox alone bounds memory
+	inProcess      bool // benchmarks: the build without the sandbox, to compare
 }
 
 // DefaultRenderOptions returns the safe defaults: remote bases off, files
@@ -120,7 +122,7 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 	}
 	var objs []*unstructured.Unstructured
 	var read int64
-	if !opts.AllowRemoteBases && view.IsDir(root) && kustomizationFile(view, root) != "" {
+	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && kustomizationFile(view, root) != "" {
 		objs, read, err = c.renderSandboxed(ctx, rel, opts)
 	} else {
 		objs, read, err = renderView(view, g, root, opts)
@@ -140,24 +142,37 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 // a render, in the sandbox or not. It returns the objects and the bytes
 // read; a refusal of the reads wins over the error kustomize made of it.
 func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
-	var fsys filesys.FileSystem = newBoundedFS(view, opts, g)
-	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
-		var cleanup func()
-		var err error
-		fsys, root, cleanup, err = onDisk(fsys, root)
+	var objs []*unstructured.Unstructured
+	err := g.within(func() error {
+		fsys, root, cleanup, err := viewFileSystem(view, g, root, opts)
 		if err != nil {
-			if r := g.refusal(); r != nil {
-				err = r
-			}
-			return nil, g.bytesRead(), err
+			return err
 		}
 		defer cleanup()
-	}
-	objs, err := render(fsys, root, opts)
-	if r := g.refusal(); r != nil {
-		return nil, g.bytesRead(), r
-	}
+		objs, err = render(fsys, root, opts)
+		return err
+	})
 	return objs, g.bytesRead(), err
+}
+
+// viewFileSystem is the file system a render of view reads: the view
+// through the bounds, or for a kustomization with remote bases a temporary
+// checkout of it on disk.
+func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (filesys.FileSystem, string, func(), error) {
+	var fsys filesys.FileSystem = newBoundedFS(view, opts, g)
+	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
+		return onDisk(fsys, root)
+	}
+	return fsys, root, func() {}, nil
+}
+
+// within runs f and returns the guard's refusal, if any, else f's error.
+func (g *guard) within(f func() error) error {
+	err := f()
+	if r := g.refusal(); r != nil {
+		return r
+	}
+	return err
 }
 
 // Render renders dir of fsys into objects, in this process. It is
@@ -168,10 +183,11 @@ func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unst
 // by the pre-check only.
 func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
 	g := &guard{}
-	objs, err := render(newBoundedFS(fsys, opts, g), dir, opts)
-	if r := g.refusal(); r != nil {
-		return nil, r
-	}
+	var objs []*unstructured.Unstructured
+	err := g.within(func() (err error) {
+		objs, err = render(newBoundedFS(fsys, opts, g), dir, opts)
+		return err
+	})
 	return objs, err
 }
 
@@ -182,7 +198,17 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 	return readManifests(fsys, dir)
 }
 
-func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ []*unstructured.Unstructured, err error) {
+func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+	objs, err := build(fsys, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObjects(dir, objs)
+}
+
+// build checks the kustomization in dir and builds it with kustomize,
+// returning each object's JSON as kustomize writes it.
+func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
@@ -202,19 +228,40 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), err)
 	}
-	out := make([]*unstructured.Unstructured, 0, resources.Size())
+	out := make([][]byte, 0, resources.Size())
 	for _, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
 		}
+		out = append(out, js)
+	}
+	return out, nil
+}
+
+// decodeObjects decodes and validates what build returned.
+func decodeObjects(dir string, objs [][]byte) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for i, js := range objs {
 		u, err := decodeObject(js)
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
+			return nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
 		}
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// objectName names an object by what of its kind and name it has.
+func objectName(js []byte) string {
+	var o struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(js, &o)
+	return strings.TrimSuffix(o.Kind+" "+o.Metadata.Name, " ")
 }
 
 // decodeObject decodes one object's JSON and validates it.

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,9 +59,12 @@ type sandboxRequest struct {
 	SkipYAML  bool          // tests only
 }
 
-// sandboxResponse is what the sandbox answers on stdout.
+// sandboxResponse is what the sandbox answers on stdout: this as one line
+// of JSON, then Objects objects, each as its length in decimal, a newline
+// and its JSON as kustomize wrote it (framed, so that neither side scans
+// megabytes of JSON more than once).
 type sandboxResponse struct {
-	Objects   []json.RawMessage
+	Objects   int
 	BytesRead int64
 	Error     string
 }
@@ -79,8 +84,21 @@ func serveSandbox(in io.Reader, out io.Writer) int {
 	if m := req.Options.MaxMemoryBytes; m > 0 {
 		debug.SetMemoryLimit(m / 4 * 3) // collect hard before the parent stops us
 	}
-	resp := sandboxRender(req)
-	if err := json.NewEncoder(out).Encode(resp); err != nil {
+	objs, resp := sandboxRender(req)
+	w := bufio.NewWriter(out)
+	err := json.NewEncoder(w).Encode(resp)
+	for _, js := range objs {
+		if err != nil {
+			break
+		}
+		if _, err = fmt.Fprintf(w, "%d\n", len(js)); err == nil {
+			_, err = w.Write(js)
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "render sandbox: write response: %v\n", err)
 		return 2
 	}
@@ -88,10 +106,10 @@ func serveSandbox(in io.Reader, out io.Writer) int {
 }
 
 // sandboxRender renders the request from the Git cache, opened read-only.
-func sandboxRender(req sandboxRequest) (resp sandboxResponse) {
+func sandboxRender(req sandboxRequest) (objs [][]byte, resp sandboxResponse) {
 	defer func() {
 		if r := recover(); r != nil {
-			resp = sandboxResponse{Error: fmt.Sprintf("the render panicked on this input: %v", r)}
+			objs, resp = nil, sandboxResponse{Error: fmt.Sprintf("the render panicked on this input: %v", r)}
 		}
 	}()
 	storage := filesystem.NewStorageWithOptions(osfs.New(req.Repo), cache.NewObjectLRUDefault(),
@@ -104,20 +122,20 @@ func sandboxRender(req sandboxRequest) (resp sandboxResponse) {
 	if req.Path == "." {
 		root = "/"
 	}
-	objs, read, err := renderView(view, g, root, opts)
-	resp.BytesRead = read
-	if err != nil {
-		resp.Error = err.Error()
-		return resp
-	}
-	for _, u := range objs {
-		js, err := u.MarshalJSON()
+	err := g.within(func() error {
+		fsys, root, cleanup, err := viewFileSystem(view, g, root, opts)
 		if err != nil {
-			return sandboxResponse{BytesRead: read, Error: err.Error()}
+			return err
 		}
-		resp.Objects = append(resp.Objects, js)
+		defer cleanup()
+		objs, err = build(fsys, root, opts)
+		return err
+	})
+	resp = sandboxResponse{Objects: len(objs), BytesRead: g.bytesRead()}
+	if err != nil {
+		return nil, sandboxResponse{BytesRead: resp.BytesRead, Error: err.Error()}
 	}
-	return resp
+	return objs, resp
 }
 
 // refuseTransport is the sandbox's http.DefaultTransport.
@@ -131,7 +149,8 @@ func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // bound (memory, time, output): no answer to trust came back.
 var errSandboxSpent = errors.New("render stopped")
 
-// renderSandboxed renders rel of the commit in a sandbox process.
+// renderSandboxed renders rel of the commit, a kustomization, in a
+// sandbox process.
 func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
 	req, err := json.Marshal(sandboxRequest{Repo: c.dir, Tree: c.tree.Hash.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck, SkipYAML: opts.skipYAMLBounds})
 	if err != nil {
@@ -141,22 +160,37 @@ func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOpt
 	if err != nil {
 		return nil, 0, err
 	}
-	var resp sandboxResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
+	resp, objs, err := readResponse(out)
+	if err != nil {
 		return nil, 0, fmt.Errorf("the render sandbox answered garbage: %w", err)
 	}
 	if resp.Error != "" {
 		return nil, resp.BytesRead, errors.New(resp.Error)
 	}
-	objs := make([]*unstructured.Unstructured, 0, len(resp.Objects))
-	for _, js := range resp.Objects {
-		u, err := decodeObject(js)
-		if err != nil {
-			return nil, resp.BytesRead, fmt.Errorf("the render sandbox answered an invalid object: %w", err)
-		}
-		objs = append(objs, u)
+	decoded, err := decodeObjects(rel, objs)
+	return decoded, resp.BytesRead, err
+}
+
+// readResponse splits the sandbox's output into its header and objects.
+func readResponse(out []byte) (sandboxResponse, [][]byte, error) {
+	var resp sandboxResponse
+	header, rest, ok := bytes.Cut(out, []byte("\n"))
+	if !ok {
+		return resp, nil, errors.New("no header")
 	}
-	return objs, resp.BytesRead, nil
+	if err := json.Unmarshal(header, &resp); err != nil {
+		return resp, nil, err
+	}
+	objs := make([][]byte, 0, min(resp.Objects, len(rest)))
+	for range resp.Objects {
+		size, body, ok := bytes.Cut(rest, []byte("\n"))
+		n, err := strconv.Atoi(string(size))
+		if !ok || err != nil || n < 0 || n > len(body) {
+			return resp, nil, fmt.Errorf("object %d is cut short", len(objs)+1)
+		}
+		objs, rest = append(objs, body[:n]), body[n:]
+	}
+	return resp, objs, nil
 }
 
 // outputLimit bounds what a sandbox may answer: twice the bytes it may
