@@ -245,7 +245,7 @@ func runSandbox(ctx context.Context, req []byte, opts RenderOptions) ([]byte, er
 	case stdout.over:
 		return nil, fmt.Errorf("%w: the rendered objects are more than %d bytes (twice the bytes a render may read): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes", errSandboxSpent, stdout.limit)
 	case err != nil:
-		return nil, fmt.Errorf("the render sandbox failed: %w: %s", err, lastLine(stderr.String()))
+		return nil, fmt.Errorf("the render sandbox failed: %w: %s", err, why(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -351,9 +351,9 @@ func (b *cappedBuffer) Bytes() []byte {
 // String returns what was kept.
 func (b *cappedBuffer) String() string { return string(b.Bytes()) }
 
-// lastLine returns the last non-empty line of s, the one a Go program
-// that died says why in first... or the first line of a panic.
-func lastLine(s string) string {
+// why picks from a dead Go program's stderr the line saying why it died:
+// a fatal error's or a panic's, else the first.
+func why(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.Index(s, "fatal error:"); i >= 0 {
 		s = s[i:]

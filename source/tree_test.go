@@ -26,13 +26,13 @@ func linkedCommit(t *testing.T) *Commit {
 		"wide/README":    "",
 	})
 	for name, target := range map[string]string{
-		"app/base":      "../base",
-		"app/cm.yaml":   "../base/cm.yaml",
-		"base/sub/up":   "../..",
-		"app/passwd":    "/etc/passwd",
-		"app/outside":   "../../outside",
-		"app/loop1":     "loop2",
-		"app/loop2":     "loop1",
+		"app/base":       "../base",
+		"app/cm.yaml":    "../base/cm.yaml",
+		"base/sub/up":    "../..",
+		"app/passwd":     "/etc/passwd",
+		"app/outside":    "../../outside",
+		"app/loop1":      "loop2",
+		"app/loop2":      "loop1",
 		"app/self/.keep": "",
 	} {
 		p := filepath.Join(repo.Dir, name)
