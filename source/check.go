@@ -118,7 +118,7 @@ func (c *checker) entry(dir, field string, kind loads, configs bool, e string) e
 		}
 		return fmt.Errorf(" %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases", e)
 	}
-	if configs && strings.Contains(e, "\n") {
+	if configs && inlineConfig(e) {
 		return c.configs("inline "+field, []byte(e))
 	}
 	sub := path.Join(dir, e)
@@ -136,6 +136,18 @@ func (c *checker) entry(dir, field string, kind loads, configs bool, e string) e
 		return c.configs(display(sub), data)
 	}
 	return nil
+}
+
+// inlineConfig reports whether a generators/transformers/validators entry
+// is a config written inline, as kustomize tells: it parses as objects
+// (block YAML over several lines, or one line of flow YAML).
+func inlineConfig(e string) bool {
+	for _, d := range splitDocuments("inline", []byte(e)) {
+		if objs, err := decodeDocument(d); err == nil && len(objs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // field is a kustomization field whose entries kustomize loads.

@@ -84,6 +84,7 @@ var loadingFields = []struct {
 	{"ConfigMapGenerator \"c\" envs", false, pluginConfig("generators", "kind: ConfigMapGenerator\nenvs: [%q]\n"), false},
 	{"SecretGenerator \"c\" env", false, pluginConfig("generators", "kind: SecretGenerator\nenv: %q\n"), false},
 	{"inline transformers:1: PatchTransformer \"c\" path", false, inline("transformers", "kind: PatchTransformer\npath: %q\n"), false},
+	{"inline generators:1: ConfigMapGenerator \"c\" files", false, flowInline("generators", "kind: ConfigMapGenerator, files: [%q]"), true},
 }
 
 func kust(format string) func(string) map[string]string {
@@ -108,6 +109,14 @@ func inline(field, body string) func(string) map[string]string {
 	return func(e string) map[string]string {
 		doc := "apiVersion: builtin\nmetadata: {name: c}\n" + strings.Replace(body, "%q", quote(e), 1)
 		return map[string]string{"/app/kustomization.yaml": field + ":\n- |\n  " + strings.ReplaceAll(strings.TrimSpace(doc), "\n", "\n  ") + "\n"}
+	}
+}
+
+// flowInline writes the config as one line of flow YAML.
+func flowInline(field, body string) func(string) map[string]string {
+	return func(e string) map[string]string {
+		doc := "{apiVersion: builtin, metadata: {name: c}, " + strings.Replace(body, "%q", quote(e), 1) + "}"
+		return map[string]string{"/app/kustomization.yaml": field + ":\n- '" + doc + "'\n"}
 	}
 }
 

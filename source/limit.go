@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"fmt"
+	"path"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -51,7 +52,7 @@ func (b *boundedFS) Open(p string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &readOnlyFile{Reader: bytes.NewReader(data), name: viewPath(p)}, nil
+	return &readOnlyFile{Reader: bytes.NewReader(data), name: path.Base(viewPath(p))}, nil
 }
 
 // count adds n bytes read from p to the render's total.
