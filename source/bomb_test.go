@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/source"
 )
 
@@ -100,5 +101,23 @@ func TestRenderInProcessRefusesYAMLBombs(t *testing.T) {
 				t.Fatalf("err = %v, want a refusal naming the aliases", err)
 			}
 		})
+	}
+}
+
+// TestRenderRemoteBaseBomb renders, with remote bases allowed, a base from
+// another repository holding the bomb: the reads of the clone are bounded
+// too.
+func TestRenderRemoteBaseBomb(t *testing.T) {
+	base := gittest.NewRepo(t)
+	base.Commit("base", map[string]string{
+		"base/kustomization.yaml": "resources: [boom.yaml]\n",
+		"base/boom.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: boom}\ndata:\n" + bomb("  "),
+	})
+	c := commitAndFetch(t, map[string]string{"app/kustomization.yaml": "resources:\n- file://" + base.Dir + "//base?ref=main\n"})
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = true
+	_, err := c.Render(context.Background(), "app", opts)
+	if err == nil || !strings.Contains(err.Error(), "boom.yaml") || !strings.Contains(err.Error(), "alias") {
+		t.Fatalf("err = %v, want a refusal naming the file and the aliases", err)
 	}
 }

@@ -159,9 +159,9 @@ func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unst
 // through the bounds, or for a kustomization with remote bases a temporary
 // checkout of it on disk.
 func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (filesys.FileSystem, string, func(), error) {
-	var fsys filesys.FileSystem = newBoundedFS(view, opts, g)
+	fsys := newBoundedFS(view, opts, g)
 	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
-		return onDisk(fsys, root)
+		return onDisk(view, fsys, root)
 	}
 	return fsys, root, func() {}, nil
 }
@@ -342,11 +342,13 @@ func cleanRepoPath(p string) (string, error) {
 
 // onDisk writes the files of a commit's view to a new temporary directory,
 // for renders that need kustomize's on-disk loader (remote bases: kustomize
-// clones them to disk and reads them through the same file system). Every
-// file is read through the view's bounds. It returns the on-disk file
-// system, root's path inside the copy, and a cleanup that removes the
-// temporary directory and nothing else.
-func onDisk(view filesys.FileSystem, root string) (filesys.FileSystem, string, func(), error) {
+// clones them to disk and reads them through the same file system). Each
+// file copied counts against the render's budget; one over MaxFileBytes is
+// left out. It returns the on-disk file system (kustomize's reads, of the
+// copy and of its clones, go through the same bounds as any render's),
+// root's path inside the copy, and a cleanup that removes the temporary
+// directory and nothing else.
+func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, string, func(), error) {
 	tmp, err := os.MkdirTemp("", "gantry-render-")
 	if err != nil {
 		return nil, "", nil, err
@@ -357,7 +359,13 @@ func onDisk(view filesys.FileSystem, root string) (filesys.FileSystem, string, f
 		if err != nil || info.IsDir() {
 			return err
 		}
+		if size, err := view.fileSize(p); err != nil || bounds.opts.MaxFileBytes > 0 && size > bounds.opts.MaxFileBytes {
+			return err // a large file elsewhere in the repository stays out
+		}
 		data, err := view.ReadFile(p)
+		if err == nil {
+			err = bounds.count(p, len(data))
+		}
 		if err != nil {
 			return err
 		}
@@ -374,5 +382,6 @@ func onDisk(view filesys.FileSystem, root string) (filesys.FileSystem, string, f
 		cleanup()
 		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
-	return filesys.MakeFsOnDisk(), filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
+	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
+	return disk, filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
 }

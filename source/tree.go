@@ -291,6 +291,19 @@ func (f *gitFS) ReadFile(p string) ([]byte, error) {
 	return data, nil
 }
 
+// fileSize returns the size of the file at p, read from its blob's header.
+func (f *gitFS) fileSize(p string) (int64, error) {
+	n, err := f.lookup(p)
+	if err != nil {
+		return 0, err
+	}
+	b, err := object.GetBlob(f.objects, n.hash)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", n.name, err)
+	}
+	return b.Size, nil
+}
+
 func fileTooLarge(name string, size, limit int64) error {
 	return fmt.Errorf("%s is %d bytes, over the limit of %d bytes for a rendered file: keep large files out of the path rendered", display(name), size, limit)
 }
