@@ -160,7 +160,7 @@ type field struct {
 
 // fields lists the entries of every field of k that loads content.
 func fields(k *types.Kustomization) []field {
-	var patches, psm, json6902, replacements, generated []string
+	var patches, psm, json6902, replacements []string
 	for _, p := range k.Patches {
 		patches = append(patches, p.Path)
 	}
@@ -175,13 +175,7 @@ func fields(k *types.Kustomization) []field {
 	for _, r := range k.Replacements {
 		replacements = append(replacements, r.Path)
 	}
-	for _, g := range k.ConfigMapGenerator {
-		generated = append(generated, sourcePaths(g.KvPairSources)...)
-	}
-	for _, g := range k.SecretGenerator {
-		generated = append(generated, sourcePaths(g.KvPairSources)...)
-	}
-	return []field{
+	out := []field{
 		{"resources", k.Resources, loadsRoot, false},
 		//lint:ignore SA1019 deprecated, but kustomize still loads it
 		{"bases", k.Bases, loadsRoot, false},
@@ -196,7 +190,28 @@ func fields(k *types.Kustomization) []field {
 		{"patchesStrategicMerge", psm, loadsFile, false},
 		{"patchesJson6902", json6902, loadsFile, false},
 		{"replacements", replacements, loadsFile, false},
-		{"configMapGenerator/secretGenerator files", generated, loadsFile, false},
+	}
+	for i, g := range k.ConfigMapGenerator {
+		out = append(out, sourceFields(fmt.Sprintf("configMapGenerator[%d]", i), g.KvPairSources)...)
+	}
+	for i, g := range k.SecretGenerator {
+		out = append(out, sourceFields(fmt.Sprintf("secretGenerator[%d]", i), g.KvPairSources)...)
+	}
+	return out
+}
+
+// sourceFields are the file-loading fields of one generator.
+func sourceFields(name string, s types.KvPairSources) []field {
+	var files []string
+	for _, f := range s.FileSources {
+		if p, ok := fileSourcePath(f); ok {
+			files = append(files, p)
+		}
+	}
+	return []field{
+		{name + ".files", files, loadsFile, false},
+		{name + ".envs", s.EnvSources, loadsFile, false},
+		{name + ".env", []string{s.EnvSource}, loadsFile, false}, // deprecated, but kustomize still loads it
 	}
 }
 
@@ -288,19 +303,6 @@ func kustomizationFile(fsys filesys.FileSystem, dir string) string {
 		}
 	}
 	return ""
-}
-
-func sourcePaths(s types.KvPairSources) []string {
-	out := append([]string{}, s.EnvSources...)
-	if s.EnvSource != "" { // deprecated, but kustomize still loads it
-		out = append(out, s.EnvSource)
-	}
-	for _, f := range s.FileSources {
-		if p, ok := fileSourcePath(f); ok {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // fileSourcePath is the path of a generator's file source, "path" or
