@@ -105,6 +105,9 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 	opts := renderOptions(req.Stack)
 	if req.Untrusted {
 		opts = source.UntrustedRenderOptions()
+		if b := req.Stack.Source.MaxRenderBytes; b > 0 {
+			opts.MaxRenderBytes = b // the operator's gantry.yaml, not the branch
+		}
 	}
 	src, objects, err := e.render(ctx, req.Stack, opts, !req.ReadOnly)
 	if err != nil {
@@ -120,6 +123,9 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 func renderOptions(s stack.Stack) source.RenderOptions {
 	opts := source.DefaultRenderOptions()
 	opts.AllowRemoteBases = s.Source.AllowRemoteBases
+	if s.Source.MaxRenderBytes > 0 {
+		opts.MaxRenderBytes = s.Source.MaxRenderBytes
+	}
 	return opts
 }
 
@@ -135,7 +141,8 @@ func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOp
 			return plan.Source{}, nil, err
 		}
 	}
-	rev, err := commit.Render(s.Source.Path, opts)
+	opts.Logger = e.log
+	rev, err := commit.Render(ctx, s.Source.Path, opts)
 	if err != nil {
 		return plan.Source{}, nil, err
 	}

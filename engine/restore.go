@@ -168,7 +168,7 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	if err != nil {
 		return nil, err
 	}
-	rev, err := c.Render(s.Source.Path, renderOptions(s))
+	rev, err := c.Render(ctx, s.Source.Path, renderOptions(s))
 	if err != nil {
 		return nil, err
 	}

@@ -2,103 +2,228 @@ package source
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 )
 
+// loads says how kustomize loads a field's entries, which decides what it
+// fetches: a file (ldr.Load) is fetched when it is an http(s) URL; a root
+// (resources, components, generators...: ldr.New after ldr.Load) is also
+// cloned with `git` when kustomize's parser takes it for a repository.
+type loads int
+
+const (
+	loadsFile loads = iota
+	loadsRoot
+)
+
+// remote reports whether kustomize would fetch entry, loaded as kind: by
+// kustomize's own tests, not a guess of gantry's. An http(s) URL is
+// fetched by any load; a Git repository address (github.com/org/repo,
+// user@host:org/repo, ssh://, file://, .git, _git, ?ref=, //subdir) is
+// cloned by a root load, whatever the repository holds at that path.
+func remote(entry string, kind loads) bool {
+	if entry == "" || strings.Contains(entry, "\n") { // empty, or inline YAML
+		return false
+	}
+	for _, e := range []string{entry, strings.TrimSpace(entry)} {
+		if u, err := url.Parse(e); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			return true
+		}
+		if kind == loadsRoot && gitRepository(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// gitRepository asks kustomize's parser whether it takes e for a Git
+// repository: Origin.Append is the one public door to it
+// (git.NewRepoSpecFromURL is internal).
+func gitRepository(e string) (repo bool) {
+	defer func() {
+		if recover() != nil {
+			repo = true // the parser choked: refuse rather than guess
+		}
+	}()
+	return (&resource.Origin{}).Append(e).Repo != ""
+}
+
+// checker walks every kustomization reachable from the one rendered.
+type checker struct {
+	fsys filesys.FileSystem
+	opts RenderOptions
+	seen map[string]bool
+}
+
 // checkKustomization walks every kustomization reachable from dir before the
-// build and refuses, naming the file:
-//   - entries that name a remote location, unless opts.AllowRemoteBases.
-//     kustomize has no switch for this: left alone it would run `git clone` or
-//     an HTTP GET for such entries. Checking first means nothing is fetched.
+// build and refuses, naming the file, the field and the entry:
+//   - entries that name a remote location, unless opts.AllowRemoteBases, in
+//     every field that loads content and in the builtin generator and
+//     transformer configs. This is for the error message: the guarantee
+//     that nothing is fetched is the sandbox the build runs in.
 //   - generator, transformer and validator configs that are external plugins
 //     (exec or container KRM functions, Go plugins). kustomize refuses them
 //     too with plugins off, but without saying which file asked for one.
+//   - helm charts: gantry renders with helm off.
 func checkKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions, seen map[string]bool) error {
-	if seen[dir] {
+	return (&checker{fsys: fsys, opts: opts, seen: seen}).kustomization(dir)
+}
+
+func (c *checker) kustomization(dir string) error {
+	if c.seen[dir] {
 		return nil
 	}
-	seen[dir] = true
-	file := kustomizationFile(fsys, dir)
+	c.seen[dir] = true
+	file := kustomizationFile(c.fsys, dir)
 	if file == "" {
 		return nil
 	}
-	data, err := fsys.ReadFile(file)
+	data, err := c.fsys.ReadFile(file)
 	if err != nil {
 		return err
 	}
 	var k types.Kustomization
-	if err := yaml.Unmarshal(data, &k); err != nil {
+	if err := k.Unmarshal(data); err != nil {
 		return nil // kustomize reports malformed files with better context
 	}
-	check := func(field string, entries []string, recurse, plugins bool) error {
-		for i, e := range entries {
-			if isRemote(fsys, dir, e) {
-				if opts.AllowRemoteBases {
-					continue
-				}
-				return fmt.Errorf("%s: %s[%d] %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases",
-					display(file), field, i, e)
-			}
-			sub := path.Join(dir, e)
-			if recurse && fsys.IsDir(sub) {
-				if err := checkKustomization(fsys, sub, opts, seen); err != nil {
-					return err
-				}
-			} else if plugins && fsys.Exists(sub) {
-				if err := checkPluginConfig(fsys, sub); err != nil {
-					return fmt.Errorf("%s: %s[%d]: %w", display(file), field, i, err)
-				}
-			}
-		}
-		return nil
+	if len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0 || k.HelmGlobals != nil {
+		return fmt.Errorf("%s: helmCharts: gantry renders kustomizations with helm disabled: render the chart in CI and commit the output", display(file))
 	}
-	for _, f := range []struct {
-		name             string
-		entries          []string
-		recurse, plugins bool
-	}{
-		{"resources", k.Resources, true, false},
-		//lint:ignore SA1019 deprecated, but kustomize still loads it
-		{"bases", k.Bases, true, false},
-		{"components", k.Components, true, false},
-		{"generators", k.Generators, true, true},
-		{"transformers", k.Transformers, true, true},
-		{"validators", k.Validators, true, true},
-		{"crds", k.Crds, false, false},
-		{"configurations", k.Configurations, false, false},
-		{"patches", patchPaths(k), false, false},
-		{"replacements", replacementPaths(k), false, false},
-		{"configMapGenerator", generatorPaths(k.ConfigMapGenerator), false, false},
-		{"secretGenerator", secretGeneratorPaths(k.SecretGenerator), false, false},
-		{"openapi", []string{k.OpenAPI["path"]}, false, false},
-	} {
-		if err := check(f.name, f.entries, f.recurse, f.plugins); err != nil {
-			return err
+	for _, f := range fields(&k) {
+		for i, e := range f.entries {
+			if err := c.entry(dir, f.name, f.kind, f.configs, e); err != nil {
+				return fmt.Errorf("%s: %s[%d]%s", display(file), f.name, i, err)
+			}
 		}
 	}
 	return nil
 }
 
+// entry checks one entry of a field of the kustomization in dir. Its error
+// continues "file: field[i]".
+func (c *checker) entry(dir, field string, kind loads, configs bool, e string) error {
+	if remote(e, kind) {
+		if c.opts.AllowRemoteBases {
+			return nil
+		}
+		return fmt.Errorf(" %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases", e)
+	}
+	if configs && inlineConfig(e) {
+		return c.configs("inline "+field, []byte(e))
+	}
+	sub := path.Join(dir, e)
+	if kind == loadsRoot && c.fsys.IsDir(sub) {
+		if err := c.kustomization(sub); err != nil {
+			return fmt.Errorf(": %w", err)
+		}
+		return nil
+	}
+	if configs && c.fsys.Exists(sub) {
+		data, err := c.fsys.ReadFile(sub)
+		if err != nil {
+			return nil // kustomize reports unreadable files
+		}
+		return c.configs(display(sub), data)
+	}
+	return nil
+}
+
+// inlineConfig reports whether a generators/transformers/validators entry
+// is a config written inline, as kustomize tells: it parses as objects
+// (block YAML over several lines, or one line of flow YAML).
+func inlineConfig(e string) bool {
+	for _, d := range splitDocuments("inline", []byte(e)) {
+		if objs, err := decodeDocument(d); err == nil && len(objs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// field is a kustomization field whose entries kustomize loads.
+type field struct {
+	name    string
+	entries []string
+	kind    loads
+	configs bool // entries are generator/transformer/validator configs
+}
+
+// fields lists the entries of every field of k that loads content.
+func fields(k *types.Kustomization) []field {
+	var patches, psm, json6902, replacements []string
+	for _, p := range k.Patches {
+		patches = append(patches, p.Path)
+	}
+	//lint:ignore SA1019 deprecated, but kustomize still loads it
+	for _, p := range k.PatchesStrategicMerge {
+		psm = append(psm, string(p))
+	}
+	//lint:ignore SA1019 deprecated, but kustomize still loads it
+	for _, p := range k.PatchesJson6902 {
+		json6902 = append(json6902, p.Path)
+	}
+	for _, r := range k.Replacements {
+		replacements = append(replacements, r.Path)
+	}
+	out := []field{
+		{"resources", k.Resources, loadsRoot, false},
+		//lint:ignore SA1019 deprecated, but kustomize still loads it
+		{"bases", k.Bases, loadsRoot, false},
+		{"components", k.Components, loadsRoot, false},
+		{"generators", k.Generators, loadsRoot, true},
+		{"transformers", k.Transformers, loadsRoot, true},
+		{"validators", k.Validators, loadsRoot, true},
+		{"crds", k.Crds, loadsFile, false},
+		{"configurations", k.Configurations, loadsFile, false},
+		{"openapi.path", []string{k.OpenAPI["path"]}, loadsFile, false},
+		{"patches", patches, loadsFile, false},
+		{"patchesStrategicMerge", psm, loadsFile, false},
+		{"patchesJson6902", json6902, loadsFile, false},
+		{"replacements", replacements, loadsFile, false},
+	}
+	for i, g := range k.ConfigMapGenerator {
+		out = append(out, sourceFields(fmt.Sprintf("configMapGenerator[%d]", i), g.KvPairSources)...)
+	}
+	for i, g := range k.SecretGenerator {
+		out = append(out, sourceFields(fmt.Sprintf("secretGenerator[%d]", i), g.KvPairSources)...)
+	}
+	return out
+}
+
+// sourceFields are the file-loading fields of one generator.
+func sourceFields(name string, s types.KvPairSources) []field {
+	var files []string
+	for _, f := range s.FileSources {
+		if p, ok := fileSourcePath(f); ok {
+			files = append(files, p)
+		}
+	}
+	return []field{
+		{name + ".files", files, loadsFile, false},
+		{name + ".envs", s.EnvSources, loadsFile, false},
+		{name + ".env", []string{s.EnvSource}, loadsFile, false}, // deprecated, but kustomize still loads it
+	}
+}
+
 // functionAnnotations mark a config as a KRM function (exec or container).
 var functionAnnotations = []string{"config.kubernetes.io/function", "config.k8s.io/function"}
 
-// checkPluginConfig refuses a generator/transformer/validator config file
-// that asks for an external plugin rather than one of kustomize's builtins.
-func checkPluginConfig(fsys filesys.FileSystem, file string) error {
-	data, err := fsys.ReadFile(file)
-	if err != nil {
-		return nil // kustomize reports unreadable files
-	}
+// configs checks generator/transformer/validator configs (a file, or an
+// inline entry): each must be a builtin, and the fields of builtins that
+// load files may not name remote locations.
+func (c *checker) configs(where string, data []byte) error {
 	builtins := krusty.GetBuiltinPluginNames()
-	for _, d := range splitDocuments(display(file), data) {
+	for _, d := range splitDocuments(where, data) {
 		objs, err := decodeDocument(d)
 		if err != nil {
 			// A config gantry cannot read (wrong types hide annotations
@@ -109,12 +234,68 @@ func checkPluginConfig(fsys filesys.FileSystem, file string) error {
 			_, function := u.GetAnnotations()[functionAnnotations[0]]
 			_, legacy := u.GetAnnotations()[functionAnnotations[1]]
 			if function || legacy || !slices.Contains(builtins, u.GetKind()) {
-				return fmt.Errorf("%s: %s %q is an external kustomize plugin (exec, container or Go); gantry renders with plugins disabled: render it in CI and commit the output, or use a builtin generator or transformer",
+				return fmt.Errorf(": %s: %s %q is an external kustomize plugin (exec, container or Go); gantry renders with plugins disabled: render it in CI and commit the output, or use a builtin generator or transformer",
 					d.where(), u.GetKind(), u.GetName())
+			}
+			if u.GetKind() == "HelmChartInflationGenerator" {
+				return fmt.Errorf(": %s: HelmChartInflationGenerator %q: gantry renders kustomizations with helm disabled: render the chart in CI and commit the output", d.where(), u.GetName())
+			}
+			for _, p := range configPaths(u) {
+				if remote(p.value, loadsFile) && !c.opts.AllowRemoteBases {
+					return fmt.Errorf(": %s: %s %q %s %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases",
+						d.where(), u.GetKind(), u.GetName(), p.field, p.value)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// configPath is a field of a builtin config that names a file to load.
+type configPath struct{ field, value string }
+
+// configPaths returns the file-loading fields of a builtin config: those
+// whose builtin calls its loader's Load (kustomize api/internal/builtins).
+func configPaths(u *unstructured.Unstructured) []configPath {
+	var out []configPath
+	str := func(field string, keys ...string) {
+		if v, ok, _ := unstructured.NestedString(u.Object, keys...); ok {
+			out = append(out, configPath{field, v})
+		}
+	}
+	strs := func(field string, keys ...string) {
+		vs, _, _ := unstructured.NestedStringSlice(u.Object, keys...)
+		for _, v := range vs {
+			out = append(out, configPath{field, v})
+		}
+	}
+	switch u.GetKind() {
+	case "PatchTransformer", "PatchJson6902Transformer":
+		str("path", "path")
+	case "PatchStrategicMergeTransformer":
+		strs("paths", "paths")
+	case "ValueAddTransformer":
+		str("targetFilePath", "targetFilePath")
+	case "ConfigMapGenerator", "SecretGenerator":
+		strs("files", "files")
+		strs("envs", "envs")
+		str("env", "env")
+		for i := range out {
+			if out[i].field == "files" {
+				out[i].value, _ = fileSourcePath(out[i].value)
+			}
+		}
+	case "ReplacementTransformer":
+		list, _, _ := unstructured.NestedSlice(u.Object, "replacements")
+		for _, r := range list {
+			if m, ok := r.(map[string]any); ok {
+				if p, ok := m["path"].(string); ok {
+					out = append(out, configPath{"replacements.path", p})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func kustomizationFile(fsys filesys.FileSystem, dir string) string {
@@ -126,83 +307,24 @@ func kustomizationFile(fsys filesys.FileSystem, dir string) string {
 	return ""
 }
 
-// isRemote reports whether a kustomization entry names something kustomize
-// would fetch over the network rather than read from the repository.
-func isRemote(fsys filesys.FileSystem, dir, entry string) bool {
-	e := strings.TrimSpace(entry)
-	if e == "" || strings.Contains(e, "\n") { // empty, or an inline patch
-		return false
+// fileSourcePath is the path of a generator's file source, "path" or
+// "key=path", as kustomize reads it (generators.ParseFileSource): a
+// source with more than one '=' is an error there, and loads nothing.
+func fileSourcePath(source string) (string, bool) {
+	switch strings.Count(source, "=") {
+	case 0:
+		return source, true
+	case 1:
+		_, p, _ := strings.Cut(source, "=")
+		return p, true
 	}
-	if strings.Contains(e, "://") || strings.HasPrefix(e, "git@") || strings.HasPrefix(e, "git::") {
-		return true
-	}
-	// "github.com/org/repo//path?ref=v1": a host name as first segment, unless
-	// the repository really has a directory or file of that name.
-	first, _, hasSlash := strings.Cut(e, "/")
-	if hasSlash && strings.Contains(first, ".") && first != "." && first != ".." {
-		return !fsys.Exists(path.Join(dir, first))
-	}
-	return false
-}
-
-func patchPaths(k types.Kustomization) []string {
-	var out []string
-	for _, p := range k.Patches {
-		out = append(out, p.Path)
-	}
-	//lint:ignore SA1019 deprecated, but kustomize still loads it
-	for _, p := range k.PatchesJson6902 {
-		out = append(out, p.Path)
-	}
-	//lint:ignore SA1019 deprecated, but kustomize still loads it
-	for _, p := range k.PatchesStrategicMerge {
-		out = append(out, string(p))
-	}
-	return out
-}
-
-func replacementPaths(k types.Kustomization) []string {
-	var out []string
-	for _, r := range k.Replacements {
-		out = append(out, r.Path)
-	}
-	return out
-}
-
-func generatorPaths(gs []types.ConfigMapArgs) []string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, sourcePaths(g.KvPairSources)...)
-	}
-	return out
-}
-
-func secretGeneratorPaths(gs []types.SecretArgs) []string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, sourcePaths(g.KvPairSources)...)
-	}
-	return out
-}
-
-func sourcePaths(s types.KvPairSources) []string {
-	out := append([]string{}, s.EnvSources...)
-	if s.EnvSource != "" { // deprecated, but kustomize still loads it
-		out = append(out, s.EnvSource)
-	}
-	for _, f := range s.FileSources {
-		if _, p, ok := strings.Cut(f, "="); ok {
-			f = p
-		}
-		out = append(out, f)
-	}
-	return out
+	return "", false
 }
 
 // display turns an in-memory path ("/overlays/dev/x.yaml") into the
 // repository-relative path users know.
 func display(p string) string {
-	if p == "/" {
+	if p == "/" || p == "." {
 		return "."
 	}
 	return strings.TrimPrefix(p, "/")

@@ -86,6 +86,8 @@ type Commit struct {
 	tree    *object.Tree
 	tag     *object.Tag            // the annotated tag Ref names, if it names one
 	tagName plumbing.ReferenceName // the ref tag was found by (refs/tags/...)
+	repo    *git.Repository        // the cache the commit was read from
+	dir     string                 // the cache's directory, for the render sandbox
 }
 
 var (
@@ -139,7 +141,7 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
 	tagName, tag := annotatedTag(r, ref)
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName, repo: r, dir: dir}, nil
 }
 
 // annotatedTag returns the annotated tag ref names and the ref it was found

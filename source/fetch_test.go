@@ -147,7 +147,7 @@ func TestFetchForcePushedBranch(t *testing.T) {
 	if c.SHA != rewritten {
 		t.Errorf("Fetch(main) after force push = %s, want %s", c.SHA, rewritten)
 	}
-	rev, err := c.Render("app", source.DefaultRenderOptions())
+	rev, err := c.Render(context.Background(), "app", source.DefaultRenderOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

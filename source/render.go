@@ -1,6 +1,8 @@
 package source
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,7 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -24,31 +28,69 @@ type RenderOptions struct {
 	// (git URLs, https:// resources). Off by default: a revision should depend
 	// on its commit alone, and fetching during a render is a network path an
 	// attacker with write access to the repository could point anywhere.
-	// When on, the commit is rendered from a temporary checkout on disk and
-	// kustomize runs the `git` binary, which must be on PATH.
+	// When off, Commit.Render builds kustomizations in a sandbox that cannot
+	// fetch (see docs/security.md). When on, the commit is rendered in this
+	// process from a temporary checkout on disk and kustomize runs the `git`
+	// binary, which must be on PATH.
 	AllowRemoteBases bool
-	// MaxFileBytes bounds the files read (0: no limit): one larger under
-	// the path rendered is an error, one elsewhere in the commit is left out
-	// unread. Nobody who can push a branch can make gantry read gigabytes
-	// into memory.
+	// MaxFileBytes bounds each file read (0: no limit). A file over it is
+	// an error when the render reads it; files the render does not reach
+	// are never read.
 	MaxFileBytes int64
-	// RefuseEscapingSymlinks refuses a commit holding a symlink whose target
-	// leaves the repository (an absolute path, or ../ beyond the root),
-	// instead of dropping it: for untrusted branches, an attempt is an error
-	// worth seeing.
+	// MaxRenderBytes bounds the bytes one render reads in total (0: no
+	// limit), every read counted: the same file read through two paths or
+	// twice counts twice. Sandboxed renders also refuse an output of more
+	// than twice this. gantry.yaml: source.maxRenderBytes.
+	MaxRenderBytes int64
+	// MaxTreeEntries bounds the Git tree entries a render decodes or lists
+	// (0: no limit).
+	MaxTreeEntries int
+	// RefuseEscapingSymlinks refuses a symlink the render comes across whose
+	// target leaves the repository (an absolute path, or ../ beyond the
+	// root), instead of leaving it out: for untrusted branches, an attempt
+	// is an error worth seeing.
 	RefuseEscapingSymlinks bool
+	// MaxMemoryBytes bounds the memory of a sandboxed render's process (0:
+	// no limit): it is stopped when its resident memory passes this.
+	MaxMemoryBytes int64
+	// Timeout bounds a sandboxed render (0: only the context's deadline).
+	Timeout time.Duration
+	// Logger receives warnings about the sandbox; nil discards them.
+	Logger hclog.Logger `json:"-"`
+
+	skipPreCheck   bool // tests: prove the sandbox alone stops fetches
+	skipYAMLBounds bool // tests: prove the sandbox alone bounds memory
+	inProcess      bool // benchmarks: the build without the sandbox, to compare
 }
 
 // DefaultRenderOptions returns the safe defaults: remote bases off, files
-// up to 32 MiB (kube-prometheus's largest manifest is 1.5 MB).
-func DefaultRenderOptions() RenderOptions { return RenderOptions{MaxFileBytes: 32 << 20} }
+// up to 32 MiB (kube-prometheus's largest manifest is 1.5 MB), 256 MiB read
+// per render (all of kube-prometheus is 5.7 MB), 200,000 tree entries, 1 GiB
+// of memory and 2 minutes for a sandboxed render.
+func DefaultRenderOptions() RenderOptions {
+	return RenderOptions{
+		MaxFileBytes:   32 << 20,
+		MaxRenderBytes: 256 << 20,
+		MaxTreeEntries: 200000,
+		MaxMemoryBytes: 1 << 30,
+		Timeout:        2 * time.Minute,
+	}
+}
 
 // UntrustedRenderOptions are for branches anyone may push to (pull
-// requests from forks): no remote bases, files up to 8 MiB, and symlinks
-// leaving the repository refused. Plugins are always off and loads always
-// confined to each kustomization's root.
+// requests from forks): no remote bases, files up to 8 MiB, 64 MiB read in
+// total, 512 MiB of memory, one minute, and symlinks leaving the repository
+// refused. Plugins are always off and loads always confined to each
+// kustomization's root.
 func UntrustedRenderOptions() RenderOptions {
-	return RenderOptions{MaxFileBytes: 8 << 20, RefuseEscapingSymlinks: true}
+	return RenderOptions{
+		MaxFileBytes:           8 << 20,
+		MaxRenderBytes:         64 << 20,
+		MaxTreeEntries:         100000,
+		MaxMemoryBytes:         512 << 20,
+		Timeout:                time.Minute,
+		RefuseEscapingSymlinks: true,
+	}
 }
 
 // manifestExts are the file extensions read from a plain YAML directory.
@@ -56,43 +98,100 @@ var manifestExts = []string{".yaml", ".yml", ".json"}
 
 // Render renders p, a path inside the commit, into a Revision. A directory
 // holding a kustomization is built with kustomize (plugins off, files loaded
-// only from inside each kustomization's root); any other directory is read as
-// plain manifests, recursively; a single file is read as plain manifests.
-func (c *Commit) Render(p string, opts RenderOptions) (*Revision, error) {
+// only from inside each kustomization's root; without AllowRemoteBases in a
+// sandbox process that cannot fetch); any other directory is read as plain
+// manifests, recursively; a single file is read as plain manifests. Only
+// what the render reaches is read from the commit, within opts' bounds.
+func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Revision, error) {
 	rel, err := cleanRepoPath(p)
 	if err != nil {
 		return nil, err
 	}
-	fsys, err := treeFileSystem(c.tree, opts, rel)
-	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", c.Repo, object.ShortSHA(c.SHA), err)
-	}
+	g := &guard{}
+	view := newGitFS(c.repo.Storer, c.tree.Hash, opts, g)
 	root := "/" + rel
 	if rel == "." {
 		root = "/"
 	}
-	if !fsys.Exists(root) {
+	if !view.Exists(root) {
+		if err := g.refusal(); err != nil {
+			return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
+		}
 		return nil, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
 			rel, c.Repo, c.Ref, object.ShortSHA(c.SHA))
 	}
-	if opts.AllowRemoteBases {
-		var cleanup func()
-		fsys, root, cleanup, err = onDisk(fsys, root)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
+	var objs []*unstructured.Unstructured
+	var read int64
+	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && kustomizationFile(view, root) != "" {
+		objs, read, err = c.renderSandboxed(ctx, rel, opts)
+	} else {
+		objs, read, err = renderView(view, g, root, opts)
 	}
-	objs, err := Render(fsys, root, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 	}
-	return NewRevision(c.SHA, objs)
+	rev, err := NewRevision(c.SHA, objs)
+	if err != nil {
+		return nil, err
+	}
+	rev.BytesRead = read
+	return rev, nil
 }
 
-// Render renders dir of fsys into objects. It is Commit.Render without Git:
-// callers holding a file system of their own (tests, local tools) use it.
+// renderView renders root of a commit's view in this process: the body of
+// a render, in the sandbox or not. It returns the objects and the bytes
+// read; a refusal of the reads wins over the error kustomize made of it.
+func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
+	var objs []*unstructured.Unstructured
+	err := g.within(func() error {
+		fsys, root, cleanup, err := viewFileSystem(view, g, root, opts)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		objs, err = render(fsys, root, opts)
+		return err
+	})
+	return objs, g.bytesRead(), err
+}
+
+// viewFileSystem is the file system a render of view reads: the view
+// through the bounds, or for a kustomization with remote bases a temporary
+// checkout of it on disk.
+func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (filesys.FileSystem, string, func(), error) {
+	fsys := newBoundedFS(view, opts, g)
+	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
+		return onDisk(view, fsys, root)
+	}
+	return fsys, root, func() {}, nil
+}
+
+// within runs f and returns the guard's refusal, if any, else f's error.
+func (g *guard) within(f func() error) error {
+	err := f()
+	if r := g.refusal(); r != nil {
+		return r
+	}
+	return err
+}
+
+// Render renders dir of fsys into objects, in this process. It is
+// Commit.Render without Git and without the sandbox: for callers holding a
+// file system of their own (tests, local tools) with content they trust
+// not to name remote locations. The reads are bounded as Commit.Render's
+// (MaxFileBytes, MaxRenderBytes, YAML bounds); remote entries are refused
+// by the pre-check only.
 func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+	g := &guard{}
+	var objs []*unstructured.Unstructured
+	err := g.within(func() (err error) {
+		objs, err = render(newBoundedFS(fsys, opts, g), dir, opts)
+		return err
+	})
+	return objs, err
+}
+
+func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
 	if fsys.IsDir(dir) && kustomizationFile(fsys, dir) != "" {
 		return renderKustomization(fsys, dir, opts)
 	}
@@ -100,8 +199,25 @@ func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 }
 
 func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
-	if err := checkKustomization(fsys, dir, opts, map[string]bool{}); err != nil {
+	objs, err := build(fsys, dir, opts)
+	if err != nil {
 		return nil, err
+	}
+	return decodeObjects(dir, objs)
+}
+
+// build checks the kustomization in dir and builds it with kustomize,
+// returning each object's JSON as kustomize writes it.
+func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
+		}
+	}()
+	if !opts.skipPreCheck {
+		if err := checkKustomization(fsys, dir, opts, map[string]bool{}); err != nil {
+			return nil, err
+		}
 	}
 	k := krusty.MakeKustomizer(&krusty.Options{
 		Reorder:          krusty.ReorderOptionNone,
@@ -112,23 +228,53 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
 	}
-	out := make([]*unstructured.Unstructured, 0, resources.Size())
+	out := make([][]byte, 0, resources.Size())
 	for _, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
 		}
-		var m map[string]any
-		if err := utiljson.Unmarshal(js, &m); err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if err := object.Validate(u); err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), object.ScrubError(err, u))
+		out = append(out, js)
+	}
+	return out, nil
+}
+
+// decodeObjects decodes and validates what build returned.
+func decodeObjects(dir string, objs [][]byte) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for i, js := range objs {
+		u, err := decodeObject(js)
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
 		}
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// objectName names an object by what of its kind and name it has.
+func objectName(js []byte) string {
+	var o struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(js, &o)
+	return strings.TrimSuffix(o.Kind+" "+o.Metadata.Name, " ")
+}
+
+// decodeObject decodes one object's JSON and validates it.
+func decodeObject(js []byte) (*unstructured.Unstructured, error) {
+	var m map[string]any
+	if err := utiljson.Unmarshal(js, &m); err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if err := object.Validate(u); err != nil {
+		return nil, object.ScrubError(err, u)
+	}
+	return u, nil
 }
 
 // readManifests reads every manifest file under dir (or dir itself, when it is
@@ -194,22 +340,32 @@ func cleanRepoPath(p string) (string, error) {
 	return c, nil
 }
 
-// onDisk copies an in-memory tree to a new temporary directory, for renders
-// that need kustomize's on-disk loader (remote bases). It returns the on-disk
-// file system, root's path inside the copy, and a cleanup that removes the
-// temporary directory and nothing else.
-func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, func(), error) {
+// onDisk writes the files of a commit's view to a new temporary directory,
+// for renders that need kustomize's on-disk loader (remote bases: kustomize
+// clones them to disk and reads them through the same file system). Each
+// file copied counts against the render's budget; one over MaxFileBytes is
+// left out. It returns the on-disk file system (kustomize's reads, of the
+// copy and of its clones, go through the same bounds as any render's),
+// root's path inside the copy, and a cleanup that removes the temporary
+// directory and nothing else.
+func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, string, func(), error) {
 	tmp, err := os.MkdirTemp("", "gantry-render-")
 	if err != nil {
 		return nil, "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	base := filepath.Join(tmp, "repo")
-	err = mem.Walk("/", func(p string, info os.FileInfo, err error) error {
+	err = view.Walk("/", func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
 		}
-		data, err := mem.ReadFile(p)
+		if size, err := view.fileSize(p); err != nil || bounds.opts.MaxFileBytes > 0 && size > bounds.opts.MaxFileBytes {
+			return err // a large file elsewhere in the repository stays out
+		}
+		data, err := view.ReadFile(p)
+		if err == nil {
+			err = bounds.count(p, len(data))
+		}
 		if err != nil {
 			return err
 		}
@@ -226,5 +382,6 @@ func onDisk(mem filesys.FileSystem, root string) (filesys.FileSystem, string, fu
 		cleanup()
 		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
-	return filesys.MakeFsOnDisk(), filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
+	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
+	return disk, filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
 }

@@ -156,7 +156,7 @@ func TestRenderCorpus(t *testing.T) {
 
 	for _, p := range slices.Sorted(maps.Keys(cases)) {
 		t.Run(strings.ReplaceAll(p, "/", "_"), func(t *testing.T) {
-			rev, err := commit.Render(p, source.DefaultRenderOptions())
+			rev, err := commit.Render(context.Background(), p, source.DefaultRenderOptions())
 			if err != nil {
 				t.Fatalf("Render(%s): %v", p, err)
 			}
@@ -177,7 +177,7 @@ func TestRenderCorpus(t *testing.T) {
 					t.Fatalf("objects not sorted and unique at %d: %s, %s", i, object.RefOf(rev.Objects[i-1]), object.RefOf(rev.Objects[i]))
 				}
 			}
-			again, err := commit.Render(p, source.DefaultRenderOptions())
+			again, err := commit.Render(context.Background(), p, source.DefaultRenderOptions())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +212,7 @@ items:
 		"m/README.md":             "not a manifest",
 		"m/.hidden/skip.yaml":     "this: is not read",
 	})
-	rev, err := c.Render("m", source.DefaultRenderOptions())
+	rev, err := c.Render(context.Background(), "m", source.DefaultRenderOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestRenderDigest(t *testing.T) {
 	b := commitAndFetch(t, map[string]string{"m/other.yml": "# same\nkind: ConfigMap\napiVersion: v1\ndata: {j: w, k: v}\nmetadata: {namespace: x, name: a}\n"})
 	c := commitAndFetch(t, map[string]string{"m/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: x\ndata:\n  k: v\n  j: changed\n"})
 	render := func(c *source.Commit) *source.Revision {
-		rev, err := c.Render("m", source.DefaultRenderOptions())
+		rev, err := c.Render(context.Background(), "m", source.DefaultRenderOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,14 +281,14 @@ func TestRenderSymlinksStayInsideRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := c.Render("app", source.DefaultRenderOptions())
+	rev, err := c.Render(context.Background(), "app", source.DefaultRenderOptions())
 	if err != nil {
 		t.Fatalf("render through an in-repository directory symlink: %v", err)
 	}
 	if len(rev.Objects) != 1 || rev.Objects[0].GetName() != "from-link" {
 		t.Errorf("got %d objects, want ConfigMap from-link", len(rev.Objects))
 	}
-	_, err = c.Render("leak", source.DefaultRenderOptions())
+	_, err = c.Render(context.Background(), "leak", source.DefaultRenderOptions())
 	if err == nil {
 		t.Fatal("a symlink to /etc/passwd was rendered; it must not be readable")
 	}
@@ -355,7 +355,7 @@ metadata:
 		{"file outside the kustomization root", "kescape", []string{"kescape", "outside.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.Render(tc.path, source.DefaultRenderOptions())
+			_, err := c.Render(context.Background(), tc.path, source.DefaultRenderOptions())
 			if err == nil {
 				t.Fatal("Render succeeded, want an error")
 			}
@@ -384,10 +384,10 @@ func TestRenderRemoteBasesWhenAllowed(t *testing.T) {
 	remote := fmt.Sprintf("file://%s//base?ref=main", base.Dir)
 	c := commitAndFetch(t, map[string]string{"app/kustomization.yaml": "resources:\n- " + remote + "\n"})
 
-	if _, err := c.Render("app", source.DefaultRenderOptions()); err == nil || !strings.Contains(err.Error(), "remote bases are disabled") {
+	if _, err := c.Render(context.Background(), "app", source.DefaultRenderOptions()); err == nil || !strings.Contains(err.Error(), "remote bases are disabled") {
 		t.Fatalf("default options: err = %v, want remote bases disabled", err)
 	}
-	rev, err := c.Render("app", source.RenderOptions{AllowRemoteBases: true})
+	rev, err := c.Render(context.Background(), "app", source.RenderOptions{AllowRemoteBases: true})
 	if err != nil {
 		t.Fatalf("AllowRemoteBases: %v", err)
 	}
@@ -413,7 +413,7 @@ func TestRenderRemoteBasesCleansUpOnlyItsCheckout(t *testing.T) {
 		"a/b/cm.yaml":            configMap("nested", "1"),
 	})
 	for _, p := range []string{".", "a/b"} {
-		if _, err := c.Render(p, source.RenderOptions{AllowRemoteBases: true}); err != nil {
+		if _, err := c.Render(context.Background(), p, source.RenderOptions{AllowRemoteBases: true}); err != nil {
 			t.Fatalf("Render(%q): %v", p, err)
 		}
 		entries, err := os.ReadDir(tmp)

@@ -16,6 +16,10 @@ type Revision struct {
 	// Objects are the rendered objects, sorted by object.Compare of their
 	// refs; no two have the same ref.
 	Objects []*unstructured.Unstructured
+	// BytesRead is how many bytes of the commit the render read, every read
+	// counted (the bound is RenderOptions.MaxRenderBytes). Not part of the
+	// digest.
+	BytesRead int64
 }
 
 // NewRevision sorts objs into a Revision. Two objects with the same ref are

@@ -1,140 +1,398 @@
 package source
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // maxSymlinkHops bounds how many symlinks are followed to resolve one path.
 const maxSymlinkHops = 8
 
-// FileSystem returns an in-memory copy of the commit's tree, rooted at "/".
-// Rendering reads only this copy, so nothing outside the committed tree (the
-// rest of the disk, the working tree, uncommitted files) can leak into a
-// revision. Symlinks are replaced by a copy of their target when the target
-// is inside the repository and dropped otherwise; submodules are not fetched.
-func (c *Commit) FileSystem() (filesys.FileSystem, error) {
-	return treeFileSystem(c.tree, DefaultRenderOptions(), ".")
+// maxLinkTarget bounds the length of a symlink's target: longer is no path.
+const maxLinkTarget = 4096
+
+// FileSystem returns the commit's tree as a read-only file system rooted at
+// "/", read lazily (a file's content is read when it is read, not before)
+// and bounded by DefaultRenderOptions. Rendering reads only this view, so
+// nothing outside the committed tree (the rest of the disk, the working
+// tree, uncommitted files) can leak into a revision. A symlink reads as its
+// target when the target is inside the repository and is absent otherwise;
+// submodules are absent.
+func (c *Commit) FileSystem() filesys.FileSystem {
+	return newGitFS(c.repo.Storer, c.tree.Hash, DefaultRenderOptions(), &guard{})
 }
 
-// treeFileSystem copies tree into memory, refusing what opts refuse: a file
-// over MaxFileBytes under dir (the path rendered) is an error; one elsewhere
-// is left out unread, so that a large asset somewhere in a repository does
-// not stop its stacks; a symlink out of the repository is an error when
-// RefuseEscapingSymlinks is set.
-func treeFileSystem(tree *object.Tree, opts RenderOptions, dir string) (filesys.FileSystem, error) {
-	fsys := filesys.MakeFsInMemory()
-	files := map[string][]byte{}
-	links := map[string]string{}
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if err == io.EOF {
-			break
+// guard keeps the first refusal of a render's reads. kustomize asks
+// Exists and IsDir, which cannot return an error, and it wraps or replaces
+// the errors of reads it retries another way; the render reports the
+// refusal kept here instead of kustomize's "does not exist".
+type guard struct {
+	mu   sync.Mutex
+	err  error
+	read int64 // bytes read by ReadFile and Open, each read counted
+}
+
+// refuse keeps err when it is the first refusal, and returns it.
+func (g *guard) refuse(err error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = err
+	}
+	return err
+}
+
+// refusal returns the first refusal, or nil.
+func (g *guard) refusal() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// gitFS is a read-only filesys.FileSystem over one Git tree, rooted at "/".
+// Trees are decoded when a path goes through them and blobs are read when
+// a file is read: what a render does not reach costs nothing. Every tree
+// entry decoded or listed counts against MaxTreeEntries, so a tree of a
+// million entries, or a directory linked forty times, is refused instead of
+// walked.
+type gitFS struct {
+	objects storer.EncodedObjectStorer
+	root    plumbing.Hash
+	opts    RenderOptions
+	guard   *guard
+
+	mu      sync.Mutex
+	trees   map[plumbing.Hash][]object.TreeEntry
+	links   map[plumbing.Hash]string
+	entries int
+}
+
+func newGitFS(objects storer.EncodedObjectStorer, root plumbing.Hash, opts RenderOptions, g *guard) *gitFS {
+	return &gitFS{
+		objects: objects, root: root, opts: opts, guard: g,
+		trees: map[plumbing.Hash][]object.TreeEntry{},
+		links: map[plumbing.Hash]string{},
+	}
+}
+
+// node is a resolved path: a directory (tree) or a file (blob).
+type node struct {
+	name string // repository-relative path as asked, "." for the root
+	dir  bool
+	mode filemode.FileMode
+	hash plumbing.Hash
+}
+
+// notExist is the error for paths that are not in the view; it says so
+// as kustomize's in-memory file system does and is an fs.ErrNotExist.
+type notExist string
+
+func (e notExist) Error() string { return fmt.Sprintf("'%s' doesn't exist", string(e)) }
+func (e notExist) Unwrap() error { return fs.ErrNotExist }
+
+func errNotExist(p string) error { return notExist(p) }
+
+// lookup resolves p (absolute in the view, or relative to its root),
+// following symlinks inside the repository. An escaping link is absent, or
+// a refusal under RefuseEscapingSymlinks.
+func (f *gitFS) lookup(p string) (node, error) {
+	rel := viewPath(p)
+	parts := splitPath(rel)
+	cur := node{name: ".", dir: true, mode: filemode.Dir, hash: f.root}
+	hops := 0
+	for i := 0; i < len(parts); i++ {
+		if !cur.dir {
+			return node{}, errNotExist(p)
 		}
+		e, ok, err := f.entry(cur.hash, parts[i])
 		if err != nil {
-			return nil, fmt.Errorf("read tree: %w", err)
+			return node{}, err
 		}
-		switch entry.Mode {
-		case filemode.Dir:
-			if err := fsys.MkdirAll("/" + name); err != nil {
-				return nil, err
-			}
-			continue
+		if !ok {
+			return node{}, errNotExist(p)
+		}
+		here := path.Join(append([]string{"."}, parts[:i+1]...)...)
+		switch e.Mode {
 		case filemode.Submodule:
-			continue
-		}
-		blob, err := tree.TreeEntryFile(&entry)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if opts.MaxFileBytes > 0 && blob.Size > opts.MaxFileBytes {
-			if dir == "." || name == dir || strings.HasPrefix(name, dir+"/") {
-				return nil, fmt.Errorf("%s is %d bytes, over the limit of %d bytes for a rendered file: keep large files out of the path rendered", name, blob.Size, opts.MaxFileBytes)
+			return node{}, errNotExist(p)
+		case filemode.Symlink:
+			hops++
+			target, err := f.linkTarget(e.Hash)
+			if err != nil {
+				return node{}, err
 			}
-			continue
-		}
-		content, err := blob.Contents()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if entry.Mode == filemode.Symlink {
-			links[name] = content
-			continue
-		}
-		files[name] = []byte(content)
-	}
-	for name, content := range files {
-		if err := fsys.WriteFile("/"+name, content); err != nil {
-			return nil, fmt.Errorf("copy %s: %w", name, err)
-		}
-	}
-	for name := range links {
-		if opts.RefuseEscapingSymlinks {
-			if _, ok := resolveLink(links, name); !ok {
-				return nil, fmt.Errorf("%s is a symlink to %q, which leaves the repository (or loops): refused for this render", name, links[name])
+			next, ok := followLink(here, target)
+			if !ok || hops > maxSymlinkHops {
+				if f.opts.RefuseEscapingSymlinks {
+					return node{}, f.guard.refuse(fmt.Errorf("%s is a symlink to %q, which leaves the repository (or loops): refused for this render", here, target))
+				}
+				return node{}, errNotExist(p)
 			}
+			parts = append(splitPath(next), parts[i+1:]...)
+			cur, i = node{name: ".", dir: true, mode: filemode.Dir, hash: f.root}, -1
+			continue
 		}
-		if err := copyLink(fsys, files, links, name); err != nil {
-			return nil, err
-		}
+		cur = node{dir: e.Mode == filemode.Dir, mode: e.Mode, hash: e.Hash}
 	}
-	return fsys, nil
+	cur.name = rel
+	return cur, nil
 }
 
-// copyLink materialises the symlink at name as a copy of its target file or
-// directory, when the target resolves inside the repository.
-func copyLink(fsys filesys.FileSystem, files map[string][]byte, links map[string]string, name string) error {
-	target, ok := resolveLink(links, name)
-	if !ok {
+// followLink returns the repository-relative path a link at here pointing
+// at target names, or false when it leaves the repository.
+func followLink(here, target string) (string, bool) {
+	if target == "" || path.IsAbs(target) || strings.ContainsRune(target, 0) {
+		return "", false
+	}
+	next := path.Join(path.Dir(here), target)
+	if next == ".." || strings.HasPrefix(next, "../") {
+		return "", false
+	}
+	return next, true
+}
+
+// viewPath turns a path of the view ("/a/b", "a/b", "/") into a clean
+// repository-relative one ("a/b", ".").
+func viewPath(p string) string {
+	c := path.Clean("/" + filepath.ToSlash(p))
+	if c == "/" {
+		return "."
+	}
+	return c[1:]
+}
+
+func splitPath(rel string) []string {
+	if rel == "." || rel == "" {
 		return nil
 	}
-	if content, isFile := files[target]; isFile {
-		return fsys.WriteFile("/"+name, content)
+	return strings.Split(rel, "/")
+}
+
+// entry finds name in the tree h.
+func (f *gitFS) entry(h plumbing.Hash, name string) (object.TreeEntry, bool, error) {
+	entries, err := f.tree(h)
+	if err != nil {
+		return object.TreeEntry{}, false, err
 	}
-	prefix := target + "/"
-	if target == "." {
-		prefix = ""
+	for _, e := range entries {
+		if e.Name == name {
+			return e, true, nil
+		}
 	}
-	for file, content := range files {
-		if !strings.HasPrefix(file, prefix) {
-			continue
-		}
-		copied := path.Join(name, strings.TrimPrefix(file, prefix))
-		if strings.HasPrefix(copied, prefix) && prefix != "" {
-			continue // a link into its own subtree would recurse forever
-		}
-		if err := fsys.WriteFile("/"+copied, content); err != nil {
-			return fmt.Errorf("copy %s: %w", copied, err)
-		}
+	return object.TreeEntry{}, false, nil
+}
+
+// tree decodes the tree h once, counting its entries.
+func (f *gitFS) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	f.mu.Lock()
+	entries, ok := f.trees[h]
+	f.mu.Unlock()
+	if ok {
+		return entries, nil
+	}
+	t, err := object.GetTree(f.objects, h)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", h, err)
+	}
+	if err := f.charge(len(t.Entries)); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.trees[h] = t.Entries
+	f.mu.Unlock()
+	return t.Entries, nil
+}
+
+// charge counts n tree entries against MaxTreeEntries.
+func (f *gitFS) charge(n int) error {
+	f.mu.Lock()
+	f.entries += n
+	over := f.opts.MaxTreeEntries > 0 && f.entries > f.opts.MaxTreeEntries
+	f.mu.Unlock()
+	if over {
+		return f.guard.refuse(fmt.Errorf("the render went through more than %d tree entries (directories listed or decoded, each time counted): render a smaller path", f.opts.MaxTreeEntries))
 	}
 	return nil
 }
 
-// resolveLink follows the symlink chain starting at name and returns the
-// repository-relative target, or false when it leaves the repository, loops,
-// or is too long.
-func resolveLink(links map[string]string, name string) (string, bool) {
-	cur := name
-	for range maxSymlinkHops {
-		target, isLink := links[cur]
-		if !isLink {
-			return cur, true
-		}
-		if path.IsAbs(target) {
-			return "", false
-		}
-		cur = path.Join(path.Dir(cur), target)
-		if cur == ".." || strings.HasPrefix(cur, "../") {
-			return "", false
-		}
+// linkTarget reads a symlink's target.
+func (f *gitFS) linkTarget(h plumbing.Hash) (string, error) {
+	f.mu.Lock()
+	t, ok := f.links[h]
+	f.mu.Unlock()
+	if ok {
+		return t, nil
 	}
-	return "", false
+	b, err := object.GetBlob(f.objects, h)
+	if err != nil {
+		return "", fmt.Errorf("read symlink %s: %w", h, err)
+	}
+	if b.Size > maxLinkTarget {
+		return "", nil // no path is this long: an escaping link
+	}
+	data, err := readBlob(b)
+	if err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	f.links[h] = string(data)
+	f.mu.Unlock()
+	return string(data), nil
+}
+
+func readBlob(b *object.Blob) ([]byte, error) {
+	r, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data := make([]byte, 0, b.Size)
+	buf := bytes.NewBuffer(data)
+	_, err = io.Copy(buf, io.LimitReader(r, b.Size))
+	return buf.Bytes(), err
+}
+
+// ReadFile reads a file of the view. A file over MaxFileBytes is refused
+// before its content is read.
+func (f *gitFS) ReadFile(p string) ([]byte, error) {
+	n, err := f.lookup(p)
+	if err != nil {
+		return nil, err
+	}
+	if n.dir {
+		return nil, fmt.Errorf("read %s: is a directory", display(n.name))
+	}
+	b, err := object.GetBlob(f.objects, n.hash)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", n.name, err)
+	}
+	if f.opts.MaxFileBytes > 0 && b.Size > f.opts.MaxFileBytes {
+		return nil, f.guard.refuse(fileTooLarge(n.name, b.Size, f.opts.MaxFileBytes))
+	}
+	data, err := readBlob(b)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", n.name, err)
+	}
+	return data, nil
+}
+
+// fileSize returns the size of the file at p, read from its blob's header.
+func (f *gitFS) fileSize(p string) (int64, error) {
+	n, err := f.lookup(p)
+	if err != nil {
+		return 0, err
+	}
+	b, err := object.GetBlob(f.objects, n.hash)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", n.name, err)
+	}
+	return b.Size, nil
+}
+
+func fileTooLarge(name string, size, limit int64) error {
+	return fmt.Errorf("%s is %d bytes, over the limit of %d bytes for a rendered file: keep large files out of the path rendered", display(name), size, limit)
+}
+
+// Exists reports whether p is in the view.
+func (f *gitFS) Exists(p string) bool {
+	_, err := f.lookup(p)
+	return err == nil
+}
+
+// IsDir reports whether p is a directory of the view.
+func (f *gitFS) IsDir(p string) bool {
+	n, err := f.lookup(p)
+	return err == nil && n.dir
+}
+
+// CleanedAbs splits p into a directory and a file name (empty for a
+// directory). Paths are not resolved through symlinks: a link reads as a
+// copy of its target at the link's own path.
+func (f *gitFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
+	n, err := f.lookup(p)
+	if err != nil {
+		return "", "", err
+	}
+	abs := path.Join("/", n.name)
+	if n.dir {
+		return filesys.ConfirmedDir(abs), "", nil
+	}
+	return filesys.ConfirmedDir(path.Dir(abs)), path.Base(abs), nil
+}
+
+// Open opens a file for reading (its whole content is read, as ReadFile).
+func (f *gitFS) Open(p string) (filesys.File, error) {
+	data, err := f.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return &readOnlyFile{Reader: bytes.NewReader(data), name: path.Base(viewPath(p))}, nil
+}
+
+// info describes n for Walk. Sizes are not read: the walk needs names and
+// kinds only, and reading a blob's size costs reading its header.
+func (f *gitFS) info(name string, n node) os.FileInfo {
+	return fileInfo{name: name, dir: n.dir}
+}
+
+var errReadOnly = errors.New("the commit is read-only during a render")
+
+// Create is refused: the view is read-only.
+func (f *gitFS) Create(string) (filesys.File, error) { return nil, errReadOnly }
+
+// Mkdir is refused: the view is read-only.
+func (f *gitFS) Mkdir(string) error { return errReadOnly }
+
+// MkdirAll is refused: the view is read-only.
+func (f *gitFS) MkdirAll(string) error { return errReadOnly }
+
+// RemoveAll is refused: the view is read-only.
+func (f *gitFS) RemoveAll(string) error { return errReadOnly }
+
+// WriteFile is refused: the view is read-only.
+func (f *gitFS) WriteFile(string, []byte) error { return errReadOnly }
+
+type fileInfo struct {
+	name string
+	size int64
+	dir  bool
+}
+
+func (i fileInfo) Name() string { return i.name }
+func (i fileInfo) Size() int64  { return i.size }
+func (i fileInfo) Mode() os.FileMode {
+	if i.dir {
+		return os.ModeDir | 0o555
+	}
+	return 0o444
+}
+func (i fileInfo) ModTime() time.Time { return time.Time{} }
+func (i fileInfo) IsDir() bool        { return i.dir }
+func (i fileInfo) Sys() any           { return nil }
+
+// readOnlyFile is a filesys.File over content already read.
+type readOnlyFile struct {
+	*bytes.Reader
+	name string
+}
+
+func (r *readOnlyFile) Write([]byte) (int, error) { return 0, errReadOnly }
+func (r *readOnlyFile) Close() error              { return nil }
+func (r *readOnlyFile) Stat() (os.FileInfo, error) {
+	return fileInfo{name: r.name, size: r.Size()}, nil
 }

@@ -67,7 +67,7 @@ func TestRenderUntrusted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rev, err := c.Render("app", source.UntrustedRenderOptions())
+			rev, err := c.Render(context.Background(), "app", source.UntrustedRenderOptions())
 			if err == nil {
 				t.Fatalf("rendered %d objects, want a refusal", len(rev.Objects))
 			}

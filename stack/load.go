@@ -199,6 +199,45 @@ func (p *parser) integer(n *yaml.Node, path string, lo, hi int) int {
 	return v
 }
 
+// byteSize parses a size in bytes: a whole number, or one with a Ki, Mi or
+// Gi suffix.
+func (p *parser) byteSize(n *yaml.Node, path string) int64 {
+	if n.Kind != yaml.ScalarNode {
+		p.fail(n, path, "expected a size in bytes, found %s", describe(n))
+		return 0
+	}
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		p.fail(n, path, "%s", err)
+	}
+	return v
+}
+
+// Bounds of a render's byte budget (source.maxRenderBytes).
+const (
+	MinRenderBytes = 1 << 20
+	MaxRenderBytes = 64 << 30
+)
+
+// ParseByteSize parses a render byte budget: a whole number of bytes, or one
+// with a Ki, Mi or Gi suffix ("512Mi"), from 1Mi to 64Gi.
+func ParseByteSize(s string) (int64, error) {
+	num, unit := s, int64(1)
+	for suffix, u := range map[string]int64{"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30} {
+		if strings.HasSuffix(s, suffix) {
+			num, unit = strings.TrimSuffix(s, suffix), u
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v < 0 || v > MaxRenderBytes/unit {
+		return 0, fmt.Errorf("%q is not a size: use a whole number of bytes, or one with Ki, Mi or Gi (e.g. 512Mi), from 1Mi to 64Gi", s)
+	}
+	if v*unit < MinRenderBytes {
+		return 0, fmt.Errorf("%q is below 1Mi: a render reads at least its kustomization files; use e.g. 256Mi", s)
+	}
+	return v * unit, nil
+}
+
 func (p *parser) duration(n *yaml.Node, path string) time.Duration {
 	s := p.str(n, path)
 	if s == "" {
@@ -279,6 +318,7 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	s.Name, s.Target.Namespace, s.ForceConflicts = name, namespace, forceConflicts
 	s.Source.Repo, s.Source.AllowRemoteBases = src.Repo, src.AllowRemoteBases
 	s.Source.AllowInsecureHTTPCredentials = src.AllowInsecureHTTPCredentials
+	s.Source.MaxRenderBytes = src.MaxRenderBytes
 	if src.Ref != "" {
 		s.Source.Ref = src.Ref
 	}
@@ -336,6 +376,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 					s.Source.AllowInsecureHTTPCredentials = p.boolean(n, path)
 					insecure = n
 				},
+				"maxRenderBytes": func(n *yaml.Node, path string) { s.Source.MaxRenderBytes = p.byteSize(n, path) },
 			})
 			if n.Kind == yaml.MappingNode && (!sawRepo || s.Source.Repo == "") {
 				p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")

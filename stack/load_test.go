@@ -25,6 +25,7 @@ stacks:
       repo: ./deploy-repo
       ref: v1.2.0
       path: overlays/prod
+      maxRenderBytes: 512Mi
     target:
       namespace: shop
     prune: false
@@ -59,7 +60,7 @@ stacks:
 	want := []stack.Stack{
 		{
 			Name:   "shop",
-			Source: stack.Source{Repo: filepath.Join(dir, "deploy-repo"), Ref: "v1.2.0", Path: "overlays/prod"},
+			Source: stack.Source{Repo: filepath.Join(dir, "deploy-repo"), Ref: "v1.2.0", Path: "overlays/prod", MaxRenderBytes: 512 << 20},
 			Target: stack.Target{Namespace: "shop"}, Prune: false, MaxPrunePercent: 50, AllowEmpty: true,
 			ForceConflicts: true, Approval: stack.ApprovalManual, Drift: stack.DriftReport,
 			Schedule: stack.Schedule{Interval: time.Minute, Jitter: 5 * time.Second},
@@ -153,6 +154,16 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].verify.mode", `"branch" is not a verification mode: use commit or tag`}},
 		{"verify without keys", head + "  - name: a\n    source: {repo: r}\n    verify: {provider: ssh}\n",
 			[]string{"stacks[0].verify", "give provider (openpgp or ssh) and keys"}},
+		{"render budget not a size", head + "  - name: a\n    source: {repo: r, maxRenderBytes: lots}\n",
+			[]string{"gantry.yaml:5: stacks[0].source.maxRenderBytes", `"lots" is not a size`, "512Mi"}},
+		{"render budget a mapping", head + "  - name: a\n    source: {repo: r, maxRenderBytes: {a: 1}}\n",
+			[]string{"stacks[0].source.maxRenderBytes: expected a size in bytes, found a mapping"}},
+		{"render budget too small", head + "  - name: a\n    source: {repo: r, maxRenderBytes: 1000}\n",
+			[]string{"stacks[0].source.maxRenderBytes", "below 1Mi"}},
+		{"render budget too large", head + "  - name: a\n    source: {repo: r, maxRenderBytes: 65Gi}\n",
+			[]string{"stacks[0].source.maxRenderBytes", "from 1Mi to 64Gi"}},
+		{"render budget negative", head + "  - name: a\n    source: {repo: r, maxRenderBytes: -5Mi}\n",
+			[]string{"stacks[0].source.maxRenderBytes", "is not a size"}},
 		{"several errors at once", head + "  - name: a\n    source: {repo: r}\n    prune: 3\n    approval: never\n",
 			[]string{"stacks[0].prune", "stacks[0].approval"}},
 	} {
@@ -290,5 +301,27 @@ func TestLoadVerifyKeys(t *testing.T) {
 	}
 	if v := cfg.Stacks[0].Verify; v == nil || v.Provider != "ssh" || v.Mode != "commit" || v.Keys != filepath.Join(dir, "keys", "allowed_signers") {
 		t.Errorf("verify = %+v, want ssh with the keys file resolved against gantry.yaml", v)
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"1048576", 1 << 20}, {"512Mi", 512 << 20}, {"2Gi", 2 << 30}, {"4096Ki", 4 << 20}, {"64Gi", 64 << 30},
+		{"", -1}, {"1Mb", -1}, {"1.5Gi", -1}, {"Mi", -1}, {"0", -1}, {"1023Ki", -1}, {"99999999999Gi", -1}, {" 1Gi", -1},
+	} {
+		got, err := stack.ParseByteSize(tc.in)
+		if tc.want < 0 {
+			if err == nil {
+				t.Errorf("ParseByteSize(%q) = %d, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
 	}
 }

@@ -99,6 +99,9 @@ type Source struct {
 	// although it is a plain http:// URL, where they travel in clear text.
 	// Only valid with an http:// Repo. Default false: none are sent.
 	AllowInsecureHTTPCredentials bool
+	// MaxRenderBytes bounds the bytes one render of the stack reads from
+	// its commit, every read counted. 0: source.DefaultRenderOptions'.
+	MaxRenderBytes int64
 }
 
 // Target is where a stack's objects go.

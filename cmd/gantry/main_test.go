@@ -187,3 +187,27 @@ func TestDBEmbeddedLifecycle(t *testing.T) {
 		t.Error("db stop with an external database succeeded")
 	}
 }
+
+// TestRenderBudgetFlag renders a kustomization reading 1.2 MB with
+// --max-render-bytes 1Mi: refused, naming the file, the limit and the flag.
+func TestRenderBudgetFlag(t *testing.T) {
+	t.Parallel()
+	repo := gittest.NewRepo(t)
+	value := strings.Repeat("x", 600<<10)
+	repo.Commit("big", map[string]string{
+		"app/kustomization.yaml": "configMapGenerator:\n- name: big\n  files: [a.txt, b.txt]\n",
+		"app/a.txt":              value,
+		"app/b.txt":              value + "y",
+	})
+	args := []string{"render", "--repo", repo.Dir, "--ref", "main", "--path", "app", "--git-cache-dir", t.TempDir()}
+	_, _, err := gantry(t, append(args, "--max-render-bytes", "1Mi")...)
+	if err == nil || !strings.Contains(err.Error(), "app/b.txt") || !strings.Contains(err.Error(), "1048576") || !strings.Contains(err.Error(), "--max-render-bytes") {
+		t.Errorf("err = %v, want a refusal naming app/b.txt, the limit and the flag", err)
+	}
+	if _, _, err := gantry(t, append(args, "--max-render-bytes", "2Mi")...); err != nil {
+		t.Errorf("with 2Mi: %v", err)
+	}
+	if _, _, err := gantry(t, append(args, "--max-render-bytes", "lots")...); err == nil || !strings.Contains(err.Error(), "--max-render-bytes") {
+		t.Errorf("a bad size: err = %v", err)
+	}
+}

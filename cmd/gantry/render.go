@@ -10,11 +10,13 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/stack"
 )
 
 func newRenderCommand(g *globals) *cobra.Command {
 	var (
 		repo, ref, path, output, cacheDir string
+		maxRenderBytes                    string
 		allowRemote                       bool
 		auth                              = source.AuthFromEnv()
 	)
@@ -40,10 +42,20 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			if repo == "" || ref == "" {
 				return fmt.Errorf("--repo and --ref are required: name the repository and the branch, tag or commit to render")
 			}
+			ropts := source.DefaultRenderOptions()
+			ropts.AllowRemoteBases = allowRemote
+			if maxRenderBytes != "" {
+				b, err := stack.ParseByteSize(maxRenderBytes)
+				if err != nil {
+					return fmt.Errorf("--max-render-bytes: %w", err)
+				}
+				ropts.MaxRenderBytes = b
+			}
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
+			ropts.Logger = log
 			opts := source.DefaultFetchOptions()
 			if cacheDir != "" {
 				opts.CacheDir = cacheDir
@@ -53,9 +65,7 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			if err != nil {
 				return err
 			}
-			ropts := source.DefaultRenderOptions()
-			ropts.AllowRemoteBases = allowRemote
-			rev, err := c.Render(path, ropts)
+			rev, err := c.Render(cmd.Context(), path, ropts)
 			if err != nil {
 				return err
 			}
@@ -76,6 +86,7 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 	f.StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	f.StringVar(&cacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 	f.BoolVar(&allowRemote, "allow-remote-bases", false, "let kustomizations fetch remote bases and files (needs git on PATH)")
+	f.StringVar(&maxRenderBytes, "max-render-bytes", "", "bytes the render may read from the commit, every read counted, e.g. 512Mi (default 256Mi)")
 	f.StringVar(&auth.SSHKeyFile, "ssh-key", auth.SSHKeyFile, "SSH private key file (env GANTRY_GIT_SSH_KEY)")
 	f.StringVar(&auth.KnownHostsFile, "known-hosts", auth.KnownHostsFile, "SSH known_hosts file (env GANTRY_GIT_KNOWN_HOSTS)")
 	return cmd

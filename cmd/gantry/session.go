@@ -25,6 +25,7 @@ type stackFlags struct {
 	forceConflicts    bool
 	allowRemote       bool
 	insecureCreds     bool
+	maxRenderBytes    string
 	gitCacheDir       string
 }
 
@@ -38,6 +39,7 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
 	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
 	fl.BoolVar(&f.insecureCreds, "allow-insecure-http-credentials", false, "ad hoc: send Git credentials to an http:// --repo, in clear text")
+	fl.StringVar(&f.maxRenderBytes, "max-render-bytes", "", "ad hoc: bytes a render may read from the commit, e.g. 512Mi (default 256Mi)")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 }
 
@@ -47,7 +49,7 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
 			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
 		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials"} {
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials", "max-render-bytes"} {
 			if cmd.Flags().Lookup(name).Changed {
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
@@ -63,6 +65,13 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		ns = *g.kube.Namespace
 	}
 	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote, AllowInsecureHTTPCredentials: f.insecureCreds}
+	if f.maxRenderBytes != "" {
+		b, err := stack.ParseByteSize(f.maxRenderBytes)
+		if err != nil {
+			return nil, fmt.Errorf("--max-render-bytes: %w", err)
+		}
+		src.MaxRenderBytes = b
+	}
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
 }
 
