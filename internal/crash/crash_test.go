@@ -2,6 +2,7 @@ package crash
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -59,14 +60,14 @@ func TestCatch(t *testing.T) {
 	}
 }
 
-// TestCatchRuntimeError: a runtime error (nil map write) is reachable with
-// errors.As, as callers that log it may want.
+// TestCatchRuntimeError: a runtime error (an index out of range) is
+// reachable with errors.As, as callers that log it may want.
 func TestCatchRuntimeError(t *testing.T) {
 	t.Parallel()
+	var s []int
+	i := len(t.Name()) // known only at run time
 	err := Catch(func() error {
-		var m map[string]int
-		m["x"] = 1
-		return nil
+		return fmt.Errorf("unreachable: %d", s[i])
 	})
 	var re runtime.Error
 	if !errors.As(err, &re) {
