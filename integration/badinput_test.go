@@ -88,7 +88,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown kind", []string{"plan", "--config", config("m4.yaml", stackYAML("m4", "unknownkind", ""))}, []string{"Frobnicator.example.invalid/f", "the cluster does not serve Frobnicator", "CustomResourceDefinition"}},
 		{"custom resource without its CRD", []string{"plan", "--config", config("m5.yaml", stackYAML("m5", "nocrd", ""))}, []string{"Prometheus.monitoring.coreos.com/k8s", "install its CustomResourceDefinition first"}},
 		{"namespace on a cluster-scoped object", []string{"plan", "--config", config("m6.yaml", stackYAML("m6", "clusterns", ""))}, []string{"ClusterRole.rbac.authorization.k8s.io/shop/reader-" + ns, "cluster-scoped, but names namespace \"shop\"", "remove metadata.namespace"}},
-		{"invalid label value", []string{"plan", "--config", config("m7.yaml", stackYAML("m7", "badlabel", ""))}, []string{"ConfigMap/" + ns + "/l", "metadata.labels", "not a valid value!"}},
+		{"invalid label value", []string{"plan", "--config", config("m7.yaml", stackYAML("m7", "badlabel", ""))}, []string{"badlabel/cm.yaml:1", "metadata.labels", `"not a valid value!"`, "a valid label must be"}},
 		{"name too long", []string{"plan", "--config", config("m8.yaml", stackYAML("m8", "longname", ""))}, []string{"ConfigMap/" + ns + "/nnnn", "must be no more than 253 characters"}},
 		{"object twice", []string{"plan", "--config", config("m9.yaml", stackYAML("m9", "dup", ""))}, []string{"dup/a.yaml", "dup/b.yaml", "twice"}},
 		{"List of non-objects", []string{"plan", "--config", config("m10.yaml", stackYAML("m10", "badlist", ""))}, []string{"badlist/list.yaml"}},

@@ -135,6 +135,22 @@ func TestValidate(t *testing.T) {
 		{"Secret data a string", map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": named(), "data": "c2VjcmV0"}, "data must be a mapping of strings, found a string"},
 		{"Secret stringData a number", map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": named(), "stringData": map[string]any{"PIN": int64(918273)}}, "stringData.PIN must be a string"},
 		{"a custom kind's data is its own", map[string]any{"apiVersion": "example.com/v1", "kind": "Secret", "metadata": named(), "data": int64(1)}, ""},
+		// Names, labels and annotations no API server accepts, whatever the
+		// kind: refused before any plan, and quoted so that they print as text.
+		{"name with an escape sequence", cm(named("name", "web\x1b[2K\rNo changes.")), `metadata.name "web\x1b[2K\rNo changes.": must not contain control or bidirectional characters`},
+		{"name with a right-to-left override", cm(named("name", "cm-\u202etxt.exe")), `metadata.name "cm-\u202etxt.exe"`},
+		{"name with a slash", cm(named("name", "a/b")), `metadata.name "a/b": may not contain '/'`},
+		{"name dot dot", cm(named("name", "..")), `metadata.name "..": may not be '..'`},
+		{"RBAC-style name with a colon", map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": map[string]any{"name": "system:gantry"}}, ""},
+		{"namespace not a DNS label", cm(named("namespace", "Team_A")), `metadata.namespace "Team_A": a lowercase RFC 1123 label`},
+		{"label value with a space", cm(named("labels", map[string]any{"app": "my app"})), `metadata.labels "my app": a valid label must be`},
+		{"label key with two slashes", cm(named("labels", map[string]any{"a/b/c": "x"})), `metadata.labels "a/b/c"`},
+		{"label value too long", cm(named("labels", map[string]any{"app": strings.Repeat("a", 64)})), "must be no more than 63 bytes"},
+		{"annotation key with a space", cm(named("annotations", map[string]any{"my note": "x"})), `metadata.annotations "my note"`},
+		{"annotations over 256 KiB", cm(named("annotations", map[string]any{"big": strings.Repeat("a", 256<<10)})), "the annotations take more than 262144 bytes in all"},
+		{"kind with a space", map[string]any{"apiVersion": "v1", "kind": "Config Map", "metadata": named()}, `kind "Config Map" is not a kind name`},
+		{"group not a DNS name", map[string]any{"apiVersion": "Example_Group/v1", "kind": "K", "metadata": named()}, `apiVersion "Example_Group/v1" is not a group/version`},
+		{"version not a version", map[string]any{"apiVersion": "example.com/V 1", "kind": "K", "metadata": named()}, `apiVersion "example.com/V 1" is not a group/version`},
 		{"every problem at once", cm(map[string]any{"name": int64(1), "labels": map[string]any{"a": int64(1), "b": false}}), `metadata.name must be a string, found the number 1: quote the value, e.g. "1"; metadata.labels.a must be a string, found the number 1: quote the value, e.g. "1"; metadata.labels.b must be a string, found the boolean false`},
 	} {
 		err := object.Validate(obj(tc.obj))

@@ -13,8 +13,9 @@ import (
 )
 
 // Validate reports what keeps u from being an object gantry can manage:
-// what CheckTypes reports, and a missing apiVersion, kind or metadata.name
-// (generateName is not supported: gantry tracks objects by name).
+// what CheckTypes reports, a missing apiVersion, kind or metadata.name
+// (generateName is not supported: gantry tracks objects by name), and
+// names, labels and annotations no API server accepts (checkNames).
 func Validate(u *unstructured.Unstructured) error {
 	if err := CheckTypes(u); err != nil {
 		return err
@@ -34,6 +35,9 @@ func Validate(u *unstructured.Unstructured) error {
 	}
 	if u.GetName() == "" {
 		return fmt.Errorf("metadata.generateName is not supported: gantry needs a stable metadata.name to track the object")
+	}
+	if errs := checkNames(u); len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
 )
 
 func main() {
@@ -19,7 +22,7 @@ func main() {
 	case errors.As(err, &code):
 		os.Exit(int(code))
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		fmt.Fprintln(os.Stderr, "Error:", terminalSafe(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -29,3 +32,27 @@ func main() {
 type exitCode int
 
 func (c exitCode) Error() string { return fmt.Sprintf("exit code %d", int(c)) }
+
+// terminalSafe escapes the control and bidirectional characters of s but
+// line breaks and tabs, as Go quotes them (\x1b, \u202e). Errors quote
+// what came from Git (file names, object names, values in the server's
+// messages), and a terminal would run an escape sequence in one: clear
+// the line above, rewrite the verdict, reorder text.
+func terminalSafe(s string) string {
+	unsafe := func(r rune) bool {
+		return r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
+	}
+	if !strings.ContainsFunc(s, unsafe) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafe(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

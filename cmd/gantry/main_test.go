@@ -211,3 +211,39 @@ func TestRenderBudgetFlag(t *testing.T) {
 		t.Errorf("a bad size: err = %v", err)
 	}
 }
+
+// TestTerminalSafe: what main prints of an error cannot drive the terminal;
+// line breaks (errors.Join) and tabs stay.
+func TestTerminalSafe(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"plain error", "plain error"},
+		{"two\nlines\tand a tab", "two\nlines\tand a tab"},
+		{"a\x1b[2K\rPlan: 0 to add", `a\x1b[2K\rPlan: 0 to add`},
+		{"bell\a and delete\x7f", `bell\a and delete\x7f`},
+		{"C1 \u009b31m", `C1 \u009b31m`},
+		{"reordered \u202etxt.exe", `reordered \u202etxt.exe`},
+		{"ünïcode stays", "ünïcode stays"},
+	} {
+		if got := terminalSafe(tc.in); got != tc.want {
+			t.Errorf("terminalSafe(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestErrorsNameHostileFilesSafely: a file of the repository whose name
+// holds an escape sequence, and fails to parse, is named in the error as
+// text the terminal shows, not runs.
+func TestErrorsNameHostileFilesSafely(t *testing.T) {
+	t.Parallel()
+	repo := gittest.NewRepo(t)
+	repo.Commit("hostile", map[string]string{"deploy/a\x1b[2K\x1b[1Ab.yaml": "kind: [unclosed\n"})
+	_, _, err := gantry(t, "render", "--repo", repo.Dir, "--ref", "main", "--path", "deploy", "--git-cache-dir", t.TempDir())
+	if err == nil {
+		t.Fatal("a file that does not parse rendered")
+	}
+	shown := terminalSafe(err.Error())
+	if strings.ContainsRune(shown, '\x1b') || !strings.Contains(shown, `deploy/a\x1b[2K\x1b[1Ab.yaml`) {
+		t.Errorf("the error as printed is %q: want the file named with its escape sequences quoted", shown)
+	}
+}
