@@ -33,13 +33,9 @@ type KeyOf func(stack string) (object.HashKey, error)
 // for the plan's stack: without that key, no one can edit a planfile and
 // give it a digest that matches.
 func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
-	data, err := io.ReadAll(r)
+	p, err := ReadPlanfileUnverified(r)
 	if err != nil {
-		return nil, fmt.Errorf("read planfile: %w", err)
-	}
-	p, err := decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("read planfile: %w", err)
+		return nil, err
 	}
 	key, err := keyOf(p.Stack)
 	if err != nil {

@@ -24,30 +24,7 @@ The embedded server starts on first use and keeps running for later commands;
 			Use:   "start",
 			Short: "Start the embedded database if needed and bring its schema up to date",
 			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				log, err := g.logger()
-				if err != nil {
-					return err
-				}
-				s, err := g.openStore(cmd.Context(), log, false)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				schema, err := s.SchemaVersion(cmd.Context())
-				if err != nil {
-					return err
-				}
-				server, err := s.ServerVersion(cmd.Context())
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Database: %s\nPostgres: %s\nSchema version: %d\n", s.Where(), server, schema)
-				if e := s.Embedded(); e != nil {
-					fmt.Fprintf(g.stdout, "Server pid: %d (stop it with: gantry db stop)\n", e.Pid())
-				}
-				return nil
-			},
+			RunE:  func(cmd *cobra.Command, _ []string) error { return g.migrate(cmd, true) },
 		},
 		&cobra.Command{
 			Use:   "migrate",
@@ -57,23 +34,7 @@ up to this gantry's version. Every command that writes does so at start;
 gantry review never does (it opens the database read-only and refuses a schema
 older than its own), so run this, or any writing command, after an upgrade.`,
 			Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				log, err := g.logger()
-				if err != nil {
-					return err
-				}
-				s, err := g.openStore(cmd.Context(), log, false)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				schema, err := s.SchemaVersion(cmd.Context())
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Database: %s\nSchema version: %d\n", s.Where(), schema)
-				return nil
-			},
+			RunE: func(cmd *cobra.Command, _ []string) error { return g.migrate(cmd, false) },
 		},
 		&cobra.Command{
 			Use:   "status",
@@ -128,4 +89,37 @@ func (g *globals) embeddedDB() (*state.Embedded, error) {
 		return nil, errors.New("gantry is configured with an external database (--database-url / GANTRY_DATABASE_URL): there is no embedded server to manage")
 	}
 	return state.NewEmbedded(state.DefaultEmbeddedOptions())
+}
+
+// migrate opens the database (starting the embedded one if needed), which
+// brings its schema up to date, and says where it is and at which schema
+// version; withServer adds the Postgres version and the embedded server's
+// pid (gantry db start).
+func (g *globals) migrate(cmd *cobra.Command, withServer bool) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	s, err := g.openStore(cmd.Context(), log, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	schema, err := s.SchemaVersion(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if !withServer {
+		fmt.Fprintf(g.stdout, "Database: %s\nSchema version: %d\n", s.Where(), schema)
+		return nil
+	}
+	server, err := s.ServerVersion(cmd.Context())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Database: %s\nPostgres: %s\nSchema version: %d\n", s.Where(), server, schema)
+	if e := s.Embedded(); e != nil {
+		fmt.Fprintf(g.stdout, "Server pid: %d (stop it with: gantry db stop)\n", e.Pid())
+	}
+	return nil
 }
