@@ -129,29 +129,9 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 	if !ref.IsSecret() {
 		return u, nil
 	}
-	c := u.DeepCopy()
-	var errs []error
-	for _, f := range object.SensitiveFields(c) {
-		value, _ := f.Value.(string)
-		switch {
-		case f.Value == nil:
-		case isAnnotation(f) && !object.IsSealed(value):
-			// stored in plaintext by an older gantry
-		case strings.HasPrefix(value, sealedHashed):
-			errs = append(errs, fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable))
-		default:
-			plain, err := s.unsealValue(ref, f, value)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			object.SetField(c.Object, f.Path, plain)
-		}
-	}
-	if err := errors.Join(dedupe(errs)...); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return s.open(u, func(object.SensitiveField, string) (string, error) {
+		return "", fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable)
+	})
 }
 
 // ErrSecretUnproven is returned (wrapped) when a Secret stored as salted
@@ -166,31 +146,43 @@ func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte
 	if candidate == nil {
 		return nil, fmt.Errorf("%s: %w: the commit rendered again has no such Secret", ref, ErrSecretUnproven)
 	}
-	c := sealed.DeepCopy()
+	return s.open(sealed, func(f object.SensitiveField, value string) (string, error) {
+		got, _ := object.GetField(candidate.Object, f.Path)
+		plain, isString := got.(string)
+		want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
+		if !isString || err != nil || !hmac.Equal(want, macOf(salt, sealingData(ref, f), plain)) {
+			return "", fmt.Errorf("%s: %w: %s differs from the commit rendered again", ref, ErrSecretUnproven, f)
+		}
+		return plain, nil
+	})
+}
+
+// open returns a copy of the sealed Secret u with its encrypted values
+// decrypted and each hashed one (which cannot be reversed) replaced by what
+// hashed returns for it; the errors of every field are joined.
+func (s *sealer) open(u *unstructured.Unstructured, hashed func(f object.SensitiveField, value string) (string, error)) (*unstructured.Unstructured, error) {
+	ref := object.RefOf(u)
+	c := u.DeepCopy()
 	var errs []error
 	for _, f := range object.SensitiveFields(c) {
 		value, _ := f.Value.(string)
+		var plain string
+		var err error
 		switch {
 		case f.Value == nil:
+			continue // null holds nothing
 		case isAnnotation(f) && !object.IsSealed(value):
-			// stored in plaintext by an older gantry
+			continue // stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
-			got, _ := object.GetField(candidate.Object, f.Path)
-			plain, isString := got.(string)
-			want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
-			if !isString || err != nil || !hmac.Equal(want, macOf(salt, sealingData(ref, f), plain)) {
-				errs = append(errs, fmt.Errorf("%s: %w: %s differs from the commit rendered again", ref, ErrSecretUnproven, f))
-				continue
-			}
-			object.SetField(c.Object, f.Path, plain)
+			plain, err = hashed(f, value)
 		default:
-			plain, err := s.unsealValue(ref, f, value)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			object.SetField(c.Object, f.Path, plain)
+			plain, err = s.unsealValue(ref, f, value)
 		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		object.SetField(c.Object, f.Path, plain)
 	}
 	if err := errors.Join(dedupe(errs)...); err != nil {
 		return nil, err
