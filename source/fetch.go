@@ -125,7 +125,7 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
-	hash, err := f.resolve(ctx, r, ref, auth)
+	hash, name, err := f.resolve(ctx, r, ref, auth)
 	if err != nil {
 		if withheld && errors.Is(err, transport.ErrAuthenticationRequired) {
 			err = fmt.Errorf("%w; credentials are configured but were not sent: %s is a plain %s:// URL, where anyone on the path can read them: use https://, or, if the network is trusted, allow it with source.allowInsecureHTTPCredentials: true (--allow-insecure-http-credentials)", err, shown, remoteScheme(remoteURL))
@@ -140,59 +140,75 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
 	}
-	tagName, tag := annotatedTag(r, ref)
+	tag := annotatedTag(r, name, hash)
+	var tagName plumbing.ReferenceName
+	if tag != nil {
+		tagName = name
+	}
 	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName, repo: r, dir: dir}, nil
 }
 
-// annotatedTag returns the annotated tag ref names and the ref it was found
-// by, or nil when ref is not an annotated tag (a branch, a SHA, a
-// lightweight tag).
-func annotatedTag(r *git.Repository, ref string) (plumbing.ReferenceName, *object.Tag) {
-	for _, name := range []plumbing.ReferenceName{plumbing.ReferenceName(ref), plumbing.NewTagReferenceName(ref)} {
-		if !name.IsTag() {
-			continue
-		}
-		rf, err := r.Reference(name, false)
-		if err != nil {
-			continue
-		}
-		if t, err := r.TagObject(rf.Hash()); err == nil {
-			return name, t
-		}
+// annotatedTag returns the annotated tag that name, the remote ref the
+// fetch matched, points at, when name is a tag (refs/tags/...) and the tag
+// peels to commit; else nil. Only that ref is asked: a tag of the same name
+// left in the cache from an earlier fetch (the remote deleted it, and a
+// branch now has its name) must not vouch for the commit a branch holds.
+func annotatedTag(r *git.Repository, name plumbing.ReferenceName, commit plumbing.Hash) *object.Tag {
+	if !name.IsTag() {
+		return nil
 	}
-	return "", nil
+	rf, err := r.Reference(name, false)
+	if err != nil {
+		return nil
+	}
+	t, err := r.TagObject(rf.Hash())
+	if err != nil {
+		return nil
+	}
+	if peeled, err := peel(r, rf.Hash()); err != nil || peeled != commit {
+		return nil
+	}
+	return t
 }
 
-// resolve returns the commit ref names, fetching what the cache lacks.
-func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, ref string, auth transport.AuthMethod) (plumbing.Hash, error) {
+// resolve returns the commit ref names and the remote ref it matched (none
+// for a commit SHA), fetching what the cache lacks.
+func (f *Fetcher) resolve(ctx context.Context, r *git.Repository, ref string, auth transport.AuthMethod) (plumbing.Hash, plumbing.ReferenceName, error) {
 	if fullSHA.MatchString(ref) {
 		h := plumbing.NewHash(ref)
 		if _, err := r.CommitObject(h); err == nil {
 			f.log.Debug("commit already cached", "commit", ref)
-			return h, nil
+			return h, "", nil
 		}
 		// The commit may be on any branch or tag: fetch them all, then look again.
 		if err := f.fetch(ctx, r, auth, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"); err != nil {
-			return plumbing.ZeroHash, err
+			return plumbing.ZeroHash, "", err
 		}
 		if _, err := r.CommitObject(h); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("%w: commit %s is not on any branch or tag of the repository", ErrRefNotFound, ref)
+			return plumbing.ZeroHash, "", fmt.Errorf("%w: commit %s is not on any branch or tag of the repository", ErrRefNotFound, ref)
 		}
-		return h, nil
+		return h, "", nil
 	}
 
 	remote, err := r.Remote("origin")
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, "", err
 	}
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
-		return plumbing.ZeroHash, describeTransportError(err)
+		return plumbing.ZeroHash, "", describeTransportError(err)
 	}
 	name, err := matchRef(refs, ref)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, "", err
 	}
+	h, err := f.fetchRef(ctx, r, refs, name, auth)
+	return h, name, err
+}
+
+// fetchRef brings the remote ref name (advertised in refs) into the cache,
+// unless the cache holds its object already, and returns its commit.
+func (f *Fetcher) fetchRef(ctx context.Context, r *git.Repository, refs []*plumbing.Reference, name plumbing.ReferenceName, auth transport.AuthMethod) (plumbing.Hash, error) {
 	local := plumbing.ReferenceName("refs/remotes/origin/" + strings.TrimPrefix(name.String(), "refs/heads/"))
 	if name.IsTag() {
 		local = name

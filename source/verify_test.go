@@ -187,3 +187,37 @@ func TestVerifyTagSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyTagSignatureIgnoresStaleTags: the tag verified is the one the
+// fetch matched on the remote, pointing at the commit fetched. A pusher who
+// cannot sign deletes a signed tag and pushes a branch of its name: the
+// signed tag left in the cache from an earlier fetch must not vouch for the
+// branch's unsigned commit.
+func TestVerifyTagSignatureIgnoresStaleTags(t *testing.T) {
+	t.Parallel()
+	k := newSigners(t)
+	repo := gittest.NewRepo(t)
+	repo.Commit("release", map[string]string{"deploy/cm.yaml": configMap("a", "1")})
+	signingGit(t, repo.Dir, nil, "-c", "gpg.format=ssh", "-c", "user.signingkey="+filepath.Join(k.dir, "trusted.pub"), "tag", "-s", "-m", "v1.0.0", "v1.0.0")
+	f := newFetcher(t, source.Auth{})
+	c, err := f.Fetch(context.Background(), repo.Dir, "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.VerifyTagSignature(source.SignatureSSH, k.trustedSSH); err != nil {
+		t.Fatalf("the signed tag itself: %v", err)
+	}
+	signingGit(t, repo.Dir, nil, "tag", "-d", "v1.0.0")
+	evil := repo.Commit("unsigned", map[string]string{"deploy/cm.yaml": configMap("a", "EVIL")})
+	signingGit(t, repo.Dir, nil, "branch", "v1.0.0", evil)
+	c, err = f.Fetch(context.Background(), repo.Dir, "v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SHA != evil {
+		t.Fatalf("fetched %s, want the branch's commit %s", c.SHA, evil)
+	}
+	if signer, err := c.VerifyTagSignature(source.SignatureSSH, k.trustedSSH); !errors.Is(err, source.ErrUnverified) {
+		t.Errorf("the branch's unsigned commit passed tag verification (signer %q, err %v): the stale cached tag vouched for it", signer, err)
+	}
+}
