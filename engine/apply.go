@@ -86,8 +86,13 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	if p.RestoredFrom == "" {
 		checkErr = e.heldAgainst(ctx, p)
 	}
-	if checkErr == nil && p.Rollback != "" && !req.Approved {
-		checkErr = fmt.Errorf("the plan goes back and nobody approved it: %s", p.Rollback)
+	if checkErr == nil && !req.Approved {
+		// Decided again from the record, whatever the plan says of it.
+		if reason, err := e.rollback(ctx, p); err != nil {
+			checkErr = err
+		} else if reason != "" {
+			checkErr = fmt.Errorf("the plan goes back and nobody approved it: %s", reason)
+		}
 	}
 	if checkErr == nil {
 		checkErr = applier.Check(ctx, p, st.HashKey, gen, req.Approved)

@@ -212,6 +212,7 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 			MaxPrunePercent: s.MaxPrunePercent,
 			AllowEmpty:      s.AllowEmpty,
 			ForceConflicts:  s.ForceConflicts,
+			VerifiedSource:  s.Verify != nil,
 		},
 		Mode:         req.Mode,
 		RestoredFrom: restoredFrom,
@@ -282,7 +283,7 @@ func (e *Engine) annotate(ctx context.Context, req PlanRequest, p *plan.Plan, re
 	}
 	// Reviews plan branches that are not applied: the rule is the gate's.
 	if !req.ReadOnly {
-		p.Rollback, err = e.rollback(ctx, req.Stack, p)
+		p.Rollback, err = e.rollback(ctx, p)
 	}
 	return err
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
-	"github.com/gantryops/gantry/stack"
 )
 
 // ancestry is how a plan's commit relates to the last commit applied.
@@ -60,18 +59,28 @@ func rollbackReason(last, commit string, rel ancestry) string {
 	return fmt.Sprintf("commit %s does not descend from commit %s, the last commit applied (the history was rewritten): applying it needs a person's approval, whatever the approval policy", object.ShortSHA(commit), object.ShortSHA(last))
 }
 
-// rollback applies the rollback rule to p (a plan of the stack's Git ref,
-// not a restore) when the stack verifies signatures, and returns why p
-// needs a person, or "".
-func (e *Engine) rollback(ctx context.Context, s stack.Stack, p *plan.Plan) (string, error) {
-	if s.Verify == nil || p.BaseCommit == "" || p.BaseCommit == p.Source.Commit {
+// rollback applies the rollback rule to p, a plan of a stack that
+// verifies signatures (p.Options.VerifiedSource; not a restore), and
+// returns why p needs a person, or "". It compares p's commit with the
+// last commit applied as the record says now, not with the plan's
+// BaseCommit: a plan saved before a later apply, or a planfile edited to
+// drop its Rollback, is judged as it would be applied.
+func (e *Engine) rollback(ctx context.Context, p *plan.Plan) (string, error) {
+	if !p.Options.VerifiedSource || p.RestoredFrom != "" {
 		return "", nil
 	}
-	rel, err := e.ancestry(ctx, s.Source.Repo, p.BaseCommit, p.Source.Commit)
+	last, err := e.store.LiveCommit(ctx, p.Stack)
 	if err != nil {
-		return "", fmt.Errorf("stack %s: how commit %s relates to %s, the last commit applied, cannot be told: %w", s.Name, object.ShortSHA(p.Source.Commit), object.ShortSHA(p.BaseCommit), err)
+		return "", err
 	}
-	return rollbackReason(p.BaseCommit, p.Source.Commit, rel), nil
+	if last == "" || last == p.Source.Commit {
+		return "", nil
+	}
+	rel, err := e.ancestry(ctx, p.Source.Repo, last, p.Source.Commit)
+	if err != nil {
+		return "", fmt.Errorf("stack %s: how commit %s relates to %s, the last commit applied, cannot be told: %w", p.Stack, object.ShortSHA(p.Source.Commit), object.ShortSHA(last), err)
+	}
+	return rollbackReason(last, p.Source.Commit, rel), nil
 }
 
 // ancestry asks Git how commit relates to last in repo. A last commit gone

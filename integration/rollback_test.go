@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -168,6 +169,30 @@ func TestCLIApplyRollback(t *testing.T) {
 		t.Errorf("apply --auto-approve of the rollback: exit %d, want 1 saying %q and --allow-rollback\n%s", code, want, errOut)
 	}
 	wantLive(t, ns, "rb", map[string]string{"a": "2"})
+
+	// A saved plan of the rollback with its "rollback" field cut out (the
+	// field is not in the digest): the engine decides the rule again from
+	// the record, and refuses it unapproved.
+	if out, errOut, code := c.run("plan", "--out", "rb.plan"); code != 0 {
+		t.Fatalf("plan --out: exit %d\n%s\n%s", code, out, errOut)
+	}
+	file := filepath.Join(c.dir, "rb.plan")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := regexp.MustCompile(`,?\s*"rollback":\s*"[^"]*"`)
+	if !field.Match(raw) {
+		t.Fatalf("the planfile has no rollback field:\n%.2000s", raw)
+	}
+	if err := os.WriteFile(file, field.ReplaceAll(raw, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := c.run("apply", "--wait=false", "rb.plan"); code != 1 || !strings.Contains(errOut, "goes back and nobody approved it: "+want) {
+		t.Errorf("apply of the planfile without its rollback field: exit %d, want 1 saying it goes back\n%s", code, errOut)
+	}
+	wantLive(t, ns, "rb", map[string]string{"a": "2"})
+
 	if out, errOut, code := apply("--allow-rollback"); code != 0 {
 		t.Fatalf("apply --allow-rollback: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -138,6 +138,12 @@ type Options struct {
 	AllowEmpty bool `json:"allow_empty"`
 	// ForceConflicts takes over fields other managers own.
 	ForceConflicts bool `json:"force_conflicts"`
+	// VerifiedSource: the stack applies only signed commits (its verify
+	// policy), so applying a commit that goes back from the last one
+	// applied needs a person (the rollback rule, decided again at apply
+	// time from the record). Left out of JSON when false, so digests of
+	// plans of other stacks are what they were.
+	VerifiedSource bool `json:"verified_source,omitempty"`
 }
 
 // Change is what the plan does to one object.
