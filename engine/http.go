@@ -26,14 +26,18 @@ import (
 // handler itself bounds how many bodies are read at once.
 func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	opts = opts.withDefaults()
-	bodies := newBodyReader(opts.MaxConcurrentBodies, max(time.Second, min(opts.ReadTimeout, 5*time.Second)))
+	// Webhook deliveries (anyone may send one) and API calls (behind the
+	// token) read their bodies from separate pools: a flood of unsigned
+	// deliveries cannot keep an approval out.
+	retry := max(time.Second, min(opts.ReadTimeout, 5*time.Second))
+	hooks, calls := newBodyReader(opts.MaxConcurrentBodies, retry), newBodyReader(opts.MaxConcurrentBodies, retry)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", r.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /hooks/github", r.webhook(opts, bodies))
+	mux.Handle("POST /hooks/github", r.webhook(opts, hooks))
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,8 +52,8 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	})
 	api.HandleFunc("GET /api/v1/plans", r.listPlans)
 	api.HandleFunc("GET /api/v1/plans/{id}", r.getPlan)
-	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true, bodies))
-	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false, bodies))
+	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true, calls))
+	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false, calls))
 	mux.Handle("/api/", bearer(opts.Token, api))
 	return recovering(r.engine.log, mux)
 }
@@ -152,12 +156,8 @@ func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
 
 func (r *Runner) getPlan(w http.ResponseWriter, req *http.Request) {
 	p, err := r.engine.RecordedPlan(req.Context(), req.PathValue("id"))
-	if errors.Is(err, state.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-		return
-	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		r.planError(w, "show plan", req.PathValue("id"), err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -185,15 +185,8 @@ func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 			actor = "api:" + body.Actor
 		}
 		g, err := r.engine.Decide(req.Context(), state.Decision{PlanID: req.PathValue("id"), Approve: approve, Actor: actor, Reason: body.Reason})
-		switch {
-		case errors.Is(err, state.ErrNotFound):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-			return
-		case errors.Is(err, state.ErrNotPending):
-			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
-			return
-		case err != nil:
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		if err != nil {
+			r.planError(w, "decide on plan", req.PathValue("id"), err)
 			return
 		}
 		if approve {
@@ -201,6 +194,31 @@ func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, GatePlanOf(g))
 	}
+}
+
+// planError answers a failed call on plan id. What the client can act on
+// is said in words that name nothing but the plan: not recorded (404), not
+// pending (409), not a reference to one plan (400). Anything else (the
+// database failing, mostly) is a 500 whose detail goes to the log only,
+// since the store's errors name the database's host, user and name.
+func (r *Runner) planError(w http.ResponseWriter, what, id string, err error) {
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no plan %q is recorded (plans without changes are not)", id)})
+	case errors.Is(err, state.ErrNotPending), errors.Is(err, state.ErrBadReference):
+		writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
+	default:
+		r.engine.log.Error(what, "plan", id, "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": what + ": " + errDatabaseDown.Error() + " (the log of gantry run has the detail)"})
+	}
+}
+
+// statusOf is the HTTP status of a client's mistake planError shows.
+func statusOf(err error) int {
+	if errors.Is(err, state.ErrNotPending) {
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
 }
 
 // Decide approves or rejects a pending plan, as `gantry approve` and the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -41,6 +42,9 @@ type ServerOptions struct {
 	// calls with a body) read at once; a request arriving while that many
 	// are being read gets 503 with Retry-After instead of waiting.
 	MaxConcurrentBodies int
+	// MaxConnections caps the connections open at once (LimitListener):
+	// one more is closed as soon as it is accepted.
+	MaxConnections int
 }
 
 // DefaultServerOptions caps webhook bodies at 1 MiB (a push payload is a
@@ -49,7 +53,8 @@ type ServerOptions struct {
 // a delivery 10 s); a response within 60 s; idle connections 2 minutes.
 func DefaultServerOptions() ServerOptions {
 	return ServerOptions{MaxWebhookBytes: 1 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, MaxConcurrentBodies: 16}
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, MaxConcurrentBodies: 16,
+		MaxConnections: 512}
 }
 
 // withDefaults fills the zero fields of o from DefaultServerOptions.
@@ -76,11 +81,15 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.MaxConcurrentBodies <= 0 {
 		o.MaxConcurrentBodies = d.MaxConcurrentBodies
 	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = d.MaxConnections
+	}
 	return o
 }
 
 // Server returns the HTTP server of `gantry run`: Handler(opts) behind
-// opts' timeouts and header cap. Serve it on a listener; Shutdown ends it.
+// opts' timeouts and header cap. Serve it on LimitListener(ln,
+// opts.MaxConnections); Shutdown ends it.
 func (r *Runner) Server(opts ServerOptions) *http.Server {
 	opts = opts.withDefaults()
 	return &http.Server{
@@ -108,9 +117,13 @@ func newBodyReader(max int, retryAfter time.Duration) *bodyReader {
 	return &bodyReader{slots: make(chan struct{}, max), retryAfter: retryAfter}
 }
 
-// read returns the whole body of req, at most limit bytes. It does not
+// read returns the whole body of req, at most limit bytes. A body declared
+// larger (Content-Length) is refused before it takes a slot. It does not
 // wait for a slot: with every slot taken it returns errBusy at once.
 func (b *bodyReader) read(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	if req.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
 	select {
 	case b.slots <- struct{}{}:
 	default:
@@ -151,4 +164,49 @@ func (b *bodyReader) writeRefusal(w http.ResponseWriter, ref bodyRefusal) {
 	}
 	w.Header().Set("Connection", "close")
 	writeJSON(w, ref.Code, map[string]string{"error": ref.Error})
+}
+
+// LimitListener returns ln accepting at most max connections open at once:
+// one more is closed as soon as it is accepted, so that a client holding
+// connections open (each within the server's timeouts) cannot exhaust the
+// process's file descriptors, and the next client is told at once rather
+// than left waiting in the kernel's backlog.
+func LimitListener(ln net.Listener, max int) net.Listener {
+	if max <= 0 {
+		max = DefaultServerOptions().MaxConnections
+	}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max)}
+}
+
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			_ = c.Close()
+		}
+	}
+}
+
+// limitedConn gives its slot back when closed, once.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func serveStore(t *testing.T, store *state.Store, opts ServerOptions) (string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(LimitListener(ln, opts.MaxConnections)) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String(), r, log
 }
@@ -205,15 +206,85 @@ func TestServerRefusesTooManyBodies(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("a third body while two are read: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
+	// The API reads its bodies from a pool of its own: unsigned
+	// deliveries holding every webhook slot do not keep an approval out.
+	req, err := http.NewRequest("POST", "http://"+addr+"/api/v1/plans/abcdef01/approve", strings.NewReader(`{"actor":"ops"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer tok")
+	api, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Body.Close()
+	if api.StatusCode != http.StatusNotFound {
+		t.Errorf("an approval while the webhook's bodies are all taken: %s, want 404 (read, no such plan)", api.Status)
+	}
 	time.Sleep(opts.ReadTimeout + 500*time.Millisecond)
 	if resp = post(); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("after the slow bodies were cut off: %s, want 401 (read, signature refused)", resp.Status)
 	}
 }
 
-// TestReadyzHidesTheDatabase: with the database gone, /readyz answers 503
-// without the database's host, user or name; the log has them.
-func TestReadyzHidesTheDatabase(t *testing.T) {
+// TestServerRefusesDeclaredLargeBodies: a body whose Content-Length is over
+// the cap is refused (413) at once, before it takes a slot or a byte of it
+// is read, not after the read timeout.
+func TestServerRefusesDeclaredLargeBodies(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	opts.ReadTimeout = 5 * time.Second
+	addr, _, _ := serve(t, opts)
+	took, line, err := trickleConn(addr, fmt.Sprintf("POST /hooks/github HTTP/1.1\r\nHost: gantry\r\nContent-Length: %d\r\n\r\n", 100<<20), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "413") || took > time.Second {
+		t.Errorf("a declared 100 MiB body: %q after %s, want 413 at once", line, took)
+	}
+}
+
+// TestLimitListener: past MaxConnections open at once, a new connection is
+// closed as soon as it is accepted; once one closes, the next is served.
+func TestLimitListener(t *testing.T) {
+	t.Parallel()
+	opts := fastOptions()
+	opts.MaxConnections = 2
+	opts.IdleTimeout = 10 * time.Second
+	opts.ReadHeaderTimeout = 10 * time.Second
+	addr, _, _ := serve(t, opts)
+	var held []net.Conn
+	for range opts.MaxConnections {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	time.Sleep(200 * time.Millisecond) // both accepted
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a third connection while two are open: read %v, want it closed at once", err)
+	}
+	held[0].Close()
+	time.Sleep(200 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("once a connection closed: %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// TestServerHidesTheDatabase: neither /readyz nor the API's errors name
+// the database's host, user or name, whether the database answers (a plan
+// not recorded: 404) or not (503 and 500); the log has the detail.
+func TestServerHidesTheDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const user, db = "readyz_secret_user", "readyz_secret_db"
@@ -242,26 +313,40 @@ func TestReadyzHidesTheDatabase(t *testing.T) {
 	}
 	defer store.Close()
 	addr, _, log := serveStore(t, store, fastOptions())
+	call := func(method, path string, want int) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s %s: %s %s, want %d", method, path, resp.Status, body, want)
+		}
+		for _, secret := range []string{user, db, cfg.Host, "host=", "user=", "dbname="} {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("%s %s reveals %q: %s", method, path, secret, body)
+			}
+		}
+	}
+	call("GET", "/api/v1/plans/abcdef01", http.StatusNotFound)
+	call("POST", "/api/v1/plans/abcdef01/approve", http.StatusNotFound)
+	call("GET", "/api/v1/plans/ab", http.StatusBadRequest)
+
 	if _, err := admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)"); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz with the database gone: %s %s", resp.Status, body)
-	}
-	for _, secret := range []string{user, db, cfg.Host, "host=", "user=", "dbname="} {
-		if strings.Contains(string(body), secret) {
-			t.Errorf("/readyz reveals %q: %s", secret, body)
-		}
-	}
-	if !strings.Contains(string(body), "database") {
-		t.Errorf("/readyz does not say the database is the problem: %s", body)
-	}
+	call("GET", "/readyz", http.StatusServiceUnavailable)
+	call("GET", "/api/v1/plans/abcdef01", http.StatusInternalServerError)
+	call("POST", "/api/v1/plans/abcdef01/approve", http.StatusInternalServerError)
+	call("POST", "/api/v1/plans/abcdef01/reject", http.StatusInternalServerError)
+	call("GET", "/api/v1/plans", http.StatusInternalServerError)
 	if !strings.Contains(log.String(), db) {
 		t.Errorf("the log lacks the detail:\n%s", log.String())
 	}

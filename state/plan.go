@@ -106,7 +106,7 @@ func (s *Store) Plan(ctx context.Context, ref string) (*PlanRecord, error) {
 // (RevisionID names it), and no key is needed. The body is what every rendering of the plan needs.
 func (s *Store) PlanBody(ctx context.Context, ref string) (*PlanRecord, error) {
 	if !uuidPrefix.MatchString(ref) {
-		return nil, fmt.Errorf("plan %q: give a plan ID (or its first 6 or more characters), as gantry plan and gantry history show it", ref)
+		return nil, fmt.Errorf("plan %q: %w: give a plan ID (or its first 6 or more characters), as gantry plan and gantry history show it", ref, ErrBadReference)
 	}
 	rows, err := s.pool.Query(ctx, sqlFindPlan, ref)
 	if err != nil {
@@ -126,5 +126,5 @@ func (s *Store) PlanBody(ctx context.Context, ref string) (*PlanRecord, error) {
 	case 1:
 		return recs[0], nil
 	}
-	return nil, fmt.Errorf("%q names more than one plan: give more of the ID", ref)
+	return nil, fmt.Errorf("%q names more than one plan: %w: give more of the ID", ref, ErrBadReference)
 }

@@ -170,6 +170,11 @@ func (s *Store) checkSameRevision(ctx context.Context, tx pgx.Tx, r *Revision) e
 // ErrNotFound is returned (wrapped) when a requested record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrBadReference is returned (wrapped) for a reference to a recorded
+// plan that cannot name one: not an ID nor a long enough prefix of one, or
+// a prefix of several.
+var ErrBadReference = errors.New("not a reference to one plan")
+
 // Revision loads a stored revision with its objects in ref order, Secret
 // values unsealed (which needs the key they were sealed with).
 func (s *Store) Revision(ctx context.Context, id string) (*Revision, error) {

@@ -62,7 +62,8 @@ and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --list
 	fl.Int64Var(&f.server.MaxWebhookBytes, "max-webhook-bytes", d.MaxWebhookBytes, "largest webhook body accepted (larger: 413)")
 	fl.DurationVar(&f.server.ReadTimeout, "http-read-timeout", d.ReadTimeout, "longest a client may take to send a whole request, body included (slower: 408, connection closed)")
 	fl.DurationVar(&f.server.WriteTimeout, "http-write-timeout", d.WriteTimeout, "longest a response may take, from the end of the request's headers")
-	fl.IntVar(&f.server.MaxConcurrentBodies, "http-max-bodies", d.MaxConcurrentBodies, "request bodies (webhook, API) read at once; more: 503 with Retry-After")
+	fl.IntVar(&f.server.MaxConcurrentBodies, "http-max-bodies", d.MaxConcurrentBodies, "request bodies read at once, for webhooks and for the API each; more: 503 with Retry-After")
+	fl.IntVar(&f.server.MaxConnections, "http-max-connections", d.MaxConnections, "connections open at once; more are closed when accepted")
 	return cmd
 }
 
@@ -106,7 +107,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 			return fmt.Errorf("--listen %s: %w", f.listen, err)
 		}
 		srv := runner.Server(sopts)
-		go func() { srvErr <- srv.Serve(ln) }()
+		go func() { srvErr <- srv.Serve(engine.LimitListener(ln, sopts.MaxConnections)) }()
 		defer func() {
 			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
