@@ -436,12 +436,20 @@ func cacheKey(remoteURL string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// openCache opens (or creates) the bare repository caching remoteURL in
+// dir, private to its owner: go-git writes objects world-readable (0644
+// in 0755 directories), so the repository's own directory is made 0700,
+// also when an older gantry left it open, since it holds the contents of
+// private repositories.
 func openCache(dir, remoteURL string) (*git.Repository, error) {
 	r, err := git.PlainOpen(dir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		r, err = git.PlainInit(dir, true)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, err
 	}
 	if _, err := r.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {

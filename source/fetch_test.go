@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -318,4 +320,55 @@ func TestIsAncestor(t *testing.T) {
 	if _, err := fetcher.IsAncestor(ctx, f.url, missing, f.second); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("IsAncestor of an unknown commit: err = %v, want one naming it", err)
 	}
+}
+
+// TestFetchCacheIsPrivate: the repository a fetch caches is readable by its
+// owner only (go-git writes objects world-readable), also when an older
+// gantry left its directory open.
+func TestFetchCacheIsPrivate(t *testing.T) {
+	t.Parallel()
+	repo := gittest.NewRepo(t)
+	repo.Commit("one", map[string]string{"deploy/cm.yaml": configMap("a", "1")})
+	cache := t.TempDir()
+	f := source.NewFetcher(source.FetchOptions{CacheDir: cache})
+	private := func(when string) {
+		t.Helper()
+		entries, err := os.ReadDir(cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs := 0
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			dirs++
+			fi, err := os.Stat(filepath.Join(cache, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: the cached repository %s is %v, want 0700", when, e.Name(), fi.Mode().Perm())
+			}
+		}
+		if dirs != 1 {
+			t.Fatalf("%s: %d cached repositories, want 1", when, dirs)
+		}
+	}
+	if _, err := f.Fetch(context.Background(), repo.Dir, "main"); err != nil {
+		t.Fatal(err)
+	}
+	private("after the first fetch")
+	entries, _ := os.ReadDir(cache)
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := os.Chmod(filepath.Join(cache, e.Name()), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := f.Fetch(context.Background(), repo.Dir, "main"); err != nil {
+		t.Fatal(err)
+	}
+	private("after a fetch into a cache an older gantry left open")
 }

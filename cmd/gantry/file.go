@@ -34,6 +34,9 @@ func createPrivate(path string) (*privateFile, error) {
 	if dir == "" {
 		dir = "."
 	}
+	if err := replaceable(path); err != nil {
+		return nil, err
+	}
 	for range 10 {
 		var suffix [8]byte
 		if _, err := rand.Read(suffix[:]); err != nil {
@@ -50,6 +53,51 @@ func createPrivate(path string) (*privateFile, error) {
 		return &privateFile{File: f, path: path}, nil
 	}
 	return nil, fmt.Errorf("write %s: no free temporary name in %s", path, dir)
+}
+
+// replaceable refuses a path that is not a file gantry may replace: a
+// directory, a device, a pipe or a socket, or a symlink to one. Renaming
+// over `--out /dev/stdout` would replace the system's link with a file.
+// A symlink to a regular file (or to nothing) is replaced itself, as
+// privateFile says.
+func replaceable(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	kind := fi.Mode()
+	if kind&fs.ModeSymlink != 0 {
+		target, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		kind = target.Mode()
+	}
+	if !kind.IsRegular() {
+		return fmt.Errorf("write %s: it is not a regular file (a %s): gantry writes a new private file in place of the path, so give the path of a file (to print a plan, use -o json)", path, describeMode(kind))
+	}
+	return nil
+}
+
+// describeMode names the kind of file a mode is.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // Commit makes the written content the file at path: sync, close, rename

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gantryops/gantry/object"
@@ -38,6 +39,8 @@ func TestWritePlanfilePrivate(t *testing.T) {
 		oldContent string
 		// profile: the file is a pprof profile, not a planfile.
 		profile bool
+		// link: path must still be a symlink to this (a refused write).
+		link string
 	}{
 		{name: "new file"},
 		{name: "existing file 0644", prepare: func(t *testing.T, _, path string) { writeMode(t, path, "old", 0o644) }},
@@ -71,7 +74,22 @@ func TestWritePlanfilePrivate(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantErr: "write ",
+			wantErr: "it is not a regular file (a directory)",
+		},
+		{
+			name:    "symlink to a device (--out /dev/stdout)",
+			prepare: func(t *testing.T, _, path string) { symlink(t, "/dev/null", path) },
+			wantErr: "it is not a regular file (a device)",
+			link:    "/dev/null",
+		},
+		{
+			name: "a named pipe",
+			prepare: func(t *testing.T, _, path string) {
+				if err := syscall.Mkfifo(path, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "it is not a regular file (a pipe)",
 		},
 		{
 			name: "cpu profile through a symlink",
@@ -141,6 +159,11 @@ func TestWritePlanfilePrivate(t *testing.T) {
 				if tc.oldContent != "" {
 					if got, _ := os.ReadFile(path); string(got) != tc.oldContent {
 						t.Errorf("a failed write changed the file: %q", got)
+					}
+				}
+				if tc.link != "" {
+					if got, err := os.Readlink(path); err != nil || got != tc.link {
+						t.Errorf("the symlink was replaced: %q, %v", got, err)
 					}
 				}
 				return
