@@ -68,7 +68,7 @@ type comment struct {
 // operator named, if any. GitHub refuses GET /user to installation tokens
 // (403): the GITHUB_TOKEN of Actions, whose comments are by
 // github-actions[bot], unless the operator names another App's bot.
-func tokenIdentity(user *github.User, status int, named string) (Identity, error) {
+func tokenIdentity(user *github.User, status int, message, named string) (Identity, error) {
 	if user != nil {
 		self := Identity{Login: user.GetLogin(), Type: user.GetType()}
 		if self.Type == "" {
@@ -82,6 +82,12 @@ func tokenIdentity(user *github.User, status int, named string) (Identity, error
 	if status != http.StatusForbidden {
 		return Identity{}, fmt.Errorf("GitHub answered GET /user with %d", status)
 	}
+	// GitHub refuses /user to installation tokens with this message; a 403
+	// for any other reason (SAML single sign-on not authorised, a secondary
+	// rate limit) says nothing of who the token is.
+	if !strings.Contains(message, integrationRefusal) {
+		return Identity{}, fmt.Errorf("GitHub refused GET /user (403: %s): who the token is cannot be told; authorise the token for the organisation's single sign-on, or retry later", message)
+	}
 	switch {
 	case named == "":
 		return actionsBot, nil
@@ -91,6 +97,10 @@ func tokenIdentity(user *github.User, status int, named string) (Identity, error
 	return Identity{}, fmt.Errorf("--comment-author %s: the token is an App's installation token, whose comments are by SLUG[bot]: name that bot", named)
 }
 
+// integrationRefusal is GitHub's message refusing GET /user to an
+// installation token (an App's, or the Actions GITHUB_TOKEN).
+const integrationRefusal = "Resource not accessible by integration"
+
 // whoami asks GitHub who the token is (GET /user) and decides the
 // identity with tokenIdentity.
 func whoami(ctx context.Context, c *github.Client, named string) (Identity, error) {
@@ -98,9 +108,9 @@ func whoami(ctx context.Context, c *github.Client, named string) (Identity, erro
 	var gerr *github.ErrorResponse
 	switch {
 	case err == nil:
-		return tokenIdentity(user, http.StatusOK, named)
+		return tokenIdentity(user, http.StatusOK, "", named)
 	case errors.As(err, &gerr) && gerr.Response != nil && gerr.Response.StatusCode == http.StatusForbidden:
-		return tokenIdentity(nil, http.StatusForbidden, named)
+		return tokenIdentity(nil, http.StatusForbidden, gerr.Message, named)
 	case resp != nil:
 		return Identity{}, fmt.Errorf("GitHub token: who is it? GET /user: %w: check GITHUB_TOKEN", err)
 	}

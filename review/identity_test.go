@@ -18,21 +18,24 @@ func TestTokenIdentity(t *testing.T) {
 		name   string
 		user   *github.User
 		status int
+		msg    string
 		named  string
 		want   Identity
 		err    string
 	}{
-		{"personal token", user("gantry-bot", "User"), http.StatusOK, "", Identity{Login: "gantry-bot", Type: "User"}, ""},
-		{"named the same", user("Gantry-Bot", "User"), http.StatusOK, "gantry-bot", Identity{Login: "Gantry-Bot", Type: "User"}, ""},
-		{"named another", user("gantry-bot", "User"), http.StatusOK, "mallory", Identity{}, "but the token is gantry-bot's"},
-		{"actions token", nil, http.StatusForbidden, "", Identity{Login: "github-actions[bot]", Type: "Bot"}, ""},
-		{"app token named", nil, http.StatusForbidden, "deployer[bot]", Identity{Login: "deployer[bot]", Type: "Bot"}, ""},
-		{"app token named a user", nil, http.StatusForbidden, "mallory", Identity{}, "name that bot"},
-		{"other refusal", nil, http.StatusNotFound, "", Identity{}, "answered GET /user with 404"},
+		{"personal token", user("gantry-bot", "User"), http.StatusOK, "", "", Identity{Login: "gantry-bot", Type: "User"}, ""},
+		{"named the same", user("Gantry-Bot", "User"), http.StatusOK, "", "gantry-bot", Identity{Login: "Gantry-Bot", Type: "User"}, ""},
+		{"named another", user("gantry-bot", "User"), http.StatusOK, "", "mallory", Identity{}, "but the token is gantry-bot's"},
+		{"actions token", nil, http.StatusForbidden, integrationRefusal, "", Identity{Login: "github-actions[bot]", Type: "Bot"}, ""},
+		{"app token named", nil, http.StatusForbidden, integrationRefusal, "deployer[bot]", Identity{Login: "deployer[bot]", Type: "Bot"}, ""},
+		{"app token named a user", nil, http.StatusForbidden, integrationRefusal, "mallory", Identity{}, "name that bot"},
+		{"personal token refused by SSO", nil, http.StatusForbidden, "Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.", "", Identity{}, "cannot be told"},
+		{"secondary rate limit", nil, http.StatusForbidden, "You have exceeded a secondary rate limit.", "", Identity{}, "cannot be told"},
+		{"other refusal", nil, http.StatusNotFound, "Not Found", "", Identity{}, "answered GET /user with 404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := tokenIdentity(tc.user, tc.status, tc.named)
+			got, err := tokenIdentity(tc.user, tc.status, tc.msg, tc.named)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Errorf("err = %v, want %q", err, tc.err)

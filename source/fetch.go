@@ -415,6 +415,10 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
 
 func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
 
+// RedactURL returns repo without credentials, as gantry shows repositories
+// everywhere (logs, errors, plans).
+func RedactURL(repo string) string { return redact(repo) }
+
 // redact removes credentials from a URL: the password, and for http(s) and
 // git also the user name, which may itself be a token
 // (https://TOKEN@github.com/...).

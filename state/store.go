@@ -132,6 +132,14 @@ func (s *Store) Close() { s.pool.Close() }
 // Where describes the database for humans, without credentials.
 func (s *Store) Where() string { return s.where }
 
+// Coordinates returns what names the database in error texts: the
+// server's host (or socket directory), the user and the database name.
+// Text for the public (a pull-request comment) leaves them out.
+func (s *Store) Coordinates() (host, user, database string) {
+	c := s.pool.Config().ConnConfig
+	return c.Host, c.User, c.Database
+}
+
 // Embedded returns the embedded cluster, or nil for an external database.
 func (s *Store) Embedded() *Embedded { return s.embedded }
 

@@ -49,7 +49,7 @@ without dry-runs, so read-only credentials suffice, and is approximate.`,
 	fl := cmd.Flags()
 	f.stackFlags.add(fl, "plan")
 	fl.StringVarP(&f.output, "output", "o", "text", "output: text, json or markdown")
-	fl.StringVar(&f.out, "out", "", "also write the plan to this file, for `gantry apply FILE` (holds Secret data: mode 0600)")
+	fl.StringVar(&f.out, "out", "", "also write the plan to `FILE`, to apply with gantry apply FILE (holds Secret data: written as a new 0600 file)")
 	fl.StringVar(&f.diff, "diff", string(plan.DiffAuto), "how to compute changes: auto, server or local")
 	fl.BoolVar(&f.detailedExitCode, "detailed-exitcode", false, "exit 0 with no changes, 1 on error, 2 with changes")
 	fl.BoolVar(&f.noColor, "no-color", false, "no colours in text output (also NO_COLOR)")

@@ -58,7 +58,7 @@ time ago ("-90m", "-2h", "-3d").`,
 	fl.StringVar(&f.to, "to", "", "the revision to restore: its number or ID (see gantry history)")
 	fl.StringVar(&f.at, "at", "", "restore the revision live at this time")
 	fl.BoolVar(&f.autoApprove, "auto-approve", false, "do not ask before applying (refused for destructive plans without --allow-destructive)")
-	fl.StringVar(&f.out, "out", "", "write the restore plan to this file and stop; apply it with gantry apply FILE (holds Secret data: mode 0600)")
+	fl.StringVar(&f.out, "out", "", "write the restore plan to `FILE` and stop; apply it with gantry apply FILE (holds Secret data: written as a new 0600 file)")
 	fl.StringVar(&f.repo, "repo", "", "where to render Secrets stored as hashes again, if the recorded repository moved")
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let that render fetch remote kustomize bases")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")

@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/review"
+	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -125,8 +126,9 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 		Actor: g.actorName(), ReadOnly: true, Untrusted: true})
 	if err != nil {
 		err = fmt.Errorf("plan %s at %s#%d (%s): %w", s.Name, f.repo, f.pr, object.ShortSHA(pr.HeadSHA), err)
-		// Reviewers see why there is no plan, in the same comment.
-		body := review.FailureComment(s.Name, pr.HeadSHA, err)
+		// Reviewers see why there is no plan, in the same comment, without
+		// the coordinates of the database (the job's log has them).
+		body := review.FailureComment(s.Name, pr.HeadSHA, errors.New(withoutDatabase(err.Error(), sess.store)))
 		if _, cerr := gh.Upsert(ctx, f.pr, review.Marker(s.Name), body); cerr != nil {
 			return errors.Join(err, cerr)
 		}
@@ -134,7 +136,7 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 	}
 	mopts := plan.DefaultMarkdownOptions()
 	mopts.Marker = review.Marker(s.Name)
-	mopts.FullCommand = fmt.Sprintf("gantry plan --repo %s --ref %s --path %s", s.Source.Repo, pr.HeadSHA, s.Source.Path)
+	mopts.FullCommand = fmt.Sprintf("gantry plan --repo %s --ref %s --path %s", source.RedactURL(s.Source.Repo), pr.HeadSHA, s.Source.Path)
 	if s.Target.Namespace != "" {
 		mopts.FullCommand += " --namespace " + s.Target.Namespace
 	}
@@ -202,4 +204,38 @@ func appAuth(f *reviewFlags) (*review.AppAuth, error) {
 		return nil, err
 	}
 	return &review.AppAuth{AppID: f.appID, InstallationID: f.appInstall, Key: k}, nil
+}
+
+// withoutDatabase removes from msg what names the database of the store:
+// its description (Where), its host or socket directory, and its user and
+// name where a driver or server message quotes them (user=NAME,
+// database "NAME", ...). Bare words are left: the embedded database's user
+// is "gantry", which error texts also say for other reasons.
+func withoutDatabase(msg string, store interface {
+	Where() string
+	Coordinates() (host, user, database string)
+}) string {
+	host, user, database := store.Coordinates()
+	var pairs []string
+	for _, c := range []struct{ value, label string }{{store.Where(), ""}, {host, ""}, {user, "user"}, {database, "database"}} {
+		switch {
+		case c.value == "":
+		case c.label == "":
+			pairs = append(pairs, c.value, "(the database)")
+		default:
+			for _, form := range []string{c.label + "=%s", c.label + " %q", c.label + "=%q"} {
+				pairs = append(pairs, fmt.Sprintf(form, c.value), strings.Replace(strings.Replace(form, "%s", "…", 1), "%q", `"…"`, 1))
+			}
+		}
+	}
+	for _, form := range []string{"dbname=%s", "role %q"} {
+		value := database
+		if form == "role %q" {
+			value = user
+		}
+		if value != "" {
+			pairs = append(pairs, fmt.Sprintf(form, value), strings.Replace(strings.Replace(form, "%s", "…", 1), "%q", `"…"`, 1))
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(msg)
 }

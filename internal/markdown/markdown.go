@@ -168,14 +168,17 @@ func longestRun(s string, c byte) int {
 }
 
 // defuse puts a word joiner where GitHub would link text after rendering:
-// after @ (mentions, e-mail addresses) and # (issue references), and
-// inside "://" and "www." in any case (bare URLs).
+// after @ (mentions, e-mail addresses) and # (issue references), between
+// GH and - (GH-12 references an issue too), and inside "://" and "www." in
+// any case (bare URLs). Hexadecimal strings that GitHub links to commits
+// are left: at worst they link a commit of the repository.
 func defuse(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '.' && i >= 3 && strings.EqualFold(s[i-3:i], "www") {
+		if c == '.' && i >= 3 && strings.EqualFold(s[i-3:i], "www") ||
+			c == '-' && i >= 2 && strings.EqualFold(s[i-2:i], "gh") { // GH-12 links an issue too
 			b.WriteString(wordJoiner)
 		}
 		b.WriteByte(c)

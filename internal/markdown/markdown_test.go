@@ -22,6 +22,8 @@ func TestEscape(t *testing.T) {
 		{"text mention", Text, "@acme/admins", `\@` + wj + `acme/admins`},
 		{"text email", Text, "a@b.example", `a\@` + wj + `b.example`},
 		{"text issue", Text, "fixes #12", `fixes \#` + wj + `12`},
+		{"text GH issue", Text, "see GH-12 and gh-3", "see GH" + wj + "-12 and gh" + wj + "-3"},
+		{"html GH issue", HTML, "GH-12", "GH" + wj + "-12"},
 		{"text link", Text, "[x](https://e.example)", `\[x\]\(https\:` + wj + `//e.example\)`},
 		{"text image", Text, "![i](u)", `\!\[i\]\(u\)`},
 		{"text bare url", Text, "www.e.example", `www` + wj + `.e.example`},
