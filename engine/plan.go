@@ -365,6 +365,11 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
+	// Recorded with the plan in one transaction. A restore an older gantry
+	// recorded has a digest without RestoredFrom: this is what vouches for it.
+	if p.RestoredFrom != rec.Revision.RestoredFrom {
+		return nil, fmt.Errorf("plan %s: it says it restores revision %q, its recorded revision says %q: the record is damaged; plan again", rec.ID, p.RestoredFrom, rec.Revision.RestoredFrom)
+	}
 	return p, nil
 }
 
