@@ -27,8 +27,10 @@ var crds = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "
 // field is immutable AND for another reason is not a replace. Before, the
 // plan said "must be replaced" (not destructive, applied without
 // approval): the apply deleted the immutable ConfigMap, failed to create it
-// again (its new key is invalid), and applied the other change. Now the
-// plan is refused naming the other cause, and nothing changes.
+// again (its new key is invalid), and applied the other change; a key
+// whose cause quotes "field is immutable" passed for an immutable cause
+// itself. Now the plan is refused naming the other cause, and nothing
+// changes.
 func TestReplaceOnlyForImmutableCauses(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
@@ -38,20 +40,24 @@ func TestReplaceOnlyForImmutableCauses(t *testing.T) {
 	}
 	s.Apply(t, s.Plan(t, parseObjects(t, immutable("{v: '1'}"), configMapDoc("other", "1")), plan.DiffAuto))
 
-	p, err := s.TryPlan(parseObjects(t, immutable("{v: '2', 'bad key!': x}"), configMapDoc("other", "2")), plan.DiffAuto)
-	if err == nil {
-		report, aerr := s.TryApply(p, false, harness.ApplyOptions())
-		t.Fatalf("planned %v and applied it (%v, %v); want the plan refused naming the invalid key", harness.Changes(p), outcomes(report), aerr)
-	}
-	for _, want := range []string{"ConfigMap/" + ns + "/imm", "bad key!", "data", "immutable", "plan again"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the refusal does not say %q: %v", want, err)
+	// The second key's cause quotes it: "Invalid value: \"x: field is
+	// immutable\": a valid config key must ...".
+	for _, key := range []string{"bad key!", "x: field is immutable"} {
+		p, err := s.TryPlan(parseObjects(t, immutable(fmt.Sprintf("{v: '2', '%s': x}", key)), configMapDoc("other", "2")), plan.DiffAuto)
+		if err == nil {
+			report, aerr := s.TryApply(p, false, harness.ApplyOptions())
+			t.Fatalf("key %q: planned %v and applied it (%v, %v); want the plan refused naming the invalid key", key, harness.Changes(p), outcomes(report), aerr)
 		}
+		for _, want := range []string{"ConfigMap/" + ns + "/imm", "data[" + key + "]: Invalid value", "cannot be replaced", "plan again"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("key %q: the refusal does not say %q: %v", key, want, err)
+			}
+		}
+		wantLive(t, ns, "replace-causes", map[string]string{"imm": "1", "other": "1"})
 	}
-	wantLive(t, ns, "replace-causes", map[string]string{"imm": "1", "other": "1"})
 
 	// Immutable causes alone still make a replace, which then succeeds.
-	p = s.Plan(t, parseObjects(t, immutable("{v: '2'}"), configMapDoc("other", "2")), plan.DiffAuto)
+	p := s.Plan(t, parseObjects(t, immutable("{v: '2'}"), configMapDoc("other", "2")), plan.DiffAuto)
 	if got := results(s.Apply(t, p)); got["ConfigMap/"+ns+"/imm"] != "replace replaced" {
 		t.Errorf("outcomes: %v, want imm replaced", got)
 	}

@@ -162,8 +162,30 @@ func conflictsOf(err error) []Conflict {
 	return out
 }
 
-// immutablePhrases are how API validation says a field cannot change.
-var immutablePhrases = []string{"field is immutable", "may not change once set", "is immutable", "updates to statefulset spec for fields other than"}
+// immutableDetails end the message of a cause saying a field cannot change
+// (field.Invalid(path, value, detail) reads "Invalid value: VALUE: detail").
+// The value before the detail is the object's author's, and may say
+// anything: only the end of a message, which the server writes, counts.
+var immutableDetails = []string{": field is immutable", ": field is immutable when `immutable` is set", ": may not change once set"}
+
+// immutableForbidden start the message of a Forbidden cause saying fields
+// cannot change: written by the server, with no value before them (a diff
+// of the object may follow).
+var immutableForbidden = []string{
+	"Forbidden: field is immutable",
+	"Forbidden: updates to statefulset spec for fields other than",
+	"Forbidden: pod updates may not change fields other than",
+	"Forbidden: spec is immutable after creation",
+	"Forbidden: spec.persistentvolumesource is immutable after creation",
+}
+
+// isImmutable reports whether c says its field cannot change in place.
+func isImmutable(c metav1.StatusCause) bool {
+	if c.Type == metav1.CauseTypeForbidden {
+		return slices.ContainsFunc(immutableForbidden, func(p string) bool { return strings.HasPrefix(c.Message, p) })
+	}
+	return slices.ContainsFunc(immutableDetails, func(d string) bool { return strings.HasSuffix(c.Message, d) })
+}
 
 // immutableCauses reads an Invalid error from a dry-run: the fields it says
 // cannot change in place, and its other causes. ok is false unless some
@@ -176,7 +198,7 @@ func immutableCauses(err error) (fields []string, others []metav1.StatusCause, o
 		return nil, nil, false
 	}
 	for _, c := range se.ErrStatus.Details.Causes {
-		if slices.ContainsFunc(immutablePhrases, func(p string) bool { return strings.Contains(c.Message, p) }) {
+		if isImmutable(c) {
 			fields = append(fields, c.Field)
 		} else {
 			others = append(others, c)

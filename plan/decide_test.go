@@ -28,6 +28,8 @@ func TestImmutableCauses(t *testing.T) {
 	immutable := field.Forbidden(field.NewPath("data"), "field is immutable when `immutable` is set")
 	badKey := field.Invalid(field.NewPath("data").Key("bad key!"), "bad key!", "a valid config key must consist of alphanumeric characters")
 	clusterIP := field.Invalid(field.NewPath("spec", "clusterIP"), "10.0.0.2", "field is immutable")
+	quoting := field.Invalid(field.NewPath("data").Key("x: field is immutable"), "x: field is immutable", "a valid config key must consist of alphanumeric characters")
+	podSpec := field.Forbidden(field.NewPath("spec"), "pod updates may not change fields other than `spec.containers[*].image`\n  core.PodSpec{\n- \tx: field is immutable")
 	sts := field.Forbidden(field.NewPath("spec"), "updates to statefulset spec for fields other than 'replicas' are forbidden")
 	cases := []struct {
 		name    string
@@ -39,6 +41,10 @@ func TestImmutableCauses(t *testing.T) {
 		{"immutable data", invalid(immutable), []string{"data"}, nil, true},
 		{"immutable fields only", invalid(clusterIP, sts), []string{"spec.clusterIP", "spec"}, nil, true},
 		{"immutable and an invalid key", invalid(immutable, badKey), []string{"data"}, []string{"data[bad key!]"}, true},
+		// The bad value is the author's: it may say anything, the phrase
+		// included. Only the detail the server ends a cause with counts.
+		{"an invalid key that says it is immutable", invalid(immutable, quoting), []string{"data"}, []string{"data[x: field is immutable]"}, true},
+		{"a Forbidden cause of the server's own", invalid(podSpec), []string{"spec"}, nil, true},
 		{"an invalid key only", invalid(badKey), nil, []string{"data[bad key!]"}, false},
 		{"not Invalid", apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "imm", errors.New("field is immutable")), nil, nil, false},
 		{"Invalid without causes", apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "imm", nil), nil, nil, false},
