@@ -157,8 +157,14 @@ func (a *Applier) Check(ctx context.Context, p *plan.Plan, salt []byte, inventor
 // approval (ErrNotApproved). Nil when nothing in the plan forbids it (it
 // may still be stale).
 func Refusal(p *plan.Plan, approved bool) error {
-	if p.Approximate {
-		return fmt.Errorf("%w (computed with --diff=local, without the server): plan again with --diff=auto or server to apply", ErrApproximate)
+	// Decided from the mode, which the digest covers; the Approximate flag
+	// is not covered and could be edited out of a planfile.
+	if p.IsApproximate() {
+		how := "computed with --diff=local, without the server"
+		if p.Mode != plan.DiffLocal {
+			how = fmt.Sprintf("its mode %q is not one whose changes the server verified", p.Mode)
+		}
+		return fmt.Errorf("%w (%s): plan again with --diff=auto or server to apply", ErrApproximate, how)
 	}
 	if failures := plan.KnownFailures(p); len(failures) > 0 {
 		return &KnownFailuresError{Failures: failures}

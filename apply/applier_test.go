@@ -34,7 +34,7 @@ func TestRefusal(t *testing.T) {
 		return plan.Change{Ref: ref(name), APIVersion: "v1", Action: action}
 	}
 	base := func(changes ...plan.Change) *plan.Plan {
-		return &plan.Plan{Stack: "b", Desired: []*unstructured.Unstructured{cm("a"), cm("shared"), cm("c")}, Changes: changes}
+		return &plan.Plan{Stack: "b", Mode: plan.DiffAuto, Desired: []*unstructured.Unstructured{cm("a"), cm("shared"), cm("c")}, Changes: changes}
 	}
 	owned := change("shared", plan.ActionUpdate)
 	owned.Owner = "a"
@@ -69,7 +69,12 @@ func TestRefusal(t *testing.T) {
 			[]string{`apiVersion "a/b/c"`}},
 		{"every failure named, in plan order", base(owned, conflicted, change("gone", plan.ActionUpdate)), true, ErrKnownToFail,
 			[]string{"3 change(s) would fail", "ConfigMap/shop/shared", "ConfigMap/shop/c", "ConfigMap/shop/gone"}},
-		{"approximate", func() *plan.Plan { p := base(owned); p.Approximate = true; return p }(), true, ErrApproximate, []string{"--diff=local"}},
+		{"approximate", func() *plan.Plan { p := base(owned); p.Mode, p.Approximate = plan.DiffLocal, true; return p }(), true, ErrApproximate, []string{"--diff=local"}},
+		// The digest covers the mode, not the flag: a planfile edited to
+		// drop "approximate" is still refused.
+		{"approximate, its flag edited out", func() *plan.Plan { p := base(); p.Mode = plan.DiffLocal; return p }(), true, ErrApproximate, []string{"--diff=local"}},
+		{"a mode gantry does not know", func() *plan.Plan { p := base(); p.Mode = "guess"; return p }(), true, ErrApproximate, []string{`"guess"`}},
+		{"server mode", func() *plan.Plan { p := base(change("a", plan.ActionCreate)); p.Mode = plan.DiffServer; return p }(), false, nil, nil},
 		{"destructive without approval", func() *plan.Plan {
 			p := base(change("a", plan.ActionDelete))
 			p.Destructive = []string{"deletes Namespace/shop"}

@@ -54,7 +54,10 @@ type item struct {
 // Execute applies a plan that Check accepted and returns what happened to
 // each object. It stops at the end of the phase in which an object failed,
 // skips prune unless every other change succeeded (and, with Wait, became
-// ready), and marks the report interrupted when ctx ends first.
+// ready), and marks the report interrupted when ctx ends first. Objects
+// the server could not check at plan time are dry-run as soon as they can
+// be (checkpoints): one refused stops the apply before any change of a
+// later phase.
 func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 	desired := make(map[object.Ref]*unstructured.Unstructured, len(p.Desired))
 	for _, u := range p.Desired {
@@ -75,6 +78,7 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 		}
 	}
 
+	checks := checkpoints(p, byPhase)
 	for ph := range phases {
 		if err := a.runPhase(ctx, r, byPhase[ph], func(ctx context.Context, it item) Outcome { return a.applyOne(ctx, p, it) }); err != nil {
 			return r, err
@@ -83,6 +87,9 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 			if err := a.waitReady(ctx, r, byPhase[ph], true); err != nil {
 				return r, fmt.Errorf("CustomResourceDefinitions not established: %w", err)
 			}
+		}
+		if err := a.verifyPending(ctx, p, r, checks[ph]); err != nil {
+			return r, err
 		}
 	}
 	if a.opts.Wait {

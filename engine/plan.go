@@ -320,7 +320,7 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) error {
 	if !p.HasChanges() {
 		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), Kind: state.AuditPlanCreated, PlanID: p.ID,
-			Details: map[string]any{"digest": p.Digest, "commit": p.Source.Commit, "no_changes": true, "approximate": p.Approximate}})
+			Details: map[string]any{"digest": p.Digest, "commit": p.Source.Commit, "no_changes": true, "approximate": p.IsApproximate()}})
 	}
 	body, err := plan.MarshalWithoutDesired(p)
 	if err != nil {
@@ -341,7 +341,7 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	return e.store.RecordPlan(ctx, &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
 		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
-		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.Approximate,
+		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.IsApproximate(),
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	})
 }
@@ -364,6 +364,11 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
+	}
+	// Recorded with the plan in one transaction. A restore an older gantry
+	// recorded has a digest without RestoredFrom: this is what vouches for it.
+	if p.RestoredFrom != rec.Revision.RestoredFrom {
+		return nil, fmt.Errorf("plan %s: it says it restores revision %q, its recorded revision says %q: the record is damaged; plan again", rec.ID, p.RestoredFrom, rec.Revision.RestoredFrom)
 	}
 	return p, nil
 }

@@ -230,7 +230,8 @@ func TestApplyFailedObject(t *testing.T) {
 	s := env.NewStack(t, stack.Stack{Name: "failure", Target: stack.Target{Namespace: ns}, Prune: true, MaxPrunePercent: 100})
 	applied(t, s, parseObjects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n"))
 	// The custom resource cannot be checked at plan time (its CRD is new) and
-	// breaks the CRD's schema: it fails at apply.
+	// breaks the CRD's schema: it fails at apply, once the CRD is there and
+	// before anything else is made.
 	objs := renameGroup(testdataObjects(t, "fidelity/crd.yaml"), "fidelity.gantry.dev", "failure.gantry.dev")
 	_ = unstructured.SetNestedField(objs[1].Object, "three", "spec", "size")
 	objs = append(objs, parseObjects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n")...)
@@ -240,7 +241,7 @@ func TestApplyFailedObject(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the Widget and its invalid field", err)
 	}
 	got := results(report)
-	if got["CustomResourceDefinition.apiextensions.k8s.io/widgets.failure.gantry.dev"] != "create applied" || got["ConfigMap/"+ns+"/fine"] != "create applied" ||
+	if got["CustomResourceDefinition.apiextensions.k8s.io/widgets.failure.gantry.dev"] != "create applied" || got["ConfigMap/"+ns+"/fine"] != "create skipped" ||
 		got["Widget.failure.gantry.dev/"+ns+"/first"] != "create failed" || got["ConfigMap/"+ns+"/old"] != "delete skipped" {
 		t.Errorf("outcomes: %v", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,7 +62,10 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	}
 
 	result, conflicts, err := r.applyResult(ctx, d, live)
-	if fields, ok := immutableFields(err); ok && live != nil {
+	if fields, others, ok := immutableCauses(err); ok && live != nil {
+		if len(others) > 0 {
+			return ch, notReplaceable(d, fields, others)
+		}
 		ch.Action = ActionReplace
 		ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
 		if ch.Before, err = ownedView(live); err != nil {
@@ -158,25 +162,65 @@ func conflictsOf(err error) []Conflict {
 	return out
 }
 
-// immutablePhrases are how API validation says a field cannot change.
-var immutablePhrases = []string{"field is immutable", "may not change once set", "is immutable", "updates to statefulset spec for fields other than"}
+// immutableDetails end the message of a cause saying a field cannot change
+// (field.Invalid(path, value, detail) reads "Invalid value: VALUE: detail").
+// The value before the detail is the object's author's, and may say
+// anything: only the end of a message, which the server writes, counts.
+var immutableDetails = []string{": field is immutable", ": field is immutable when `immutable` is set", ": may not change once set"}
 
-// immutableFields reports the fields an Invalid error says cannot change.
-func immutableFields(err error) ([]string, bool) {
+// immutableForbidden start the message of a Forbidden cause saying fields
+// cannot change: written by the server, with no value before them (a diff
+// of the object may follow).
+var immutableForbidden = []string{
+	"Forbidden: field is immutable",
+	"Forbidden: updates to statefulset spec for fields other than",
+	"Forbidden: pod updates may not change fields other than",
+	"Forbidden: spec is immutable after creation",
+	"Forbidden: spec.persistentvolumesource is immutable after creation",
+}
+
+// isImmutable reports whether c says its field cannot change in place.
+func isImmutable(c metav1.StatusCause) bool {
+	if c.Type == metav1.CauseTypeForbidden {
+		return slices.ContainsFunc(immutableForbidden, func(p string) bool { return strings.HasPrefix(c.Message, p) })
+	}
+	return slices.ContainsFunc(immutableDetails, func(d string) bool { return strings.HasSuffix(c.Message, d) })
+}
+
+// immutableCauses reads an Invalid error from a dry-run: the fields it says
+// cannot change in place, and its other causes. ok is false unless some
+// cause is an immutable field. A replace deletes the object and creates it
+// again, so it is planned only when every cause is an immutable field: any
+// other cause would refuse the create too, after the delete.
+func immutableCauses(err error) (fields []string, others []metav1.StatusCause, ok bool) {
 	var se *apierrors.StatusError
 	if !errors.As(err, &se) || !apierrors.IsInvalid(err) || se.ErrStatus.Details == nil {
-		return nil, false
+		return nil, nil, false
 	}
-	var fields []string
 	for _, c := range se.ErrStatus.Details.Causes {
-		for _, p := range immutablePhrases {
-			if strings.Contains(c.Message, p) {
-				fields = append(fields, c.Field)
-				break
-			}
+		if isImmutable(c) {
+			fields = append(fields, c.Field)
+		} else {
+			others = append(others, c)
 		}
 	}
-	return fields, len(fields) > 0
+	return fields, others, len(fields) > 0
+}
+
+// notReplaceable is the error for a change that would have to be replaced
+// (fields) and that the server refuses for other causes as well: the
+// replace would delete the object and fail to create it. A Secret's causes
+// are named by field and type only, as WithheldStatus does.
+func notReplaceable(d *desiredObject, fields []string, others []metav1.StatusCause) error {
+	causes := make([]string, len(others))
+	for i, c := range others {
+		causes[i] = fmt.Sprintf("%s: %s", c.Field, c.Message)
+		if d.ref.IsSecret() {
+			causes[i] = fmt.Sprintf("%s (%s; its message is withheld, as it may quote Secret data)", c.Field, c.Type)
+		}
+	}
+	return fmt.Errorf("%s: %s cannot be changed in place (immutable), but it cannot be replaced either: the server refuses the new object for other reasons too, so the replace would delete it and fail to create it again: %s; fix these in the source and plan again",
+		d.ref, strings.Join(fields, ", "), strings.Join(causes, "; "))
 }
 
 // describeServerError names the object. For Secrets only the error's code,

@@ -11,12 +11,20 @@ import (
 )
 
 // Digest returns the digest of what a plan does and depends on: everything
-// but its ID, creation time and stats, as an HMAC-SHA256 under the stack's
-// hash key ("hmac-sha256:…"). It is keyed because it covers the desired
-// manifests, Secret values included: an unkeyed digest, shown by the API,
-// plan -o json and the audit log, would confirm a guessed value offline.
+// but its ID, creation time, Approximate flag (Mode decides) and what is
+// decided again when it is applied or only shown (Held, Rollback,
+// BaseCommit, Stats), as an HMAC-SHA256 under the stack's hash key
+// ("hmac-sha256:…"). It is keyed because it covers the desired manifests,
+// Secret values included: an unkeyed digest, shown by the API, plan -o json
+// and the audit log, would confirm a guessed value offline.
 func Digest(p *Plan, key object.HashKey) (string, error) {
-	b, err := digestContent(p)
+	return keyedDigest(p, key, true)
+}
+
+// keyedDigest is Digest, over RestoredFrom too when restore is set: plans
+// recorded before RestoredFrom was covered have digests without it.
+func keyedDigest(p *Plan, key object.HashKey, restore bool) (string, error) {
+	b, err := digestContent(p, restore)
 	if err != nil {
 		return "", err
 	}
@@ -32,9 +40,10 @@ func Digest(p *Plan, key object.HashKey) (string, error) {
 const legacyDigestPrefix = "sha256:"
 
 // legacyDigest is the unkeyed SHA-256 older gantry versions computed; it
-// verifies plans they recorded, and is never computed for a new plan.
+// verifies plans they recorded, and is never computed for a new plan. Those
+// versions did not cover RestoredFrom either.
 func legacyDigest(p *Plan) (string, error) {
-	b, err := digestContent(p)
+	b, err := digestContent(p, false)
 	if err != nil {
 		return "", err
 	}
@@ -42,9 +51,11 @@ func legacyDigest(p *Plan) (string, error) {
 	return legacyDigestPrefix + hex.EncodeToString(sum[:]), nil
 }
 
-// digestContent is what a plan's digest covers, encoded.
-func digestContent(p *Plan) ([]byte, error) {
-	b, err := json.Marshal(struct {
+// digestContent is what a plan's digest covers, encoded; RestoredFrom only
+// with restore. RestoredFrom is left out when empty, so that the digests of
+// plans that are not restores are what they were before it was covered.
+func digestContent(p *Plan, restore bool) ([]byte, error) {
+	content := struct {
 		FormatVersion       int      `json:"format_version"`
 		Stack               string   `json:"stack"`
 		Source              Source   `json:"source"`
@@ -56,7 +67,12 @@ func digestContent(p *Plan) ([]byte, error) {
 		InventoryGeneration int64    `json:"inventory_generation"`
 		Changes             []Change `json:"changes"`
 		Destructive         []string `json:"destructive"`
-	}{p.FormatVersion, p.Stack, p.Source, p.Cluster, p.Mode, p.Options, desiredObjects(p), p.Base, p.InventoryGeneration, p.Changes, p.Destructive})
+		RestoredFrom        string   `json:"restored_from,omitempty"`
+	}{p.FormatVersion, p.Stack, p.Source, p.Cluster, p.Mode, p.Options, desiredObjects(p), p.Base, p.InventoryGeneration, p.Changes, p.Destructive, ""}
+	if restore {
+		content.RestoredFrom = p.RestoredFrom
+	}
+	b, err := json.Marshal(content)
 	if err != nil {
 		return nil, fmt.Errorf("digest of plan %s: %w", p.ID, err)
 	}
@@ -71,25 +87,32 @@ func desiredObjects(p *Plan) []any {
 	return out
 }
 
-// verifyDigest checks that p matches its digest under key. The unkeyed
-// digest of a plan an older gantry computed is accepted only with legacy
-// (plans recorded in the database): anyone can compute one, so a planfile
-// carrying one could have been edited by anyone.
+// verifyDigest checks that p matches its digest under key. The digests of
+// plans an older gantry computed are accepted only with legacy (plans
+// recorded in the database, which the store keeps immutable): the unkeyed
+// one, which anyone can compute, so a planfile carrying one could have been
+// edited by anyone; and, for a restore, the keyed one without RestoredFrom,
+// so a planfile cannot be made a restore (or stop being one) by an edit.
 func verifyDigest(p *Plan, key object.HashKey, legacy bool) error {
-	compute := func(p *Plan) (string, error) { return Digest(p, key) }
-	if strings.HasPrefix(p.Digest, legacyDigestPrefix) {
-		if !legacy {
-			return fmt.Errorf("plan %s was computed by an older gantry: its digest is not keyed, so nothing shows the file was not edited since; compute the plan again", p.ID)
+	if strings.HasPrefix(p.Digest, legacyDigestPrefix) && !legacy {
+		return fmt.Errorf("plan %s was computed by an older gantry: its digest is not keyed, so nothing shows the file was not edited since; compute the plan again", p.ID)
+	}
+	forms := []func(*Plan) (string, error){func(p *Plan) (string, error) { return keyedDigest(p, key, true) }}
+	switch {
+	case strings.HasPrefix(p.Digest, legacyDigestPrefix):
+		forms = []func(*Plan) (string, error){legacyDigest}
+	case legacy && p.RestoredFrom != "":
+		forms = append(forms, func(p *Plan) (string, error) { return keyedDigest(p, key, false) })
+	}
+	for _, compute := range forms {
+		digest, err := compute(p)
+		if err != nil {
+			return err
 		}
-		compute = legacyDigest
+		if digest == p.Digest {
+			return nil
+		}
 	}
-	digest, err := compute(p)
-	if err != nil {
-		return err
-	}
-	if digest != p.Digest {
-		return fmt.Errorf("plan %s of stack %s does not match its digest %s: it was edited or damaged, or computed against another database (the digest is keyed with the stack's key, kept there and in GANTRY_SECRET_KEY); compute the plan again",
-			p.ID, p.Stack, p.Digest)
-	}
-	return nil
+	return fmt.Errorf("plan %s of stack %s does not match its digest %s: it was edited or damaged, or computed against another database (the digest is keyed with the stack's key, kept there and in GANTRY_SECRET_KEY); compute the plan again",
+		p.ID, p.Stack, p.Digest)
 }

@@ -122,3 +122,41 @@ func redone(t *testing.T, p *Plan) string {
 	}
 	return d
 }
+
+// TestRestoredFromInDigest: a restore's RestoredFrom is covered by its
+// digest, and a plan that is not a restore has the digest it had before
+// RestoredFrom was covered. A restore an older gantry recorded (its keyed
+// digest without RestoredFrom) still loads from the database; a planfile
+// with such a digest does not.
+func TestRestoredFromInDigest(t *testing.T) {
+	t.Parallel()
+	p := examplePlan(t)
+	before, err := keyedDigest(p, testKey, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Digest != before {
+		t.Errorf("the digest of a plan that is not a restore moved: %s, was %s", p.Digest, before)
+	}
+
+	restore := examplePlan(t)
+	restore.RestoredFrom = "6f1c1b1e-0000-4000-8000-000000000001"
+	if restore.Digest, err = keyedDigest(restore, testKey, false); err != nil {
+		t.Fatal(err)
+	}
+	body, err := MarshalWithoutDesired(restore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UnmarshalWithDesired(body, restore.Desired, testKey); err != nil {
+		t.Errorf("a restore an older gantry recorded does not load: %v", err)
+	}
+	var file bytes.Buffer
+	if err := WritePlanfile(&file, restore); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlanfile(&file, testKeyOf); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+		t.Errorf("a planfile whose digest leaves out restored_from: err = %v", err)
+	}
+
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,7 +39,9 @@ type definedKind struct {
 	crd        ObjectRef
 	plural     string
 	namespaced bool
-	versions   []string
+	// served are the versions the CRD serves (served: true); only these can
+	// be applied once it is.
+	served []string
 }
 
 // prepare maps every rendered object to its resource, defaults namespaces,
@@ -86,13 +89,19 @@ func (r *run) prepare() ([]*desiredObject, error) {
 func (r *run) prepareOne(u *unstructured.Unstructured, defined map[schema.GroupKind]definedKind) (*desiredObject, error) {
 	d := &desiredObject{obj: u.DeepCopy()}
 	gvk := u.GroupVersionKind()
+	dk, ok := defined[gvk.GroupKind()]
+	if ok && !slices.Contains(dk.served, gvk.Version) {
+		// Whatever the cluster serves now, it serves what this CRD says
+		// once the plan's CRD phase is applied.
+		return nil, fmt.Errorf("%s: its CustomResourceDefinition %s in this revision does not serve version %s (it is not listed, or served: false; it serves %s): use a version it serves, or serve this one",
+			object.RefOf(u), dk.crd.Name, gvk.Version, servedList(dk.served))
+	}
 	res, err := r.cluster.Resource(gvk)
 	switch {
 	case err == nil:
 		d.res = res
 	case meta.IsNoMatchError(err):
-		dk, ok := defined[gvk.GroupKind()]
-		if !ok || !slices.Contains(dk.versions, gvk.Version) {
+		if !ok {
 			return nil, fmt.Errorf("%s: the cluster does not serve %s (apiVersion %s): install its CustomResourceDefinition first, or add it to this stack", object.RefOf(u), gvk.Kind, gvk.GroupVersion())
 		}
 		d.res = object.Resource{GVR: gvk.GroupVersion().WithResource(dk.plural), Namespaced: dk.namespaced}
@@ -139,8 +148,16 @@ func definedKinds(objs []*unstructured.Unstructured) (map[schema.GroupKind]defin
 	return defined, errors.Join(errs...)
 }
 
-// definedKindOf reads the group, kind, plural, scope and versions a CRD
-// defines, checking the type of every field it reads.
+// servedList is versions for a message: "v1, v2", or "no version".
+func servedList(versions []string) string {
+	if len(versions) == 0 {
+		return "no version"
+	}
+	return strings.Join(versions, ", ")
+}
+
+// definedKindOf reads the group, kind, plural, scope and served versions a
+// CRD defines, checking the type of every field it reads.
 func definedKindOf(u *unstructured.Unstructured) (schema.GroupKind, definedKind, error) {
 	var strs [4]string
 	for i, path := range [][]string{{"spec", "group"}, {"spec", "names", "kind"}, {"spec", "names", "plural"}, {"spec", "scope"}} {
@@ -163,7 +180,13 @@ func definedKindOf(u *unstructured.Unstructured) (schema.GroupKind, definedKind,
 		if err != nil {
 			return schema.GroupKind{}, definedKind{}, fmt.Errorf("spec.versions[%d].%w", i, err)
 		}
-		dk.versions = append(dk.versions, name)
+		served, ok := m["served"].(bool)
+		if _, present := m["served"]; present && !ok {
+			return schema.GroupKind{}, definedKind{}, fmt.Errorf("spec.versions[%d].served must be true or false, found %s", i, object.Describe(m["served"]))
+		}
+		if served {
+			dk.served = append(dk.served, name)
+		}
 	}
 	return schema.GroupKind{Group: strs[0], Kind: strs[1]}, dk, nil
 }

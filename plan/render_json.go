@@ -53,10 +53,10 @@ func RenderJSON(w io.Writer, p *Plan) error {
 	}
 	out := jsonPlan{
 		FormatVersion: p.FormatVersion, ID: p.ID, Stack: p.Stack, Source: p.Source, Cluster: p.Cluster,
-		CreatedAt: p.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Mode: p.Mode, Approximate: p.Approximate,
+		CreatedAt: p.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Mode: p.Mode, Approximate: p.IsApproximate(),
 		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
 		Summary: jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges(),
-			Applicable: !p.Approximate && len(failures) == 0},
+			Applicable: !p.IsApproximate() && len(failures) == 0},
 		Destructive: p.Destructive, Changes: p.Changes, KnownFailures: failures, Digest: p.Digest, Stats: p.Stats,
 		RestoredFrom: p.RestoredFrom, Held: p.Held, Rollback: p.Rollback,
 	}

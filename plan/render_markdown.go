@@ -116,7 +116,7 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 		base = code(object.ShortSHA(p.BaseCommit)) + " (applied)"
 	}
 	fmt.Fprintf(&b, "**Commits:** %s → %s\n\n", base, code(object.ShortSHA(p.Source.Commit)))
-	if p.Approximate {
+	if p.IsApproximate() {
 		b.WriteString("> [!NOTE]\n> Planned with `--diff=local`: approximate, not verified by the server.\n\n")
 	}
 	if p.Held != "" {

@@ -88,7 +88,7 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	if p.RestoredFrom != "" {
 		out.printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
 	}
-	if p.Approximate {
+	if p.IsApproximate() {
 		out.printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
 	}
 	if !p.HasChanges() {

@@ -74,7 +74,9 @@ type Plan struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Mode is the diff mode used; DiffLocal plans are Approximate.
 	Mode DiffMode `json:"mode"`
-	// Approximate is true when the server did not verify the changes.
+	// Approximate is true when the server did not verify the changes. It
+	// mirrors Mode for readers of the JSON and is not part of the digest:
+	// what gantry decides, it decides from Mode (IsApproximate).
 	Approximate bool `json:"approximate,omitempty"`
 	// Options are the stack policies the plan was computed with.
 	Options Options `json:"options"`
@@ -93,10 +95,12 @@ type Plan struct {
 	// it does not.
 	Destructive []string `json:"destructive,omitempty"`
 	// RestoredFrom is set for a restore: the ID of the recorded revision whose
-	// objects Desired are.
+	// objects Desired are. Part of the digest: a restore is not held back by
+	// the stack's hold and sets one when applied.
 	RestoredFrom string `json:"restored_from,omitempty"`
-	// Digest is the SHA-256 over everything above except ID and CreatedAt:
-	// two plans with the same digest do the same thing.
+	// Digest is the keyed hash (see Digest) over everything above except
+	// ID, CreatedAt and Approximate: two plans with the same digest do the
+	// same thing. docs/plan.md lists how an apply treats each field.
 	Digest string `json:"digest"`
 	// Held explains that the stack is held after a restore and this plan's
 	// commit is not newer than the one held against: applying it is refused.
@@ -231,6 +235,14 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// Duration is how long planning took.
 	Duration time.Duration `json:"duration_ns"`
+}
+
+// IsApproximate reports whether the server did not verify the plan's
+// changes: true unless Mode is auto or server. It reads Mode, which the
+// digest covers, and never the Approximate flag, which it does not: a
+// planfile edited to drop the flag is still approximate.
+func (p *Plan) IsApproximate() bool {
+	return p.Mode != DiffAuto && p.Mode != DiffServer
 }
 
 // Summary counts the changes as Terraform does: a replace is one to add and
