@@ -49,8 +49,9 @@ func (b *lockedBuffer) String() string {
 // and every answer of /api/v1/stacks (with both failures' errors),
 // /api/v1/plans, /api/v1/plans/{id} for every recorded plan, /metrics,
 // /readyz, the audit log of each stack (gantry history --audit -o json),
-// gantry plans -o json and gantry run's own log at trace level is searched
-// for each canary and its base64, in every form leakForms knows: no hit.
+// gantry plans -o json, gantry run's own log at trace level and a pg_dump
+// of the database is searched for each canary and its base64, in every
+// form leakForms knows: no hit.
 func TestSecretCanarySweepServer(t *testing.T) {
 	t.Parallel()
 	const (
@@ -190,6 +191,11 @@ func TestSecretCanarySweepServer(t *testing.T) {
 	}
 	out, _, _ := c.run("plans", "-o", "json")
 	seen.WriteString(out)
+	dump, err := exec.Command("pg_dump", "--data-only", "--inserts", "-d", dsn).CombinedOutput()
+	if err != nil || !strings.Contains(string(dump), "INSERT INTO public.audit_events") {
+		t.Fatalf("pg_dump: %v\n%.500s", err, dump)
+	}
+	seen.Write(dump)
 	if !strings.Contains(seen.String(), "field manager") && !strings.Contains(seen.String(), "other-tool") {
 		t.Errorf("the conflict is nowhere in what was searched: is the sweep looking at the failure?")
 	}
@@ -205,6 +211,6 @@ func TestSecretCanarySweepServer(t *testing.T) {
 		}
 	}
 	if seen.Len() < 20000 {
-		t.Errorf("only %d bytes of answers and logs were searched: the sweep saw too little", seen.Len())
+		t.Errorf("only %d bytes of answers, logs and dump were searched: the sweep saw too little", seen.Len())
 	}
 }

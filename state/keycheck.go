@@ -85,6 +85,7 @@ var encryptedMarker = []byte(`"` + sealedEncrypted)
 
 // querier is what both a pool and a transaction can query.
 type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
@@ -103,9 +104,9 @@ func readKeyRecord(ctx context.Context, q querier) (keyRecord, error) {
 func (s *Store) keyError(v keyVerdict) error {
 	switch v {
 	case keyMissing:
-		return fmt.Errorf("%s: %w: set it to the key the database was sealed with (gantry history, show, diff, plans and gc work without it)", s.where, ErrSecretKeyMissing)
+		return fmt.Errorf("%s: %w: set it to the key the database was sealed with (history, show, diff, plans, approve and gc need none)", s.where, ErrSecretKeyMissing)
 	case keyDiffers:
-		return fmt.Errorf("%s: %w: set the key it was sealed with; to change keys, run gantry db rotate-key with both (docs/security.md)", s.where, ErrSecretKeyDiffers)
+		return fmt.Errorf("%s: %w: set GANTRY_SECRET_KEY to the key the database was sealed with; to change keys on purpose, run gantry db rotate-key (docs/upgrades.md)", s.where, ErrSecretKeyDiffers)
 	}
 	return nil
 }
@@ -144,20 +145,29 @@ func (s *Store) checkKey(ctx context.Context, keyOptional bool) error {
 		if err := s.verifyKey(ctx); err != nil {
 			return err
 		}
-		if _, err := s.pool.Exec(ctx, sqlRecordKeyFirst, s.sealer.check); err != nil {
-			return fmt.Errorf("%s: record the secret key check: %w", s.where, err)
+		if err := s.recordKey(ctx, sqlRecordKeyFirst); err != nil {
+			return err
 		}
 	default:
-		if _, err := s.pool.Exec(ctx, sqlRecordKey, s.sealer.check); err != nil {
-			return fmt.Errorf("%s: record the secret key check: %w", s.where, err)
+		if err := s.recordKey(ctx, sqlRecordKey); err != nil {
+			return err
 		}
-		s.log.Info("recorded which GANTRY_SECRET_KEY this database is sealed with")
 	}
 	// Another gantry may have recorded its own key meanwhile.
 	if rec, err = readKeyRecord(ctx, s.pool); err != nil {
 		return fmt.Errorf("%s: read the secret key check: %w", s.where, err)
 	}
 	return s.keyError(decideKey(rec, s.sealer.check))
+}
+
+// recordKey records the key's check value with sql (first use, or a key
+// verified against what an older gantry sealed).
+func (s *Store) recordKey(ctx context.Context, sql string) error {
+	if _, err := s.pool.Exec(ctx, sql, s.sealer.check); err != nil {
+		return fmt.Errorf("%s: record the secret key check: %w", s.where, err)
+	}
+	s.log.Info("recorded which GANTRY_SECRET_KEY this database is sealed with")
+	return nil
 }
 
 // verifyKey checks the key against the Secrets an older gantry encrypted
@@ -190,9 +200,7 @@ type storedSecret struct {
 }
 
 // encryptedSecrets returns the stored Secrets holding encrypted values.
-func encryptedSecrets(ctx context.Context, q interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}) ([]storedSecret, error) {
+func encryptedSecrets(ctx context.Context, q querier) ([]storedSecret, error) {
 	rows, err := q.Query(ctx, sqlEncryptedSecrets, encryptedMarker)
 	if err != nil {
 		return nil, err

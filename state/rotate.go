@@ -129,7 +129,7 @@ func (s *Store) lockForRotation(ctx context.Context, tx pgx.Tx) ([]string, error
 			return nil, err
 		}
 		if !got {
-			return nil, fmt.Errorf("stack %q: %w: stop gantry run and let running applies finish, then rotate", st, ErrLocked)
+			return nil, fmt.Errorf("%w: %s is being applied or reconciled: stop gantry run and let running applies finish, then rotate", ErrLocked, st)
 		}
 	}
 	return stacks, nil

@@ -64,7 +64,7 @@ type Store struct {
 // checks GANTRY_SECRET_KEY against the key the database was sealed with
 // (recording the first one used) and returns the store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	s, err := open(ctx, opts)
+	s, err := connect(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +75,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// open connects and migrates (or checks the schema).
-func open(ctx context.Context, opts Options) (*Store, error) {
+// connect connects and migrates (or checks the schema).
+func connect(ctx context.Context, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
