@@ -80,7 +80,7 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 
 	checks := checkpoints(p, byPhase)
 	for ph := range phases {
-		if err := a.runPhase(ctx, r, byPhase[ph], func(ctx context.Context, it item) Outcome { return a.applyOne(ctx, p, it) }); err != nil {
+		if err := a.runPhase(ctx, p, r, byPhase[ph], func(ctx context.Context, it item) Outcome { return a.applyOne(ctx, p, it) }); err != nil {
 			return r, err
 		}
 		if ph == phaseCRDs && len(byPhase[ph]) > 0 {
@@ -103,16 +103,16 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 	}
 	for ph := phases - 1; ph >= 0; ph-- {
 		r.Pruned = true
-		if err := a.runPhase(ctx, r, prunes[ph], func(ctx context.Context, it item) Outcome { return a.pruneOne(ctx, p, it) }); err != nil {
+		if err := a.runPhase(ctx, p, r, prunes[ph], func(ctx context.Context, it item) Outcome { return a.pruneOne(ctx, p, it) }); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-// runPhase carries out items concurrently, records their outcomes, and
+// runPhase carries out items of p concurrently, records their outcomes, and
 // returns an error naming every failure, or the interruption.
-func (a *Applier) runPhase(ctx context.Context, r *Report, items []item, do func(context.Context, item) Outcome) error {
+func (a *Applier) runPhase(ctx context.Context, p *plan.Plan, r *Report, items []item, do func(context.Context, item) Outcome) error {
 	var mu sync.Mutex
 	g := new(errgroup.Group)
 	g.SetLimit(a.opts.Concurrency)
@@ -122,10 +122,11 @@ func (a *Applier) runPhase(ctx context.Context, r *Report, items []item, do func
 		}
 		g.Go(func() error {
 			// A panic carrying out one object (a bug some content reached)
-			// fails that object, not the process.
+			// fails that object, not the process. Its value may quote
+			// what it panicked on: scrubbed like every other error.
 			var o Outcome
 			if err := crash.Catch(func() error { o = do(ctx, it); return nil }); err != nil {
-				o = a.failed(Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}, time.Now(), err)
+				o = a.failed(Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}, time.Now(), object.ScrubError(err, p.Desired...))
 			}
 			mu.Lock()
 			r.Outcomes[it.index] = o

@@ -33,6 +33,7 @@ const (
 	AuditStackHeld        AuditKind = "stack.held"
 	AuditStackResumed     AuditKind = "stack.resumed"
 	AuditGC               AuditKind = "gc"
+	AuditKeyRotated       AuditKind = "key.rotated"
 )
 
 // AuditEvent is one entry of the append-only audit log.

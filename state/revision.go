@@ -104,6 +104,11 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 	if _, err := tx.Exec(ctx, sqlGCLockShared, gcLockKey); err != nil {
 		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
 	}
+	// Rotating the key holds that lock exclusively: past it, the key
+	// recorded is the one to seal with.
+	if err := s.checkKeyTx(ctx, tx); err != nil {
+		return "", fmt.Errorf("store revision %s: %w", r.ID, err)
+	}
 	if r.RestoredFrom == "" { // a restore is a revision of its own, even with equal content
 		var existing string
 		err := tx.QueryRow(ctx, sqlFindRevision, r.Stack, r.Commit, r.Digest[:], len(r.Objects)).Scan(&existing)

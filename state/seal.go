@@ -36,6 +36,9 @@ type sealer struct {
 	// hashRoot derives the stacks' hash keys from GANTRY_SECRET_KEY; nil
 	// without it.
 	hashRoot []byte
+	// check tells whether GANTRY_SECRET_KEY is the key a database was
+	// sealed with (its secret_key_check row); nil without it.
+	check []byte
 }
 
 // newSealer parses GANTRY_SECRET_KEY: 32 random bytes, base64-encoded
@@ -56,9 +59,18 @@ func newSealer(encoded string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := hmac.New(sha256.New, key)
-	root.Write([]byte("gantry hash v1"))
-	return &sealer{aead: aead, key: key, hashRoot: root.Sum(nil)}, nil
+	return &sealer{aead: aead, key: key, hashRoot: derive(key, "gantry hash v1"), check: derive(key, keyCheckLabel)}, nil
+}
+
+// keyCheckLabel is what a key's check value is the HMAC of.
+const keyCheckLabel = "gantry key check v1"
+
+// derive is HMAC-SHA256 of label under key: values derived from
+// GANTRY_SECRET_KEY for different uses, none revealing it or another.
+func derive(key []byte, label string) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
 }
 
 // hashKey returns the key of a stack's hashes: HMAC-SHA256 of its salt under

@@ -88,13 +88,12 @@ func (s *Store) ReadStack(ctx context.Context, name string) (*Stack, error) {
 		if _, err := rand.Read(st.Salt); err != nil {
 			return nil, err
 		}
-		st.HashKey = s.sealer.hashKey(st.Salt)
-		return st, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, fmt.Errorf("stack %q: %w", name, err)
 	}
-	st.HashKey = s.sealer.hashKey(st.Salt)
+	if st.HashKey, err = s.hashKey(st.Salt); err != nil {
+		return nil, fmt.Errorf("stack %q: %w", name, err)
+	}
 	return st, nil
 }
 
@@ -114,7 +113,10 @@ func (s *Store) EnsureStack(ctx context.Context, name string) (*Stack, error) {
 	if err := s.pool.QueryRow(ctx, sqlEnsureStackReturning, name).Scan(&st.Salt, &st.InventoryGeneration); err != nil {
 		return nil, fmt.Errorf("stack %q: %w", name, err)
 	}
-	st.HashKey = s.sealer.hashKey(st.Salt)
+	var err error
+	if st.HashKey, err = s.hashKey(st.Salt); err != nil {
+		return nil, fmt.Errorf("stack %q: %w", name, err)
+	}
 	return st, nil
 }
 

@@ -25,6 +25,13 @@ type Options struct {
 	SecretKey string
 	// Logger receives lines about connecting and migrating; nil discards them.
 	Logger hclog.Logger
+	// KeyOptional lets a command that seals, unseals and keys nothing
+	// (history, show, diff, plans, approve, gc, resume, force-unlock, db
+	// migrate) open a database sealed with GANTRY_SECRET_KEY without the
+	// key; the store then refuses whatever would need it
+	// (ErrSecretKeyMissing). Without it, such an open is refused. A key that
+	// is not the database's is refused either way (ErrSecretKeyDiffers).
+	KeyOptional bool
 	// ReadOnly opens the database for reading only, as reviews do: the
 	// schema is checked, never migrated (migrations.Compatible), and every
 	// session is read-only (default_transaction_read_only), so a role that
@@ -47,12 +54,29 @@ type Store struct {
 	sealer     *sealer
 	log        hclog.Logger
 	readOnly   bool
+	// keyMissing: the database is sealed with GANTRY_SECRET_KEY and this
+	// store has no key (Options.KeyOptional, or read-only).
+	keyMissing bool
 }
 
 // Open connects to the database (starting the embedded cluster when no URL
-// is given), brings its schema up to date (with ReadOnly: checks it) and
-// returns the store.
+// is given), brings its schema up to date (with ReadOnly: checks it),
+// checks GANTRY_SECRET_KEY against the key the database was sealed with
+// (recording the first one used) and returns the store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	s, err := connect(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkKey(ctx, opts.KeyOptional); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect connects and migrates (or checks the schema).
+func connect(ctx context.Context, opts Options) (*Store, error) {
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()

@@ -32,7 +32,7 @@ the plan; if the cluster moved, the plan is planned again and a destructive
 re-plan waits for approval again. A rejected plan is never applied.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{})
+			sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func newPlansCommand(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{})
+			sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}

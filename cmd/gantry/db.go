@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +37,7 @@ older than its own), so run this, or any writing command, after an upgrade.`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return g.migrate(cmd, false) },
 		},
+		newRotateKeyCommand(g),
 		&cobra.Command{
 			Use:   "status",
 			Short: "Show whether the embedded database is running, without starting it",
@@ -100,7 +102,7 @@ func (g *globals) migrate(cmd *cobra.Command, withServer bool) error {
 	if err != nil {
 		return err
 	}
-	s, err := g.openStore(cmd.Context(), log, false)
+	s, err := g.openStore(cmd.Context(), log, sessionOptions{keyOptional: true})
 	if err != nil {
 		return err
 	}
@@ -122,4 +124,46 @@ func (g *globals) migrate(cmd *cobra.Command, withServer bool) error {
 		fmt.Fprintf(g.stdout, "Server pid: %d (stop it with: gantry db stop)\n", e.Pid())
 	}
 	return nil
+}
+
+func newRotateKeyCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Seal the database's Secrets with a new GANTRY_SECRET_KEY",
+		Long: `rotate-key seals every Secret stored with GANTRY_SECRET_KEY again with the key
+in GANTRY_NEW_SECRET_KEY (32 random bytes, base64: openssl rand -base64 32),
+in one transaction, and records the new key as the database's. Both keys are
+read from the environment only, never from flags.
+
+Stop gantry run first: rotate-key holds every stack's apply lock and refuses
+while an apply runs, and a gantry still running with the old key is refused
+at its next write. Digests are keyed with the key too: plans waiting at the
+gate are marked stale (gantry run plans them again), the no-op memo is
+cleared, plans recorded before cannot be applied by ID and planfiles written
+before are refused (plan again). Afterwards set GANTRY_SECRET_KEY to the new
+key everywhere gantry runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			newKey := os.Getenv("GANTRY_NEW_SECRET_KEY")
+			if newKey == "" {
+				return errors.New("set GANTRY_NEW_SECRET_KEY to the new key (openssl rand -base64 32) and GANTRY_SECRET_KEY to the current one")
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			s, err := g.openStore(cmd.Context(), log, sessionOptions{})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			res, err := s.RotateKey(cmd.Context(), newKey, g.actorName())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Sealed %d stored Secret(s) with the new key; %d plan(s) waiting at the gate marked stale; %d no-op memo entries dropped.\n", res.Secrets, res.Plans, res.MemoEntries)
+			fmt.Fprintln(g.stdout, "Set GANTRY_SECRET_KEY to the new key wherever gantry runs (gantry run, CI, people), then start gantry run again.")
+			return nil
+		},
+	}
 }

@@ -38,7 +38,7 @@ refusal, apply, interruption, lock break, hold, resume and gc.`,
 				return fmt.Errorf("--limit %d: use 0 (everything) or more", limit)
 			}
 			ctx := cmd.Context()
-			sess, err := g.newDBSession(ctx, nil, sessionOptions{})
+			sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ never shown: Secrets compare by their sealed values.`,
 				return err
 			}
 			ctx := cmd.Context()
-			sess, err := g.newDBSession(ctx, nil, sessionOptions{})
+			sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}

@@ -42,7 +42,7 @@ stack is held at. Deleted revisions can no longer be restored.`,
 				return errors.New("say what to keep: --keep N or --older-than DURATION (e.g. 90d)")
 			}
 			ctx := cmd.Context()
-			sess, err := g.newDBSession(ctx, nil, sessionOptions{})
+			sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ of Git applies whatever the ref points at, even the commit the restore replaced.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			sess, err := g.newDBSession(ctx, nil, sessionOptions{})
+			sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}

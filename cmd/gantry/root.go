@@ -105,10 +105,10 @@ func (g *globals) logger() (hclog.Logger, error) {
 }
 
 // openStore opens the database the flags name (the embedded one by
-// default), for reading only with readOnly.
-func (g *globals) openStore(ctx context.Context, log hclog.Logger, readOnly bool) (*state.Store, error) {
+// default), as the session options say (read-only, key optional).
+func (g *globals) openStore(ctx context.Context, log hclog.Logger, sess sessionOptions) (*state.Store, error) {
 	opts := state.DefaultOptions()
-	opts.DatabaseURL, opts.Logger, opts.ReadOnly = g.dbURL(), log, readOnly
+	opts.DatabaseURL, opts.Logger, opts.ReadOnly, opts.KeyOptional = g.dbURL(), log, sess.readOnly, sess.keyOptional
 	opts.SecretKey = os.Getenv("GANTRY_SECRET_KEY")
 	return state.Open(ctx, opts)
 }

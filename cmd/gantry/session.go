@@ -96,6 +96,10 @@ type sessionOptions struct {
 	// readOnly opens the database read-only (gantry review): no migration,
 	// the schema version checked, every write refused.
 	readOnly bool
+	// keyOptional: the command seals, unseals and keys nothing, so it may
+	// run without GANTRY_SECRET_KEY on a database sealed with one
+	// (state.Options.KeyOptional).
+	keyOptional bool
 }
 
 // newSession connects to the cluster and the database.
@@ -133,7 +137,7 @@ func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, opts sessi
 			return nil, err
 		}
 	}
-	store, err := g.openStore(ctx, log, opts.readOnly)
+	store, err := g.openStore(ctx, log, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func readPlanArg(cmd *cobra.Command, g *globals, arg string) (*plan.Plan, error)
 	if strings.ContainsAny(arg, "/.") {
 		return nil, fmt.Errorf("show: no planfile %s", arg)
 	}
-	sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{})
+	sess, err := g.newDBSession(cmd.Context(), nil, sessionOptions{keyOptional: true})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func showRevision(cmd *cobra.Command, g *globals, stackName, rev, output string)
 		return fmt.Errorf("show %s@%s: name a stack and a revision, as in shop@3", stackName, rev)
 	}
 	ctx := cmd.Context()
-	sess, err := g.newDBSession(ctx, nil, sessionOptions{})
+	sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
 	if err != nil {
 		return err
 	}

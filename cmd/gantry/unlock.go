@@ -25,7 +25,7 @@ gone (its machine died, its process hung); the break is in the audit log.`,
 			if err != nil {
 				return err
 			}
-			store, err := g.openStore(cmd.Context(), log, false)
+			store, err := g.openStore(cmd.Context(), log, sessionOptions{keyOptional: true})
 			if err != nil {
 				return err
 			}
