@@ -86,6 +86,9 @@ type Runner struct {
 	metrics *Metrics
 
 	triggers map[string]chan struct{}
+	// reconcile is Engine.Reconcile; tests replace it to make one stack's
+	// reconcile panic inside the real loop.
+	reconcile func(context.Context, ReconcileRequest) (*ReconcileResult, error)
 
 	mu       sync.Mutex
 	status   map[string]*StackStatus
@@ -115,6 +118,7 @@ func (e *Engine) NewRunner(opts RunOptions) *Runner {
 	}
 	r := &Runner{engine: e, opts: opts, cache: kube.NewCache(opts.Cluster), metrics: opts.Metrics,
 		triggers: map[string]chan struct{}{}, status: map[string]*StackStatus{}, approved: map[string]bool{}}
+	r.reconcile = e.Reconcile
 	for _, s := range opts.Stacks {
 		r.triggers[s.Name] = make(chan struct{}, 1)
 		r.status[s.Name] = &StackStatus{Stack: s.Name, Repo: s.Source.Repo, Ref: s.Source.Ref, Path: s.Source.Path}
@@ -274,7 +278,7 @@ func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
 func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
 	started := time.Now()
 	res, err := reconcileRecovered(s.Name, func() (*ReconcileResult, error) {
-		return r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+		return r.reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
 	})
 	logPanics(r.engine.log.With("stack", s.Name), err, res.Report)
 	if err == nil && res.Outcome == "" {
