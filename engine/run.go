@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
@@ -241,7 +243,11 @@ func (r *Runner) loop(ctx context.Context, s stack.Stack) {
 		if err != nil {
 			failures++
 			wait = r.backoff(s, failures)
-			log.Error("reconcile failed", "phase", res.Phase, "failures", failures, "retry_in", wait.String(), "error", err)
+			level := hclog.Error
+			if res.Repeat {
+				level = hclog.Debug // the same refusal as before, on record already
+			}
+			log.Log(level, "reconcile failed", "phase", res.Phase, "outcome", string(failedOutcome(res)), "failures", failures, "retry_in", wait.String(), "error", err)
 		} else {
 			failures = 0
 			log.Info("reconciled", "outcome", string(res.Outcome), "commit", res.Commit, "requests", res.Requests, "reason", res.Reason)
@@ -297,7 +303,7 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 		st.PlanID = res.Plan.ID
 	}
 	if err != nil {
-		st.Outcome, st.Error = OutcomeFailed, err.Error()
+		st.Outcome, st.Error = failedOutcome(res), err.Error()
 	} else {
 		st.LastSuccess = now
 	}
@@ -306,6 +312,15 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 		r.opts.OnReconcile(res, err)
 	}
 	return res, err
+}
+
+// failedOutcome is the outcome of a reconcile that returned an error:
+// refused when the plan was refused (nothing was applied), else failed.
+func failedOutcome(res *ReconcileResult) Outcome {
+	if res.Outcome == OutcomeRefused {
+		return OutcomeRefused
+	}
+	return OutcomeFailed
 }
 
 func (r *Runner) setNext(name string, failures int, next time.Time) {
