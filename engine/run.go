@@ -63,7 +63,7 @@ type StackStatus struct {
 	Outcome Outcome `json:"outcome,omitempty"`
 	Reason  string  `json:"reason,omitempty"`
 	Error   string  `json:"error,omitempty"`
-	// PlanID is the last plan (applied, pending or deferred).
+	// PlanID is the last plan (applied, pending, deferred or refused).
 	PlanID string `json:"plan_id,omitempty"`
 	// LastReconcile and LastSuccess are when the last reconcile ended, and
 	// the last one without error.
