@@ -102,7 +102,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
 			return nil, errors.Join(err, aerr)
 		}
-		return nil, fmt.Errorf("apply of plan %s refused, nothing was changed: %w", p.ID, err)
+		return nil, &RefusedError{PlanID: p.ID, Err: err}
 	}
 	if req.Approved && !req.approvalRecorded && (len(p.Destructive) > 0 || p.Rollback != "") {
 		details := map[string]any{"destructive": p.Destructive}

@@ -76,7 +76,7 @@ func NewMetrics() *Metrics {
 func (m *Metrics) observe(res *ReconcileResult, phase string, err error, now float64) {
 	result := string(res.Outcome)
 	if err != nil {
-		result = string(OutcomeFailed)
+		result = string(failedOutcome(res))
 	}
 	m.reconciles.WithLabelValues(res.Stack, phase, result).Inc()
 	m.requests.WithLabelValues(res.Stack).Add(float64(res.Requests))

@@ -32,7 +32,8 @@ type Engine struct {
 	finishRetry time.Duration
 
 	mu       sync.Mutex
-	reported map[string]string // stack -> digest of the last plan recorded without applying
+	reported map[string]string  // stack -> digest of the last plan recorded without applying
+	refused  map[string]refusal // stack -> the last plan whose apply was refused
 }
 
 // Options configures an Engine.
@@ -62,7 +63,7 @@ func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
 	if retry <= 0 {
 		retry = 2 * time.Minute
 	}
-	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, finishRetry: retry}
+	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
 }
 
 // Cluster is what planning reads the cluster through.

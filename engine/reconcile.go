@@ -37,6 +37,13 @@ const (
 	// OutcomeRejected: the plan is one a person rejected; nothing is done
 	// until a commit or the cluster changes it.
 	OutcomeRejected Outcome = "rejected"
+	// OutcomeRefused: the plan cannot be applied as it is (changes known to
+	// fail, such as objects another stack owns; a rollback nobody
+	// approved; ...): nothing was applied, and the reconcile fails with the
+	// reason. The refusal is recorded once per plan; the same plan computed
+	// again is refused again without a new record, until a commit or a
+	// change in the cluster makes a new plan.
+	OutcomeRefused Outcome = "refused"
 	// OutcomeHeld: the stack is held after a restore.
 	OutcomeHeld Outcome = "held"
 	// OutcomeLocked: another process holds the stack's lock (it is
@@ -84,6 +91,10 @@ type ReconcileResult struct {
 	Requests int64
 	// Drift counts the objects that changed out of band.
 	Drift int
+	// Repeat: the reconcile found again a refusal already on record (the
+	// same plan refused again) and recorded nothing new; the runner logs it
+	// at debug level only.
+	Repeat bool
 }
 
 // Reconcile runs the stack's sequence once, holding its lock throughout:
@@ -178,6 +189,15 @@ func (e *Engine) applyApproved(ctx context.Context, req ReconcileRequest, gate *
 		e.log.Info("approved plan is stale, planning again", "stack", s.Name, "plan", p.ID)
 		return false, nil
 	}
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		// Nothing was applied: the approval is spent (a superseded plan
+		// cannot be approved again), and the same plan is not retried.
+		e.remember(p, refused)
+		res.Outcome, res.Reason = OutcomeRefused, fmt.Sprintf("approved plan %s cannot be applied: nothing was changed", p.ID)
+		why := "refused at apply, nothing was changed: " + refused.Err.Error()
+		return true, errors.Join(err, e.store.Supersede(context.WithoutCancel(ctx), s.Name, "", actorOr(req.Actor), why, e.now()))
+	}
 	if _, cerr := e.store.CloseGate(context.WithoutCancel(ctx), p.ID, state.GateApproved, state.GateApplied, actorOr(req.Actor), "", e.now()); cerr != nil {
 		return true, errors.Join(err, cerr)
 	}
@@ -234,6 +254,9 @@ func (e *Engine) planAndGate(ctx context.Context, req ReconcileRequest, src plan
 		res.Outcome, res.Reason = OutcomeDriftReported, fmt.Sprintf("%d object(s) changed out of band; drift: report applies nothing", drifted)
 		return e.recordOnce(ctx, p, actor, gate, state.AuditDriftDetected, map[string]any{"drifted": driftedRefs(p)})
 	}
+	if done, err := e.refuse(ctx, p, actor, gate, res); done {
+		return err
+	}
 	if err := e.recordPlan(ctx, p, actor); err != nil {
 		return err
 	}
@@ -254,11 +277,26 @@ func (e *Engine) planAndGate(ctx context.Context, req ReconcileRequest, src plan
 		res.Outcome, res.Reason = OutcomeDeferred, why
 		return e.recordOnce(ctx, p, actor, nil, state.AuditApplyDeferred, map[string]any{"reason": why})
 	}
+	return e.applyGated(ctx, req, p, res)
+}
+
+// applyGated applies a plan the gate let through. A refusal (nothing was
+// changed) is outcome refused, and remembered so that the same plan is not
+// recorded again; a stale plan returns plan.ErrPlanStale for the caller to
+// plan again.
+func (e *Engine) applyGated(ctx context.Context, req ReconcileRequest, p *plan.Plan, res *ReconcileResult) error {
+	s := req.Stack
 	res.Phase = "apply"
 	started := time.Now()
-	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: actor, Approved: s.Approval == stack.ApprovalAuto, Options: req.Apply, lock: req.lock})
+	report, err := e.applyLocked(ctx, ApplyRequest{Plan: p, Cluster: req.Cluster, Actor: actorOr(req.Actor), Approved: s.Approval == stack.ApprovalAuto, Options: req.Apply, lock: req.lock})
 	res.ApplyDuration = time.Since(started)
-	if errors.Is(err, plan.ErrPlanStale) {
+	var refused *RefusedError
+	switch {
+	case errors.Is(err, plan.ErrPlanStale):
+		return err
+	case errors.As(err, &refused):
+		res.Outcome, res.Reason = OutcomeRefused, fmt.Sprintf("plan %s cannot be applied: nothing was changed", p.ID)
+		e.remember(p, refused)
 		return err
 	}
 	res.Outcome, res.Report = OutcomeApplied, report

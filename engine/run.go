@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
@@ -61,7 +63,7 @@ type StackStatus struct {
 	Outcome Outcome `json:"outcome,omitempty"`
 	Reason  string  `json:"reason,omitempty"`
 	Error   string  `json:"error,omitempty"`
-	// PlanID is the last plan (applied, pending or deferred).
+	// PlanID is the last plan (applied, pending, deferred or refused).
 	PlanID string `json:"plan_id,omitempty"`
 	// LastReconcile and LastSuccess are when the last reconcile ended, and
 	// the last one without error.
@@ -86,6 +88,9 @@ type Runner struct {
 	metrics *Metrics
 
 	triggers map[string]chan struct{}
+	// reconcile is Engine.Reconcile; tests replace it to make one stack's
+	// reconcile panic inside the real loop.
+	reconcile func(context.Context, ReconcileRequest) (*ReconcileResult, error)
 
 	mu       sync.Mutex
 	status   map[string]*StackStatus
@@ -115,6 +120,7 @@ func (e *Engine) NewRunner(opts RunOptions) *Runner {
 	}
 	r := &Runner{engine: e, opts: opts, cache: kube.NewCache(opts.Cluster), metrics: opts.Metrics,
 		triggers: map[string]chan struct{}{}, status: map[string]*StackStatus{}, approved: map[string]bool{}}
+	r.reconcile = e.Reconcile
 	for _, s := range opts.Stacks {
 		r.triggers[s.Name] = make(chan struct{}, 1)
 		r.status[s.Name] = &StackStatus{Stack: s.Name, Repo: s.Source.Repo, Ref: s.Source.Ref, Path: s.Source.Path}
@@ -237,7 +243,11 @@ func (r *Runner) loop(ctx context.Context, s stack.Stack) {
 		if err != nil {
 			failures++
 			wait = r.backoff(s, failures)
-			log.Error("reconcile failed", "phase", res.Phase, "failures", failures, "retry_in", wait.String(), "error", err)
+			level := hclog.Error
+			if res.Repeat {
+				level = hclog.Debug // the same refusal as before, on record already
+			}
+			log.Log(level, "reconcile failed", "phase", res.Phase, "outcome", string(failedOutcome(res)), "failures", failures, "retry_in", wait.String(), "error", err)
 		} else {
 			failures = 0
 			log.Info("reconciled", "outcome", string(res.Outcome), "commit", res.Commit, "requests", res.Requests, "reason", res.Reason)
@@ -274,7 +284,7 @@ func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
 func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
 	started := time.Now()
 	res, err := reconcileRecovered(s.Name, func() (*ReconcileResult, error) {
-		return r.engine.Reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+		return r.reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
 	})
 	logPanics(r.engine.log.With("stack", s.Name), err, res.Report)
 	if err == nil && res.Outcome == "" {
@@ -293,7 +303,7 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 		st.PlanID = res.Plan.ID
 	}
 	if err != nil {
-		st.Outcome, st.Error = OutcomeFailed, err.Error()
+		st.Outcome, st.Error = failedOutcome(res), err.Error()
 	} else {
 		st.LastSuccess = now
 	}
@@ -302,6 +312,15 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 		r.opts.OnReconcile(res, err)
 	}
 	return res, err
+}
+
+// failedOutcome is the outcome of a reconcile that returned an error:
+// refused when the plan was refused (nothing was applied), else failed.
+func failedOutcome(res *ReconcileResult) Outcome {
+	if res.Outcome == OutcomeRefused {
+		return OutcomeRefused
+	}
+	return OutcomeFailed
 }
 
 func (r *Runner) setNext(name string, failures int, next time.Time) {

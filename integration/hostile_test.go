@@ -30,11 +30,14 @@ spec:
   versions: [v1]
 `
 
-// TestRunnerSurvivesAStackThatPanicked: one runner, two stacks. One renders
-// a CRD with spec.versions: [v1]; its reconcile fails, on record (status,
-// metrics, log), and is retried with backoff, while the other stack applies
-// as usual. Once its commit is fixed, it applies too.
-func TestRunnerSurvivesAStackThatPanicked(t *testing.T) {
+// TestRunnerGoesOnPastABadCRD: one runner, two stacks. One renders a CRD
+// with spec.versions: [v1], which panicked the planner (and gantry run with
+// it) before issue 12 and is now refused by the CRD's validation: its
+// reconcile fails in plan, on record (status, metrics, log), and is retried
+// with backoff, while the other stack applies as usual. Once its commit is
+// fixed, it applies too. (A reconcile that does panic is
+// engine.TestRunnerSurvivesAPanic.)
+func TestRunnerGoesOnPastABadCRD(t *testing.T) {
 	t.Parallel()
 	goodRepo := harness.NewServedRepo(t, harness.ConfigMaps("good-a", "1"))
 	badRepo := harness.NewServedRepo(t, map[string]string{"deploy/crd.yaml": badCRD, "deploy/cms.yaml": harness.ConfigMapDoc("bad-a", "1")})
