@@ -149,6 +149,9 @@ func (g *globals) runOnce(ctx context.Context, sess *session, opts engine.RunOpt
 		}
 		if err != nil {
 			line = fmt.Sprintf("%s: failed in %s: %v", s.Name, res.Phase, err)
+			if res.Outcome == engine.OutcomeRefused {
+				line = fmt.Sprintf("%s: refused: %v", s.Name, err)
+			}
 			failed = append(failed, fmt.Errorf("stack %s: %w", s.Name, err))
 		}
 		fmt.Fprintln(g.stdout, line)
