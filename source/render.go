@@ -207,15 +207,21 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 }
 
 // build checks the kustomization in dir and builds it with kustomize,
-// returning each object's JSON as kustomize writes it.
+// returning each object's JSON as kustomize writes it, each object
+// validated (decodeObject). Its reads go through buildReads, which refuses
+// YAML that kubectl and kustomize read differently; its errors hold no
+// value that could be Secret content in any file it read. It runs in the
+// sandbox, where the error is scrubbed before it leaves the process.
 func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte, err error) {
+	reads := newBuildReads(fsys)
+	defer func() { err = reads.scrub(err) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
 		}
 	}()
 	if !opts.skipPreCheck {
-		if err := checkKustomization(fsys, dir, opts, map[string]bool{}); err != nil {
+		if err := checkKustomization(reads, dir, opts, map[string]bool{}); err != nil {
 			return nil, err
 		}
 	}
@@ -224,15 +230,21 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 		LoadRestrictions: types.LoadRestrictionsRootOnly,
 		PluginConfig:     types.DisabledPluginConfig(),
 	})
-	resources, err := k.Run(fsys, dir)
+	resources, err := k.Run(reads, dir)
+	if p := reads.problem(); p != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), p)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
+		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), err)
 	}
 	out := make([][]byte, 0, resources.Size())
 	for _, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
+		}
+		if _, err := decodeObject(js); err != nil {
+			return nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), len(out)+1, objectName(js), err)
 		}
 		out = append(out, js)
 	}
