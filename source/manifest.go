@@ -176,7 +176,7 @@ func describeYAMLError(msg string, docStart int) string {
 		for _, x := range m {
 			parts = append(parts, fmt.Sprintf("line %s: key %s appears twice in the same mapping", x[1], x[2]))
 		}
-		return strings.Join(parts, "; ") + ": remove one of them (kubectl refuses duplicate fields; YAML parsers would silently keep the last)"
+		return strings.Join(parts, "; ") + ": remove one of them (the API server refuses duplicate fields; YAML readers, kubectl apply -f's included, keep one of them silently)"
 	}
 	return msg
 }

@@ -58,7 +58,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 		{"Secret stringData that is a number", map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {PIN: 918273}\n"},
 			[]string{"m/s.yaml:1", "stringData.PIN must be a string, found the number"}},
 		{"a key twice", map[string]string{"cm.yaml": head + "metadata: {name: a}\ndata:\n  k: one\n  k: two\n"},
-			[]string{"m/cm.yaml", "line 6", `key "k" appears twice`, "kubectl refuses duplicate fields"}},
+			[]string{"m/cm.yaml", "line 6", `key "k" appears twice`, "the API server refuses duplicate fields"}},
 		{"a key twice in the second document", map[string]string{"cm.yaml": head + "metadata: {name: a}\n---\n" + head + "metadata:\n  name: b\n  name: c\n"},
 			[]string{"m/cm.yaml", "line 9", `key "name" appears twice`}},
 		{"a List whose items are not a list", map[string]string{"l.yaml": "apiVersion: v1\nkind: List\nitems: {a: b}\n"},

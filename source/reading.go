@@ -170,7 +170,7 @@ func (c *readingChecker) mapping(n *yaml.Node) {
 			continue
 		}
 		if prev, dup := keys[name]; dup {
-			c.fail(k, "key %q appears twice in the same mapping (line %d: %s; line %d: %s): remove one of them (kubectl refuses duplicate fields; YAML parsers would silently keep one)",
+			c.fail(k, "key %q appears twice in the same mapping (line %d: %s; line %d: %s): remove one of them (the API server refuses duplicate fields; YAML readers, kubectl apply -f's included, keep one of them silently)",
 				name, c.line(prev.node), prev.spelling(), c.line(k), keyAt{node: k}.spelling())
 			continue
 		}
