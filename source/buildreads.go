@@ -105,6 +105,7 @@ func (b *buildReads) see(p string, data []byte) {
 	}
 	for _, d := range splitDocuments(display(p), data) {
 		b.secrets.document(d)
+		b.secrets.replacementDelimiters(d)
 		if kind == secretPatch {
 			b.secrets.patchValues(d)
 		}

@@ -113,6 +113,14 @@ func plain(n *yaml.Node) bool {
 // of a list when key is nil. The messages do not quote it: it may be a
 // Secret's.
 func (c *readingChecker) value(n *yaml.Node, key *yaml.Node) {
+	if n.Tag == "!!timestamp" {
+		c.timestamp(n, key)
+		return
+	}
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 && strings.HasSuffix(n.Value, "\n\n") {
+		c.fail(n, "%s: a block scalar keeping its trailing blank lines (|+ or >+) is read with one newline more by kustomize, whose writer does not keep them: write the value as a quoted string, or drop the blank lines", valueName(key))
+		return
+	}
 	if !plain(n) {
 		return
 	}
@@ -120,10 +128,14 @@ func (c *readingChecker) value(n *yaml.Node, key *yaml.Node) {
 		c.fail(n, "%s: an unquoted y, n, yes, no, on or off (in any case) is a boolean to kubectl apply -f (YAML 1.1) and a string to kustomize (YAML 1.2): write true or false for a boolean, or quote the value for a string", valueName(key))
 		return
 	}
-	if n.Tag == "!!timestamp" {
-		if t, err := time.Parse(time.RFC3339Nano, n.Value); err != nil || t.Format(time.RFC3339Nano) != n.Value {
-			c.fail(n, "%s: an unquoted date or time not written as in RFC 3339 (2006-01-02T15:04:05Z) is a string to kubectl apply -f and a time to kustomize, which rewrites it: quote the value", valueName(key))
-		}
+}
+
+// timestamp checks a scalar YAML 1.2 reads as a time, unquoted or tagged
+// !!timestamp: kustomize rewrites it in RFC 3339, kubectl apply -f keeps
+// it as written.
+func (c *readingChecker) timestamp(n *yaml.Node, key *yaml.Node) {
+	if t, err := time.Parse(time.RFC3339Nano, n.Value); err != nil || t.Format(time.RFC3339Nano) != n.Value {
+		c.fail(n, "%s: an unquoted date or time not written as in RFC 3339 (2006-01-02T15:04:05Z) is a string to kubectl apply -f and a time to kustomize, which rewrites it: quote the value, without a tag", valueName(key))
 	}
 }
 
@@ -166,6 +178,9 @@ func (c *readingChecker) mapping(n *yaml.Node) {
 		}
 		name, ok := c.key(k)
 		c.node(v, k)
+		if n.Style&yaml.FlowStyle != 0 && v.Kind == yaml.ScalarNode && v.Value == "" && v.Tag == "!!null" && plain(v) {
+			c.fail(v, "the value of %q is left out in a flow mapping ({%s: } or {%s}): kubectl apply -f reads null, kustomize an empty string: write null, or \"\" for an empty string", k.Value, k.Value, k.Value)
+		}
 		if !ok {
 			continue
 		}

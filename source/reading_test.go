@@ -96,6 +96,15 @@ func TestYAMLReadingsAgreeOrAreRefused(t *testing.T) {
 		{"a date", cm("data:\n  day: 2024-01-02\n"), `m/cm.yaml:6: the value of "day": an unquoted date or time`, "", ""},
 		{"a time with a space", cm("data:\n  at: 2024-01-02 10:00:00\n"), "an unquoted date or time", "", ""},
 		{"a time as RFC 3339", cm("data:\n  at: 2024-01-02T10:00:00Z\n  at2: 2024-01-02T10:00:00.5+01:00\n"), "", "", ""},
+		{"a date tagged as a time", cm("data:\n  day: !!timestamp 2024-01-02\n"), `the value of "day": an unquoted date or time`, "", ""},
+		// Values left out in flow mappings: null to kubectl, "" to kustomize.
+		{"a value left out in a flow mapping", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {a: , b: 1}\n", `m/cm.yaml:4: the value of "a" is left out in a flow mapping`, "", ""},
+		{"a flow set", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {a, b}\n", `the value of "a" is left out`, "", ""},
+		{"a value left out in a block mapping", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  a:\n  b: 1\n", "", "", ""},
+		// Trailing blank lines kept in a block scalar: kustomize adds one.
+		{"a folded block keeping blank lines", cm("data:\n  k: >+\n    a\n    b\n\n"), `the value of "k": a block scalar keeping its trailing blank lines`, "", ""},
+		{"a literal block keeping blank lines, then a comment", cm("data:\n  k: |+\n    a\n\n# c\n"), "a block scalar keeping", "", ""},
+		{"literal blocks", cm("data:\n  k: |\n    a\n\n  l: |-\n    b\n  m: |+\n    c\n  o: >\n    d\n    e\n"), "", "", ""},
 		// Numbers read the same (integers beyond int64 rounded by both, as
 		// kubectl does).
 		{"numbers", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {a: 0644, b: 0o644, c: 0x1F, d: 1_000, e: 1e3, f: .5, g: 12345678901234567890, h: -0}\n", "", "", ""},

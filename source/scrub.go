@@ -17,12 +17,16 @@ import (
 // that could be Secret content in what the render read: the sensitive
 // fields of every document of kind Secret in any file read (buildReads
 // sees every read of a kustomize build), the inputs of secretGenerators,
-// the values of patches that may target a Secret and, for a document that
-// mentions a Secret but does not convert to JSON, every scalar in it.
+// the values of patches that may target a Secret, the parts replacements
+// split values into and, for a document that mentions a Secret but does
+// not convert to JSON, every scalar in it.
 
 // secretValues gathers the values that could be Secret content.
 type secretValues struct {
 	values []string
+	// delimiters are those replacements split values by: the parts of a
+	// Secret's value they copy elsewhere are Secret content too.
+	delimiters []string
 }
 
 // add adds values as they are.
@@ -40,7 +44,46 @@ func (s *secretValues) scrub(err error) error {
 	if err == nil || len(s.values) == 0 {
 		return err
 	}
-	return object.NewValueScrubber(s.values...).Error(err)
+	values := s.values
+	for _, d := range s.delimiters {
+		for _, v := range s.values {
+			if strings.Contains(v, d) {
+				values = append(values, strings.Split(v, d)...)
+			}
+		}
+	}
+	return object.NewValueScrubber(values...).Error(err)
+}
+
+// replacementDelimiters adds the delimiters d's replacements split values
+// by: every "delimiter" field, wherever it is (inline in a kustomization,
+// in a replacements file, in a ReplacementTransformer config).
+func (s *secretValues) replacementDelimiters(d document) {
+	if !bytes.Contains(d.body, []byte("delimiter")) {
+		return
+	}
+	js, err := yaml.YAMLToJSON(d.body)
+	var v any
+	if err != nil || utiljson.Unmarshal(js, &v) != nil {
+		return
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			if d, ok := t["delimiter"].(string); ok && d != "" {
+				s.delimiters = append(s.delimiters, d)
+			}
+			for _, e := range t {
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
 }
 
 // document adds what could be Secret content in d: the sensitive fields of

@@ -114,6 +114,11 @@ func TestRenderErrorsHoldNoSecretValue(t *testing.T) {
 		{"a Secret's value copied into a label no server accepts", map[string]string{
 			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\nreplacements:\n- source: {kind: Secret, name: s, fieldPath: stringData.PIN}\n  targets:\n  - select: {kind: ConfigMap}\n    fieldPaths: [metadata.labels.pin]\n    options: {create: true}\n",
 			"s.yaml":             secretDoc(canary + " !"), "cm.yaml": configMapX}, canary + " !", "metadata.labels"},
+		{"a part of a Secret's value copied into a label no server accepts", map[string]string{
+			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\nreplacements: [{path: r.yaml}]\n",
+			"r.yaml": "source: {kind: Secret, name: s, fieldPath: stringData.PIN, options: {delimiter: '/', index: 1}}\ntargets:\n" +
+				"- select: {kind: ConfigMap}\n  fieldPaths: [metadata.labels.pin]\n  options: {create: true}\n",
+			"s.yaml": secretDoc("user/" + canary + " !"), "cm.yaml": configMapX}, canary + " !", "metadata.labels"},
 		{"a long Secret value copied into a name, cut where the error quotes it", map[string]string{
 			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\nreplacements:\n- source: {kind: Secret, name: s, fieldPath: stringData.PIN}\n  targets:\n  - select: {kind: ConfigMap}\n    fieldPaths: [metadata.namespace]\n    options: {create: true}\n",
 			"s.yaml":             secretDoc(long), "cm.yaml": configMapX}, long, "RFC 1123"},
