@@ -54,7 +54,7 @@ func checkReadings(d document, mode reader) (parsed bool, err error) {
 	if err := yaml.NewDecoder(bytes.NewReader(d.body)).Decode(&root); err != nil {
 		return errors.Is(err, io.EOF), nil
 	}
-	c := &readingChecker{doc: d, mode: mode, merged: map[*yaml.Node][]string{}}
+	c := &readingChecker{doc: d, mode: mode}
 	c.node(&root, nil)
 	if len(c.errs) == 0 {
 		return true, nil
@@ -221,6 +221,9 @@ func (c *readingChecker) mergedKeys(n *yaml.Node, depth int) []string {
 	if keys, ok := c.merged[n]; ok {
 		return keys
 	}
+	if c.merged == nil {
+		c.merged = map[*yaml.Node][]string{}
+	}
 	c.merged[n] = nil // a cycle reads as no keys
 	var keys []string
 	switch n.Kind {
@@ -297,7 +300,7 @@ func (c *readingChecker) plainKey(k *yaml.Node) (string, bool) {
 		c.fail(k, "key %q reads as %q to kubectl apply -f (YAML 1.1) and as %q to kustomize (YAML 1.2): quote it", text, read, text)
 		return "", false
 	case c.mode == readKustomize && k.Tag != "!!str":
-		c.fail(k, "key %q is a %s to kustomize (YAML 1.2), which cannot convert it to JSON: quote it", text, strings.TrimPrefix(k.Tag, "!!"))
+		c.fail(k, "key %q is %s to kustomize (YAML 1.2), which cannot convert it to JSON: quote it", text, describeTag(k.Tag))
 		return "", false
 	}
 	return text, true
@@ -325,6 +328,21 @@ func yaml11Key(text string) (string, error) {
 		return k, nil
 	}
 	return "", nil
+}
+
+// describeTag names what a scalar of a YAML 1.2 tag is, for messages.
+func describeTag(tag string) string {
+	switch tag {
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!timestamp":
+		return "a time"
+	}
+	return "not a string (" + tag + ")"
 }
 
 // describeNode names the kind of a node, for messages.

@@ -83,7 +83,7 @@ func TestYAMLReadingsAgreeOrAreRefused(t *testing.T) {
 		{"a key twice in a flow mapping", cm("  labels: {x: \"1\", x: \"2\"}\n"), `m/cm.yaml:5: key "x" appears twice`, "", ""},
 		// Keys YAML 1.1 converts to their own text: kubectl's reading, which
 		// kustomize cannot convert (it refuses all such keys).
-		{"a port as a key", cm("data:\n  9000: default/web:8080\n"), "", `{"apiVersion":"v1","data":{"9000":"default/web:8080"},"kind":"ConfigMap","metadata":{"name":"a"}}`, `m/cm.yaml:6: key "9000" is a int to kustomize (YAML 1.2), which cannot convert it to JSON: quote it`},
+		{"a port as a key", cm("data:\n  9000: default/web:8080\n"), "", `{"apiVersion":"v1","data":{"9000":"default/web:8080"},"kind":"ConfigMap","metadata":{"name":"a"}}`, `m/cm.yaml:6: key "9000" is an integer to kustomize (YAML 1.2), which cannot convert it to JSON: quote it`},
 		// Merges: a key after << overrides it in both; before, YAML 1.1
 		// lets the merge win and kustomize the key.
 		{"a key overriding a merge", cm("  labels: &l {x: \"1\", z: \"1\"}\n  annotations:\n    <<: *l\n    x: \"2\"\n"), "", "", ""},

@@ -290,7 +290,8 @@ func decodeObject(js []byte) (*unstructured.Unstructured, error) {
 }
 
 // readManifests reads every manifest file under dir (or dir itself, when it is
-// a file) in lexical path order, skipping dot-files and dot-directories.
+// a file) in lexical path order, skipping dot-files and dot-directories. Its
+// errors hold no value of a Secret it read.
 func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstructured, error) {
 	var files []string
 	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -316,15 +317,16 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 
 	var out []*unstructured.Unstructured
 	first := map[object.Ref]string{}
+	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
 	for _, f := range files {
 		data, err := fsys.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", display(f), err)
+			return nil, secrets.scrub(fmt.Errorf("read %s: %w", display(f), err))
 		}
 		for _, d := range splitDocuments(display(f), data) {
 			objs, err := decodeDocument(d)
 			if err != nil {
-				return nil, err
+				return nil, secrets.scrub(err)
 			}
 			for _, u := range objs {
 				ref := object.RefOf(u)
@@ -332,6 +334,7 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
 				}
 				first[ref] = d.where()
+				secrets.object(u.Object)
 				out = append(out, u)
 			}
 		}

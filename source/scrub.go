@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -44,7 +45,7 @@ func (s *secretValues) scrub(err error) error {
 	if err == nil || len(s.values) == 0 {
 		return err
 	}
-	values := s.values
+	values := slices.Clone(s.values)
 	for _, d := range s.delimiters {
 		for _, v := range s.values {
 			if strings.Contains(v, d) {
