@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -104,28 +105,30 @@ func (b *buildReads) see(p string, data []byte) {
 		b.kustomization(path.Dir(p), data)
 	}
 	for _, d := range splitDocuments(display(p), data) {
-		b.secrets.document(d)
-		b.secrets.replacementDelimiters(d)
+		root, parsed := parseDocument(d)
+		b.secrets.parsedDocument(d, root, parsed)
+		b.secrets.replacementDelimiters(d, root)
 		if kind == secretPatch {
 			b.secrets.patchValues(d)
 		}
-		b.generatorConfig(d)
+		if k := kindOf(root); k == "SecretGenerator" || k == "ConfigMapGenerator" || k == "?" {
+			b.generatorConfig(d)
+		}
 		if b.refusal == nil {
-			b.refusal = checkDocument(d, mode)
+			b.refusal = checkDocument(d, root, mode)
 		}
 	}
 }
 
-// checkDocument refuses what decodeDocument would refuse of d before
-// decoding it: content on its separator line, and what readers read
-// differently. A document kustomize reads that is no YAML, or no mapping
-// or list, is left to kustomize.
-func checkDocument(d document, mode reader) error {
+// checkDocument refuses what decodeDocument would refuse of d (parsed as
+// root) before decoding it: content on its separator line, and what
+// readers read differently. A document kustomize reads that is no YAML,
+// or no mapping or list, is left to kustomize.
+func checkDocument(d document, root *yamlv3.Node, mode reader) error {
 	if d.separator != "" {
 		return separatorError(d)
 	}
-	_, err := checkReadings(d, mode)
-	return err
+	return checkParsed(d, root, mode)
 }
 
 // kustomization registers what the kustomization in dir makes of the
@@ -210,9 +213,6 @@ func (b *buildReads) generatorSources(dir string, s types.KvPairSources, secret 
 // kustomization's generators), which are relative to the kustomization
 // that names it: to every kustomization read, to be sure.
 func (b *buildReads) generatorConfig(d document) {
-	if !bytes.Contains(d.body, []byte("Generator")) {
-		return
-	}
 	js, err := yaml.YAMLToJSON(d.body)
 	var m map[string]any
 	if err != nil || utiljson.Unmarshal(js, &m) != nil {

@@ -50,16 +50,64 @@ var yaml11Booleans = map[string]string{
 // converter reports what is wrong). The errors name the file and line and
 // quote keys, never values: a value may be a Secret's.
 func checkReadings(d document, mode reader) (parsed bool, err error) {
+	root, parsed := parseDocument(d)
+	return parsed, checkParsed(d, root, mode)
+}
+
+// parseDocument parses d as YAML 1.2, as kustomize does: its root (nil
+// when it is empty), or false when it is no YAML.
+func parseDocument(d document) (*yaml.Node, bool) {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(d.body)).Decode(&root); err != nil {
-		return errors.Is(err, io.EOF), nil
+		return nil, errors.Is(err, io.EOF)
+	}
+	return &root, true
+}
+
+// checkParsed is checkReadings of a document already parsed (root nil:
+// nothing to check).
+func checkParsed(d document, root *yaml.Node, mode reader) error {
+	if root == nil {
+		return nil
 	}
 	c := &readingChecker{doc: d, mode: mode}
-	c.node(&root, nil)
+	c.node(root, nil)
 	if len(c.errs) == 0 {
-		return true, nil
+		return nil
 	}
-	return true, errors.New(strings.Join(c.errs, "; "))
+	return errors.New(strings.Join(c.errs, "; "))
+}
+
+// kindOf returns the kind a parsed document declares at its top: "" when
+// it declares none, "?" when it cannot be told without converting it (a
+// merge (<<) may provide it, a key or the value is not a plain string, or
+// the kind is written twice).
+func kindOf(root *yaml.Node) string {
+	m := root
+	if m != nil && m.Kind == yaml.DocumentNode && len(m.Content) == 1 {
+		m = m.Content[0]
+	}
+	if m == nil || m.Kind != yaml.MappingNode {
+		return ""
+	}
+	kind := ""
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if isMergeKey(k) || k.Tag != "!!str" && k.Kind == yaml.ScalarNode {
+			return "?" // a tag such as !!binary may make any key "kind"
+		}
+		if k.Kind != yaml.ScalarNode || k.Value != "kind" {
+			continue
+		}
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || kind != "" {
+			return "?"
+		}
+		kind = v.Value
+	}
+	return kind
 }
 
 // readingChecker walks one parsed document, collecting what it refuses.

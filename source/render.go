@@ -199,20 +199,33 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 }
 
 func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
-	objs, err := build(fsys, dir, opts)
+	var out []*unstructured.Unstructured
+	err := buildEach(fsys, dir, opts, func(_ []byte, u *unstructured.Unstructured) { out = append(out, u) })
 	if err != nil {
 		return nil, err
 	}
-	return decodeObjects(dir, objs)
+	return out, nil
 }
 
-// build checks the kustomization in dir and builds it with kustomize,
-// returning each object's JSON as kustomize writes it, each object
-// validated (decodeObject). Its reads go through buildReads, which refuses
-// YAML that kubectl and kustomize read differently; its errors hold no
-// value that could be Secret content in any file it read. It runs in the
-// sandbox, where the error is scrubbed before it leaves the process.
-func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte, err error) {
+// build builds the kustomization in dir (buildEach), returning each
+// object's JSON as kustomize writes it: what the sandbox answers.
+func build(fsys filesys.FileSystem, dir string, opts RenderOptions) ([][]byte, error) {
+	var out [][]byte
+	err := buildEach(fsys, dir, opts, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// buildEach checks the kustomization in dir, builds it with kustomize and
+// calls each with every object, as kustomize writes it and decoded, once
+// it is validated (decodeObject). Its reads go through buildReads, which
+// refuses YAML that kubectl and kustomize read differently; its errors
+// hold no value that could be Secret content in any file it read. It runs
+// in the sandbox, where the error is scrubbed before it leaves the
+// process.
+func buildEach(fsys filesys.FileSystem, dir string, opts RenderOptions, each func([]byte, *unstructured.Unstructured)) (err error) {
 	reads := newBuildReads(fsys)
 	defer func() { err = reads.scrub(err) }()
 	defer func() {
@@ -222,7 +235,7 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 	}()
 	if !opts.skipPreCheck {
 		if err := checkKustomization(reads, dir, opts, map[string]bool{}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	k := krusty.MakeKustomizer(&krusty.Options{
@@ -232,23 +245,23 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 	})
 	resources, err := k.Run(reads, dir)
 	if p := reads.problem(); p != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), p)
+		return fmt.Errorf("kustomize build %s: %w", display(dir), p)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), err)
+		return fmt.Errorf("kustomize build %s: %w", display(dir), err)
 	}
-	out := make([][]byte, 0, resources.Size())
-	for _, r := range resources.Resources() {
+	for i, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
+			return fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
 		}
-		if _, err := decodeObject(js); err != nil {
-			return nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), len(out)+1, objectName(js), err)
+		u, err := decodeObject(js)
+		if err != nil {
+			return fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
 		}
-		out = append(out, js)
+		each(js, u)
 	}
-	return out, nil
+	return nil
 }
 
 // decodeObjects decodes and validates what build returned.

@@ -56,35 +56,29 @@ func (s *secretValues) scrub(err error) error {
 	return object.NewValueScrubber(values...).Error(err)
 }
 
-// replacementDelimiters adds the delimiters d's replacements split values
-// by: every "delimiter" field, wherever it is (inline in a kustomization,
-// in a replacements file, in a ReplacementTransformer config).
-func (s *secretValues) replacementDelimiters(d document) {
-	if !bytes.Contains(d.body, []byte("delimiter")) {
+// replacementDelimiters adds the delimiters the replacements of a parsed
+// document split values by: every "delimiter" field, wherever it is
+// (inline in a kustomization, in a replacements file, in a
+// ReplacementTransformer config).
+func (s *secretValues) replacementDelimiters(d document, root *yamlv3.Node) {
+	if root == nil || !bytes.Contains(d.body, []byte("delimiter")) {
 		return
 	}
-	js, err := yaml.YAMLToJSON(d.body)
-	var v any
-	if err != nil || utiljson.Unmarshal(js, &v) != nil {
-		return
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			if d, ok := t["delimiter"].(string); ok && d != "" {
-				s.delimiters = append(s.delimiters, d)
+	var walk func(n *yamlv3.Node, depth int)
+	walk = func(n *yamlv3.Node, depth int) {
+		if depth > maxYAMLDepth {
+			return
+		}
+		for i, c := range n.Content {
+			if n.Kind == yamlv3.MappingNode && i%2 == 0 && c.Value == "delimiter" && i+1 < len(n.Content) {
+				if v := n.Content[i+1]; v.Kind == yamlv3.ScalarNode && v.Value != "" {
+					s.delimiters = append(s.delimiters, v.Value)
+				}
 			}
-			for _, e := range t {
-				walk(e)
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
+			walk(c, depth+1)
 		}
 	}
-	walk(v)
+	walk(root, 0)
 }
 
 // document adds what could be Secret content in d: the sensitive fields of
@@ -92,7 +86,19 @@ func (s *secretValues) replacementDelimiters(d document) {
 // a document that mentions a Secret but does not convert to JSON, every
 // scalar in it but its apiVersion, kind, name and namespace.
 func (s *secretValues) document(d document) {
-	if !mentionsSecret(d.body) {
+	root, parsed := parseDocument(d)
+	s.parsedDocument(d, root, parsed)
+}
+
+// parsedDocument is document of d parsed as YAML 1.2 (parseDocument):
+// only a document whose kind may be Secret or a List is converted.
+func (s *secretValues) parsedDocument(d document, root *yamlv3.Node, parsed bool) {
+	switch kind := kindOf(root); {
+	case parsed && root == nil:
+		return
+	case parsed && kind != "Secret" && kind != "?" && !strings.HasSuffix(kind, "List"):
+		return
+	case !parsed && !mentionsSecret(d.body):
 		return
 	}
 	js, err := yaml.YAMLToJSON(d.body)

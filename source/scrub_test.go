@@ -89,6 +89,12 @@ func TestRenderErrorsHoldNoSecretValue(t *testing.T) {
 			"kustomization.yaml": "resources: [l.yaml, cm.yaml]\n" + replacementOutOfBounds("stringData.PIN"),
 			"l.yaml":             "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  stringData: {PIN: " + canary + "}\n",
 			"cm.yaml":            configMapX}, "", "out of bounds"},
+		{"a Secret whose kind is escaped", map[string]string{
+			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\n" + replacementOutOfBounds("stringData.PIN"),
+			"s.yaml":             strings.Replace(secretDoc(canary), "kind: Secret", `kind: "Secr\x65t"`, 1), "cm.yaml": configMapX}, "", "out of bounds"},
+		{"a Secret whose kind a merge gives", map[string]string{
+			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\n" + replacementOutOfBounds("stringData.PIN"),
+			"s.yaml":             "x-kind: &k {kind: Secret}\n<<: *k\n" + strings.Replace(secretDoc(canary), "kind: Secret\n", "", 1), "cm.yaml": configMapX}, "", "out of bounds"},
 		{"a value a strategic merge patch file gives a Secret", map[string]string{
 			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\npatches: [{path: p.yaml}]\n" + replacementOutOfBounds("stringData.PIN"),
 			"s.yaml":             secretDoc("placeholder"),
@@ -131,6 +137,8 @@ func TestRenderErrorsHoldNoSecretValue(t *testing.T) {
 			"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  ? [a]\n  : \"" + canary + "\"\n"}, "", "a key is a list"},
 		{"plain: a Secret under a key that is a list, in a List", map[string]string{
 			"s.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  stringData:\n    ? {a: b}\n    : \"" + canary + "\"\n"}, "", "a key is a mapping"},
+		{"plain: a Secret whose kind is binary, under a key that is null", map[string]string{
+			"s.yaml": "apiVersion: v1\nkind: !!binary U2VjcmV0\nmetadata: {name: s}\nstringData:\n  ~: \"" + canary + "\"\n"}, "", "not a string"},
 		{"plain: a Secret that is not YAML", map[string]string{
 			"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  PIN: \"" + canary + "\"\n   broken: indent\n"}, "", "invalid YAML"},
 		{"plain: a Secret value that is a number", map[string]string{
