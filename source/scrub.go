@@ -53,6 +53,15 @@ func (s *secretValues) scrub(err error) error {
 			}
 		}
 	}
+	// kyaml prints a node it could not use as YAML: a value of several
+	// lines as an indented block, each line alone.
+	for _, v := range values {
+		if strings.Contains(v, "\n") {
+			for line := range strings.Lines(v) {
+				values = append(values, strings.TrimSpace(line))
+			}
+		}
+	}
 	return object.NewValueScrubber(values...).Error(err)
 }
 

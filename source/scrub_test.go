@@ -106,6 +106,9 @@ func TestRenderErrorsHoldNoSecretValue(t *testing.T) {
 			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\npatches:\n- target: {kind: Secret}\n  path: p.yaml\n" + replacementOutOfBounds("stringData.PIN"),
 			"s.yaml":             secretDoc("placeholder"),
 			"p.yaml":             "- op: replace\n  path: /stringData/PIN\n  value: " + canary + "\n", "cm.yaml": configMapX}, "", "out of bounds"},
+		{"a Secret's stringData of several lines, printed as a YAML block", map[string]string{
+			"kustomization.yaml": "resources: [s.yaml, cm.yaml]\n" + replacementOutOfBounds("stringData.PIN"),
+			"s.yaml":             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: |\n  " + canary + "\n  second line\n", "cm.yaml": configMapX}, "", "node contents"},
 		{"a secretGenerator literal", map[string]string{
 			"kustomization.yaml": "secretGenerator:\n- name: s\n  literals: [" + canary + "]\n"}, "", "literal"},
 		{"a secretGenerator file", map[string]string{
