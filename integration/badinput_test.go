@@ -30,7 +30,7 @@ func TestBadInput(t *testing.T) {
 		"dup/a.yaml":                  cm("twice"),
 		"dup/b.yaml":                  cm("twice"),
 		"badlist/list.yaml":           "apiVersion: v1\nkind: List\nitems: [1, 2]\n",
-		"numlabel/cm.yaml":            cm("ok") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: n\n  labels: {app: web, version: 2}\n",
+		"numlabel/cm.yaml":            cm("ok") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: num\n  labels: {app: web, version: 2}\n",
 		"dupkey/cm.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n  v: one\n  v: two\n",
 		"listitems/list.yaml":         "apiVersion: v1\nkind: ConfigMapList\nitems: {a: b}\n",
 		"notobject/x.yaml":            "- just\n- a list\n",

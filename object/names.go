@@ -83,14 +83,17 @@ func describeFieldError(e *field.Error) string {
 	return fmt.Sprintf("%s: %s", e.Field, e.Detail)
 }
 
+// quotedLimit is where quoted cuts a value; a Scrubber removes that part
+// of a sensitive value too.
+const quotedLimit = 100
+
 // quoted returns s in double quotes with every control, bidirectional or
-// non-printable character escaped, cut after 100 bytes: safe to print in an
-// error message whatever the repository wrote.
+// non-printable character escaped, cut after quotedLimit bytes: safe to
+// print in an error message whatever the repository wrote.
 func quoted(s string) string {
-	const limit = 100
 	cut := ""
-	if len(s) > limit {
-		s, cut = strings.ToValidUTF8(s[:limit], ""), "…"
+	if len(s) > quotedLimit {
+		s, cut = strings.ToValidUTF8(s[:quotedLimit], ""), "…"
 	}
 	return strconv.Quote(s) + cut
 }

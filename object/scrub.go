@@ -15,8 +15,9 @@ import (
 
 // Scrubber removes the sensitive values of some Secrets from text, in every
 // form in which gantry or a library it calls could print them: as written,
-// Go- and JSON-quoted, hex (lower and upper case), base64 (standard and URL
-// alphabets, padded or not, and the part of it that does not depend on
+// Go- and JSON-quoted, cut where gantry's error messages cut a quoted
+// value, hex (lower and upper case), base64 (standard and URL alphabets,
+// padded or not, and the part of it that does not depend on
 // what surrounds the value, at each of the three byte offsets), the bytes
 // a data entry's base64 decodes to in all the same forms, numbers and
 // other non-string values as Go and JSON print them, and the values inside
@@ -69,6 +70,14 @@ func (s *Scrubber) Error(err error) error {
 		return err
 	}
 	return &scrubbedError{msg: s.Scrub(err.Error()), err: err}
+}
+
+// SecretValues returns the plain values of the sensitive fields of obj
+// read as a Secret (SecretFields), those a Scrubber of it would remove: for
+// callers that gather values from several sources into one
+// NewValueScrubber.
+func SecretValues(obj map[string]any) []string {
+	return plainValues(SecretFields(obj), 0)
 }
 
 // ScrubError is NewScrubber(objs...).Error(err).
@@ -204,6 +213,11 @@ func encodings(raw string) []string {
 	}
 	for _, enc := range base64Encodings {
 		out = append(out, enc.EncodeToString([]byte(raw)))
+	}
+	if len(raw) > quotedLimit { // the part an error message quotes (quoted)
+		cut := strings.ToValidUTF8(raw[:quotedLimit], "")
+		q := strconv.Quote(cut)
+		out = append(out, cut, q[1:len(q)-1])
 	}
 	return append(out, base64Cores(raw)...)
 }

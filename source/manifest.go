@@ -19,6 +19,10 @@ type document struct {
 	file string
 	line int // 1-based line of the document's first line, for parser offsets
 	body []byte
+	// separator is what follows "---" on the line that starts the
+	// document, when it is neither blank nor a comment: kubectl refuses
+	// such a file, and so does decodeDocument.
+	separator string
 }
 
 // where names the file and the document's first line that is neither blank
@@ -35,18 +39,23 @@ func (d document) where() string {
 	return d.file + ":" + strconv.Itoa(first)
 }
 
-// splitDocuments splits a YAML stream at "---" separator lines, keeping the
-// line each document starts on so that errors can point into the file.
+// splitDocuments splits a YAML stream at separator lines, keeping the line
+// each document starts on so that errors can point into the file. As
+// kubectl's YAMLReader (k8s.io/apimachinery/pkg/util/yaml) does, every line
+// starting with "---" separates documents; one with more than a comment
+// after it starts a document that decodeDocument refuses, rather than
+// dropping what follows the dashes.
 func splitDocuments(file string, data []byte) []document {
 	var docs []document
 	start, line := 1, 0
 	var cur bytes.Buffer
+	var sep string
 	flush := func(next int) {
-		if cur.Len() > 0 {
-			docs = append(docs, document{file: file, line: start, body: bytes.Clone(cur.Bytes())})
+		if cur.Len() > 0 || sep != "" {
+			docs = append(docs, document{file: file, line: start, body: bytes.Clone(cur.Bytes()), separator: sep})
 		}
 		cur.Reset()
-		start = next
+		start, sep = next, ""
 	}
 	for rest := data; len(rest) > 0; {
 		line++
@@ -59,6 +68,9 @@ func splitDocuments(file string, data []byte) []document {
 		trimmed := bytes.TrimRight(l, "\r\n")
 		if isSeparator(trimmed) {
 			flush(line + 1)
+			if after := bytes.TrimSpace(trimmed[3:]); len(after) > 0 && after[0] != '#' {
+				sep, start = string(after), line
+			}
 			continue
 		}
 		cur.Write(l)
@@ -67,28 +79,44 @@ func splitDocuments(file string, data []byte) []document {
 	return docs
 }
 
+// isSeparator reports whether a line separates documents: it starts with
+// "---", as kubectl reads it, or is YAML's document end marker "...".
 func isSeparator(l []byte) bool {
-	if bytes.Equal(l, []byte("...")) {
-		return true
-	}
-	if !bytes.HasPrefix(l, []byte("---")) {
-		return false
-	}
-	return len(l) == 3 || l[3] == ' ' || l[3] == '\t'
+	return bytes.HasPrefix(l, []byte("---")) || bytes.Equal(l, []byte("..."))
+}
+
+// separatorError refuses content on the "---" line that starts d.
+func separatorError(d document) error {
+	return fmt.Errorf("%s:%d: content after the document separator ---: kubectl refuses it (invalid Yaml document separator): start the document on the next line", d.file, d.line)
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // decodeDocument parses one document into objects, flattening *List kinds. A
 // document holding only comments or whitespace yields nothing. What kubectl
-// refuses is refused here, naming the file and line: a key twice in one
-// mapping (YAML parsers keep the last silently), fields of the wrong type
-// where gantry reads them (object.Validate), a List whose items are not a
-// list. Its errors hold no value of a Secret the document describes
-// (scrubDocument).
+// refuses is refused here, naming the file and line: content on a "---"
+// line, a key twice in one mapping (YAML parsers keep one silently),
+// fields of the wrong type where gantry reads them (object.Validate), a
+// List whose items are not a list. So is what kubectl apply -f and
+// kustomize would read differently (checkReadings). Its errors hold no
+// value of a Secret the document describes (scrubDocument).
 func decodeDocument(d document) (objs []*unstructured.Unstructured, err error) {
 	defer func() { err = scrubDocument(d, err) }()
-	js, err := yaml.YAMLToJSONStrict(d.body)
+	if d.separator != "" {
+		return nil, separatorError(d)
+	}
+	parsed, err := checkReadings(d, readPlain)
+	if err != nil {
+		return nil, err
+	}
+	// Duplicate keys are refused by checkReadings, which knows that a key
+	// may override what a merge (<<) provides; what it cannot parse is
+	// converted strictly, duplicates refused by the converter.
+	convert := yaml.YAMLToJSON
+	if !parsed {
+		convert = yaml.YAMLToJSONStrict
+	}
+	js, err := convert(d.body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid YAML: %s", d.file, describeYAMLError(err.Error(), d.line))
 	}
@@ -148,7 +176,7 @@ func describeYAMLError(msg string, docStart int) string {
 		for _, x := range m {
 			parts = append(parts, fmt.Sprintf("line %s: key %s appears twice in the same mapping", x[1], x[2]))
 		}
-		return strings.Join(parts, "; ") + ": remove one of them (kubectl refuses duplicate fields; YAML parsers would silently keep the last)"
+		return strings.Join(parts, "; ") + ": remove one of them (the API server refuses duplicate fields; YAML readers, kubectl apply -f's included, keep one of them silently)"
 	}
 	return msg
 }

@@ -23,7 +23,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 	}{
 		{"a label that is a number", map[string]string{"cm.yaml": head + "metadata:\n  name: a\n  labels: {app: web, version: 2}\n"},
 			[]string{"m/cm.yaml:1", "metadata.labels.version must be a string, found the number 2", `"2"`}},
-		{"a label that is a boolean", map[string]string{"cm.yaml": "# first\n" + head + "metadata:\n  name: a\n  labels:\n    canary: yes\n"},
+		{"a label that is a boolean", map[string]string{"cm.yaml": "# first\n" + head + "metadata:\n  name: a\n  labels:\n    canary: true\n"},
 			[]string{"m/cm.yaml:2", "metadata.labels.canary must be a string, found the boolean true", "quote the value"}},
 		{"a label without a value", map[string]string{"cm.yaml": head + "metadata:\n  name: a\n  labels:\n    app:\n"},
 			[]string{"m/cm.yaml:1", "metadata.labels.app has no value"}},
@@ -33,7 +33,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 			[]string{"m/cm.yaml:1", "metadata.labels must be a mapping of strings, found a list"}},
 		{"a name that is a number", map[string]string{"cm.yaml": head + "metadata: {name: 42}\n"},
 			[]string{"m/cm.yaml:1", "metadata.name must be a string, found the number 42"}},
-		{"a namespace that is a mapping", map[string]string{"cm.yaml": head + "metadata: {name: a, namespace: {x: y}}\n"},
+		{"a namespace that is a mapping", map[string]string{"cm.yaml": head + "metadata: {name: a, namespace: {x: z}}\n"},
 			[]string{"m/cm.yaml:1", "metadata.namespace must be a string, found a mapping"}},
 		{"a kind that is a number", map[string]string{"cm.yaml": "apiVersion: v1\nkind: 7\nmetadata: {name: a}\n"},
 			[]string{"m/cm.yaml:1", "kind must be a string, found the number 7"}},
@@ -47,7 +47,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 			[]string{"m/cm.yaml:1", "metadata.lables: unknown field", "check its spelling"}},
 		{"finalizers that are not strings", map[string]string{"cm.yaml": head + "metadata: {name: a, finalizers: [1]}\n"},
 			[]string{"m/cm.yaml:1", "metadata.finalizers[0] must be a string"}},
-		{"an owner reference of the wrong shape", map[string]string{"cm.yaml": head + "metadata: {name: a, ownerReferences: [{apiVersion: v1, kind: X, name: y, uid: 5}]}\n"},
+		{"an owner reference of the wrong shape", map[string]string{"cm.yaml": head + "metadata: {name: a, ownerReferences: [{apiVersion: v1, kind: X, name: z, uid: 5}]}\n"},
 			[]string{"m/cm.yaml:1", "metadata.ownerReferences[0].uid must be a string"}},
 		{"a generation that is a string", map[string]string{"cm.yaml": head + "metadata: {name: a, generation: one}\n"},
 			[]string{"m/cm.yaml:1", "metadata.generation must be an integer, found a string"}},
@@ -58,7 +58,7 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 		{"Secret stringData that is a number", map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {PIN: 918273}\n"},
 			[]string{"m/s.yaml:1", "stringData.PIN must be a string, found the number"}},
 		{"a key twice", map[string]string{"cm.yaml": head + "metadata: {name: a}\ndata:\n  k: one\n  k: two\n"},
-			[]string{"m/cm.yaml", "line 6", `key "k" appears twice`, "kubectl refuses duplicate fields"}},
+			[]string{"m/cm.yaml", "line 6", `key "k" appears twice`, "the API server refuses duplicate fields"}},
 		{"a key twice in the second document", map[string]string{"cm.yaml": head + "metadata: {name: a}\n---\n" + head + "metadata:\n  name: b\n  name: c\n"},
 			[]string{"m/cm.yaml", "line 9", `key "name" appears twice`}},
 		{"a List whose items are not a list", map[string]string{"l.yaml": "apiVersion: v1\nkind: List\nitems: {a: b}\n"},
@@ -72,13 +72,13 @@ func TestRenderRefusesWhatKubectlRefuses(t *testing.T) {
 		{"kustomize: a key twice in a resource", map[string]string{
 			"kustomization.yaml": "resources: [cm.yaml]\n",
 			"cm.yaml":            head + "metadata: {name: a}\ndata:\n  k: one\n  k: two\n"},
-			[]string{"kustomize build m", "ConfigMap.v1.[noGrp]/a", `key "k" already defined`}},
+			[]string{"kustomize build m", "m/cm.yaml:6", `key "k" appears twice`}},
 		{"kustomize: commonLabels with a number", map[string]string{
 			"kustomization.yaml": "resources: [cm.yaml]\ncommonLabels: {version: 2}\n",
 			"cm.yaml":            head + "metadata: {name: a}\n"},
 			[]string{"kustomize build m", "commonLabels"}},
 		{"kustomize: labels pairs with a boolean", map[string]string{
-			"kustomization.yaml": "resources: [cm.yaml]\nlabels:\n- pairs: {canary: yes}\n",
+			"kustomization.yaml": "resources: [cm.yaml]\nlabels:\n- pairs: {canary: true}\n",
 			"cm.yaml":            head + "metadata: {name: a}\n"},
 			[]string{"kustomize build m", "labels.pairs"}},
 		{"kustomize: a function config hiding its annotation behind a number", map[string]string{

@@ -199,24 +199,43 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 }
 
 func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
-	objs, err := build(fsys, dir, opts)
+	var out []*unstructured.Unstructured
+	err := buildEach(fsys, dir, opts, func(_ []byte, u *unstructured.Unstructured) { out = append(out, u) })
 	if err != nil {
 		return nil, err
 	}
-	return decodeObjects(dir, objs)
+	return out, nil
 }
 
-// build checks the kustomization in dir and builds it with kustomize,
-// returning each object's JSON as kustomize writes it.
-func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte, err error) {
+// build builds the kustomization in dir (buildEach), returning each
+// object's JSON as kustomize writes it: what the sandbox answers.
+func build(fsys filesys.FileSystem, dir string, opts RenderOptions) ([][]byte, error) {
+	var out [][]byte
+	err := buildEach(fsys, dir, opts, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// buildEach checks the kustomization in dir, builds it with kustomize and
+// calls each with every object, as kustomize writes it and decoded, once
+// it is validated (decodeObject). Its reads go through buildReads, which
+// refuses YAML that kubectl and kustomize read differently; its errors
+// hold no value that could be Secret content in any file it read. It runs
+// in the sandbox, where the error is scrubbed before it leaves the
+// process.
+func buildEach(fsys filesys.FileSystem, dir string, opts RenderOptions, each func([]byte, *unstructured.Unstructured)) (err error) {
+	reads := newBuildReads(fsys)
+	defer func() { err = reads.scrub(err) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
 		}
 	}()
 	if !opts.skipPreCheck {
-		if err := checkKustomization(fsys, dir, opts, map[string]bool{}); err != nil {
-			return nil, err
+		if err := checkKustomization(reads, dir, opts, map[string]bool{}); err != nil {
+			return err
 		}
 	}
 	k := krusty.MakeKustomizer(&krusty.Options{
@@ -224,19 +243,25 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 		LoadRestrictions: types.LoadRestrictionsRootOnly,
 		PluginConfig:     types.DisabledPluginConfig(),
 	})
-	resources, err := k.Run(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
+	resources, err := k.Run(reads, dir)
+	if p := reads.problem(); p != nil {
+		return fmt.Errorf("kustomize build %s: %w", display(dir), p)
 	}
-	out := make([][]byte, 0, resources.Size())
-	for _, r := range resources.Resources() {
+	if err != nil {
+		return fmt.Errorf("kustomize build %s: %w", display(dir), err)
+	}
+	for i, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
+			return fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
 		}
-		out = append(out, js)
+		u, err := decodeObject(js)
+		if err != nil {
+			return fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
+		}
+		each(js, u)
 	}
-	return out, nil
+	return nil
 }
 
 // decodeObjects decodes and validates what build returned.
@@ -278,7 +303,8 @@ func decodeObject(js []byte) (*unstructured.Unstructured, error) {
 }
 
 // readManifests reads every manifest file under dir (or dir itself, when it is
-// a file) in lexical path order, skipping dot-files and dot-directories.
+// a file) in lexical path order, skipping dot-files and dot-directories. Its
+// errors hold no value of a Secret it read.
 func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstructured, error) {
 	var files []string
 	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -304,15 +330,16 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 
 	var out []*unstructured.Unstructured
 	first := map[object.Ref]string{}
+	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
 	for _, f := range files {
 		data, err := fsys.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", display(f), err)
+			return nil, secrets.scrub(fmt.Errorf("read %s: %w", display(f), err))
 		}
 		for _, d := range splitDocuments(display(f), data) {
 			objs, err := decodeDocument(d)
 			if err != nil {
-				return nil, err
+				return nil, secrets.scrub(err)
 			}
 			for _, u := range objs {
 				ref := object.RefOf(u)
@@ -320,6 +347,7 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
 				}
 				first[ref] = d.where()
+				secrets.object(u.Object)
 				out = append(out, u)
 			}
 		}

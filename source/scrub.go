@@ -2,21 +2,181 @@ package source
 
 import (
 	"bytes"
-	"path"
+	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	yamlv3 "go.yaml.in/yaml/v3"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
-	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/object"
 )
 
-// Errors from rendering can quote what they failed on. Those about a
-// Secret pass through an object.Scrubber of its values: the Secret a
-// manifest document describes, or the inputs of kustomize secretGenerators.
+// Errors from rendering can quote what they failed on: a parser the value
+// it could not convert, kustomize the value a replacement could not split.
+// Every error a render returns passes through a scrubber of every value
+// that could be Secret content in what the render read: the sensitive
+// fields of every document of kind Secret in any file read (buildReads
+// sees every read of a kustomize build), the inputs of secretGenerators,
+// the values of patches that may target a Secret, the parts replacements
+// split values into and, for a document that mentions a Secret but does
+// not convert to JSON, every scalar in it.
+
+// secretValues gathers the values that could be Secret content.
+type secretValues struct {
+	values []string
+	// delimiters are those replacements split values by: the parts of a
+	// Secret's value they copy elsewhere are Secret content too.
+	delimiters []string
+}
+
+// add adds values as they are.
+func (s *secretValues) add(values ...string) {
+	for _, v := range values {
+		if v != "" {
+			s.values = append(s.values, v)
+		}
+	}
+}
+
+// scrub returns err without any of the values, in any form
+// object.Scrubber knows.
+func (s *secretValues) scrub(err error) error {
+	if err == nil || len(s.values) == 0 {
+		return err
+	}
+	values := slices.Clone(s.values)
+	for _, d := range s.delimiters {
+		for _, v := range s.values {
+			if strings.Contains(v, d) {
+				values = append(values, strings.Split(v, d)...)
+			}
+		}
+	}
+	// kyaml prints a node it could not use as YAML: a value of several
+	// lines as an indented block, each line alone.
+	for _, v := range values {
+		if strings.Contains(v, "\n") {
+			for line := range strings.Lines(v) {
+				values = append(values, strings.TrimSpace(line))
+			}
+		}
+	}
+	return object.NewValueScrubber(values...).Error(err)
+}
+
+// replacementDelimiters adds the delimiters the replacements of a parsed
+// document split values by: every "delimiter" field, wherever it is
+// (inline in a kustomization, in a replacements file, in a
+// ReplacementTransformer config).
+func (s *secretValues) replacementDelimiters(d document, root *yamlv3.Node) {
+	if root == nil || !bytes.Contains(d.body, []byte("delimiter")) {
+		return
+	}
+	var walk func(n *yamlv3.Node, depth int)
+	walk = func(n *yamlv3.Node, depth int) {
+		if depth > maxYAMLDepth {
+			return
+		}
+		for i, c := range n.Content {
+			if n.Kind == yamlv3.MappingNode && i%2 == 0 && c.Value == "delimiter" && i+1 < len(n.Content) {
+				if v := n.Content[i+1]; v.Kind == yamlv3.ScalarNode && v.Value != "" {
+					s.delimiters = append(s.delimiters, v.Value)
+				}
+			}
+			walk(c, depth+1)
+		}
+	}
+	walk(root, 0)
+}
+
+// document adds what could be Secret content in d: the sensitive fields of
+// an object of kind Secret (of any apiVersion, or an item of a List); for
+// a document that mentions a Secret but does not convert to JSON, every
+// scalar in it but its apiVersion, kind, name and namespace.
+func (s *secretValues) document(d document) {
+	root, parsed := parseDocument(d)
+	s.parsedDocument(d, root, parsed)
+}
+
+// parsedDocument is document of d parsed as YAML 1.2 (parseDocument):
+// only a document whose kind may be Secret or a List is converted.
+func (s *secretValues) parsedDocument(d document, root *yamlv3.Node, parsed bool) {
+	switch kind := kindOf(root); {
+	case parsed && root == nil:
+		return
+	case parsed && kind != "Secret" && kind != "?" && !strings.HasSuffix(kind, "List"):
+		return
+	case !parsed && !mentionsSecret(d.body):
+		return
+	}
+	js, err := yaml.YAMLToJSON(d.body)
+	var v any
+	if err != nil || utiljson.Unmarshal(js, &v) != nil {
+		s.add(documentScalars(d.body)...)
+		return
+	}
+	m, _ := v.(map[string]any)
+	s.object(m)
+	items, _ := m["items"].([]any)
+	for _, item := range items {
+		im, _ := item.(map[string]any)
+		s.object(im)
+	}
+}
+
+// object adds the sensitive fields of obj when its kind is Secret.
+func (s *secretValues) object(obj map[string]any) {
+	if kind, _ := obj["kind"].(string); kind == "Secret" {
+		s.add(object.SecretValues(obj)...)
+	}
+}
+
+// patchValues adds the values a JSON 6902 patch (a list of operations)
+// writes, as the values of a Secret's data: the patch may target one.
+func (s *secretValues) patchValues(d document) {
+	js, err := yaml.YAMLToJSON(d.body)
+	var ops []any
+	if err != nil || utiljson.Unmarshal(js, &ops) != nil {
+		return
+	}
+	for _, op := range ops {
+		if m, ok := op.(map[string]any); ok && m["value"] != nil {
+			s.add(object.SecretValues(map[string]any{"data": map[string]any{"value": m["value"]}})...)
+		}
+	}
+}
+
+// generatorFile adds the content of a file a secretGenerator reads: whole,
+// and each line's value for an env file.
+func (s *secretValues) generatorFile(data []byte, env bool) {
+	s.add(string(data), string(bytes.TrimSpace(data)))
+	if !env {
+		return
+	}
+	for line := range strings.Lines(string(data)) {
+		s.add(strings.TrimSpace(line))
+		if _, v, ok := strings.Cut(line, "="); ok {
+			v = strings.TrimSpace(v)
+			s.add(v, strings.Trim(v, `"'`))
+		}
+	}
+}
+
+// literal adds a secretGenerator literal, "key=value": whole, and its
+// value as written and unquoted.
+func (s *secretValues) literal(l string) {
+	s.add(l)
+	if _, v, ok := strings.Cut(l, "="); ok {
+		s.add(v, strings.Trim(v, `"'`))
+	}
+}
+
+// mentionsSecret reports whether a document could describe a Secret or a
+// List of them: it holds the word, in any case.
+func mentionsSecret(body []byte) bool {
+	return bytes.Contains(bytes.ToLower(body), []byte("secret"))
+}
 
 // scrubDocument removes from err the values of the Secrets d describes (a
 // Secret, or Secrets among a List's items), read as leniently as possible:
@@ -25,105 +185,70 @@ func scrubDocument(d document, err error) error {
 	if err == nil {
 		return nil
 	}
-	js, jerr := yaml.YAMLToJSON(d.body)
-	if jerr != nil {
-		return err // not even YAML: the parser's messages quote no values
-	}
-	var m map[string]any
-	if utiljson.Unmarshal(js, &m) != nil {
-		return err
-	}
-	objs := []*unstructured.Unstructured{{Object: m}}
-	items, _ := m["items"].([]any)
-	for _, item := range items {
-		if im, ok := item.(map[string]any); ok {
-			objs = append(objs, &unstructured.Unstructured{Object: im})
-		}
-	}
-	return object.ScrubError(err, objs...)
+	var s secretValues
+	s.document(d)
+	return s.scrub(err)
 }
 
-// scrubKustomize removes from err (kustomize's, building dir) the inputs
-// of every secretGenerator reachable from dir: literals, and the contents
-// of the files and env files they read.
-func scrubKustomize(fsys filesys.FileSystem, dir string, err error) error {
-	if err == nil {
-		return nil
-	}
-	values := secretInputs(fsys, dir, map[string]bool{})
-	if len(values) == 0 {
-		return err
-	}
-	return object.NewValueScrubber(values...).Error(err)
-}
-
-// secretInputs returns the values the secretGenerators of the
-// kustomization in dir, and of those it includes, are made of.
-func secretInputs(fsys filesys.FileSystem, dir string, seen map[string]bool) []string {
-	if seen[dir] {
-		return nil
-	}
-	seen[dir] = true
-	file := kustomizationFile(fsys, dir)
-	if file == "" {
-		return nil
-	}
-	data, err := fsys.ReadFile(file)
-	if err != nil {
-		return nil
-	}
-	var k types.Kustomization
-	if yaml.Unmarshal(data, &k) != nil {
-		return nil
+// documentScalars returns every scalar value of a document that does not
+// convert to JSON (keys are names, shown in plans), but those of its
+// apiVersion, kind, metadata.name and metadata.namespace, which name it
+// in errors: the values under keys that are no strings are what the
+// converter quotes. When the
+// document is not even YAML, it returns every value-like piece of its
+// lines: what follows a key, a list's dash, or a flow separator.
+func documentScalars(body []byte) []string {
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal(body, &root); err != nil {
+		return textScalars(body)
 	}
 	var out []string
-	for _, g := range k.SecretGenerator {
-		out = append(out, kvInputs(fsys, dir, g.KvPairSources)...)
-	}
-	//lint:ignore SA1019 deprecated, but kustomize still loads it
-	for _, e := range append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...) {
-		if sub := path.Join(dir, e); !strings.Contains(e, "://") && fsys.IsDir(sub) {
-			out = append(out, secretInputs(fsys, sub, seen)...)
+	var walk func(n *yamlv3.Node, path string)
+	walk = func(n *yamlv3.Node, path string) {
+		switch n.Kind {
+		case yamlv3.ScalarNode:
+			if !naming(path) {
+				out = append(out, n.Value)
+			}
+		case yamlv3.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], path+"."+n.Content[i].Value)
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c, path+"[]")
+			}
 		}
 	}
+	walk(&root, "")
 	return out
 }
 
-// kvInputs returns a generator's literals (whole, and their values) and the
-// contents of the files it reads (whole, and each env line's value).
-func kvInputs(fsys filesys.FileSystem, dir string, s types.KvPairSources) []string {
+// naming reports whether the field at path names an object rather than
+// holding its content.
+func naming(path string) bool {
+	switch strings.TrimPrefix(strings.TrimPrefix(path, "[]"), ".items[]") {
+	case ".apiVersion", ".kind", ".metadata.name", ".metadata.namespace":
+		return true
+	}
+	return false
+}
+
+// textScalars returns the value-like pieces of the lines of text that is
+// not YAML: after a "key:", a "- ", or between flow separators, unquoted.
+func textScalars(body []byte) []string {
 	var out []string
-	for _, l := range s.LiteralSources {
-		out = append(out, l)
-		if _, v, ok := strings.Cut(l, "="); ok {
-			out = append(out, v, strings.Trim(v, `"'`))
-		}
-	}
-	read := func(p string) []byte {
-		if _, after, ok := strings.Cut(p, "="); ok {
-			p = after
-		}
-		b, err := fsys.ReadFile(path.Join(dir, p))
-		if err != nil {
-			return nil
-		}
-		return b
-	}
-	for _, f := range s.FileSources {
-		if b := read(f); len(b) > 0 {
-			out = append(out, string(b), string(bytes.TrimSpace(b)))
-		}
-	}
-	envs := s.EnvSources
-	if s.EnvSource != "" { // deprecated, but kustomize still loads it
-		envs = append(envs, s.EnvSource)
-	}
-	for _, f := range envs {
-		for _, line := range strings.Split(string(read(f)), "\n") {
-			out = append(out, strings.TrimSpace(line))
-			if _, v, ok := strings.Cut(line, "="); ok {
-				out = append(out, strings.TrimSpace(v))
+	for line := range strings.Lines(string(body)) {
+		for _, piece := range strings.FieldsFunc(line, func(r rune) bool { return strings.ContainsRune(",{}[]\r\n", r) }) {
+			piece = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(piece), "- "))
+			key, v, ok := strings.Cut(piece, ":")
+			if ok && (key == "apiVersion" || key == "kind") {
+				continue
 			}
+			if ok {
+				piece = strings.TrimSpace(v)
+			}
+			out = append(out, piece, strings.Trim(piece, `"'`))
 		}
 	}
 	return out
