@@ -107,35 +107,51 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{}
-	view := newGitFS(c.repo.Storer, c.tree.Hash, opts, g)
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	objs, read, err := c.render(ctx, rel, opts)
+	if err != nil {
+		return nil, cutError(err)
+	}
+	rev, err := NewRevision(c.SHA, objs)
+	if err != nil {
+		return nil, cutError(err)
+	}
+	rev.BytesRead = read
+	return rev, nil
+}
+
+// render renders rel, a clean repository path, returning the objects and
+// the bytes read.
+func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
+	g := newGuard(ctx, opts.Timeout)
+	view := newGitFS(c.repo.Storer, c.tree, opts, g)
 	root := "/" + rel
 	if rel == "." {
 		root = "/"
 	}
 	if !view.Exists(root) {
 		if err := g.refusal(); err != nil {
-			return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
+			return nil, 0, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 		}
-		return nil, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
+		return nil, 0, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
 			rel, c.Repo, c.Ref, object.ShortSHA(c.SHA))
 	}
 	var objs []*unstructured.Unstructured
 	var read int64
+	var err error
 	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && kustomizationFile(view, root) != "" {
 		objs, read, err = c.renderSandboxed(ctx, rel, opts)
 	} else {
 		objs, read, err = renderView(view, g, root, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
+		return nil, read, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 	}
-	rev, err := NewRevision(c.SHA, objs)
-	if err != nil {
-		return nil, err
-	}
-	rev.BytesRead = read
-	return rev, nil
+	return objs, read, nil
 }
 
 // renderView renders root of a commit's view in this process: the body of
@@ -188,7 +204,7 @@ func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 		objs, err = render(newBoundedFS(fsys, opts, g), dir, opts)
 		return err
 	})
-	return objs, err
+	return objs, cutError(err)
 }
 
 func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {

@@ -17,10 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -112,8 +109,7 @@ func sandboxRender(req sandboxRequest) (objs [][]byte, resp sandboxResponse) {
 			objs, resp = nil, sandboxResponse{Error: fmt.Sprintf("the render panicked on this input: %v", r)}
 		}
 	}()
-	storage := filesystem.NewStorageWithOptions(osfs.New(req.Repo), cache.NewObjectLRUDefault(),
-		filesystem.Options{LargeObjectThreshold: 1 << 20})
+	storage := cacheStorage(req.Repo)
 	opts := req.Options
 	opts.skipPreCheck, opts.skipYAMLBounds = req.SkipCheck, req.SkipYAML
 	g := &guard{}
@@ -145,14 +141,10 @@ func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%s: a render may not fetch anything (remote bases are disabled)", r.URL.Redacted())
 }
 
-// errSandboxSpent marks the render error of a sandbox that ran out of a
-// bound (memory, time, output): no answer to trust came back.
-var errSandboxSpent = errors.New("render stopped")
-
 // renderSandboxed renders rel of the commit, a kustomization, in a
 // sandbox process.
 func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
-	req, err := json.Marshal(sandboxRequest{Repo: c.dir, Tree: c.tree.Hash.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck, SkipYAML: opts.skipYAMLBounds})
+	req, err := json.Marshal(sandboxRequest{Repo: c.dir, Tree: c.tree.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck, SkipYAML: opts.skipYAMLBounds})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -237,13 +229,13 @@ func runSandbox(ctx context.Context, req []byte, opts RenderOptions) ([]byte, er
 	overMemory := stop()
 	switch {
 	case overMemory:
-		return nil, fmt.Errorf("%w: the render used more than %d bytes of memory: render a smaller path, or split the kustomization", errSandboxSpent, opts.MaxMemoryBytes)
+		return nil, fmt.Errorf("%w: the render used more than %d bytes of memory: render a smaller path, or split the kustomization", errRenderStopped, opts.MaxMemoryBytes)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) && opts.Timeout > 0:
-		return nil, fmt.Errorf("%w: the render took longer than %s", errSandboxSpent, opts.Timeout)
+		return nil, fmt.Errorf("%w: the render took longer than %s", errRenderStopped, opts.Timeout)
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case stdout.over:
-		return nil, fmt.Errorf("%w: the rendered objects are more than %d bytes (twice the bytes a render may read): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes", errSandboxSpent, stdout.limit)
+		return nil, fmt.Errorf("%w: the rendered objects are more than %d bytes (twice the bytes a render may read): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes", errRenderStopped, stdout.limit)
 	case err != nil:
 		return nil, fmt.Errorf("the render sandbox failed: %w: %s", err, why(stderr.String()))
 	}
