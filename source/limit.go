@@ -48,8 +48,15 @@ func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 	if b.opts.skipYAMLBounds {
 		return data, nil
 	}
-	if err := checkYAML(display(viewPath(p)), data, yamlBounds{}); err != nil {
+	name := display(viewPath(p))
+	added, err := checkYAML(name, data)
+	if err != nil {
 		return nil, b.guard.refuse(err)
+	}
+	if added > 0 { // what the aliases add is read too, once kustomize expands them
+		if err := b.guard.spend(name+" (its YAML aliases expanded)", added, b.opts.MaxRenderBytes); err != nil {
+			return nil, err
+		}
 	}
 	return data, nil
 }

@@ -38,9 +38,22 @@ func TestCheckYAML(t *testing.T) {
 		{"deep through an alias", "a: &a " + strings.Repeat("[", 600) + strings.Repeat("]", 600) + "\nb: " + strings.Repeat("[", 600) + "*a" + strings.Repeat("]", 600) + "\n", "nested more than 1000 levels"},
 		{"nesting within bounds", deepBlock(300), ""},
 		{"bomb in a string", "patch: |\n" + indentBlock(laughs, "  "), "f.yaml:7:"},
+		{"aliases after quoted keys in flow", quotedKeyLaughs, "f.yaml:6: YAML aliases expand this document by more than 200000 nodes"},
+		{"aliases after a line separator in flow", strings.ReplaceAll(laughs, "*", "\u2028*"), "f.yaml:46: YAML aliases expand"}, // YAML counts U+2028 as a line break,
+		{"aliases after a next-line character in flow", strings.ReplaceAll(laughs, "*", "\u0085*"), "f.yaml:46: YAML aliases expand"},
+		{"bomb escaped in a double-quoted string", "patch: " + escaped(laughs) + "\n", "f.yaml:7: YAML aliases expand"},
+		{"bomb escaped twice", "patch: " + escaped("inner: "+escaped(laughs)) + "\n", "f.yaml:8: YAML aliases expand"},
+		{"bomb after a separator only kustomize splits at", "a: |\n  x\n---#c\n" + laughs, "f.yaml:9: YAML aliases expand"},
+		{"bomb after a separator only the manifest reader splits at", "a: 1\n...\n" + laughs, "f.yaml:8: YAML aliases expand"},
+		{"bomb after a separator line with content", "--- |\n" + indentBlock(laughs, "  "), "YAML aliases expand"},
+		{"bomb after a broken document", "a: [\n---\n" + laughs, "f.yaml:8: YAML aliases expand"},
+		{"bomb in UTF-16", utf16LE(laughs), "YAML aliases expand"},
+		{"a long scalar aliased 300 times", longAliased(1<<20, 300), "f.yaml:3: YAML aliases expand this document by more than 16777216 bytes"},
+		{"a long key aliased 200 times", "data:\n  ? &k " + strings.Repeat("k", 1<<20) + "\n  : x\n" + strings.Repeat("  ? *k\n  : y\n", 200), "YAML aliases expand this document by more than 16777216 bytes"},
+		{"a long scalar aliased 10 times", longAliased(1<<20, 10), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkYAML("f.yaml", []byte(tc.data), yamlBounds{})
+			_, err := checkYAML("f.yaml", []byte(tc.data))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -52,6 +65,43 @@ func TestCheckYAML(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quotedKeyLaughs is the billion laughs with every alias right after a
+// quoted key in flow style ("k":*a), where no blank starts the alias.
+var quotedKeyLaughs = func() string {
+	s := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	for i, n := range "bcdefg" {
+		prev := string("abcdef"[i])
+		s += fmt.Sprintf("%c: &%c [%s]\n", n, n, strings.TrimSuffix(strings.Repeat(`"k":*`+prev+",", 10), ","))
+	}
+	return s
+}()
+
+// escaped writes s as a double-quoted YAML string with & and * escaped:
+// its bytes hold neither.
+func escaped(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "&", `\x26`, "*", `\x2A`).Replace(s) + `"`
+}
+
+// utf16LE encodes s as UTF-16 with a byte order mark, which YAML parsers read.
+func utf16LE(s string) string {
+	b := []byte{0xff, 0xfe}
+	for _, r := range s {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return string(b)
+}
+
+// longAliased is a ConfigMap's data with a scalar of n bytes anchored once
+// and aliased times times.
+func longAliased(n, times int) string {
+	var b strings.Builder
+	b.WriteString("kind: ConfigMap\ndata:\n  a: &a \"" + strings.Repeat("x", n) + "\"\n")
+	for i := range times {
+		fmt.Fprintf(&b, "  b%d: *a\n", i)
+	}
+	return b.String()
 }
 
 func indentBlock(s, indent string) string {
