@@ -2,14 +2,11 @@ package source
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"fmt"
+	"io"
 	"path"
-	"sync"
-	"time"
-	"unicode/utf8"
+	"slices"
 
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -30,20 +27,30 @@ func newBoundedFS(fsys filesys.FileSystem, opts RenderOptions, g *guard) *bounde
 	return &boundedFS{FileSystem: fsys, opts: opts, guard: g}
 }
 
+// maxKustomizationReads bounds how many times a render reads a
+// kustomization file: each kustomization is read twice (by the pre-check
+// and by kustomize), so about a thousand kustomizations. A kustomization
+// reached through many paths (links to its own directory, one Git tree
+// under many names) is a new root to kustomize at each path: six entries
+// over eight levels are 6^8 roots.
+const maxKustomizationReads = 2000
+
 // ReadFile reads p through the bounds.
 func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 	if err := b.guard.alive(); err != nil {
 		return nil, err
 	}
-	data, err := b.FileSystem.ReadFile(p)
+	data, err := b.read(p)
 	if err != nil {
 		return nil, err
 	}
-	if b.opts.MaxFileBytes > 0 && int64(len(data)) > b.opts.MaxFileBytes {
-		return nil, b.guard.refuse(fileTooLarge(viewPath(p), int64(len(data)), b.opts.MaxFileBytes))
-	}
 	if err := b.count(p, len(data)); err != nil {
 		return nil, err
+	}
+	if slices.Contains(konfig.RecognizedKustomizationFileNames(), path.Base(p)) {
+		if err := b.guard.kustomization(display(viewPath(p))); err != nil {
+			return nil, err
+		}
 	}
 	if b.opts.skipYAMLBounds {
 		return data, nil
@@ -61,6 +68,37 @@ func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 	return data, nil
 }
 
+// read reads p, refusing a file over MaxFileBytes before its content is
+// read: the commit's view checks its blobs' sizes itself; other file
+// systems (a checkout on disk, kustomize's clones of remote bases, a
+// caller's) are asked the size first, and read no further than the limit.
+func (b *boundedFS) read(p string) ([]byte, error) {
+	limit := b.opts.MaxFileBytes
+	if _, view := b.FileSystem.(*gitFS); view || limit <= 0 {
+		return b.FileSystem.ReadFile(p)
+	}
+	f, err := b.FileSystem.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		return b.FileSystem.ReadFile(p) // its own error
+	}
+	if st.Size() > limit {
+		return nil, b.guard.refuse(fileTooLarge(viewPath(p), st.Size(), limit))
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+1))
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit { // it grew since
+		return nil, b.guard.refuse(fileTooLarge(viewPath(p), int64(buf.Len()), limit))
+	}
+	return buf.Bytes(), nil
+}
+
 // Open reads p through the bounds, as ReadFile.
 func (b *boundedFS) Open(p string) (filesys.File, error) {
 	data, err := b.ReadFile(p)
@@ -74,119 +112,3 @@ func (b *boundedFS) Open(p string) (filesys.File, error) {
 func (b *boundedFS) count(p string, n int) error {
 	return b.guard.spend(display(viewPath(p)), int64(n), b.opts.MaxRenderBytes)
 }
-
-// guard keeps a render's account: the bytes it read, and the first refusal
-// of its reads. kustomize asks Exists and IsDir, which cannot return an
-// error, and it wraps or replaces the errors of reads it retries another
-// way; the render reports the refusal kept here instead of kustomize's
-// "does not exist". It also carries the render's context: reads stop when
-// it ends.
-type guard struct {
-	ctx     context.Context // nil: reads never stop
-	timeout time.Duration   // the render's Timeout, to name when ctx's deadline passes
-
-	mu   sync.Mutex
-	err  error
-	read int64 // bytes read: files, Git trees, symlink targets, each read counted
-}
-
-// newGuard returns the guard of a render that stops when ctx ends.
-func newGuard(ctx context.Context, timeout time.Duration) *guard {
-	return &guard{ctx: ctx, timeout: timeout}
-}
-
-// refuse keeps err when it is the first refusal, and returns it.
-func (g *guard) refuse(err error) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.err == nil {
-		g.err = err
-	}
-	return err
-}
-
-// refusal returns the first refusal, or nil.
-func (g *guard) refusal() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.err
-}
-
-// spend adds n bytes read for what (a file, a tree, a link) to the render's
-// total, and refuses what brings it past limit (0: no limit).
-func (g *guard) spend(what string, n, limit int64) error {
-	g.mu.Lock()
-	g.read += n
-	total := g.read
-	g.mu.Unlock()
-	if limit > 0 && total > limit {
-		return g.refuse(fmt.Errorf("%s: reading it brings this render to %d bytes, over the limit of %d bytes a render may read (every read counts, the same file read twice counts twice): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes, or render a smaller path",
-			what, total, limit))
-	}
-	return nil
-}
-
-// alive returns the refusal of a render whose context ended, else nil.
-func (g *guard) alive() error {
-	if g.ctx == nil {
-		return nil
-	}
-	err := g.ctx.Err()
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) && g.timeout > 0 {
-		err = fmt.Errorf("%w: the render took longer than %s", errRenderStopped, g.timeout)
-	}
-	return g.refuse(err)
-}
-
-// errRenderStopped marks the error of a render that ran out of a bound of
-// time or of its sandbox (memory, output): no answer to trust came back.
-var errRenderStopped = errors.New("render stopped")
-
-// bytesRead returns the bytes read so far.
-func (g *guard) bytesRead() int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.read
-}
-
-// maxErrorBytes bounds the text of an error a render returns: errors go to
-// logs, to the record and to pull-request comments, and a parser's error
-// can quote megabytes of a file (a long key, twice).
-const maxErrorBytes = 4096
-
-// cutError returns err with its text cut to maxErrorBytes, saying how much
-// was cut; errors.Is and As still see what it wraps.
-func cutError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if len(msg) <= maxErrorBytes {
-		return err
-	}
-	return &longError{msg: cutText(msg, maxErrorBytes), err: err}
-}
-
-// cutText cuts s to at most n bytes, on a rune boundary, with a note.
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	keep := n - 64 // room for the note
-	for keep > 0 && !utf8.RuneStart(s[keep]) {
-		keep--
-	}
-	return s[:keep] + fmt.Sprintf(" … (%d more bytes of this error cut)", len(s)-keep)
-}
-
-// longError is an error whose text was cut.
-type longError struct {
-	msg string
-	err error
-}
-
-func (e *longError) Error() string { return e.msg }
-func (e *longError) Unwrap() error { return e.err }

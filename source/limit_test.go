@@ -1,0 +1,90 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/source"
+)
+
+// TestRenderBoundsKustomizationFanOut renders kustomizations that reach
+// themselves, or one directory, through many paths: six links to "." (each
+// path a new root to kustomize: 6^8 of them within the link-hop bound), and
+// eight levels of six names for one Git tree (6^8 roots, no link at all).
+// Each is refused after a bounded number of kustomization files, naming
+// the bound, instead of running until the timeout.
+func TestRenderBoundsKustomizationFanOut(t *testing.T) {
+	names := []string{"l0", "l1", "l2", "l3", "l4", "l5"}
+	kustomization := "resources: [" + strings.Join(names, ", ") + "]\n"
+	for _, tc := range []struct {
+		name string
+		tree func(repo *gittest.Repo) string // returns app/'s tree
+	}{
+		{"links to the kustomization's own directory", func(repo *gittest.Repo) string {
+			link := gitInput(t, repo.Dir, []byte("."), "hash-object", "-w", "--stdin")
+			k := gitInput(t, repo.Dir, []byte(kustomization), "hash-object", "-w", "--stdin")
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "100644 blob %s\tkustomization.yaml\n", k)
+			for _, n := range names {
+				fmt.Fprintf(&b, "120000 blob %s\t%s\n", link, n)
+			}
+			return gitInput(t, repo.Dir, b.Bytes(), "mktree")
+		}},
+		{"one tree under many names", func(repo *gittest.Repo) string {
+			leaf := gitInput(t, repo.Dir, []byte("resources: []\n"), "hash-object", "-w", "--stdin")
+			k := gitInput(t, repo.Dir, []byte(kustomization), "hash-object", "-w", "--stdin")
+			cur := gitInput(t, repo.Dir, []byte("100644 blob "+leaf+"\tkustomization.yaml\n"), "mktree")
+			for range 8 {
+				var b bytes.Buffer
+				fmt.Fprintf(&b, "100644 blob %s\tkustomization.yaml\n", k)
+				for _, n := range names {
+					fmt.Fprintf(&b, "040000 tree %s\t%s\n", cur, n)
+				}
+				cur = gitInput(t, repo.Dir, b.Bytes(), "mktree")
+			}
+			return cur
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := gittest.NewRepo(t)
+			app := tc.tree(repo)
+			c := commitTree(t, repo, gitInput(t, repo.Dir, []byte("040000 tree "+app+"\tapp\n"), "mktree"))
+			opts := source.DefaultRenderOptions() // links that loop are left out, not refused
+			opts.Timeout = 20 * time.Second
+			start := time.Now()
+			_, err := c.Render(context.Background(), "app", opts)
+			t.Logf("after %s: %.300v", time.Since(start).Round(time.Millisecond), err)
+			if err == nil || !strings.Contains(err.Error(), "read kustomization files more than 2000 times") {
+				t.Fatalf("err = %.300v, want the bound on kustomizations named", err)
+			}
+		})
+	}
+}
+
+// TestRenderRemoteBaseChecksSizeFirst renders, with remote bases allowed,
+// a base holding a file over MaxFileBytes: it is refused from its size on
+// disk, before its content is read into memory.
+func TestRenderRemoteBaseChecksSizeFirst(t *testing.T) {
+	base := gittest.NewRepo(t)
+	base.Commit("base", map[string]string{
+		"base/kustomization.yaml": "resources: [big.yaml]\n",
+		"base/big.yaml":           "# " + strings.Repeat("0", 40<<20) + "\n",
+	})
+	c := commitAndFetch(t, map[string]string{"app/kustomization.yaml": "resources:\n- file://" + base.Dir + "//base?ref=main\n"})
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = true
+	var err error
+	heap := allocated(func() { _, err = c.Render(context.Background(), "app", opts) })
+	t.Logf("allocated %d MB: %.300v", heap>>20, err)
+	if err == nil || !strings.Contains(err.Error(), "over the limit of 33554432 bytes for a rendered file") {
+		t.Fatalf("err = %.300v, want the file refused for its size", err)
+	}
+	if heap > 16<<20 {
+		t.Errorf("allocated %d MB: the 40 MB file was read before its size was checked", heap>>20)
+	}
+}
