@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"path"
 	"slices"
@@ -111,4 +112,26 @@ func (b *boundedFS) Open(p string) (filesys.File, error) {
 // count adds n bytes read from p to the render's total.
 func (b *boundedFS) count(p string, n int) error {
 	return b.guard.spend(display(viewPath(p)), int64(n), b.opts.MaxRenderBytes)
+}
+
+// objectBytes is the share of a render's byte budget each object it
+// produces takes: a render produces at most MaxRenderBytes/objectBytes
+// objects (65,536 by default, 16,384 untrusted). An object costs memory
+// out of proportion to its bytes (a 60-byte ConfigMap is kilobytes once
+// decoded, sorted and hashed), so bytes alone do not bound a render's
+// memory.
+const objectBytes = 4096
+
+// maxObjects returns how many objects a render with opts may produce, 0
+// for no limit.
+func maxObjects(opts RenderOptions) int {
+	if opts.MaxRenderBytes <= 0 {
+		return 0
+	}
+	return int(max(opts.MaxRenderBytes/objectBytes, 1))
+}
+
+// tooManyObjects is the refusal of a render past limit objects.
+func tooManyObjects(limit int) error {
+	return fmt.Errorf("more than %d objects (a render may produce one object per %d bytes it may read): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes, or render a smaller path", limit, objectBytes)
 }

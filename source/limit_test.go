@@ -88,3 +88,37 @@ func TestRenderRemoteBaseChecksSizeFirst(t *testing.T) {
 		t.Errorf("allocated %d MB: the 40 MB file was read before its size was checked", heap>>20)
 	}
 }
+
+// TestRenderBoundsObjects renders more objects than a render's budget
+// allows (one per 4 KiB of MaxRenderBytes), as plain YAML and through
+// kustomize: each is refused naming the bound and how to raise it; as many
+// as the budget allows render.
+func TestRenderBoundsObjects(t *testing.T) {
+	many := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n", i)
+		}
+		return b.String()
+	}
+	c := commitAndFetch(t, map[string]string{
+		"plain/many.yaml":         many(1500),
+		"kust/kustomization.yaml": "resources: [many.yaml]\n",
+		"kust/many.yaml":          many(1500),
+		"fits/many.yaml":          many(1000),
+	})
+	opts := source.UntrustedRenderOptions()
+	opts.MaxRenderBytes = 4 << 20 // 1,024 objects
+	for _, p := range []string{"plain", "kust"} {
+		_, err := c.Render(context.Background(), p, opts)
+		if err == nil || !strings.Contains(err.Error(), "more than 1024 objects") || !strings.Contains(err.Error(), "source.maxRenderBytes") {
+			t.Errorf("%s: err = %.300v, want a refusal naming the bound", p, err)
+		}
+	}
+	if _, err := c.Render(context.Background(), "plain", opts); err == nil || !strings.Contains(err.Error(), "plain/many.yaml:") {
+		t.Errorf("plain: err = %.300v, want the file named", err)
+	}
+	if rev, err := c.Render(context.Background(), "fits", opts); err != nil || len(rev.Objects) != 1000 {
+		t.Errorf("1,000 objects: %v", err)
+	}
+}

@@ -211,7 +211,7 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 	if fsys.IsDir(dir) && kustomizationFile(fsys, dir) != "" {
 		return renderKustomization(fsys, dir, opts)
 	}
-	return readManifests(fsys, dir)
+	return readManifests(fsys, dir, maxObjects(opts))
 }
 
 func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
@@ -243,6 +243,9 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 	resources, err := k.Run(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
+	}
+	if limit := maxObjects(opts); limit > 0 && resources.Size() > limit {
+		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), tooManyObjects(limit))
 	}
 	out := make([][]byte, 0, resources.Size())
 	for _, r := range resources.Resources() {
@@ -295,7 +298,7 @@ func decodeObject(js []byte) (*unstructured.Unstructured, error) {
 
 // readManifests reads every manifest file under dir (or dir itself, when it is
 // a file) in lexical path order, skipping dot-files and dot-directories.
-func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstructured, error) {
+func readManifests(fsys filesys.FileSystem, dir string, limit int) ([]*unstructured.Unstructured, error) {
 	var files []string
 	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
@@ -336,7 +339,9 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
 				}
 				first[ref] = d.where()
-				out = append(out, u)
+				if out = append(out, u); limit > 0 && len(out) > limit {
+					return nil, fmt.Errorf("%s: %w", d.where(), tooManyObjects(limit))
+				}
 			}
 		}
 	}

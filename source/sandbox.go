@@ -159,6 +159,9 @@ func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOpt
 	if resp.Error != "" {
 		return nil, resp.BytesRead, errors.New(resp.Error)
 	}
+	if limit := maxObjects(opts); limit > 0 && resp.Objects > limit {
+		return nil, resp.BytesRead, fmt.Errorf("kustomize build %s: %w", rel, tooManyObjects(limit))
+	}
 	decoded, err := decodeObjects(rel, objs)
 	return decoded, resp.BytesRead, err
 }
