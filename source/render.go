@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/gantryops/gantry/object"
 )
@@ -240,7 +243,7 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 		LoadRestrictions: types.LoadRestrictionsRootOnly,
 		PluginConfig:     types.DisabledPluginConfig(),
 	})
-	resources, err := k.Run(fsys, dir)
+	resources, err := runKustomize(k, fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", display(dir), scrubKustomize(fsys, dir, err))
 	}
@@ -256,6 +259,30 @@ func build(fsys filesys.FileSystem, dir string, opts RenderOptions) (_ [][]byte,
 		out = append(out, js)
 	}
 	return out, nil
+}
+
+// kustomizeBuilds serialises kustomize builds in this process: kustomize
+// keeps the OpenAPI schema a kustomization names (openapi:) in a global of
+// kyaml's, which one build would set under another, and which outlives
+// the build that set it.
+var kustomizeBuilds sync.Mutex
+
+// runKustomize runs k on dir with kyaml's built-in schema in effect, and
+// leaves it so.
+func runKustomize(k *krusty.Kustomizer, fsys filesys.FileSystem, dir string) (resmap.ResMap, error) {
+	kustomizeBuilds.Lock()
+	defer kustomizeBuilds.Unlock()
+	defaultSchema()
+	defer defaultSchema()
+	return k.Run(fsys, dir)
+}
+
+// defaultSchema puts kyaml's built-in OpenAPI schema back in effect when a
+// build chose another (resetting costs a parse of the built-in one).
+func defaultSchema() {
+	if openapi.GetSchemaVersion() != openapi.DefaultOpenAPI {
+		openapi.ResetOpenAPI()
+	}
 }
 
 // decodeObjects decodes and validates what build returned.
