@@ -136,7 +136,6 @@ func (refuseTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%s: a render may not fetch anything (remote bases are disabled)", r.URL.Redacted())
 }
 
-
 // probe answers, instead of a render, one object saying what the sandbox
 // sees of its host: its user and network namespaces and its network
 // interfaces. Tests compare it with what they see.
