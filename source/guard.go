@@ -115,7 +115,7 @@ func cutError(err error) error {
 	if len(msg) <= maxErrorBytes {
 		return err
 	}
-	return &longError{msg: cutText(msg, maxErrorBytes), err: err}
+	return &rewordedError{msg: cutText(msg, maxErrorBytes), err: err}
 }
 
 // cutText cuts s to at most n bytes, on a rune boundary, with a note.
@@ -130,11 +130,12 @@ func cutText(s string, n int) string {
 	return s[:keep] + fmt.Sprintf(" … (%d more bytes of this error cut)", len(s)-keep)
 }
 
-// longError is an error whose text was cut.
-type longError struct {
+// rewordedError is an error whose text was rewritten (cut, or its paths
+// made the repository's); errors.Is and As see the error it rewrites.
+type rewordedError struct {
 	msg string
 	err error
 }
 
-func (e *longError) Error() string { return e.msg }
-func (e *longError) Unwrap() error { return e.err }
+func (e *rewordedError) Error() string { return e.msg }
+func (e *rewordedError) Unwrap() error { return e.err }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -21,6 +23,9 @@ type boundedFS struct {
 	filesys.FileSystem
 	opts  RenderOptions
 	guard *guard
+
+	checkout string           // a temporary checkout's directory, whose paths errors name as the repository's
+	tooLarge map[string]int64 // files of the checkout left empty for their size, by path
 }
 
 // newBoundedFS wraps fsys with the bounds of opts.
@@ -75,6 +80,9 @@ func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 // caller's) are asked the size first, and read no further than the limit.
 func (b *boundedFS) read(p string) ([]byte, error) {
 	limit := b.opts.MaxFileBytes
+	if size, ok := b.tooLarge[filepath.Clean(p)]; ok {
+		return nil, b.guard.refuse(fileTooLarge(viewPath(p), size, limit))
+	}
 	if _, view := b.FileSystem.(*gitFS); view || limit <= 0 {
 		return b.FileSystem.ReadFile(p)
 	}
@@ -98,6 +106,17 @@ func (b *boundedFS) read(p string) ([]byte, error) {
 		return nil, b.guard.refuse(fileTooLarge(viewPath(p), int64(buf.Len()), limit))
 	}
 	return buf.Bytes(), nil
+}
+
+// rebase returns err with the paths of a temporary checkout in its text
+// made the repository's ("app/x.yaml", not "/tmp/gantry-render-1/repo/app/x.yaml").
+func (b *boundedFS) rebase(err error) error {
+	if err == nil || b.checkout == "" {
+		return err
+	}
+	rel := strings.TrimPrefix(b.checkout, "/")
+	r := strings.NewReplacer(b.checkout+"/", "", rel+"/", "", b.checkout, ".", rel, ".")
+	return &rewordedError{msg: r.Replace(err.Error()), err: err}
 }
 
 // Open reads p through the bounds, as ReadFile.

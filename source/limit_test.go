@@ -122,3 +122,24 @@ func TestRenderBoundsObjects(t *testing.T) {
 		t.Errorf("1,000 objects: %v", err)
 	}
 }
+
+// TestRenderRemoteBasesNamesRepositoryPaths renders, with remote bases
+// allowed (from a temporary checkout on disk), a kustomization that fails
+// and one over the per-file cap: the errors name the repository's paths,
+// not the temporary checkout's.
+func TestRenderRemoteBasesNamesRepositoryPaths(t *testing.T) {
+	c := commitAndFetch(t, map[string]string{
+		"app/kustomization.yaml": "resources: [missing.yaml]\n",
+		"big/kustomization.yaml": "resources: [big.yaml]\n",
+		"big/big.yaml":           configMap("big", strings.Repeat("x", 2<<20)),
+	})
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = true
+	opts.MaxFileBytes = 1 << 20 // big.yaml is left out of the checkout
+	for p, want := range map[string]string{"app": "kustomize build app: ", "big": "big/big.yaml"} {
+		_, err := c.Render(context.Background(), p, opts)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "gantry-render-") {
+			t.Errorf("%s: err = %v, want repository paths (%q)", p, err, want)
+		}
+	}
+}

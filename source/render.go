@@ -162,22 +162,24 @@ func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]
 // read; a refusal of the reads wins over the error kustomize made of it.
 func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
 	var objs []*unstructured.Unstructured
+	rebase := func(err error) error { return err }
 	err := g.within(func() error {
 		fsys, root, cleanup, err := viewFileSystem(view, g, root, opts)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
+		rebase = fsys.rebase
 		objs, err = render(fsys, root, opts)
 		return err
 	})
-	return objs, g.bytesRead(), err
+	return objs, g.bytesRead(), rebase(err)
 }
 
 // viewFileSystem is the file system a render of view reads: the view
 // through the bounds, or for a kustomization with remote bases a temporary
 // checkout of it on disk.
-func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (filesys.FileSystem, string, func(), error) {
+func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (*boundedFS, string, func(), error) {
 	fsys := newBoundedFS(view, opts, g)
 	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
 		return onDisk(view, fsys, root)
@@ -392,33 +394,41 @@ func cleanRepoPath(p string) (string, error) {
 // for renders that need kustomize's on-disk loader (remote bases: kustomize
 // clones them to disk and reads them through the same file system). Each
 // file copied counts against the render's budget; one over MaxFileBytes is
-// left out. It returns the on-disk file system (kustomize's reads, of the
-// copy and of its clones, go through the same bounds as any render's),
-// root's path inside the copy, and a cleanup that removes the temporary
-// directory and nothing else.
-func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, string, func(), error) {
+// written empty, and refused if the render reads it. It returns the
+// on-disk file system (kustomize's reads, of the copy and of its clones, go
+// through the same bounds as any render's, and its errors name the
+// repository's paths), root's path inside the copy, and a cleanup that
+// removes the temporary directory and nothing else.
+func onDisk(view *gitFS, bounds *boundedFS, root string) (*boundedFS, string, func(), error) {
 	tmp, err := os.MkdirTemp("", "gantry-render-")
 	if err != nil {
 		return nil, "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	base := filepath.Join(tmp, "repo")
+	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
+	disk.checkout, disk.tooLarge = base, map[string]int64{}
 	err = view.Walk("/", func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
 		}
-		if size, err := view.fileSize(p); err != nil || bounds.opts.MaxFileBytes > 0 && size > bounds.opts.MaxFileBytes {
-			return err // a large file elsewhere in the repository stays out
+		dst := filepath.Join(base, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		size, err := view.fileSize(p)
+		if err != nil {
+			return err
+		}
+		if limit := bounds.opts.MaxFileBytes; limit > 0 && size > limit {
+			disk.tooLarge[dst] = size // a large file elsewhere in the repository costs nothing
+			return os.WriteFile(dst, nil, 0o644)
 		}
 		data, err := view.ReadFile(p)
 		if err == nil {
 			err = bounds.count(p, len(data))
 		}
 		if err != nil {
-			return err
-		}
-		dst := filepath.Join(base, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
 		return os.WriteFile(dst, data, 0o644)
@@ -430,6 +440,5 @@ func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, st
 		cleanup()
 		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
-	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
 	return disk, filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
 }
