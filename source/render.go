@@ -37,16 +37,19 @@ type RenderOptions struct {
 	// binary, which must be on PATH.
 	AllowRemoteBases bool
 	// MaxFileBytes bounds each file read (0: no limit). A file over it is
-	// an error when the render reads it; files the render does not reach
-	// are never read.
+	// an error when the render reads it, refused from its size before its
+	// content is read; files the render does not reach are never read.
 	MaxFileBytes int64
 	// MaxRenderBytes bounds the bytes one render reads in total (0: no
 	// limit), every read counted: the same file read through two paths or
-	// twice counts twice. Sandboxed renders also refuse an output of more
-	// than twice this. gantry.yaml: source.maxRenderBytes.
+	// twice counts twice, and Git trees, symlink targets and the bytes YAML
+	// aliases add once expanded count too. Sandboxed renders also refuse an
+	// output of more than this, and every render more than one object per
+	// 4 KiB of it. gantry.yaml: source.maxRenderBytes.
 	MaxRenderBytes int64
 	// MaxTreeEntries bounds the Git tree entries a render decodes or lists
-	// (0: no limit).
+	// (0: no limit), each listing counted; a tree is refused from its size
+	// before it is decoded when it cannot fit.
 	MaxTreeEntries int
 	// RefuseEscapingSymlinks refuses a symlink the render comes across whose
 	// target leaves the repository (an absolute path, or ../ beyond the
@@ -56,7 +59,8 @@ type RenderOptions struct {
 	// MaxMemoryBytes bounds the memory of a sandboxed render's process (0:
 	// no limit): it is stopped when its resident memory passes this.
 	MaxMemoryBytes int64
-	// Timeout bounds a sandboxed render (0: only the context's deadline).
+	// Timeout bounds a render (0: only the context's deadline); a
+	// sandboxed one is killed when it passes.
 	Timeout time.Duration
 	// Logger receives warnings about the sandbox; nil discards them.
 	Logger hclog.Logger `json:"-"`
@@ -68,8 +72,9 @@ type RenderOptions struct {
 
 // DefaultRenderOptions returns the safe defaults: remote bases off, files
 // up to 32 MiB (kube-prometheus's largest manifest is 1.5 MB), 256 MiB read
-// per render (all of kube-prometheus is 5.7 MB), 200,000 tree entries, 1 GiB
-// of memory and 2 minutes for a sandboxed render.
+// per render (all of kube-prometheus is 5.7 MB) and so at most 65,536
+// objects, 200,000 tree entries, 2 minutes, and 1 GiB of memory for a
+// sandboxed render.
 func DefaultRenderOptions() RenderOptions {
 	return RenderOptions{
 		MaxFileBytes:   32 << 20,
