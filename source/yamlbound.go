@@ -49,8 +49,8 @@ const (
 //
 // The check cannot be skipped by writing an alias in a form a scan does not
 // know: only data whose bytes cannot hold an alias skips the parse
-// (mayAlias: no '\', and not both '*' and '&'; then its nesting has a cheap
-// upper bound, depthBound). And
+// (mayAlias: not both '*' and '&', and no escape that makes one; then its
+// nesting has a cheap upper bound, depthBound). And
 // the documents are measured as every reader of the render splits them:
 // the whole stream, kyaml's split (at lines starting with "---", comments
 // after it allowed) and the manifest reader's (splitDocuments), each chunk
@@ -228,16 +228,36 @@ func (m *measurer) nested(n *yaml.Node) (int64, error) {
 	return m.check.check([]byte(n.Value), yamlBounds{level: m.bounds.level + 1, line: n.Line + m.offset})
 }
 
-// mayAlias reports whether data could hold a YAML alias that resolves, in
-// any form. An alias is a '*' and needs an anchor, a '&', in the same
-// document; each is one byte in UTF-8 (0x2A, 0x26) and in the code unit of
-// UTF-16 that holds it, the two encodings YAML parsers read. A
-// double-quoted string makes any character from an escape, which starts
-// with '\' (0x5C): its value may hold both. Without '\', and without
-// either '*' or '&', no parse of any part of data has an alias, and no
-// string in it holds one.
+// mayAlias reports whether data, or the YAML held in its strings at any
+// depth, could hold an alias that resolves. An alias is a '*' token and
+// needs a '&' token in its document: tokens are literal characters, never
+// made by escapes. A scalar's value holds the text's own characters, and
+// those its escapes make in double-quoted style; only \x, \u, \U (any
+// character) and \\ (a backslash, which could start such an escape one
+// level down) make '*', '&' or '\'. So text with neither both '*' and '&',
+// nor a backslash followed by x, u, U or a backslash, has no alias, and
+// neither has any string in it, at any depth. This holds for UTF-8, where
+// those are bytes; UTF-16 (which YAML parsers read after a byte order
+// mark) puts a zero byte between them, so there any '\' counts.
 func mayAlias(data []byte) bool {
-	return bytes.IndexByte(data, '\\') >= 0 || bytes.IndexByte(data, '*') >= 0 && bytes.IndexByte(data, '&') >= 0
+	if bytes.IndexByte(data, '*') >= 0 && bytes.IndexByte(data, '&') >= 0 {
+		return true
+	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return bytes.IndexByte(data, '\\') >= 0
+	}
+	for i := bytes.IndexByte(data, '\\'); i >= 0 && i+1 < len(data); {
+		switch data[i+1] {
+		case 'x', 'u', 'U', '\\':
+			return true
+		}
+		j := bytes.IndexByte(data[i+1:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // chunk is a part of a YAML stream parsed on its own.

@@ -128,3 +128,29 @@ func TestDepthBound(t *testing.T) {
 		}
 	}
 }
+
+// TestMayAlias checks the test that lets a text skip the parse: it is
+// true for every text that could hold an alias, or a string that could,
+// in any form.
+func TestMayAlias(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{"apiVersion: v1\nkind: ConfigMap\n", false},
+		{"expr: rate(x[5m]) * 100\n", false},
+		{"url: https://x/?a=1&b=2\n", false},
+		{`json: "{\"a\": \"b\"}"` + "\n", false},
+		{"a: &a 1\nb: *a\n", true},
+		{"a: &a 1\nb: [\"k\":*a]\n", true},
+		{`p: "\x26a 1\n\x2Aa"`, true},
+		{`p: "\u0026a \u002Aa"`, true},
+		{`p: "\U00000026a \U0000002Aa"`, true},
+		{`p: "q: \"\\x26a x\""`, true},
+		{"\xff\xfep\x00:\x00 \x00\\\x00n\x00", true},
+	} {
+		if got := mayAlias([]byte(tc.data)); got != tc.want {
+			t.Errorf("mayAlias(%q) = %v, want %v", tc.data, got, tc.want)
+		}
+	}
+}
