@@ -80,10 +80,11 @@ func (c *yamlCheck) check(data []byte, b yamlBounds) (int64, error) {
 		return 0, nil
 	}
 	var most int64
-	for _, split := range splits(data) {
+	all := splits(data)
+	for _, split := range all {
 		var sum int64
 		for _, u := range split {
-			added, err := c.unit(u, b, sum)
+			added, err := c.unit(u, b, sum, len(all) > 1)
 			if err != nil {
 				return 0, err
 			}
@@ -99,7 +100,7 @@ func (c *yamlCheck) check(data []byte, b yamlBounds) (int64, error) {
 // unit measures every document of one chunk, up to its first parse error,
 // and returns the bytes its aliases add. before is what chunks before it
 // added.
-func (c *yamlCheck) unit(u chunk, b yamlBounds, before int64) (int64, error) {
+func (c *yamlCheck) unit(u chunk, b yamlBounds, before int64, many bool) (int64, error) {
 	if added, ok := c.units[string(u.body)]; ok {
 		return added, nil
 	}
@@ -121,7 +122,9 @@ func (c *yamlCheck) unit(u chunk, b yamlBounds, before int64) (int64, error) {
 		}
 		sum += max(s.bytes-m.writtenBytes, 0)
 	}
-	c.units[string(u.body)] = sum
+	if many { // the same text may come again, split another way
+		c.units[string(u.body)] = sum
+	}
 	return sum, nil
 }
 
@@ -271,6 +274,10 @@ type chunk struct {
 // and the manifest reader's.
 func splits(data []byte) [][]chunk {
 	out := [][]chunk{{{line: 0, body: data}}}
+	if !bytes.HasPrefix(data, []byte("---")) && !bytes.HasPrefix(data, []byte("...")) &&
+		!bytes.Contains(data, []byte("\n---")) && !bytes.Contains(data, []byte("\n...")) {
+		return out // no line either reader splits at: one chunk, the stream
+	}
 	if k, ok := kyamlChunks(data); ok {
 		out = append(out, k)
 	}
