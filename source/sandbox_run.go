@@ -27,7 +27,7 @@ func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOpt
 	var objs []*unstructured.Unstructured
 	err := runSandbox(ctx, req, opts, func(out *bufio.Reader) error {
 		var err error
-		resp, objs, err = readResponse(out, rel, maxObjects(opts))
+		resp, objs, err = readResponse(out, rel, maxObjects(opts), outputLimit(opts))
 		return err
 	})
 	return objs, resp.BytesRead, err
@@ -40,8 +40,10 @@ const maxResponseHeader = 64 << 10
 // readResponse reads the sandbox's answer as it arrives: the header, then
 // each object, decoded and validated before the next is read, so that only
 // the decoded objects are kept, never the whole answer. An error of the
-// render is returned as an error.
-func readResponse(out *bufio.Reader, rel string, limit int) (sandboxResponse, []*unstructured.Unstructured, error) {
+// render is returned as an error. The sandbox is not trusted to keep to
+// the protocol: no more than limit objects (0: any), none larger than
+// maxBytes.
+func readResponse(out *bufio.Reader, rel string, limit int, maxBytes int64) (sandboxResponse, []*unstructured.Unstructured, error) {
 	var resp sandboxResponse
 	header, err := out.ReadSlice('\n')
 	if err == nil {
@@ -61,8 +63,8 @@ func readResponse(out *bufio.Reader, rel string, limit int) (sandboxResponse, []
 	for i := range resp.Objects {
 		line, err := out.ReadSlice('\n')
 		n, aerr := strconv.Atoi(strings.TrimSuffix(string(line), "\n"))
-		if err != nil || aerr != nil || n < 0 {
-			return resp, nil, garbage(fmt.Errorf("object %d: no length", i+1))
+		if err != nil || aerr != nil || n < 0 || int64(n) > maxBytes {
+			return resp, nil, garbage(fmt.Errorf("object %d: no length, or one over %d bytes", i+1, maxBytes))
 		}
 		if cap(js) < n {
 			js = make([]byte, n)
