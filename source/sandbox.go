@@ -73,9 +73,12 @@ func serveSandbox(in io.Reader, out io.Writer) int {
 	if m := req.Options.MaxMemoryBytes; m > 0 {
 		debug.SetMemoryLimit(m / 4 * 3) // collect hard before the parent stops us
 	}
-	objs, resp := sandboxRender(req)
+	var objs [][]byte
+	var resp sandboxResponse
 	if req.Probe {
 		objs, resp = probe()
+	} else {
+		objs, resp = sandboxRender(req)
 	}
 	w := bufio.NewWriter(out)
 	err := json.NewEncoder(w).Encode(resp)
