@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -74,17 +72,21 @@ type yamlCheck struct {
 }
 
 // check measures data and returns the bytes its aliases add: the most of
-// any way of splitting it, within maxYAMLExpansionBytes.
+// any way of splitting it, within maxYAMLExpansionBytes. The whole stream
+// is measured first; the chunks of the readers that split it are measured
+// too unless they are that stream's documents (chunksAreDocuments).
 func (c *yamlCheck) check(data []byte, b yamlBounds) (int64, error) {
 	if b.level > maxNestedYAML || !mayAlias(data) && depthBound(data) <= maxYAMLDepth {
 		return 0, nil
 	}
-	var most int64
-	all := splits(data)
-	for _, split := range all {
+	most, clean, err := c.unit(chunk{line: 0, body: data}, b, 0)
+	if err != nil || clean && chunksAreDocuments(data) {
+		return most, err
+	}
+	for _, split := range splits(data) {
 		var sum int64
 		for _, u := range split {
-			added, err := c.unit(u, b, sum, len(all) > 1)
+			added, err := c.memoUnit(u, b, sum)
 			if err != nil {
 				return 0, err
 			}
@@ -97,35 +99,41 @@ func (c *yamlCheck) check(data []byte, b yamlBounds) (int64, error) {
 	return most, nil
 }
 
-// unit measures every document of one chunk, up to its first parse error,
-// and returns the bytes its aliases add. before is what chunks before it
-// added.
-func (c *yamlCheck) unit(u chunk, b yamlBounds, before int64, many bool) (int64, error) {
+// memoUnit is unit for chunks, which two readers often cut alike: each
+// text is measured once.
+func (c *yamlCheck) memoUnit(u chunk, b yamlBounds, before int64) (int64, error) {
 	if added, ok := c.units[string(u.body)]; ok {
 		return added, nil
 	}
+	added, _, err := c.unit(u, b, before)
+	if err == nil {
+		c.units[string(u.body)] = added
+	}
+	return added, err
+}
+
+// unit measures every document of one chunk, up to its first parse error,
+// and returns the bytes its aliases add and whether it parsed to its end.
+// before is what chunks before it added.
+func (c *yamlCheck) unit(u chunk, b yamlBounds, before int64) (int64, bool, error) {
 	var sum int64
 	dec := yaml.NewDecoder(bytes.NewReader(u.body))
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			break
+			return sum, true, nil
 		}
 		if err != nil {
-			break // not YAML from here on: its readers report it, or read it as data
+			return sum, false, nil // not YAML from here on: its readers report it, or read it as data
 		}
 		m := measurer{check: c, sizes: map[*yaml.Node]size{}, bounds: b, offset: u.line + b.line, before: before + sum}
 		s, err := m.measure(&doc, 0)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		sum += max(s.bytes-m.writtenBytes, 0)
 	}
-	if many { // the same text may come again, split another way
-		c.units[string(u.body)] = sum
-	}
-	return sum, nil
 }
 
 // size is a node's expanded size and depth.
@@ -241,13 +249,10 @@ func (m *measurer) nested(n *yaml.Node) (int64, error) {
 // nor a backslash followed by x, u, U or a backslash, has no alias, and
 // neither has any string in it, at any depth. This holds for UTF-8, where
 // those are bytes; UTF-16 (which YAML parsers read after a byte order
-// mark) puts a zero byte between them, so there any '\' counts.
+// mark) puts a zero byte between them, so it is always parsed.
 func mayAlias(data []byte) bool {
-	if bytes.IndexByte(data, '*') >= 0 && bytes.IndexByte(data, '&') >= 0 {
+	if utf16(data) || bytes.IndexByte(data, '*') >= 0 && bytes.IndexByte(data, '&') >= 0 {
 		return true
-	}
-	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
-		return bytes.IndexByte(data, '\\') >= 0
 	}
 	for i := bytes.IndexByte(data, '\\'); i >= 0 && i+1 < len(data); {
 		switch data[i+1] {
@@ -263,78 +268,3 @@ func mayAlias(data []byte) bool {
 	return false
 }
 
-// chunk is a part of a YAML stream parsed on its own.
-type chunk struct {
-	line int // lines before it in the stream
-	body []byte
-}
-
-// splits returns the ways the readers of a render split data into chunks
-// parsed on their own: the whole stream (a YAML decoder), kyaml's chunks
-// and the manifest reader's.
-func splits(data []byte) [][]chunk {
-	out := [][]chunk{{{line: 0, body: data}}}
-	if !bytes.HasPrefix(data, []byte("---")) && !bytes.HasPrefix(data, []byte("...")) &&
-		!bytes.Contains(data, []byte("\n---")) && !bytes.Contains(data, []byte("\n...")) {
-		return out // no line either reader splits at: one chunk, the stream
-	}
-	if k, ok := kyamlChunks(data); ok {
-		out = append(out, k)
-	}
-	var m []chunk
-	for _, d := range splitDocuments("", data) {
-		m = append(m, chunk{line: d.line - 1, body: d.body})
-	}
-	return append(out, m)
-}
-
-// kyamlSeparator is kio.ByteReader's document separator.
-var kyamlSeparator = regexp.MustCompile(`\n---.*\n`)
-
-// kyamlChunks splits data as kio.ByteReader does (splitDocuments in
-// kyaml/kio/byteio_reader.go): "\r\n" made "\n", then cut at every line
-// starting with "---"; it refuses the whole stream (false) when one such
-// line holds more than a comment.
-func kyamlChunks(data []byte) ([]chunk, bool) {
-	s := strings.ReplaceAll(string(data), "\r\n", "\n")
-	var out []chunk
-	prev, line := 0, 0
-	for _, loc := range kyamlSeparator.FindAllStringIndex(s, -1) {
-		rest := strings.TrimSpace(s[loc[0]+4 : loc[1]])
-		if rest != "" && rest[0] != '#' {
-			return nil, false
-		}
-		out = append(out, chunk{line: line, body: []byte(s[prev:loc[0]] + "\n")})
-		line += strings.Count(s[prev:loc[1]], "\n")
-		prev = loc[1]
-	}
-	return append(out, chunk{line: line, body: []byte(s[prev:])}), true
-}
-
-// depthBound is an upper bound of a YAML stream's nesting, read without
-// parsing: a block node's parents sit at smaller indents, except that a
-// mapping and its sequence value may share one (two levels per indent);
-// a line opens at most two levels per indicator ("- ", "? ", ": ") on
-// it; and flow collections open one per bracket, all brackets counted. It
-// serves only data without aliases, whose nesting the YAML parsers bound
-// themselves (10,000 levels): the parse it saves is not a safety one.
-func depthBound(data []byte) int {
-	maxIndent, maxIndicators, brackets := 0, 0, 0
-	for line := range bytes.Lines(data) {
-		indent := len(line) - len(bytes.TrimLeft(line, " "))
-		maxIndent = max(maxIndent, indent)
-		indicators := 0
-		for i, c := range line {
-			switch c {
-			case '[', '{':
-				brackets++
-			case '-', '?', ':':
-				if i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\n' || line[i+1] == '\r' || line[i+1] == '\t' {
-					indicators++
-				}
-			}
-		}
-		maxIndicators = max(maxIndicators, indicators)
-	}
-	return 2*(maxIndent+1) + 2*maxIndicators + brackets
-}

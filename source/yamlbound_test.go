@@ -122,6 +122,7 @@ func TestDepthBound(t *testing.T) {
 		{"a:\n- b:\n  - c:\n    - 1\n", 7},
 		{"[[[[x]]]]", 5},
 		{"? - a\n  - b\n: c\n", 4},
+		{"a: [1]\n---x\nb: [[[[1]]]]\n", 6}, // "---x" cuts no document
 	} {
 		if got := depthBound([]byte(tc.data)); got < tc.depth {
 			t.Errorf("depthBound(%q) = %d, below its depth %d", tc.data, got, tc.depth)
@@ -151,6 +152,37 @@ func TestMayAlias(t *testing.T) {
 	} {
 		if got := mayAlias([]byte(tc.data)); got != tc.want {
 			t.Errorf("mayAlias(%q) = %v, want %v", tc.data, got, tc.want)
+		}
+	}
+}
+
+// TestDepthBoundCountsBracketsPerDocument checks that the brackets of a
+// multi-document stream are counted per document: 3,000 documents of flow
+// style are not taken for one deep document (and parsed).
+func TestDepthBoundCountsBracketsPerDocument(t *testing.T) {
+	data := strings.Repeat("---\nmetadata: {name: a, labels: {a: b}}\nspec: {ports: [{port: 80}]}\n", 3000)
+	if got := depthBound([]byte(data)); got > 20 {
+		t.Errorf("depthBound = %d for documents of depth 4", got)
+	}
+}
+
+// TestChunksAreDocuments decides when the readers' chunks of a stream are
+// its documents, so that measuring the stream measures them.
+func TestChunksAreDocuments(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{"a: 1\n", true},
+		{"a: 1\n---\nb: 2\n", true},
+		{"--- # first\na: 1\n---  \r\nb: 2\n", true},
+		{"a: |\n  x\n---#c\nb: 2\n", false}, // kyaml cuts, a YAML decoder does not
+		{"--- |\n  x\n", false},              // a document starting on the marker's line
+		{"a: 1\n...\nb: 2\n", false},
+		{"\xff\xfea\x00:\x00 \x001\x00", false},
+	} {
+		if got := chunksAreDocuments([]byte(tc.data)); got != tc.want {
+			t.Errorf("chunksAreDocuments(%q) = %v, want %v", tc.data, got, tc.want)
 		}
 	}
 }
