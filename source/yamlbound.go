@@ -267,4 +267,3 @@ func mayAlias(data []byte) bool {
 	}
 	return false
 }
-

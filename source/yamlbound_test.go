@@ -177,7 +177,7 @@ func TestChunksAreDocuments(t *testing.T) {
 		{"a: 1\n---\nb: 2\n", true},
 		{"--- # first\na: 1\n---  \r\nb: 2\n", true},
 		{"a: |\n  x\n---#c\nb: 2\n", false}, // kyaml cuts, a YAML decoder does not
-		{"--- |\n  x\n", false},              // a document starting on the marker's line
+		{"--- |\n  x\n", false},             // a document starting on the marker's line
 		{"a: 1\n...\nb: 2\n", false},
 		{"\xff\xfea\x00:\x00 \x001\x00", false},
 	} {
