@@ -133,6 +133,9 @@ func runSandbox(ctx context.Context, req sandboxRequest, opts RenderOptions, con
 	}
 	cmd, err := startSandbox(ctx, newCmd, logger(opts))
 	if err != nil {
+		if stopped := stoppedBy(ctx, opts); stopped != nil {
+			return stopped
+		}
 		return fmt.Errorf("start the render sandbox: %w", err)
 	}
 	stop := watchMemory(cmd.Process, opts.MaxMemoryBytes)
@@ -143,13 +146,12 @@ func runSandbox(ctx context.Context, req sandboxRequest, opts RenderOptions, con
 	}
 	err = cmd.Wait()
 	overMemory := stop()
+	stopped := stoppedBy(ctx, opts)
 	switch {
 	case overMemory:
 		return fmt.Errorf("%w: the render used more than %d bytes of memory: render a smaller path, or split the kustomization", errRenderStopped, opts.MaxMemoryBytes)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) && opts.Timeout > 0:
-		return fmt.Errorf("%w: the render took longer than %s", errRenderStopped, opts.Timeout)
-	case ctx.Err() != nil:
-		return ctx.Err()
+	case stopped != nil:
+		return stopped
 	case out.over:
 		return fmt.Errorf("%w: the rendered objects are more than %d bytes (the bytes a render may read): raise source.maxRenderBytes in gantry.yaml or --max-render-bytes", errRenderStopped, outputLimit(opts))
 	case consumed != nil && !errors.Is(consumed, errGarbage):
@@ -158,6 +160,18 @@ func runSandbox(ctx context.Context, req sandboxRequest, opts RenderOptions, con
 		return fmt.Errorf("the render sandbox failed: %w: %s", err, why(stderr.String()))
 	}
 	return consumed
+}
+
+// stoppedBy returns the error of a render whose context ended: its
+// timeout named, or the context's error.
+func stoppedBy(ctx context.Context, opts RenderOptions) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) && opts.Timeout > 0:
+		return fmt.Errorf("%w: the render took longer than %s", errRenderStopped, opts.Timeout)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return nil
 }
 
 // limitedReader reads from r until left bytes have been read, then fails,

@@ -139,7 +139,7 @@ func TestRenderBoundsTrees(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
-			if fetched > 64<<20 {
+			if fetched > 100<<20 { // go-git's fetch of the pack alone: 5 to 66 MB here
 				t.Errorf("the fetch allocated %d MB: it decoded the tree", fetched>>20)
 			}
 			if rendered > 64<<20 || took > 5*time.Second {
