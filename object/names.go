@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode"
 
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
-	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -50,7 +50,7 @@ func checkNames(u interface {
 		}
 	}
 	if name := u.GetName(); name != "" {
-		msgs := path.ValidatePathSegmentName(name, false)
+		msgs := content.IsPathSegmentName(name)
 		if hasControl(name) {
 			msgs = append(msgs, "must not contain control or bidirectional characters")
 		}

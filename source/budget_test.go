@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,9 +23,9 @@ func allocated(f func()) uint64 {
 
 // TestRenderReadsOnlyWhatItReaches commits 40 paths to one 8 MB blob (a few
 // kilobytes of Git) beside the paths rendered: a render reads only the
-// files its path reaches, counts every read (the same blob read through two
-// paths counts twice), and stops at its total budget with an error naming
-// the file, the limit and how to raise it.
+// files and trees its path reaches, counts every read (the same blob read
+// through two paths counts twice), and stops at its total budget with an
+// error naming the file, the limit and how to raise it.
 func TestRenderReadsOnlyWhatItReaches(t *testing.T) {
 	const blob = 8 << 20
 	big := configMap("big", strings.Repeat("x", blob))
@@ -57,8 +58,9 @@ func TestRenderReadsOnlyWhatItReaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("plain path: read %d bytes, allocated %d bytes", rev.BytesRead, heap)
-	if rev.BytesRead != int64(len(small)) {
-		t.Errorf("rendering plain/ read %d bytes, want only plain/cm.yaml's %d", rev.BytesRead, len(small))
+	trees := gitSize(t, repo, "HEAD^{tree}") + gitSize(t, repo, "HEAD:plain")
+	if rev.BytesRead != int64(len(small))+trees {
+		t.Errorf("rendering plain/ read %d bytes, want only plain/cm.yaml's %d and the trees of the root and plain/ (%d)", rev.BytesRead, len(small), trees)
 	}
 	if heap > 16<<20 {
 		t.Errorf("rendering plain/ allocated %d MB: the 8 MB files elsewhere in the commit were read", heap>>20)
@@ -87,6 +89,16 @@ func TestRenderReadsOnlyWhatItReaches(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+}
+
+// gitSize returns the size of a Git object of repo.
+func gitSize(t *testing.T, repo *gittest.Repo, obj string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(repo.Git("cat-file", "-s", obj), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func bigNames(n int) []string {

@@ -6,13 +6,16 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // loads says how kustomize loads a field's entries, which decides what it
@@ -139,16 +142,18 @@ func (c *checker) entry(dir, field string, kind loads, configs bool, e string) e
 }
 
 // inlineConfig reports whether a generators/transformers/validators entry
-// is a config written inline, as kustomize tells: it parses as objects
-// (block YAML over several lines, or one line of flow YAML).
+// is a config written inline, decided as kustomize decides it: its resource
+// factory reads the entry as objects (whatever their fields hold).
 func inlineConfig(e string) bool {
-	for _, d := range splitDocuments("inline", []byte(e)) {
-		if objs, err := decodeDocument(d); err == nil && len(objs) > 0 {
-			return true
-		}
-	}
-	return false
+	_, err := configFactory().NewResMapFromBytes([]byte(e))
+	return err == nil
 }
+
+// configFactory is kustomize's resource factory, as a build uses it to read
+// generator, transformer and validator configs.
+var configFactory = sync.OnceValue(func() *resmap.Factory {
+	return resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory())
+})
 
 // field is a kustomization field whose entries kustomize loads.
 type field struct {
@@ -220,32 +225,44 @@ var functionAnnotations = []string{"config.kubernetes.io/function", "config.k8s.
 
 // configs checks generator/transformer/validator configs (a file, or an
 // inline entry): each must be a builtin, and the fields of builtins that
-// load files may not name remote locations.
+// load files may not name remote locations. The configs are read by
+// kustomize's own reader and their fields looked up in the YAML, whatever
+// the other fields hold: gantry's decoder refuses what kustomize reads (a
+// label that is a number), and a config it skipped could fetch.
 func (c *checker) configs(where string, data []byte) error {
-	builtins := krusty.GetBuiltinPluginNames()
-	for _, d := range splitDocuments(where, data) {
-		objs, err := decodeDocument(d)
+	chunks, ok := kyamlChunks(data)
+	if !ok {
+		return nil // kustomize refuses the file
+	}
+	for _, ch := range chunks {
+		rm, err := configFactory().NewResMapFromBytes(ch.body)
 		if err != nil {
-			// A config gantry cannot read (wrong types hide annotations
-			// from the getters) might be a plugin: refuse it.
-			return err
+			continue // kustomize reports it
 		}
-		for _, u := range objs {
-			_, function := u.GetAnnotations()[functionAnnotations[0]]
-			_, legacy := u.GetAnnotations()[functionAnnotations[1]]
-			if function || legacy || !slices.Contains(builtins, u.GetKind()) {
-				return fmt.Errorf(": %s: %s %q is an external kustomize plugin (exec, container or Go); gantry renders with plugins disabled: render it in CI and commit the output, or use a builtin generator or transformer",
-					d.where(), u.GetKind(), u.GetName())
+		for _, r := range rm.Resources() {
+			at := fmt.Sprintf("%s:%d", where, ch.line+max(r.YNode().Line, 1))
+			if err := c.config(at, &r.RNode); err != nil {
+				return fmt.Errorf(": %s: %w", at, err)
 			}
-			if u.GetKind() == "HelmChartInflationGenerator" {
-				return fmt.Errorf(": %s: HelmChartInflationGenerator %q: gantry renders kustomizations with helm disabled: render the chart in CI and commit the output", d.where(), u.GetName())
-			}
-			for _, p := range configPaths(u) {
-				if remote(p.value, loadsFile) && !c.opts.AllowRemoteBases {
-					return fmt.Errorf(": %s: %s %q %s %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases",
-						d.where(), u.GetKind(), u.GetName(), p.field, p.value)
-				}
-			}
+		}
+	}
+	return nil
+}
+
+// config checks one config read from at.
+func (c *checker) config(at string, r *kyaml.RNode) error {
+	kind, name := r.GetKind(), r.GetName()
+	annotations, _ := r.Pipe(kyaml.Lookup("metadata", "annotations"))
+	function := annotations != nil && (annotations.Field(functionAnnotations[0]) != nil || annotations.Field(functionAnnotations[1]) != nil)
+	if function || !slices.Contains(krusty.GetBuiltinPluginNames(), kind) {
+		return fmt.Errorf("%s %q is an external kustomize plugin (exec, container or Go); gantry renders with plugins disabled: render it in CI and commit the output, or use a builtin generator or transformer", kind, name)
+	}
+	if kind == "HelmChartInflationGenerator" {
+		return fmt.Errorf("HelmChartInflationGenerator %q: gantry renders kustomizations with helm disabled: render the chart in CI and commit the output", name)
+	}
+	for _, p := range configPaths(kind, r) {
+		if remote(p.value, loadsFile) && !c.opts.AllowRemoteBases {
+			return fmt.Errorf("%s %q %s %q is a remote location; remote bases are disabled: vendor it into the repository, or enable them with --allow-remote-bases", kind, name, p.field, p.value)
 		}
 	}
 	return nil
@@ -254,48 +271,55 @@ func (c *checker) configs(where string, data []byte) error {
 // configPath is a field of a builtin config that names a file to load.
 type configPath struct{ field, value string }
 
-// configPaths returns the file-loading fields of a builtin config: those
-// whose builtin calls its loader's Load (kustomize api/internal/builtins).
-func configPaths(u *unstructured.Unstructured) []configPath {
+// configPaths returns the file-loading fields of a builtin config of kind:
+// those whose builtin calls its loader's Load (kustomize
+// api/internal/builtins), each scalar of them whatever its tag.
+func configPaths(kind string, r *kyaml.RNode) []configPath {
 	var out []configPath
-	str := func(field string, keys ...string) {
-		if v, ok, _ := unstructured.NestedString(u.Object, keys...); ok {
-			out = append(out, configPath{field, v})
-		}
-	}
-	strs := func(field string, keys ...string) {
-		vs, _, _ := unstructured.NestedStringSlice(u.Object, keys...)
-		for _, v := range vs {
-			out = append(out, configPath{field, v})
-		}
-	}
-	switch u.GetKind() {
-	case "PatchTransformer", "PatchJson6902Transformer":
-		str("path", "path")
-	case "PatchStrategicMergeTransformer":
-		strs("paths", "paths")
-	case "ValueAddTransformer":
-		str("targetFilePath", "targetFilePath")
-	case "ConfigMapGenerator", "SecretGenerator":
-		strs("files", "files")
-		strs("envs", "envs")
-		str("env", "env")
-		for i := range out {
-			if out[i].field == "files" {
-				out[i].value, _ = fileSourcePath(out[i].value)
-			}
-		}
-	case "ReplacementTransformer":
-		list, _, _ := unstructured.NestedSlice(u.Object, "replacements")
-		for _, r := range list {
-			if m, ok := r.(map[string]any); ok {
-				if p, ok := m["path"].(string); ok {
-					out = append(out, configPath{"replacements.path", p})
+	values := func(field string, n *kyaml.RNode) {
+		switch {
+		case n == nil:
+		case n.YNode().Kind == kyaml.ScalarNode:
+			out = append(out, configPath{field, n.YNode().Value})
+		case n.YNode().Kind == kyaml.SequenceNode:
+			for _, e := range n.Content() {
+				if e.Kind == kyaml.ScalarNode {
+					out = append(out, configPath{field, e.Value})
 				}
 			}
 		}
 	}
+	switch kind {
+	case "PatchTransformer", "PatchJson6902Transformer":
+		values("path", fieldValue(r, "path"))
+	case "PatchStrategicMergeTransformer":
+		values("paths", fieldValue(r, "paths"))
+	case "ValueAddTransformer":
+		values("targetFilePath", fieldValue(r, "targetFilePath"))
+	case "ConfigMapGenerator", "SecretGenerator":
+		values("envs", fieldValue(r, "envs"))
+		values("env", fieldValue(r, "env"))
+		n := len(out)
+		values("files", fieldValue(r, "files"))
+		for i := n; i < len(out); i++ {
+			out[i].value, _ = fileSourcePath(out[i].value)
+		}
+	case "ReplacementTransformer":
+		if list := fieldValue(r, "replacements"); list != nil && list.YNode().Kind == kyaml.SequenceNode {
+			for _, e := range list.Content() {
+				values("replacements.path", fieldValue(kyaml.NewRNode(e), "path"))
+			}
+		}
+	}
 	return out
+}
+
+// fieldValue returns the value of r's field name, or nil.
+func fieldValue(r *kyaml.RNode, name string) *kyaml.RNode {
+	if f := r.Field(name); f != nil {
+		return f.Value
+	}
+	return nil
 }
 
 func kustomizationFile(fsys filesys.FileSystem, dir string) string {

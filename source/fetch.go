@@ -14,11 +14,14 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -83,7 +86,7 @@ type Commit struct {
 	SHA string
 
 	commit  *object.Commit
-	tree    *object.Tree
+	tree    plumbing.Hash          // the root tree's hash; the tree is decoded by a render's view, with its bounds
 	tag     *object.Tag            // the annotated tag Ref names, if it names one
 	tagName plumbing.ReferenceName // the ref tag was found by (refs/tags/...)
 	repo    *git.Repository        // the cache the commit was read from
@@ -136,16 +139,12 @@ func (f *Fetcher) Fetch(ctx context.Context, repo, ref string) (*Commit, error) 
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s at %q: commit %s: %w", shown, ref, hash, err)
 	}
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s at %q: tree of %s: %w", shown, ref, hash, err)
-	}
 	tag := annotatedTag(r, name, hash)
 	var tagName plumbing.ReferenceName
 	if tag != nil {
 		tagName = name
 	}
-	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: tree, tag: tag, tagName: tagName, repo: r, dir: dir}, nil
+	return &Commit{Repo: shown, Ref: ref, SHA: hash.String(), commit: c, tree: c.TreeHash, tag: tag, tagName: tagName, repo: r, dir: dir}, nil
 }
 
 // annotatedTag returns the annotated tag that name, the remote ref the
@@ -446,9 +445,10 @@ func cacheKey(remoteURL string) string {
 // also when an older gantry left it open, since it holds the contents of
 // private repositories.
 func openCache(dir, remoteURL string) (*git.Repository, error) {
-	r, err := git.PlainOpen(dir)
+	st := cacheStorage(dir)
+	r, err := git.Open(st, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
-		r, err = git.PlainInit(dir, true)
+		r, err = git.Init(st, nil) // bare
 	}
 	if err != nil {
 		return nil, err
@@ -465,6 +465,18 @@ func openCache(dir, remoteURL string) (*git.Repository, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// largeObjectBytes is the size from which objects of the cache are read
+// as streams rather than whole into memory: a tree or a blob a render
+// refuses for its size costs nothing, and one it reads is not held twice.
+const largeObjectBytes = 1 << 20
+
+// cacheStorage opens the bare repository at dir, as the fetch and the
+// renders (in this process and in the sandbox) read it.
+func cacheStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+		filesystem.Options{LargeObjectThreshold: largeObjectBytes})
 }
 
 // lockDir takes an exclusive flock on dir+".lock" so that processes sharing a

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
 	"github.com/gantryops/gantry/source"
 )
 
@@ -144,6 +146,57 @@ func TestRenderSandboxAloneCannotFetch(t *testing.T) {
 			t.Logf("error: %v", err)
 			if strings.Contains(err.Error(), "remote bases are disabled: vendor") {
 				t.Errorf("the pre-check ran: %v", err)
+			}
+		})
+	}
+	w.check(t)
+}
+
+// TestPreCheckReadsConfigsWhateverTheirTypes renders, in this process
+// (Render: the pre-check is the only guard), builtin configs naming remote
+// files whose other fields gantry's own decoder refuses (a label or an
+// annotation that is a number, a list of paths holding a number): the
+// pre-check reads the fields that load files whatever the rest holds, and
+// refuses them; nothing is fetched.
+func TestPreCheckReadsConfigsWhateverTheirTypes(t *testing.T) {
+	w := newNoFetchWitness(t)
+	cm := configMap("local", "1")
+	inline := func(field, config string) string {
+		return field + ":\n- |\n  " + strings.ReplaceAll(strings.TrimSpace(config), "\n", "\n  ") + "\n"
+	}
+	patch := "apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: p, labels: {version: 2}}\npath: " + w.url + "/patch.yaml\ntarget: {kind: ConfigMap}\n"
+	gen := "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: g, annotations: {a: 1}}\nfiles: [" + w.url + "/data]\n"
+	smp := "apiVersion: builtin\nkind: PatchStrategicMergeTransformer\nmetadata: {name: s}\npaths: [3, " + w.url + "/p.yaml]\n"
+	cases := map[string]map[string]string{
+		"inline PatchTransformer with a number for a label": {
+			"app/kustomization.yaml": "resources: [cm.yaml]\n" + inline("transformers", patch),
+			"app/cm.yaml":            cm,
+		},
+		"inline ConfigMapGenerator with a number for an annotation": {
+			"app/kustomization.yaml": inline("generators", gen),
+		},
+		"PatchTransformer file with a number for a label": {
+			"app/kustomization.yaml": "resources: [cm.yaml]\ntransformers: [patch.yaml]\n",
+			"app/cm.yaml":            cm,
+			"app/patch.yaml":         patch,
+		},
+		"PatchStrategicMergeTransformer with a number among its paths": {
+			"app/kustomization.yaml": "resources: [cm.yaml]\n" + inline("transformers", smp),
+			"app/cm.yaml":            cm,
+		},
+	}
+	w.arm(t)
+	for name, files := range cases {
+		t.Run(name, func(t *testing.T) {
+			fsys := filesys.MakeFsInMemory()
+			for p, content := range files {
+				if err := fsys.WriteFile("/"+p, []byte(content)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := source.Render(fsys, "/app", source.DefaultRenderOptions())
+			if err == nil || !strings.Contains(err.Error(), "remote bases are disabled") || !strings.Contains(err.Error(), "app/kustomization.yaml") {
+				t.Errorf("err = %v, want the remote path refused by the pre-check", err)
 			}
 		})
 	}

@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/gantryops/gantry/object"
 )
@@ -34,16 +37,19 @@ type RenderOptions struct {
 	// binary, which must be on PATH.
 	AllowRemoteBases bool
 	// MaxFileBytes bounds each file read (0: no limit). A file over it is
-	// an error when the render reads it; files the render does not reach
-	// are never read.
+	// an error when the render reads it, refused from its size before its
+	// content is read; files the render does not reach are never read.
 	MaxFileBytes int64
 	// MaxRenderBytes bounds the bytes one render reads in total (0: no
 	// limit), every read counted: the same file read through two paths or
-	// twice counts twice. Sandboxed renders also refuse an output of more
-	// than twice this. gantry.yaml: source.maxRenderBytes.
+	// twice counts twice, and Git trees, symlink targets and the bytes YAML
+	// aliases add once expanded count too. Sandboxed renders also refuse an
+	// output of more than this, and every render more than one object per
+	// 4 KiB of it. gantry.yaml: source.maxRenderBytes.
 	MaxRenderBytes int64
 	// MaxTreeEntries bounds the Git tree entries a render decodes or lists
-	// (0: no limit).
+	// (0: no limit), each listing counted; a tree is refused from its size
+	// before it is decoded when it cannot fit.
 	MaxTreeEntries int
 	// RefuseEscapingSymlinks refuses a symlink the render comes across whose
 	// target leaves the repository (an absolute path, or ../ beyond the
@@ -53,7 +59,8 @@ type RenderOptions struct {
 	// MaxMemoryBytes bounds the memory of a sandboxed render's process (0:
 	// no limit): it is stopped when its resident memory passes this.
 	MaxMemoryBytes int64
-	// Timeout bounds a sandboxed render (0: only the context's deadline).
+	// Timeout bounds a render (0: only the context's deadline); a
+	// sandboxed one is killed when it passes.
 	Timeout time.Duration
 	// Logger receives warnings about the sandbox; nil discards them.
 	Logger hclog.Logger `json:"-"`
@@ -65,8 +72,9 @@ type RenderOptions struct {
 
 // DefaultRenderOptions returns the safe defaults: remote bases off, files
 // up to 32 MiB (kube-prometheus's largest manifest is 1.5 MB), 256 MiB read
-// per render (all of kube-prometheus is 5.7 MB), 200,000 tree entries, 1 GiB
-// of memory and 2 minutes for a sandboxed render.
+// per render (all of kube-prometheus is 5.7 MB) and so at most 65,536
+// objects, 200,000 tree entries, 2 minutes, and 1 GiB of memory for a
+// sandboxed render.
 func DefaultRenderOptions() RenderOptions {
 	return RenderOptions{
 		MaxFileBytes:   32 << 20,
@@ -107,35 +115,51 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{}
-	view := newGitFS(c.repo.Storer, c.tree.Hash, opts, g)
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	objs, read, err := c.render(ctx, rel, opts)
+	if err != nil {
+		return nil, cutError(err)
+	}
+	rev, err := NewRevision(c.SHA, objs)
+	if err != nil {
+		return nil, cutError(err)
+	}
+	rev.BytesRead = read
+	return rev, nil
+}
+
+// render renders rel, a clean repository path, returning the objects and
+// the bytes read.
+func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
+	g := newGuard(ctx, opts.Timeout)
+	view := newGitFS(c.repo.Storer, c.tree, opts, g)
 	root := "/" + rel
 	if rel == "." {
 		root = "/"
 	}
 	if !view.Exists(root) {
 		if err := g.refusal(); err != nil {
-			return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
+			return nil, 0, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 		}
-		return nil, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
+		return nil, 0, fmt.Errorf("path %q does not exist in %s at %s (%s): check --path, which is relative to the repository root",
 			rel, c.Repo, c.Ref, object.ShortSHA(c.SHA))
 	}
 	var objs []*unstructured.Unstructured
 	var read int64
+	var err error
 	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && kustomizationFile(view, root) != "" {
 		objs, read, err = c.renderSandboxed(ctx, rel, opts)
 	} else {
 		objs, read, err = renderView(view, g, root, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
+		return nil, read, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 	}
-	rev, err := NewRevision(c.SHA, objs)
-	if err != nil {
-		return nil, err
-	}
-	rev.BytesRead = read
-	return rev, nil
+	return objs, read, nil
 }
 
 // renderView renders root of a commit's view in this process: the body of
@@ -143,22 +167,24 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 // read; a refusal of the reads wins over the error kustomize made of it.
 func renderView(view *gitFS, g *guard, root string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
 	var objs []*unstructured.Unstructured
+	rebase := func(err error) error { return err }
 	err := g.within(func() error {
 		fsys, root, cleanup, err := viewFileSystem(view, g, root, opts)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
+		rebase = fsys.rebase
 		objs, err = render(fsys, root, opts)
 		return err
 	})
-	return objs, g.bytesRead(), err
+	return objs, g.bytesRead(), rebase(err)
 }
 
 // viewFileSystem is the file system a render of view reads: the view
 // through the bounds, or for a kustomization with remote bases a temporary
 // checkout of it on disk.
-func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (filesys.FileSystem, string, func(), error) {
+func viewFileSystem(view *gitFS, g *guard, root string, opts RenderOptions) (*boundedFS, string, func(), error) {
 	fsys := newBoundedFS(view, opts, g)
 	if opts.AllowRemoteBases && fsys.IsDir(root) && kustomizationFile(fsys, root) != "" {
 		return onDisk(view, fsys, root)
@@ -188,14 +214,14 @@ func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 		objs, err = render(newBoundedFS(fsys, opts, g), dir, opts)
 		return err
 	})
-	return objs, err
+	return objs, cutError(err)
 }
 
 func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
 	if fsys.IsDir(dir) && kustomizationFile(fsys, dir) != "" {
 		return renderKustomization(fsys, dir, opts)
 	}
-	return readManifests(fsys, dir)
+	return readManifests(fsys, dir, maxObjects(opts))
 }
 
 func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
@@ -243,12 +269,15 @@ func buildEach(fsys filesys.FileSystem, dir string, opts RenderOptions, each fun
 		LoadRestrictions: types.LoadRestrictionsRootOnly,
 		PluginConfig:     types.DisabledPluginConfig(),
 	})
-	resources, err := k.Run(reads, dir)
+	resources, err := runKustomize(k, reads, dir)
 	if p := reads.problem(); p != nil {
 		return fmt.Errorf("kustomize build %s: %w", display(dir), p)
 	}
 	if err != nil {
 		return fmt.Errorf("kustomize build %s: %w", display(dir), err)
+	}
+	if limit := maxObjects(opts); limit > 0 && resources.Size() > limit {
+		return fmt.Errorf("kustomize build %s: %w", display(dir), tooManyObjects(limit))
 	}
 	for i, r := range resources.Resources() {
 		js, err := r.MarshalJSON()
@@ -264,17 +293,28 @@ func buildEach(fsys filesys.FileSystem, dir string, opts RenderOptions, each fun
 	return nil
 }
 
-// decodeObjects decodes and validates what build returned.
-func decodeObjects(dir string, objs [][]byte) ([]*unstructured.Unstructured, error) {
-	out := make([]*unstructured.Unstructured, 0, len(objs))
-	for i, js := range objs {
-		u, err := decodeObject(js)
-		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
-		}
-		out = append(out, u)
+// kustomizeBuilds serialises kustomize builds in this process: kustomize
+// keeps the OpenAPI schema a kustomization names (openapi:) in a global of
+// kyaml's, which one build would set under another, and which outlives
+// the build that set it.
+var kustomizeBuilds sync.Mutex
+
+// runKustomize runs k on dir with kyaml's built-in schema in effect, and
+// leaves it so.
+func runKustomize(k *krusty.Kustomizer, fsys filesys.FileSystem, dir string) (resmap.ResMap, error) {
+	kustomizeBuilds.Lock()
+	defer kustomizeBuilds.Unlock()
+	defaultSchema()
+	defer defaultSchema()
+	return k.Run(fsys, dir)
+}
+
+// defaultSchema puts kyaml's built-in OpenAPI schema back in effect when a
+// build chose another (resetting costs a parse of the built-in one).
+func defaultSchema() {
+	if openapi.GetSchemaVersion() != openapi.DefaultOpenAPI {
+		openapi.ResetOpenAPI()
 	}
-	return out, nil
 }
 
 // objectName names an object by what of its kind and name it has.
@@ -303,9 +343,10 @@ func decodeObject(js []byte) (*unstructured.Unstructured, error) {
 }
 
 // readManifests reads every manifest file under dir (or dir itself, when it is
-// a file) in lexical path order, skipping dot-files and dot-directories. Its
-// errors hold no value of a Secret it read.
-func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstructured, error) {
+// a file) in lexical path order, skipping dot-files and dot-directories,
+// at most limit objects (0: no limit). Its errors hold no value of a
+// Secret it read.
+func readManifests(fsys filesys.FileSystem, dir string, limit int) ([]*unstructured.Unstructured, error) {
 	var files []string
 	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
@@ -348,7 +389,9 @@ func readManifests(fsys filesys.FileSystem, dir string) ([]*unstructured.Unstruc
 				}
 				first[ref] = d.where()
 				secrets.object(u.Object)
-				out = append(out, u)
+				if out = append(out, u); limit > 0 && len(out) > limit {
+					return nil, fmt.Errorf("%s: %w", d.where(), tooManyObjects(limit))
+				}
 			}
 		}
 	}
@@ -372,33 +415,41 @@ func cleanRepoPath(p string) (string, error) {
 // for renders that need kustomize's on-disk loader (remote bases: kustomize
 // clones them to disk and reads them through the same file system). Each
 // file copied counts against the render's budget; one over MaxFileBytes is
-// left out. It returns the on-disk file system (kustomize's reads, of the
-// copy and of its clones, go through the same bounds as any render's),
-// root's path inside the copy, and a cleanup that removes the temporary
-// directory and nothing else.
-func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, string, func(), error) {
+// written empty, and refused if the render reads it. It returns the
+// on-disk file system (kustomize's reads, of the copy and of its clones, go
+// through the same bounds as any render's, and its errors name the
+// repository's paths), root's path inside the copy, and a cleanup that
+// removes the temporary directory and nothing else.
+func onDisk(view *gitFS, bounds *boundedFS, root string) (*boundedFS, string, func(), error) {
 	tmp, err := os.MkdirTemp("", "gantry-render-")
 	if err != nil {
 		return nil, "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
 	base := filepath.Join(tmp, "repo")
+	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
+	disk.checkout, disk.tooLarge = base, map[string]int64{}
 	err = view.Walk("/", func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
 		}
-		if size, err := view.fileSize(p); err != nil || bounds.opts.MaxFileBytes > 0 && size > bounds.opts.MaxFileBytes {
-			return err // a large file elsewhere in the repository stays out
+		dst := filepath.Join(base, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		size, err := view.fileSize(p)
+		if err != nil {
+			return err
+		}
+		if limit := bounds.opts.MaxFileBytes; limit > 0 && size > limit {
+			disk.tooLarge[dst] = size // a large file elsewhere in the repository costs nothing
+			return os.WriteFile(dst, nil, 0o644)
 		}
 		data, err := view.ReadFile(p)
 		if err == nil {
 			err = bounds.count(p, len(data))
 		}
 		if err != nil {
-			return err
-		}
-		dst := filepath.Join(base, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
 		return os.WriteFile(dst, data, 0o644)
@@ -410,6 +461,5 @@ func onDisk(view *gitFS, bounds *boundedFS, root string) (filesys.FileSystem, st
 		cleanup()
 		return nil, "", nil, errors.Join(errors.New("copy commit to a temporary checkout"), err)
 	}
-	disk := newBoundedFS(filesys.MakeFsOnDisk(), bounds.opts, bounds.guard)
 	return disk, filepath.Join(base, filepath.FromSlash(root)), cleanup, nil
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strconv"
 	"syscall"
@@ -76,4 +77,18 @@ func residentPages(statm string) int64 {
 	}
 	n, _ := strconv.ParseInt(string(fields[1]), 10, 64)
 	return n
+}
+
+// namespacesRefused reports whether err, from starting a process in new
+// user and network namespaces, is the kernel refusing them for good:
+// EPERM (unprivileged user namespaces disabled, or a seccomp filter),
+// EACCES (a uid map refused), EINVAL and ENOSYS (not built in), ENOSPC
+// and EUSERS (user.max_user_namespaces is 0, or nesting too deep).
+func namespacesRefused(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.EACCES, syscall.EINVAL, syscall.ENOSYS, syscall.ENOSPC, syscall.EUSERS} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,42 +34,18 @@ const maxLinkTarget = 4096
 // target when the target is inside the repository and is absent otherwise;
 // submodules are absent.
 func (c *Commit) FileSystem() filesys.FileSystem {
-	return newGitFS(c.repo.Storer, c.tree.Hash, DefaultRenderOptions(), &guard{})
-}
-
-// guard keeps the first refusal of a render's reads. kustomize asks
-// Exists and IsDir, which cannot return an error, and it wraps or replaces
-// the errors of reads it retries another way; the render reports the
-// refusal kept here instead of kustomize's "does not exist".
-type guard struct {
-	mu   sync.Mutex
-	err  error
-	read int64 // bytes read by ReadFile and Open, each read counted
-}
-
-// refuse keeps err when it is the first refusal, and returns it.
-func (g *guard) refuse(err error) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.err == nil {
-		g.err = err
-	}
-	return err
-}
-
-// refusal returns the first refusal, or nil.
-func (g *guard) refusal() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.err
+	return newGitFS(c.repo.Storer, c.tree, DefaultRenderOptions(), &guard{})
 }
 
 // gitFS is a read-only filesys.FileSystem over one Git tree, rooted at "/".
 // Trees are decoded when a path goes through them and blobs are read when
-// a file is read: what a render does not reach costs nothing. Every tree
-// entry decoded or listed counts against MaxTreeEntries, so a tree of a
-// million entries, or a directory linked forty times, is refused instead of
-// walked.
+// a file is read: what a render does not reach costs nothing (the root's
+// tree is decoded by every render). What it reaches is bounded before it is
+// decoded (tree_decode.go): a tree's bytes count against the render's
+// budget, its entries against MaxTreeEntries (each listing counts them
+// again, so a directory linked forty times is refused instead of walked),
+// names against NAME_MAX and paths against PATH_MAX; symlink targets count
+// against the budget too.
 type gitFS struct {
 	objects storer.EncodedObjectStorer
 	root    plumbing.Hash
@@ -77,15 +53,15 @@ type gitFS struct {
 	guard   *guard
 
 	mu      sync.Mutex
-	trees   map[plumbing.Hash][]object.TreeEntry
-	links   map[plumbing.Hash]string
-	entries int
+	trees   map[plumbing.Hash][]treeEntry // decoded trees, entries sorted by name
+	links   map[plumbing.Hash]string      // symlink targets read
+	entries int                           // tree entries decoded or listed
 }
 
 func newGitFS(objects storer.EncodedObjectStorer, root plumbing.Hash, opts RenderOptions, g *guard) *gitFS {
 	return &gitFS{
 		objects: objects, root: root, opts: opts, guard: g,
-		trees: map[plumbing.Hash][]object.TreeEntry{},
+		trees: map[plumbing.Hash][]treeEntry{},
 		links: map[plumbing.Hash]string{},
 	}
 }
@@ -109,30 +85,40 @@ func errNotExist(p string) error { return notExist(p) }
 
 // lookup resolves p (absolute in the view, or relative to its root),
 // following symlinks inside the repository. An escaping link is absent, or
-// a refusal under RefuseEscapingSymlinks.
+// a refusal under RefuseEscapingSymlinks. Its cost is linear in the path's
+// length, which is bounded (maxPathBytes).
 func (f *gitFS) lookup(p string) (node, error) {
+	if err := f.guard.alive(); err != nil {
+		return node{}, err
+	}
 	rel := viewPath(p)
-	parts := splitPath(rel)
-	cur := node{name: ".", dir: true, mode: filemode.Dir, hash: f.root}
-	hops := 0
+	if len(rel) > maxPathBytes {
+		return node{}, f.guard.refuse(pathTooLong(rel))
+	}
+	// joined is the path being resolved and parts its components:
+	// parts[i] starts at joined[off], so the directory holding it is
+	// joined[:off-1] without building a string per component.
+	joined, parts := rel, splitPath(rel)
+	cur, off, hops := f.rootNode(), 0, 0
 	for i := 0; i < len(parts); i++ {
 		if !cur.dir {
 			return node{}, errNotExist(p)
 		}
-		e, ok, err := f.entry(cur.hash, parts[i])
+		e, ok, err := f.entry(dirOf(joined, off), cur.hash, parts[i])
 		if err != nil {
 			return node{}, err
 		}
 		if !ok {
 			return node{}, errNotExist(p)
 		}
-		here := path.Join(append([]string{"."}, parts[:i+1]...)...)
-		switch e.Mode {
+		off += len(parts[i]) + 1
+		switch e.mode {
 		case filemode.Submodule:
 			return node{}, errNotExist(p)
 		case filemode.Symlink:
 			hops++
-			target, err := f.linkTarget(e.Hash)
+			here := dirOf(joined, off)
+			target, err := f.linkTarget(here, e.hash)
 			if err != nil {
 				return node{}, err
 			}
@@ -143,14 +129,31 @@ func (f *gitFS) lookup(p string) (node, error) {
 				}
 				return node{}, errNotExist(p)
 			}
-			parts = append(splitPath(next), parts[i+1:]...)
-			cur, i = node{name: ".", dir: true, mode: filemode.Dir, hash: f.root}, -1
+			joined = path.Join(append([]string{next}, parts[i+1:]...)...)
+			if len(joined) > maxPathBytes {
+				return node{}, f.guard.refuse(pathTooLong(joined))
+			}
+			parts, cur, off, i = splitPath(joined), f.rootNode(), 0, -1
 			continue
 		}
-		cur = node{dir: e.Mode == filemode.Dir, mode: e.Mode, hash: e.Hash}
+		cur = node{dir: e.mode == filemode.Dir, mode: e.mode, hash: e.hash}
 	}
 	cur.name = rel
 	return cur, nil
+}
+
+// rootNode is the repository's root directory.
+func (f *gitFS) rootNode() node {
+	return node{name: ".", dir: true, mode: filemode.Dir, hash: f.root}
+}
+
+// dirOf returns the directory of joined whose components end before off,
+// "." for the root.
+func dirOf(joined string, off int) string {
+	if off <= 1 {
+		return "."
+	}
+	return joined[:off-1]
 }
 
 // followLink returns the repository-relative path a link at here pointing
@@ -183,55 +186,9 @@ func splitPath(rel string) []string {
 	return strings.Split(rel, "/")
 }
 
-// entry finds name in the tree h.
-func (f *gitFS) entry(h plumbing.Hash, name string) (object.TreeEntry, bool, error) {
-	entries, err := f.tree(h)
-	if err != nil {
-		return object.TreeEntry{}, false, err
-	}
-	for _, e := range entries {
-		if e.Name == name {
-			return e, true, nil
-		}
-	}
-	return object.TreeEntry{}, false, nil
-}
-
-// tree decodes the tree h once, counting its entries.
-func (f *gitFS) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
-	f.mu.Lock()
-	entries, ok := f.trees[h]
-	f.mu.Unlock()
-	if ok {
-		return entries, nil
-	}
-	t, err := object.GetTree(f.objects, h)
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", h, err)
-	}
-	if err := f.charge(len(t.Entries)); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	f.trees[h] = t.Entries
-	f.mu.Unlock()
-	return t.Entries, nil
-}
-
-// charge counts n tree entries against MaxTreeEntries.
-func (f *gitFS) charge(n int) error {
-	f.mu.Lock()
-	f.entries += n
-	over := f.opts.MaxTreeEntries > 0 && f.entries > f.opts.MaxTreeEntries
-	f.mu.Unlock()
-	if over {
-		return f.guard.refuse(fmt.Errorf("the render went through more than %d tree entries (directories listed or decoded, each time counted): render a smaller path", f.opts.MaxTreeEntries))
-	}
-	return nil
-}
-
-// linkTarget reads a symlink's target.
-func (f *gitFS) linkTarget(h plumbing.Hash) (string, error) {
+// linkTarget reads the target of the symlink at here, counted against the
+// render's budget when it is read from Git (once per link blob).
+func (f *gitFS) linkTarget(here string, h plumbing.Hash) (string, error) {
 	f.mu.Lock()
 	t, ok := f.links[h]
 	f.mu.Unlock()
@@ -240,10 +197,13 @@ func (f *gitFS) linkTarget(h plumbing.Hash) (string, error) {
 	}
 	b, err := object.GetBlob(f.objects, h)
 	if err != nil {
-		return "", fmt.Errorf("read symlink %s: %w", h, err)
+		return "", fmt.Errorf("read symlink %s: %w", here, err)
 	}
 	if b.Size > maxLinkTarget {
 		return "", nil // no path is this long: an escaping link
+	}
+	if err := f.guard.spend("the symlink "+here, b.Size, f.opts.MaxRenderBytes); err != nil {
+		return "", err
 	}
 	data, err := readBlob(b)
 	if err != nil {

@@ -59,7 +59,7 @@ func linkedCommit(t *testing.T) *Commit {
 
 func TestGitFSResolvesLinksInsideTheRepository(t *testing.T) {
 	c := linkedCommit(t)
-	view := newGitFS(c.repo.Storer, c.tree.Hash, DefaultRenderOptions(), &guard{})
+	view := newGitFS(c.repo.Storer, c.tree, DefaultRenderOptions(), &guard{})
 	for _, tc := range []struct {
 		path      string
 		exists    bool
@@ -113,7 +113,7 @@ func TestGitFSRefusesEscapingLinks(t *testing.T) {
 	for _, p := range []string{"/app/passwd", "/app/outside", "/app/loop1"} {
 		opts := DefaultRenderOptions()
 		opts.RefuseEscapingSymlinks = true
-		view := newGitFS(c.repo.Storer, c.tree.Hash, opts, &guard{})
+		view := newGitFS(c.repo.Storer, c.tree, opts, &guard{})
 		if view.Exists(p) {
 			t.Errorf("%s exists", p)
 		}
@@ -128,7 +128,7 @@ func TestGitFSRefusesEscapingLinks(t *testing.T) {
 // escaping links left out, and a link to an ancestor not entered again.
 func TestGitFSWalk(t *testing.T) {
 	c := linkedCommit(t)
-	view := newGitFS(c.repo.Storer, c.tree.Hash, DefaultRenderOptions(), &guard{})
+	view := newGitFS(c.repo.Storer, c.tree, DefaultRenderOptions(), &guard{})
 	var got []string
 	err := view.Walk("/", func(p string, info os.FileInfo, err error) error {
 		if err != nil {
@@ -172,14 +172,14 @@ func TestGitFSBoundsTreeEntries(t *testing.T) {
 	}
 	opts := DefaultRenderOptions()
 	opts.MaxTreeEntries = 20
-	view := newGitFS(c.repo.Storer, c.tree.Hash, opts, &guard{})
+	view := newGitFS(c.repo.Storer, c.tree, opts, &guard{})
 	if _, err := view.ReadFile("/small/a.yaml"); err != nil {
 		t.Fatalf("a path beside the big directory: %v", err)
 	}
 	if view.Exists("/many/f") {
 		t.Fatal("went through a directory of 50 entries with a bound of 20")
 	}
-	if err := view.guard.refusal(); err == nil || !strings.Contains(err.Error(), "more than 20 tree entries") {
+	if err := view.guard.refusal(); err == nil || !strings.Contains(err.Error(), "more than 20 Git tree entries") {
 		t.Errorf("refusal %v, want one naming the bound", err)
 	}
 }

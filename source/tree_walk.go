@@ -24,18 +24,24 @@ type child struct {
 // list returns the entries of the directory n in name order, links
 // resolved (escaping ones left out), each counted against MaxTreeEntries.
 func (f *gitFS) list(n node) ([]child, error) {
-	entries, err := f.tree(n.hash)
+	entries, err := f.tree(n.name, n.hash)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.charge(len(entries)); err != nil {
+	if err := f.charge(n.name, len(entries)); err != nil {
 		return nil, err
 	}
 	out := make([]child, 0, len(entries))
 	for _, e := range entries {
-		name := path.Join(n.name, e.Name)
-		c := node{name: name, dir: e.Mode == filemode.Dir, mode: e.Mode, hash: e.Hash}
-		switch e.Mode {
+		name := e.name
+		if n.name != "." {
+			name = n.name + "/" + e.name // names are checked: no "/", ".", ".."
+		}
+		if len(name) > maxPathBytes {
+			return nil, f.guard.refuse(pathTooLong(name))
+		}
+		c := node{name: name, dir: e.mode == filemode.Dir, mode: e.mode, hash: e.hash}
+		switch e.mode {
 		case filemode.Submodule:
 			continue
 		case filemode.Symlink:
@@ -47,10 +53,9 @@ func (f *gitFS) list(n node) ([]child, error) {
 				return nil, err
 			}
 		}
-		out = append(out, child{name: e.Name, node: c})
+		out = append(out, child{name: e.name, node: c})
 	}
-	slices.SortFunc(out, func(a, b child) int { return strings.Compare(a.name, b.name) })
-	return out, nil
+	return out, nil // in name order: decoded trees are sorted
 }
 
 // ReadDir lists the names in directory p.
@@ -82,25 +87,29 @@ func (f *gitFS) Walk(p string, fn filepath.WalkFunc) error {
 	if err != nil {
 		return fn(abs, nil, err)
 	}
-	err = f.walk(abs, n, fn, nil)
+	err = f.walk(abs, n, fn, map[plumbing.Hash]bool{})
 	if errors.Is(err, filepath.SkipDir) || errors.Is(err, filepath.SkipAll) {
 		return nil
 	}
 	return err
 }
 
-func (f *gitFS) walk(abs string, n node, fn filepath.WalkFunc, ancestors []plumbing.Hash) error {
+// walk visits abs and below. ancestors holds the trees of the directories
+// being walked, to leave out a link to one of them; it is a set, so that a
+// walk costs the same at any depth.
+func (f *gitFS) walk(abs string, n node, fn filepath.WalkFunc, ancestors map[plumbing.Hash]bool) error {
 	if err := fn(abs, f.info(path.Base(abs), n), nil); err != nil || !n.dir {
 		return err
 	}
-	if slices.Contains(ancestors, n.hash) {
+	if ancestors[n.hash] {
 		return nil
 	}
 	children, err := f.list(n)
 	if err != nil {
 		return fn(abs, f.info(path.Base(abs), n), err)
 	}
-	ancestors = append(ancestors, n.hash)
+	ancestors[n.hash] = true
+	defer delete(ancestors, n.hash)
 	for _, c := range children {
 		err := f.walk(path.Join(abs, c.name), c.node, fn, ancestors)
 		if errors.Is(err, filepath.SkipDir) {
