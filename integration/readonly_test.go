@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,6 +117,14 @@ func migrateTo(t *testing.T, dsn string, offset int32) int32 {
 // TestExampleWorkflowLeastPrivilege: the example pull-request workflow
 // installs a pinned gantry (a release or a full commit SHA, never @latest
 // or a branch) and gives the job the read-only database URL.
+// workflowStep is a step of a GitHub Actions job.
+type workflowStep struct {
+	Name string            `json:"name"`
+	Uses string            `json:"uses"`
+	Run  string            `json:"run"`
+	Env  map[string]string `json:"env"`
+}
+
 func TestExampleWorkflowLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile("../examples/github-actions/plan.yml")
@@ -124,11 +133,7 @@ func TestExampleWorkflowLeastPrivilege(t *testing.T) {
 	}
 	var wf struct {
 		Jobs map[string]struct {
-			Steps []struct {
-				Name string            `json:"name"`
-				Run  string            `json:"run"`
-				Env  map[string]string `json:"env"`
-			} `json:"steps"`
+			Steps []workflowStep `json:"steps"`
 		} `json:"jobs"`
 	}
 	if err := yaml.Unmarshal(data, &wf); err != nil {
@@ -153,4 +158,36 @@ func TestExampleWorkflowLeastPrivilege(t *testing.T) {
 	if installs != 1 || databases != 1 {
 		t.Errorf("%d install steps and %d with a database, want one each", installs, databases)
 	}
+	for _, step := range wf.Jobs["plan"].Steps {
+		if step.Uses != "" && !regexp.MustCompile(`^[\w.-]+/[\w.-]+@[0-9a-f]{40}$`).MatchString(step.Uses) {
+			t.Errorf("step uses %q: pin actions by commit (tags can be moved), the job holds secrets", step.Uses)
+		}
+	}
+	// The pin must hold the fixes of issue 12 (the sandboxed render, the
+	// comment's identity and escaping, the read-only open): a pin to an older
+	// commit passes the form above and runs code open to them.
+	pin := pinned.FindStringSubmatch(strings.TrimSpace(installRun(wf.Jobs["plan"].Steps)))
+	if len(pin) == 2 && strings.HasPrefix(pin[1], "v") {
+		return // a release tag: releases carry every fix of their history
+	}
+	if len(pin) != 2 {
+		return // reported above
+	}
+	if out, err := exec.Command("git", "merge-base", "--is-ancestor", reviewFixes, pin[1]).CombinedOutput(); err != nil {
+		t.Errorf("the workflow pins gantry at %s, which does not hold %s (issue 12's fixes for reviews), or this checkout lacks the history to tell (a shallow clone: git fetch --unshallow): %v %s", pin[1], reviewFixes, err, out)
+	}
+}
+
+// reviewFixes is the commit with issue 12's fixes for the review path; the
+// example workflow's pin must descend from it.
+const reviewFixes = "6ab03fd1887c0cd2e19a9fd8eadafc43f2322164"
+
+// installRun is the run of the step that installs gantry.
+func installRun(steps []workflowStep) string {
+	for _, s := range steps {
+		if strings.Contains(s.Run, "go install") {
+			return s.Run
+		}
+	}
+	return ""
 }
