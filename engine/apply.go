@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/kube"
@@ -82,27 +83,8 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	}
 
 	applier := apply.New(req.Cluster, req.Options)
-	var checkErr error
-	if p.RestoredFrom == "" {
-		checkErr = e.heldAgainst(ctx, p)
-	}
-	if checkErr == nil && !req.Approved {
-		// Decided again from the record, whatever the plan says of it.
-		if reason, err := e.rollback(ctx, p); err != nil {
-			checkErr = err
-		} else if reason != "" {
-			checkErr = fmt.Errorf("the plan goes back and nobody approved it: %s", reason)
-		}
-	}
-	if checkErr == nil {
-		checkErr = applier.Check(ctx, p, st.HashKey, gen, req.Approved)
-	}
-	if err := checkErr; err != nil {
-		audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": err.Error()}}
-		if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
-			return nil, errors.Join(err, aerr)
-		}
-		return nil, &RefusedError{PlanID: p.ID, Err: err}
+	if err := e.checkApply(ctx, req, applier, st.HashKey, gen, actor); err != nil {
+		return nil, err
 	}
 	if req.Approved && !req.approvalRecorded && (len(p.Destructive) > 0 || p.Rollback != "") {
 		details := map[string]any{"destructive": p.Destructive}
@@ -118,13 +100,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	// The intent first: every change the apply may make is on record as
 	// pending before the first one is made.
 	applyID := uuid.NewString()
-	var intent []state.Outcome
-	for _, c := range p.Changes {
-		if c.Action != plan.ActionNoop {
-			intent = append(intent, state.Outcome{Ref: c.Ref, Action: string(c.Action)})
-		}
-	}
-	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: e.now(), Intent: intent}); err != nil {
+	if err := e.store.StartApply(ctx, state.ApplyStart{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, StartedAt: e.now(), Intent: intent(p)}); err != nil {
 		return nil, err
 	}
 	log.Info("applying", "apply", applyID)
@@ -150,12 +126,8 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		execErr = errors.Join(execErr, fmt.Errorf("%w: %v", errRecordLost, err))
 	}
 	if cause := context.Cause(execCtx); errors.Is(cause, state.ErrLockLost) {
-		log.Error("the stack's lock was lost: stopped writing", "apply", applyID, "error", cause)
 		execErr = errors.Join(execErr, cause)
-		if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditLockLost, PlanID: p.ID, ApplyID: applyID,
-			Details: map[string]any{"error": cause.Error()}}); err != nil {
-			log.Warn("record the lost lock", "error", err)
-		}
+		e.lockLost(ctx, log, p, applyID, actor, cause)
 	}
 
 	finish, err := e.finish(p, applyID, actor, st.HashKey, gen, inventory, report, execErr)
@@ -169,6 +141,58 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 	}
 	log.Info("applied", "apply", applyID, "status", finish.Status)
 	return report, execErr
+}
+
+// intent is every change an apply of p may make, recorded as pending
+// before the first one is made.
+func intent(p *plan.Plan) []state.Outcome {
+	var out []state.Outcome
+	for _, c := range p.Changes {
+		if c.Action != plan.ActionNoop {
+			out = append(out, state.Outcome{Ref: c.Ref, Action: string(c.Action)})
+		}
+	}
+	return out
+}
+
+// lockLost logs and audits an apply stopped because the stack's lock was
+// lost under it.
+func (e *Engine) lockLost(ctx context.Context, log hclog.Logger, p *plan.Plan, applyID, actor string, cause error) {
+	log.Error("the stack's lock was lost: stopped writing", "apply", applyID, "error", cause)
+	if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditLockLost, PlanID: p.ID, ApplyID: applyID,
+		Details: map[string]any{"error": cause.Error()}}); err != nil {
+		log.Warn("record the lost lock", "error", err)
+	}
+}
+
+// checkApply checks, before the first write, that the plan may be applied:
+// not against a hold, not a rollback nobody approved (decided again from
+// the record, whatever the plan says of it), and what the applier checks
+// of the plan itself. A refusal is audited and returned as *RefusedError.
+func (e *Engine) checkApply(ctx context.Context, req ApplyRequest, applier *apply.Applier, key object.HashKey, gen int64, actor string) error {
+	p := req.Plan
+	var checkErr error
+	if p.RestoredFrom == "" {
+		checkErr = e.heldAgainst(ctx, p)
+	}
+	if checkErr == nil && !req.Approved {
+		if reason, err := e.rollback(ctx, p); err != nil {
+			checkErr = err
+		} else if reason != "" {
+			checkErr = fmt.Errorf("the plan goes back and nobody approved it: %s", reason)
+		}
+	}
+	if checkErr == nil {
+		checkErr = applier.Check(ctx, p, key, gen, req.Approved)
+	}
+	if checkErr == nil {
+		return nil
+	}
+	audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": checkErr.Error()}}
+	if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
+		return errors.Join(checkErr, aerr)
+	}
+	return &RefusedError{PlanID: p.ID, Err: checkErr}
 }
 
 // finishApply records the end of an apply, retrying with backoff while the

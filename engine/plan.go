@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -347,88 +346,9 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 	})
 }
 
-// LoadPlan returns a recorded plan (by ID or an unambiguous prefix), whole:
-// its desired manifests come back unsealed (Secrets need GANTRY_SECRET_KEY)
-// and it must match its digest.
-func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
-	rec, err := e.store.Plan(ctx, ref)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil, fmt.Errorf("plan %s is not recorded: plans without changes are not kept (there is nothing to apply), and plans from another database are not here: %w", ref, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	st, err := e.store.ReadStack(ctx, rec.Stack)
-	if err != nil {
-		return nil, err
-	}
-	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
-	}
-	// Recorded with the plan in one transaction. A restore an older gantry
-	// recorded has a digest without RestoredFrom: this is what vouches for it.
-	if p.RestoredFrom != rec.Revision.RestoredFrom {
-		return nil, fmt.Errorf("plan %s: it says it restores revision %q, its recorded revision says %q: the record is damaged; plan again", rec.ID, p.RestoredFrom, rec.Revision.RestoredFrom)
-	}
-	return p, nil
-}
-
-// ReadPlanfile reads a planfile (gantry plan --out) to apply it, checking
-// its digest under its stack's hash key, which lives in this database (and
-// GANTRY_SECRET_KEY).
-func (e *Engine) ReadPlanfile(ctx context.Context, r io.Reader) (*plan.Plan, error) {
-	return plan.ReadPlanfile(r, func(stack string) (object.HashKey, error) {
-		st, err := e.store.ReadStack(ctx, stack)
-		if err != nil {
-			return nil, err
-		}
-		return st.HashKey, nil
-	})
-}
-
-// RecordedPlan returns a recorded plan, found by its ID or an unambiguous
-// prefix, for showing as it was at plan time. It lacks the desired manifests
-// (no key is needed), so it cannot be applied: LoadPlan that.
-func (e *Engine) RecordedPlan(ctx context.Context, ref string) (*plan.Plan, error) {
-	rec, err := e.store.PlanBody(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	p, err := plan.UnmarshalRecorded(rec.Body)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
-	}
-	return p, nil
-}
-
 func actorOr(actor string) string {
 	if actor == "" {
 		return "unknown"
 	}
 	return actor
-}
-
-func toPlanInventory(in []state.InventoryObject) []plan.InventoryObject {
-	out := make([]plan.InventoryObject, len(in))
-	for i, o := range in {
-		out[i] = plan.InventoryObject{Ref: o.Ref, APIVersion: o.APIVersion}
-	}
-	return out
-}
-
-func toPlanMemo(in map[object.Ref]state.MemoEntry) map[object.Ref]plan.MemoEntry {
-	out := make(map[object.Ref]plan.MemoEntry, len(in))
-	for ref, e := range in {
-		out[ref] = plan.MemoEntry{Desired: e.Desired, Live: e.Live}
-	}
-	return out
-}
-
-func toStateMemo(in map[object.Ref]plan.MemoEntry) map[object.Ref]state.MemoEntry {
-	out := make(map[object.Ref]state.MemoEntry, len(in))
-	for ref, e := range in {
-		out[ref] = state.MemoEntry{Desired: e.Desired, Live: e.Live}
-	}
-	return out
 }

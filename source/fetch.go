@@ -2,26 +2,19 @@ package source
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -365,140 +358,6 @@ func describeTransportError(err error) error {
 		return fmt.Errorf("SSH host key verification failed: add the server's key to the known_hosts file (GANTRY_GIT_KNOWN_HOSTS, e.g. with ssh-keyscan): %w", err)
 	}
 	return err
-}
-
-// normaliseURL turns a local path into an absolute file:// URL, checks that
-// other inputs are URLs go-git can fetch, and moves credentials embedded in an
-// http(s) URL into the returned Auth so that the URL used for the cache key,
-// logs and errors never carries them.
-func normaliseURL(repo string) (string, Auth, error) {
-	if repo == "" {
-		return "", Auth{}, errors.New("no repository given: pass a path, file://, https:// or ssh:// URL")
-	}
-	if isSCPLike(repo) {
-		return repo, Auth{}, nil
-	}
-	u, err := url.Parse(repo)
-	if err == nil && u.Scheme != "" && u.Scheme != "file" {
-		switch u.Scheme {
-		case "http", "https", "git":
-			// Credentials leave the URL: they go only where
-			// httpCredentials allows, and never into logs or the cache key.
-			var a Auth
-			if u.User != nil {
-				a.Username = u.User.Username()
-				a.Password, _ = u.User.Password()
-				u.User = nil
-			}
-			return u.String(), a, nil
-		case "ssh":
-			return repo, Auth{}, nil
-		}
-		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
-	}
-	path := repo
-	if err == nil && u.Scheme == "file" {
-		path = u.Path
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
-	}
-	return "file://" + abs, Auth{}, nil
-}
-
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
-
-func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
-
-// RedactURL returns repo without credentials, as gantry shows repositories
-// everywhere (logs, errors, plans).
-func RedactURL(repo string) string { return redact(repo) }
-
-// redact removes credentials from a URL: the password, and for http(s) and
-// git also the user name, which may itself be a token
-// (https://TOKEN@github.com/...).
-func redact(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil {
-		return repo
-	}
-	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
-		u.User = nil
-	} else if _, has := u.User.Password(); has {
-		u.User = url.User(u.User.Username())
-	}
-	return u.String()
-}
-
-func cacheKey(remoteURL string) string {
-	sum := sha256.Sum256([]byte(remoteURL))
-	return hex.EncodeToString(sum[:12])
-}
-
-// openCache opens (or creates) the bare repository caching remoteURL in
-// dir, private to its owner: go-git writes objects world-readable (0644
-// in 0755 directories), so the repository's own directory is made 0700,
-// also when an older gantry left it open, since it holds the contents of
-// private repositories.
-func openCache(dir, remoteURL string) (*git.Repository, error) {
-	st := cacheStorage(dir)
-	r, err := git.Open(st, nil)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		r, err = git.Init(st, nil) // bare
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if _, err := r.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
-		_, err = r.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{remoteURL}})
-		if err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// largeObjectBytes is the size from which objects of the cache are read
-// as streams rather than whole into memory: a tree or a blob a render
-// refuses for its size costs nothing, and one it reads is not held twice.
-const largeObjectBytes = 1 << 20
-
-// cacheStorage opens the bare repository at dir, as the fetch and the
-// renders (in this process and in the sandbox) read it.
-func cacheStorage(dir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
-		filesystem.Options{LargeObjectThreshold: largeObjectBytes})
-}
-
-// lockDir takes an exclusive flock on dir+".lock" so that processes sharing a
-// cache never write one repository at once. The lock dies with the process.
-// A cache directory gantry creates is private (0700): it holds the
-// contents of private repositories.
-func lockDir(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 // IsAncestor reports whether commit ancestor is descendant or one of its

@@ -2,16 +2,21 @@ package source
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/gantryops/gantry/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gantryops/gantry/object"
 )
 
 // document is one YAML document of a file and where it starts.
@@ -191,4 +196,85 @@ func absoluteLines(msg string, docStart int) string {
 		n, _ := strconv.Atoi(strings.TrimPrefix(s, "line "))
 		return "line " + strconv.Itoa(n+docStart-1)
 	})
+}
+
+// objectName names an object by what of its kind and name it has.
+func objectName(js []byte) string {
+	var o struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(js, &o)
+	return strings.TrimSuffix(o.Kind+" "+o.Metadata.Name, " ")
+}
+
+// decodeObject decodes one object's JSON and validates it.
+func decodeObject(js []byte) (*unstructured.Unstructured, error) {
+	var m map[string]any
+	if err := utiljson.Unmarshal(js, &m); err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	if err := object.Validate(u); err != nil {
+		return nil, object.ScrubError(err, u)
+	}
+	return u, nil
+}
+
+// readManifests reads every manifest file under dir (or dir itself, when it is
+// a file) in lexical path order, skipping dot-files and dot-directories,
+// at most limit objects (0: no limit). Its errors hold no value of a
+// Secret it read.
+func readManifests(fsys filesys.FileSystem, dir string, limit int) ([]*unstructured.Unstructured, error) {
+	var files []string
+	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		hidden := strings.HasPrefix(info.Name(), ".") && p != dir
+		if info.IsDir() {
+			if hidden {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !hidden && (p == dir || slices.Contains(manifestExts, strings.ToLower(path.Ext(p)))) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", display(dir), err)
+	}
+	slices.Sort(files)
+
+	var out []*unstructured.Unstructured
+	first := map[object.Ref]string{}
+	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
+	for _, f := range files {
+		data, err := fsys.ReadFile(f)
+		if err != nil {
+			return nil, secrets.scrub(fmt.Errorf("read %s: %w", display(f), err))
+		}
+		for _, d := range splitDocuments(display(f), data) {
+			objs, err := decodeDocument(d)
+			if err != nil {
+				return nil, secrets.scrub(err)
+			}
+			for _, u := range objs {
+				ref := object.RefOf(u)
+				if prev, dup := first[ref]; dup {
+					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
+				}
+				first[ref] = d.where()
+				secrets.object(u.Object)
+				if out = append(out, u); limit > 0 && len(out) > limit {
+					return nil, fmt.Errorf("%s: %w", d.where(), tooManyObjects(limit))
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -2,25 +2,17 @@ package source
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/resmap"
-	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/gantryops/gantry/object"
 )
@@ -222,180 +214,6 @@ func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 		return renderKustomization(fsys, dir, opts)
 	}
 	return readManifests(fsys, dir, maxObjects(opts))
-}
-
-func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	err := buildEach(fsys, dir, opts, func(_ []byte, u *unstructured.Unstructured) { out = append(out, u) })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// build builds the kustomization in dir (buildEach), returning each
-// object's JSON as kustomize writes it: what the sandbox answers.
-func build(fsys filesys.FileSystem, dir string, opts RenderOptions) ([][]byte, error) {
-	var out [][]byte
-	err := buildEach(fsys, dir, opts, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// buildEach checks the kustomization in dir, builds it with kustomize and
-// calls each with every object, as kustomize writes it and decoded, once
-// it is validated (decodeObject). Its reads go through buildReads, which
-// refuses YAML that kubectl and kustomize read differently; its errors
-// hold no value that could be Secret content in any file it read. It runs
-// in the sandbox, where the error is scrubbed before it leaves the
-// process.
-func buildEach(fsys filesys.FileSystem, dir string, opts RenderOptions, each func([]byte, *unstructured.Unstructured)) (err error) {
-	reads := newBuildReads(fsys)
-	defer func() { err = reads.scrub(err) }()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("kustomize build %s: kustomize panicked on this input (a bug of kustomize's; simplify the kustomization): %v", display(dir), r)
-		}
-	}()
-	if !opts.skipPreCheck {
-		if err := checkKustomization(reads, dir, opts, map[string]bool{}); err != nil {
-			return err
-		}
-	}
-	k := krusty.MakeKustomizer(&krusty.Options{
-		Reorder:          krusty.ReorderOptionNone,
-		LoadRestrictions: types.LoadRestrictionsRootOnly,
-		PluginConfig:     types.DisabledPluginConfig(),
-	})
-	resources, err := runKustomize(k, reads, dir)
-	if p := reads.problem(); p != nil {
-		return fmt.Errorf("kustomize build %s: %w", display(dir), p)
-	}
-	if err != nil {
-		return fmt.Errorf("kustomize build %s: %w", display(dir), err)
-	}
-	if limit := maxObjects(opts); limit > 0 && resources.Size() > limit {
-		return fmt.Errorf("kustomize build %s: %w", display(dir), tooManyObjects(limit))
-	}
-	for i, r := range resources.Resources() {
-		js, err := r.MarshalJSON()
-		if err != nil {
-			return fmt.Errorf("kustomize build %s: %s: %w", display(dir), r.CurId(), err)
-		}
-		u, err := decodeObject(js)
-		if err != nil {
-			return fmt.Errorf("kustomize build %s: object %d (%s): %w", display(dir), i+1, objectName(js), err)
-		}
-		each(js, u)
-	}
-	return nil
-}
-
-// kustomizeBuilds serialises kustomize builds in this process: kustomize
-// keeps the OpenAPI schema a kustomization names (openapi:) in a global of
-// kyaml's, which one build would set under another, and which outlives
-// the build that set it.
-var kustomizeBuilds sync.Mutex
-
-// runKustomize runs k on dir with kyaml's built-in schema in effect, and
-// leaves it so.
-func runKustomize(k *krusty.Kustomizer, fsys filesys.FileSystem, dir string) (resmap.ResMap, error) {
-	kustomizeBuilds.Lock()
-	defer kustomizeBuilds.Unlock()
-	defaultSchema()
-	defer defaultSchema()
-	return k.Run(fsys, dir)
-}
-
-// defaultSchema puts kyaml's built-in OpenAPI schema back in effect when a
-// build chose another (resetting costs a parse of the built-in one).
-func defaultSchema() {
-	if openapi.GetSchemaVersion() != openapi.DefaultOpenAPI {
-		openapi.ResetOpenAPI()
-	}
-}
-
-// objectName names an object by what of its kind and name it has.
-func objectName(js []byte) string {
-	var o struct {
-		Kind     string `json:"kind"`
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	_ = json.Unmarshal(js, &o)
-	return strings.TrimSuffix(o.Kind+" "+o.Metadata.Name, " ")
-}
-
-// decodeObject decodes one object's JSON and validates it.
-func decodeObject(js []byte) (*unstructured.Unstructured, error) {
-	var m map[string]any
-	if err := utiljson.Unmarshal(js, &m); err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{Object: m}
-	if err := object.Validate(u); err != nil {
-		return nil, object.ScrubError(err, u)
-	}
-	return u, nil
-}
-
-// readManifests reads every manifest file under dir (or dir itself, when it is
-// a file) in lexical path order, skipping dot-files and dot-directories,
-// at most limit objects (0: no limit). Its errors hold no value of a
-// Secret it read.
-func readManifests(fsys filesys.FileSystem, dir string, limit int) ([]*unstructured.Unstructured, error) {
-	var files []string
-	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		hidden := strings.HasPrefix(info.Name(), ".") && p != dir
-		if info.IsDir() {
-			if hidden {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !hidden && (p == dir || slices.Contains(manifestExts, strings.ToLower(path.Ext(p)))) {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", display(dir), err)
-	}
-	slices.Sort(files)
-
-	var out []*unstructured.Unstructured
-	first := map[object.Ref]string{}
-	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
-	for _, f := range files {
-		data, err := fsys.ReadFile(f)
-		if err != nil {
-			return nil, secrets.scrub(fmt.Errorf("read %s: %w", display(f), err))
-		}
-		for _, d := range splitDocuments(display(f), data) {
-			objs, err := decodeDocument(d)
-			if err != nil {
-				return nil, secrets.scrub(err)
-			}
-			for _, u := range objs {
-				ref := object.RefOf(u)
-				if prev, dup := first[ref]; dup {
-					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
-				}
-				first[ref] = d.where()
-				secrets.object(u.Object)
-				if out = append(out, u); limit > 0 && len(out) > limit {
-					return nil, fmt.Errorf("%s: %w", d.where(), tooManyObjects(limit))
-				}
-			}
-		}
-	}
-	return out, nil
 }
 
 // cleanRepoPath cleans a repository-relative path and refuses one that is

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/source"
-	"github.com/gantryops/gantry/stack"
 )
 
 func newRenderCommand(g *globals) *cobra.Command {
@@ -44,11 +43,9 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			}
 			ropts := source.DefaultRenderOptions()
 			ropts.AllowRemoteBases = allowRemote
-			if maxRenderBytes != "" {
-				b, err := stack.ParseByteSize(maxRenderBytes)
-				if err != nil {
-					return fmt.Errorf("--max-render-bytes: %w", err)
-				}
+			if b, err := maxRenderBytesFlag(maxRenderBytes); err != nil {
+				return err
+			} else if b > 0 {
 				ropts.MaxRenderBytes = b
 			}
 			log, err := g.logger()

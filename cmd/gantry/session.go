@@ -65,14 +65,25 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		ns = *g.kube.Namespace
 	}
 	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote, AllowInsecureHTTPCredentials: f.insecureCreds}
-	if f.maxRenderBytes != "" {
-		b, err := stack.ParseByteSize(f.maxRenderBytes)
-		if err != nil {
-			return nil, fmt.Errorf("--max-render-bytes: %w", err)
-		}
-		src.MaxRenderBytes = b
+	b, err := maxRenderBytesFlag(f.maxRenderBytes)
+	if err != nil {
+		return nil, err
 	}
+	src.MaxRenderBytes = b
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
+}
+
+// maxRenderBytesFlag reads --max-render-bytes: 0 (the default) when it is
+// not given.
+func maxRenderBytesFlag(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	b, err := stack.ParseByteSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--max-render-bytes: %w", err)
+	}
+	return b, nil
 }
 
 // session is what commands that plan or apply need: the cluster, the

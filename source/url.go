@@ -1,0 +1,78 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// normaliseURL turns a local path into an absolute file:// URL, checks that
+// other inputs are URLs go-git can fetch, and moves credentials embedded in an
+// http(s) URL into the returned Auth so that the URL used for the cache key,
+// logs and errors never carries them.
+func normaliseURL(repo string) (string, Auth, error) {
+	if repo == "" {
+		return "", Auth{}, errors.New("no repository given: pass a path, file://, https:// or ssh:// URL")
+	}
+	if isSCPLike(repo) {
+		return repo, Auth{}, nil
+	}
+	u, err := url.Parse(repo)
+	if err == nil && u.Scheme != "" && u.Scheme != "file" {
+		switch u.Scheme {
+		case "http", "https", "git":
+			// Credentials leave the URL: they go only where
+			// httpCredentials allows, and never into logs or the cache key.
+			var a Auth
+			if u.User != nil {
+				a.Username = u.User.Username()
+				a.Password, _ = u.User.Password()
+				u.User = nil
+			}
+			return u.String(), a, nil
+		case "ssh":
+			return repo, Auth{}, nil
+		}
+		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
+	}
+	path := repo
+	if err == nil && u.Scheme == "file" {
+		path = u.Path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", Auth{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	return "file://" + abs, Auth{}, nil
+}
+
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
+
+func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
+
+// RedactURL returns repo without credentials, as gantry shows repositories
+// everywhere (logs, errors, plans).
+func RedactURL(repo string) string { return redact(repo) }
+
+// redact removes credentials from a URL: the password, and for http(s) and
+// git also the user name, which may itself be a token
+// (https://TOKEN@github.com/...).
+func redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
+		u.User = nil
+	} else if _, has := u.User.Password(); has {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
