@@ -24,8 +24,10 @@ when the apply finished (UTC, to the second: what restore --at compares), who
 applied it, the plan, +added ~changed -destroyed, the status, and the revision
 a restore copied. A held stack says so first.
 
---audit lists the audit log instead: every plan made, approval, rejection,
-refusal, apply, interruption, lock break, hold, resume and gc.`,
+--audit lists the audit log instead: every plan made, pended, approved,
+rejected, superseded or found stale; applies deferred, refused, started,
+succeeded, failed or interrupted; drift detected, commits refused, locks broken
+or lost, holds, resumes, gc and key rotations.`,
 		Example: `  gantry history shop
   gantry history shop --limit 5 -o json
   gantry history shop --audit`,

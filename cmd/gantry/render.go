@@ -22,7 +22,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render --repo REPO --ref REF [--path PATH]",
 		Short: "Render a Git commit into the objects gantry would manage",
-		Long: `Render fetches REF (a branch, tag or full commit SHA) of REPO (a path,
+		Long: `Render fetches REF (a branch, tag, HEAD, full ref name or full commit SHA) of REPO (a path,
 file://, https:// or ssh:// URL) and renders PATH: with kustomize when it holds
 a kustomization, otherwise as a directory of YAML and JSON manifests (recursive,
 multi-document, List kinds flattened). Objects are printed sorted by group,
