@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -91,7 +92,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		if p.Rollback != "" {
 			details["rollback"] = p.Rollback
 		}
-		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditPlanApproved, PlanID: p.ID,
+		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanApproved, PlanID: p.ID,
 			Details: details}); err != nil {
 			return nil, err
 		}
@@ -159,7 +160,7 @@ func intent(p *plan.Plan) []state.Outcome {
 // lost under it.
 func (e *Engine) lockLost(ctx context.Context, log hclog.Logger, p *plan.Plan, applyID, actor string, cause error) {
 	log.Error("the stack's lock was lost: stopped writing", "apply", applyID, "error", cause)
-	if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditLockLost, PlanID: p.ID, ApplyID: applyID,
+	if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.LockLost, PlanID: p.ID, ApplyID: applyID,
 		Details: map[string]any{"error": cause.Error()}}); err != nil {
 		log.Warn("record the lost lock", "error", err)
 	}
@@ -188,7 +189,7 @@ func (e *Engine) checkApply(ctx context.Context, req ApplyRequest, applier *appl
 	if checkErr == nil {
 		return nil
 	}
-	audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID, Details: map[string]any{"error": checkErr.Error()}}
+	audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.ApplyRefused, PlanID: p.ID, Details: map[string]any{"error": checkErr.Error()}}
 	if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
 		return errors.Join(checkErr, aerr)
 	}

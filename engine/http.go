@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
 )
@@ -110,17 +111,17 @@ func bearer(token string, next http.Handler) http.Handler {
 
 // GatePlan is a plan at the gate as the API shows it.
 type GatePlan struct {
-	PlanID         string           `json:"plan_id"`
-	Stack          string           `json:"stack"`
-	Status         state.GateStatus `json:"status"`
-	Reason         string           `json:"reason"`
-	Commit         string           `json:"commit"`
-	Digest         string           `json:"digest"`
-	Destructive    bool             `json:"destructive"`
-	PendedAt       string           `json:"pended_at"`
-	DecidedBy      string           `json:"decided_by,omitempty"`
-	DecidedAt      string           `json:"decided_at,omitempty"`
-	DecisionReason string           `json:"decision_reason,omitempty"`
+	PlanID         string      `json:"plan_id"`
+	Stack          string      `json:"stack"`
+	Status         gate.Status `json:"status"`
+	Reason         string      `json:"reason"`
+	Commit         string      `json:"commit"`
+	Digest         string      `json:"digest"`
+	Destructive    bool        `json:"destructive"`
+	PendedAt       string      `json:"pended_at"`
+	DecidedBy      string      `json:"decided_by,omitempty"`
+	DecidedAt      string      `json:"decided_at,omitempty"`
+	DecisionReason string      `json:"decision_reason,omitempty"`
 }
 
 // GatePlanOf converts a gate row for output.
@@ -139,7 +140,7 @@ const timeFormat = "2006-01-02T15:04:05Z"
 const maxAPIBytes = 64 << 10
 
 func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
-	status := state.GateStatus(req.URL.Query().Get("status"))
+	status := gate.Status(req.URL.Query().Get("status"))
 	gates, err := r.engine.store.Gates(req.Context(), req.URL.Query().Get("stack"), status, 0)
 	if err != nil {
 		// The detail can name the database: it goes to the log.

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
 )
 
@@ -73,12 +74,12 @@ func NewMetrics() *Metrics {
 }
 
 // observe records one reconcile.
-func (m *Metrics) observe(res *ReconcileResult, phase string, err error, now float64) {
+func (m *Metrics) observe(res *ReconcileResult, phase Phase, err error, now float64) {
 	result := string(res.Outcome)
 	if err != nil {
 		result = string(failedOutcome(res))
 	}
-	m.reconciles.WithLabelValues(res.Stack, phase, result).Inc()
+	m.reconciles.WithLabelValues(res.Stack, string(phase), result).Inc()
 	m.requests.WithLabelValues(res.Stack).Add(float64(res.Requests))
 	if res.PlanDuration > 0 {
 		m.planDuration.WithLabelValues(res.Stack).Observe(res.PlanDuration.Seconds())
@@ -96,9 +97,9 @@ func (m *Metrics) observe(res *ReconcileResult, phase string, err error, now flo
 		}
 		m.drift.WithLabelValues(res.Stack).Set(float64(res.Drift))
 	}
-	if err == nil && res.Outcome != OutcomeLocked {
+	if err == nil && res.Outcome != gate.Locked {
 		pending := 0.0
-		if res.Outcome == OutcomePending {
+		if res.Outcome == gate.Pending {
 			pending = 1
 		}
 		m.pending.WithLabelValues(res.Stack).Set(pending)

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -302,7 +303,7 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 	}
 	signer, err := verify(source.SignatureProvider(s.Verify.Provider), keys)
 	if err != nil {
-		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Kind: state.AuditCommitRefused,
+		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Kind: event.CommitRefused,
 			Details: map[string]any{"commit": c.SHA, "error": err.Error()}}); aerr != nil {
 			return errors.Join(err, aerr)
 		}
@@ -319,7 +320,7 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 // whole base again each time to say that nothing happened.
 func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) error {
 	if !p.HasChanges() {
-		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), Kind: state.AuditPlanCreated, PlanID: p.ID,
+		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), Kind: event.PlanCreated, PlanID: p.ID,
 			Details: map[string]any{"digest": p.Digest, "commit": p.Source.Commit, "no_changes": true, "approximate": p.IsApproximate()}})
 	}
 	body, err := plan.MarshalWithoutDesired(p)

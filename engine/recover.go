@@ -11,11 +11,6 @@ import (
 	"github.com/gantryops/gantry/internal/crash"
 )
 
-// PhasePanic is the phase of a reconcile that panicked (ReconcileResult.Phase
-// and the phase label of gantry_reconciles_total): a bug in gantry that the
-// stack's content or state reached. The log holds the stack trace.
-const PhasePanic = "panic"
-
 // reconcileRecovered runs one reconcile of stack. A panic in it (in the
 // stack's goroutine; the planner and the applier recover their own) is a
 // failed reconcile of that stack alone, with a *crash.Error, phase

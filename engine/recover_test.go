@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 )
@@ -24,12 +25,12 @@ func TestReconcileRecovered(t *testing.T) {
 	cases := []struct {
 		name      string
 		reconcile func() (*ReconcileResult, error)
-		wantPhase string
+		wantPhase Phase
 		wantErr   string
 		panicked  bool
 	}{
 		{"succeeds", func() (*ReconcileResult, error) {
-			return &ReconcileResult{Stack: "a", Phase: "gate", Outcome: OutcomeUnchanged}, nil
+			return &ReconcileResult{Stack: "a", Phase: "gate", Outcome: gate.Unchanged}, nil
 		}, "gate", "", false},
 		{"fails", func() (*ReconcileResult, error) { return &ReconcileResult{Stack: "a", Phase: "render"}, failed }, "render", "git unreachable", false},
 		{"panics with a runtime error", func() (*ReconcileResult, error) {

@@ -1,14 +1,10 @@
 package engine
 
 import (
-	"context"
-	"errors"
 	"fmt"
 
-	"github.com/gantryops/gantry/apply"
-	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
-	"github.com/gantryops/gantry/state"
 )
 
 // RefusedError: the apply of a plan was refused before its first write
@@ -40,30 +36,6 @@ type refusal struct {
 	err    *RefusedError
 }
 
-// refuse ends, before the gate, the reconcile of a plan that cannot be
-// applied as it is (done, with the refusal as the error): exactly the plan
-// refused last time is refused again without a new record (Repeat); a plan
-// with changes known to fail is recorded with its refusal. Not done for a
-// plan that may go through the gate.
-func (e *Engine) refuse(ctx context.Context, p *plan.Plan, actor string, gate *state.Gate, res *ReconcileResult) (done bool, err error) {
-	if refused := e.refusedBefore(p); refused != nil {
-		res.Outcome, res.Plan, res.Repeat = OutcomeRefused, nil, true
-		res.Reason = fmt.Sprintf("plan %s doing exactly this was refused: nothing is applied until a commit or the cluster changes it", refused.PlanID)
-		return true, refused
-	}
-	e.remember(p, nil) // a new plan: the last refusal is past
-	refused := knownToFail(p)
-	if refused == nil {
-		return false, nil
-	}
-	res.Outcome, res.Reason = OutcomeRefused, fmt.Sprintf("plan %s cannot be applied as it is: nothing was changed", p.ID)
-	if err := e.recordRefusal(ctx, p, actor, gate, refused); err != nil {
-		return true, errors.Join(refused, err)
-	}
-	e.remember(p, refused)
-	return true, refused
-}
-
 // refusedBefore returns the refusal of p when p is exactly the plan last
 // refused for its stack (the same digest: the same objects, against the
 // same live objects), else nil. A new commit, or a change in the cluster,
@@ -89,31 +61,14 @@ func (e *Engine) remember(p *plan.Plan, err *RefusedError) {
 	e.refused[p.Stack] = refusal{digest: p.Digest, err: err}
 }
 
-// knownToFail refuses a plan with changes it knows will fail
-// (plan.KnownFailures: objects other stacks own, conflicts it does not
-// force, damaged changes), as the apply would, but before the gate: nobody
-// can approve such a plan into working, and a window would only delay its
-// refusal. Nil when the plan has no known failure.
-func knownToFail(p *plan.Plan) *RefusedError {
-	failures := plan.KnownFailures(p)
-	if len(failures) == 0 {
-		return nil
+// memory returns what the engine remembers of the stack for the gate: its
+// plan refused last, and the digest of its plan last recorded without
+// being applied.
+func (e *Engine) memory(stack string) (refused gate.Seen, reported string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.refused[stack]; ok {
+		refused = gate.Seen{PlanID: r.err.PlanID, Digest: r.digest}
 	}
-	return &RefusedError{PlanID: p.ID, Err: &apply.KnownFailuresError{Failures: failures}}
-}
-
-// recordRefusal records the refusal of p before the gate: the plan, the
-// open gate superseded, an apply.refused audit event.
-func (e *Engine) recordRefusal(ctx context.Context, p *plan.Plan, actor string, gate *state.Gate, refused *RefusedError) error {
-	if err := e.recordPlan(ctx, p, actor); err != nil {
-		return err
-	}
-	if gate.Open() {
-		why := fmt.Sprintf("superseded by plan %s (commit %s), which cannot be applied as it is", p.ID, object.ShortSHA(p.Source.Commit))
-		if err := e.store.Supersede(ctx, p.Stack, p.ID, actor, why, e.now()); err != nil {
-			return err
-		}
-	}
-	return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditApplyRefused, PlanID: p.ID,
-		Details: map[string]any{"error": refused.Err.Error()}})
+	return refused, e.reported[stack]
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -60,9 +61,9 @@ type StackStatus struct {
 	// Commit is the last commit reconciled.
 	Commit string `json:"commit,omitempty"`
 	// Outcome and Reason of the last reconcile; Error when it failed.
-	Outcome Outcome `json:"outcome,omitempty"`
-	Reason  string  `json:"reason,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	Outcome gate.Outcome `json:"outcome,omitempty"`
+	Reason  string       `json:"reason,omitempty"`
+	Error   string       `json:"error,omitempty"`
 	// PlanID is the last plan (applied, pending, deferred or refused).
 	PlanID string `json:"plan_id,omitempty"`
 	// LastReconcile and LastSuccess are when the last reconcile ended, and
@@ -288,7 +289,7 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 	})
 	logPanics(r.engine.log.With("stack", s.Name), err, res.Report)
 	if err == nil && res.Outcome == "" {
-		res.Outcome = OutcomeUnchanged
+		res.Outcome = gate.Unchanged
 	}
 	now := time.Now()
 	r.metrics.observe(res, res.Phase, err, float64(now.Unix()))
@@ -316,11 +317,11 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 
 // failedOutcome is the outcome of a reconcile that returned an error:
 // refused when the plan was refused (nothing was applied), else failed.
-func failedOutcome(res *ReconcileResult) Outcome {
-	if res.Outcome == OutcomeRefused {
-		return OutcomeRefused
+func failedOutcome(res *ReconcileResult) gate.Outcome {
+	if res.Outcome == gate.Refused {
+		return gate.Refused
 	}
-	return OutcomeFailed
+	return gate.Failed
 }
 
 func (r *Runner) setNext(name string, failures int, next time.Time) {
@@ -339,7 +340,7 @@ func (r *Runner) pollApprovals(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		gates, err := r.engine.store.Gates(ctx, "", state.GateApproved, 0)
+		gates, err := r.engine.store.Gates(ctx, "", gate.StatusApproved, 0)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.engine.log.Warn("poll approvals", "error", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
@@ -78,7 +79,7 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 			versions := []any{"v1"}
 			_ = versions[0].(map[string]any)["name"]
 		}
-		return &ReconcileResult{Stack: req.Stack.Name, Phase: "gate", Outcome: OutcomeUnchanged}, nil
+		return &ReconcileResult{Stack: req.Stack.Name, Phase: "gate", Outcome: gate.Unchanged}, nil
 	})
 
 	var panics []reconciled
@@ -92,7 +93,7 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 			}
 			panics = append(panics, rec)
 		case "steady":
-			if rec.err != nil || rec.res.Outcome != OutcomeUnchanged {
+			if rec.err != nil || rec.res.Outcome != gate.Unchanged {
 				t.Fatalf("steady reconcile: %s, %v", rec.res.Outcome, rec.err)
 			}
 			steady++
@@ -120,10 +121,10 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 		}
 	}
 	// Failures is counted after OnReconcile reports: it may lag by one.
-	if hostile.Outcome != OutcomeFailed || !strings.Contains(hostile.Error, "gantry panicked") || hostile.Failures < len(panics)-1 || !hostile.LastSuccess.IsZero() {
+	if hostile.Outcome != gate.Failed || !strings.Contains(hostile.Error, "gantry panicked") || hostile.Failures < len(panics)-1 || !hostile.LastSuccess.IsZero() {
 		t.Errorf("hostile status = %+v, want failed with the panic, %d failures or more, never a success", hostile, len(panics)-1)
 	}
-	if calm.Outcome != OutcomeUnchanged || calm.Error != "" || calm.Failures != 0 || calm.LastSuccess.IsZero() {
+	if calm.Outcome != gate.Unchanged || calm.Error != "" || calm.Failures != 0 || calm.LastSuccess.IsZero() {
 		t.Errorf("steady status = %+v, want unchanged and succeeding", calm)
 	}
 

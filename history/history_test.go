@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/history"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -137,7 +138,7 @@ func TestHistoryTableAndJSON(t *testing.T) {
 }
 
 func TestAuditTable(t *testing.T) {
-	events := []state.AuditEvent{{ID: "e1", At: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), Actor: "bob", Kind: state.AuditLockBroken,
+	events := []state.AuditEvent{{ID: "e1", At: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), Actor: "bob", Kind: event.LockBroken,
 		PlanID: "12345678-aaaa", Details: map[string]any{"reason": "holder gone", "pid": 42}}}
 	var text bytes.Buffer
 	if err := history.WriteAuditTable(&text, history.NewAuditLog("shop", events)); err != nil {

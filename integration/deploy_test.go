@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/stack"
@@ -36,7 +36,7 @@ func TestDeployBase(t *testing.T) {
 	})
 	r := newReconciler(t, s)
 	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomeApplied)
+	expectOutcome(t, res, gate.Applied)
 	if got := harness.Changes(res.Plan); len(got) != 7 {
 		t.Errorf("deploy/base planned %d changes, want 7 (Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, ConfigMap, Service, Deployment): %v", len(got), got)
 	}
@@ -82,5 +82,5 @@ func TestDeployBase(t *testing.T) {
 	if _, err := cs.CoreV1().Services("gantry-system").Get(ctx, "gantry", metav1.GetOptions{}); err != nil {
 		t.Error(err)
 	}
-	expectOutcome(t, r.reconcile(), engine.OutcomeUnchanged)
+	expectOutcome(t, r.reconcile(), gate.Unchanged)
 }

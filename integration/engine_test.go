@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
@@ -55,7 +57,7 @@ func (r *reconciler) reconcile() *engine.ReconcileResult {
 
 // until reconciles until the outcome is want: the watch cache sees a change
 // made a moment ago within milliseconds, but not at once.
-func (r *reconciler) until(want engine.Outcome) *engine.ReconcileResult {
+func (r *reconciler) until(want gate.Outcome) *engine.ReconcileResult {
 	r.t.Helper()
 	var res *engine.ReconcileResult
 	harness.Eventually(r.t, 10*time.Second, "reconcile outcome "+string(want), func(context.Context) error {
@@ -67,7 +69,7 @@ func (r *reconciler) until(want engine.Outcome) *engine.ReconcileResult {
 	return res
 }
 
-func expectOutcome(t *testing.T, res *engine.ReconcileResult, want engine.Outcome) {
+func expectOutcome(t *testing.T, res *engine.ReconcileResult, want gate.Outcome) {
 	t.Helper()
 	if res.Outcome != want {
 		t.Fatalf("outcome = %s (%s), want %s", res.Outcome, res.Reason, want)
@@ -85,7 +87,7 @@ func wantLive(t *testing.T, ns, stackName string, want map[string]string) {
 	}
 }
 
-func auditCount(t *testing.T, s *harness.Stack, kind state.AuditKind) int {
+func auditCount(t *testing.T, s *harness.Stack, kind event.Kind) int {
 	t.Helper()
 	return countRows(t, s, "audit_events", fmt.Sprintf("stack = '%s' AND kind = '%s'", s.Def.Name, kind))
 }
@@ -99,18 +101,18 @@ func TestEngineGate(t *testing.T) {
 	r := newReconciler(t, s)
 	ctx := context.Background()
 
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "1", "c": "1", "d": "1"})
 
 	repo.Push("change b", harness.ConfigMaps("a", "1", "b", "2", "c", "1", "d", "1"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "2", "c": "1", "d": "1"})
-	expectOutcome(t, r.reconcile(), engine.OutcomeUnchanged)
+	expectOutcome(t, r.reconcile(), gate.Unchanged)
 
 	// Deleting 2 of 4 objects (50% > 25%) is destructive: it waits.
 	repo.Push("drop c and d", harness.ConfigMaps("a", "1", "b", "2"))
 	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	if !strings.Contains(res.Reason, "destructive") {
 		t.Errorf("pending reason %q does not say why", res.Reason)
 	}
@@ -119,11 +121,11 @@ func TestEngineGate(t *testing.T) {
 	// Reconciling again keeps the same plan waiting; nothing new is recorded.
 	plansBefore := countRows(t, s, "plans", "stack = 'gate'")
 	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	if !strings.Contains(res.Reason, pendingID) || countRows(t, s, "plans", "stack = 'gate'") != plansBefore {
 		t.Errorf("a second reconcile recorded another plan or forgot %s: %q", pendingID, res.Reason)
 	}
-	pending, err := s.Store.Gates(ctx, "gate", state.GatePending, 0)
+	pending, err := s.Store.Gates(ctx, "gate", gate.StatusPending, 0)
 	if err != nil || len(pending) != 1 || pending[0].PlanID != pendingID {
 		t.Fatalf("pending plans = %+v, %v; want %s", pending, err, pendingID)
 	}
@@ -133,12 +135,12 @@ func TestEngineGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomeApplied)
+	expectOutcome(t, res, gate.Applied)
 	if res.Plan.ID != pendingID {
 		t.Errorf("applied plan %s, want the approved %s", res.Plan.ID, pendingID)
 	}
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "2"})
-	if g, _ := s.Store.LatestGate(ctx, "gate"); g.Status != state.GateApplied {
+	if g, _ := s.Store.LatestGate(ctx, "gate"); g.Status != gate.StatusApplied {
 		t.Errorf("gate after apply = %s, want applied", g.Status)
 	}
 	var approver string
@@ -149,18 +151,18 @@ func TestEngineGate(t *testing.T) {
 	// Reject: never applied, and not asked again while nothing changes.
 	repo.Push("drop b", harness.ConfigMaps("a", "1"))
 	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Actor: "bob", Reason: "b is still used"}); err != nil {
 		t.Fatal(err)
 	}
-	expectOutcome(t, r.reconcile(), engine.OutcomeRejected)
+	expectOutcome(t, r.reconcile(), gate.Rejected)
 	wantLive(t, ns, "gate", map[string]string{"a": "1", "b": "2"})
-	if n := auditCount(t, s, state.AuditPlanRejected); n != 1 {
+	if n := auditCount(t, s, event.PlanRejected); n != 1 {
 		t.Errorf("%d rejections recorded, want 1", n)
 	}
 	// A newer commit supersedes nothing (the rejected plan is closed) and plans afresh.
 	repo.Push("bring b back, change a", harness.ConfigMaps("a", "3", "b", "2"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "gate", map[string]string{"a": "3", "b": "2"})
 }
 
@@ -173,19 +175,19 @@ func TestEngineNewerCommitSupersedes(t *testing.T) {
 	r := newReconciler(t, s)
 	ctx := context.Background()
 	first := r.reconcile()
-	expectOutcome(t, first, engine.OutcomePending)
+	expectOutcome(t, first, gate.Pending)
 	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	second := r.reconcile()
-	expectOutcome(t, second, engine.OutcomePending)
+	expectOutcome(t, second, gate.Pending)
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: first.Plan.ID, Approve: true, Actor: "alice"}); err == nil || !strings.Contains(err.Error(), "superseded") {
 		t.Fatalf("approving a superseded plan: %v", err)
 	}
 	if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: second.Plan.ID, Approve: true, Actor: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "supersede", map[string]string{"a": "2"})
-	if n := auditCount(t, s, state.AuditPlanSuperseded); n != 1 {
+	if n := auditCount(t, s, event.PlanSuperseded); n != 1 {
 		t.Errorf("%d plan.superseded events, want 1", n)
 	}
 }
@@ -212,18 +214,18 @@ func TestEngineApprovedPlanStale(t *testing.T) {
 			s, ns := engineStack(t, name, repo, func(d *stack.Stack) { d.Approval = tc.approval })
 			r := newReconciler(t, s)
 			ctx := context.Background()
-			if res := r.reconcile(); res.Outcome == engine.OutcomePending {
+			if res := r.reconcile(); res.Outcome == gate.Pending {
 				if _, err := s.Engine.Decide(ctx, state.Decision{PlanID: res.Plan.ID, Approve: true, Actor: "alice"}); err != nil {
 					t.Fatal(err)
 				}
-				expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+				expectOutcome(t, r.reconcile(), gate.Applied)
 			} else {
-				expectOutcome(t, res, engine.OutcomeApplied)
+				expectOutcome(t, res, gate.Applied)
 			}
 
 			repo.Push("the change that waits", tc.next)
 			res := r.reconcile()
-			expectOutcome(t, res, engine.OutcomePending)
+			expectOutcome(t, res, gate.Pending)
 			stalePlan := res.Plan.ID
 			// Out of band, someone labels a: the plan's base moved.
 			cms := env.Clientset(t).CoreV1().ConfigMaps(ns)
@@ -239,16 +241,16 @@ func TestEngineApprovedPlanStale(t *testing.T) {
 				t.Fatal(err)
 			}
 			res = r.reconcile()
-			expectOutcome(t, res, engine.OutcomePending)
+			expectOutcome(t, res, gate.Pending)
 			if res.Plan == nil || res.Plan.ID == stalePlan {
 				t.Fatalf("the stale plan was not planned again: %+v", res)
 			}
 			wantLive(t, ns, name, map[string]string{"a": "1", "b": "1"})
-			gates, err := s.Store.Gates(ctx, name, state.GateStale, 0)
+			gates, err := s.Store.Gates(ctx, name, gate.StatusStale, 0)
 			if err != nil || len(gates) != 1 || gates[0].PlanID != stalePlan || !strings.Contains(gates[0].DecisionReason, "changed after approval") {
 				t.Fatalf("stale plans = %+v, %v; want %s marked stale with why", gates, err, stalePlan)
 			}
-			if n := auditCount(t, s, state.AuditPlanStale); n != 1 {
+			if n := auditCount(t, s, event.PlanStale); n != 1 {
 				t.Errorf("%d plan.stale events, want 1", n)
 			}
 			if n := countRows(t, s, "applies", "plan_id = '"+stalePlan+"'"); n != 0 {
@@ -265,10 +267,10 @@ func TestEngineAutoApproval(t *testing.T) {
 	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "auto", repo, func(d *stack.Stack) { d.Approval = stack.ApprovalAuto })
 	r := newReconciler(t, s)
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	repo.Push("drop b", harness.ConfigMaps("a", "1"))
 	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomeApplied)
+	expectOutcome(t, res, gate.Applied)
 	if len(res.Plan.Destructive) == 0 {
 		t.Fatal("deleting half the stack was not destructive")
 	}
@@ -293,7 +295,7 @@ func TestEngineDrift(t *testing.T) {
 			s, ns := engineStack(t, name, repo, func(d *stack.Stack) { d.Drift, d.ForceConflicts = mode, true })
 			r := newReconciler(t, s)
 			ctx := context.Background()
-			expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+			expectOutcome(t, r.reconcile(), gate.Applied)
 
 			cms := env.Clientset(t).CoreV1().ConfigMaps(ns)
 			if err := cms.Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
@@ -308,20 +310,20 @@ func TestEngineDrift(t *testing.T) {
 				t.Fatal(err)
 			}
 			if mode == stack.DriftCorrect {
-				res := r.until(engine.OutcomeApplied)
+				res := r.until(gate.Applied)
 				if res.Drift != 2 {
 					t.Errorf("drift = %d objects, want 2", res.Drift)
 				}
 				wantLive(t, ns, name, map[string]string{"a": "1", "b": "1"})
 				return
 			}
-			res := r.until(engine.OutcomeDriftReported)
+			res := r.until(gate.DriftReported)
 			if res.Drift != 2 {
 				t.Errorf("drift = %d objects, want 2", res.Drift)
 			}
-			expectOutcome(t, r.reconcile(), engine.OutcomeDriftReported)
+			expectOutcome(t, r.reconcile(), gate.DriftReported)
 			wantLive(t, ns, name, map[string]string{"b": "edited"})
-			if n := auditCount(t, s, state.AuditDriftDetected); n != 1 {
+			if n := auditCount(t, s, event.DriftDetected); n != 1 {
 				t.Errorf("%d drift.detected events after two reconciles, want 1", n)
 			}
 			var drifted string
@@ -331,7 +333,7 @@ func TestEngineDrift(t *testing.T) {
 			}
 			// A new commit is applied, drift and all.
 			repo.Push("a=2", harness.ConfigMaps("a", "2", "b", "1"))
-			expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+			expectOutcome(t, r.reconcile(), gate.Applied)
 			wantLive(t, ns, name, map[string]string{"a": "2", "b": "1"})
 		})
 	}
@@ -357,18 +359,18 @@ stacks:
 	r := newReconciler(t, s)
 	day := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	s.Clock.Set(day.Add(11 * time.Hour))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 
 	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	s.Clock.Set(day.Add(12*time.Hour + 30*time.Minute))
 	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomeDeferred)
+	expectOutcome(t, res, gate.Deferred)
 	if !strings.Contains(res.Reason, "deny window") {
 		t.Errorf("deferred reason %q does not name the window", res.Reason)
 	}
-	expectOutcome(t, r.reconcile(), engine.OutcomeDeferred)
+	expectOutcome(t, r.reconcile(), gate.Deferred)
 	wantLive(t, ns, "window", map[string]string{"a": "1"})
-	if n := auditCount(t, s, state.AuditApplyDeferred); n != 1 {
+	if n := auditCount(t, s, event.ApplyDeferred); n != 1 {
 		t.Errorf("%d apply.deferred events after two reconciles, want 1", n)
 	}
 	if n := countRows(t, s, "plans", "stack = 'window' AND id = '"+res.Plan.ID+"'"); n != 1 {
@@ -379,6 +381,6 @@ stacks:
 	}
 
 	s.Clock.Set(day.Add(13*time.Hour + time.Minute))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "window", map[string]string{"a": "2"})
 }

@@ -12,10 +12,11 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
-	"github.com/gantryops/gantry/state"
 )
 
 // badCRD is a CustomResourceDefinition whose versions are strings: before
@@ -60,7 +61,7 @@ func TestRunnerGoesOnPastABadCRD(t *testing.T) {
 			if r.Err != nil {
 				t.Fatalf("the good stack failed: %v", r.Err)
 			}
-			goodApplied = goodApplied || r.Outcome == engine.OutcomeApplied
+			goodApplied = goodApplied || r.Outcome == gate.Applied
 		case "hostile":
 			if r.Err == nil || !strings.Contains(r.Err.Error(), "spec.versions[0] must be a mapping with a name") || !strings.Contains(r.Err.Error(), "CustomResourceDefinition.apiextensions.k8s.io/gadgets.hostile.example.com") {
 				t.Fatalf("the hostile stack's reconcile: %v (phase %s), want it failed naming the CRD and spec.versions", r.Err, r.Phase)
@@ -151,7 +152,7 @@ func TestKnownFailureWritesNothing(t *testing.T) {
 		t.Errorf("%d applies recorded for the refused plan", n-applies)
 	}
 	var details string
-	if err := queryRow(t, second, `SELECT details::text FROM audit_events WHERE stack = 'known-b' AND kind = $1 AND plan_id = $2`, state.AuditApplyRefused, p.ID).Scan(&details); err != nil {
+	if err := queryRow(t, second, `SELECT details::text FROM audit_events WHERE stack = 'known-b' AND kind = $1 AND plan_id = $2`, event.ApplyRefused, p.ID).Scan(&details); err != nil {
 		t.Fatalf("no apply.refused event for plan %s: %v", p.ID, err)
 	}
 	if !strings.Contains(details, "cannot be applied as it is") || !strings.Contains(details, `belongs to stack \"known-a\"`) {

@@ -14,10 +14,11 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
-	"github.com/gantryops/gantry/state"
 )
 
 // TestRunnerRecordsARefusalOnce: gantry run reconciles a stack whose plan
@@ -48,14 +49,14 @@ func TestRunnerRecordsARefusalOnce(t *testing.T) {
 	e := harness.StartRunner(t, b, opts)
 	for i := range 6 {
 		r := e.NextResult()
-		if r.Outcome != engine.OutcomeRefused || !errors.Is(r.Err, apply.ErrKnownToFail) || r.Repeat != (i > 0) {
+		if r.Outcome != gate.Refused || !errors.Is(r.Err, apply.ErrKnownToFail) || r.Repeat != (i > 0) {
 			t.Fatalf("reconcile %d: outcome %s (repeat %t), error %v; want refused, for an object another stack owns, recorded the first time only", i, r.Outcome, r.Repeat, r.Err)
 		}
 	}
 	wantLive(t, ns, "refused-b", map[string]string{})
 	for _, c := range []struct {
 		table, kind string
-	}{{"plans", ""}, {"audit_events", string(state.AuditPlanCreated)}, {"audit_events", string(state.AuditApplyRefused)}} {
+	}{{"plans", ""}, {"audit_events", string(event.PlanCreated)}, {"audit_events", string(event.ApplyRefused)}} {
 		if n := count(c.table, c.kind); n != 1 {
 			t.Errorf("%d rows in %s %s after six reconciles of the same refused plan, want 1", n, c.table, c.kind)
 		}
@@ -76,7 +77,7 @@ func TestRunnerRecordsARefusalOnce(t *testing.T) {
 	repo.Push("mine=2", harness.ConfigMaps("shared", "b", "mine", "2"))
 	e.Runner.Trigger("refused-b")
 	harness.Eventually(t, 20*time.Second, "the new commit's plan refused and recorded", func(context.Context) error {
-		if n := count("audit_events", string(state.AuditApplyRefused)); n != 2 {
+		if n := count("audit_events", string(event.ApplyRefused)); n != 2 {
 			return fmt.Errorf("%d apply.refused events", n)
 		}
 		return nil
@@ -91,8 +92,8 @@ func TestRunnerRecordsARefusalOnce(t *testing.T) {
 	if _, err := env.Clientset(t).CoreV1().ConfigMaps(ns).Patch(context.Background(), "shared", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for r := e.NextResult(); r.Outcome != engine.OutcomeApplied; r = e.NextResult() {
-		if r.Outcome != engine.OutcomeRefused {
+	for r := e.NextResult(); r.Outcome != gate.Applied; r = e.NextResult() {
+		if r.Outcome != gate.Refused {
 			t.Fatalf("reconcile after the relabel: %s, %v", r.Outcome, r.Err)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/stack"
@@ -71,21 +72,21 @@ func TestEngineRollbackNeedsPerson(t *testing.T) {
 	ctx := context.Background()
 
 	a := push("A", harness.ConfigMaps("a", "1"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	b := push("B", harness.ConfigMaps("a", "2"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "rollback", map[string]string{"a": "2"})
 
 	forcePush(repo, a)
 	res := r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	want := fmt.Sprintf("commit %s is older than commit %s, the last commit applied", object.ShortSHA(a), object.ShortSHA(b))
 	if !strings.Contains(res.Reason, want) || res.Plan.Rollback == "" {
 		t.Fatalf("pending reason %q (plan rollback %q), want it to say %q", res.Reason, res.Plan.Rollback, want)
 	}
 	wantLive(t, ns, "rollback", map[string]string{"a": "2"})
 	pendingID := res.Plan.ID
-	pending, err := s.Store.Gates(ctx, "rollback", state.GatePending, 0)
+	pending, err := s.Store.Gates(ctx, "rollback", gate.StatusPending, 0)
 	if err != nil || len(pending) != 1 || pending[0].PlanID != pendingID || !strings.Contains(pending[0].Reason, want) {
 		t.Fatalf("pending plans = %+v, %v; want %s waiting because %q", pending, err, pendingID, want)
 	}
@@ -93,7 +94,7 @@ func TestEngineRollbackNeedsPerson(t *testing.T) {
 	if err := queryRow(t, s, `SELECT details->>'reason' FROM audit_events WHERE kind = 'plan.pending' AND plan_id = $1`, pendingID).Scan(&reason); err != nil || !strings.Contains(reason, want) {
 		t.Errorf("plan.pending audit reason %q (%v), want %q", reason, err, want)
 	}
-	expectOutcome(t, r.reconcile(), engine.OutcomePending) // still waits
+	expectOutcome(t, r.reconcile(), gate.Pending) // still waits
 
 	// The engine refuses the plan unapproved, whoever calls it, on record.
 	p, err := s.Engine.LoadPlan(ctx, pendingID)
@@ -105,7 +106,7 @@ func TestEngineRollbackNeedsPerson(t *testing.T) {
 	if _, err := s.Engine.Apply(ctx, req); err == nil || !strings.Contains(err.Error(), "nobody approved it: "+want) {
 		t.Errorf("unapproved apply of the rollback: %v, want it refused", err)
 	}
-	if n := auditCount(t, s, state.AuditApplyRefused); n != 1 {
+	if n := auditCount(t, s, event.ApplyRefused); n != 1 {
 		t.Errorf("%d apply.refused events, want 1", n)
 	}
 	wantLive(t, ns, "rollback", map[string]string{"a": "2"})
@@ -114,23 +115,23 @@ func TestEngineRollbackNeedsPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomeApplied)
+	expectOutcome(t, res, gate.Applied)
 	if res.Plan.ID != pendingID {
 		t.Errorf("applied plan %s, want the approved %s", res.Plan.ID, pendingID)
 	}
 	wantLive(t, ns, "rollback", map[string]string{"a": "1"})
-	expectOutcome(t, r.reconcile(), engine.OutcomeUnchanged)
+	expectOutcome(t, r.reconcile(), gate.Unchanged)
 
 	// Forward from A again: no person needed.
 	c := push("C", harness.ConfigMaps("a", "3"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 
 	// A rewritten history: D, signed, made on A's parent, does not descend
 	// from C.
 	forcePush(repo, a+"^")
 	d := push("D", harness.ConfigMaps("a", "4"))
 	res = r.reconcile()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	if want := fmt.Sprintf("commit %s does not descend from commit %s", object.ShortSHA(d), object.ShortSHA(c)); !strings.Contains(res.Reason, want) || !strings.Contains(res.Reason, "rewritten") {
 		t.Errorf("pending reason %q, want it to say %q", res.Reason, want)
 	}

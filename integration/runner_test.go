@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -32,7 +33,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	repo := harness.NewServedRepo(t, harness.ConfigMaps("a", "1", "b", "1"))
 	s, ns := engineStack(t, "runner", repo, nil)
 	e := startRunner(t, s)
-	expectOutcome(t, e.Next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), gate.Applied)
 	wantLive(t, ns, "runner", map[string]string{"a": "1", "b": "1"})
 	if code, body := e.Do("GET", "/readyz", "", nil, nil); code != 200 {
 		t.Errorf("/readyz = %d %s after the first reconcile", code, body)
@@ -55,7 +56,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	if code != http.StatusAccepted || !strings.Contains(body, `"runner"`) {
 		t.Fatalf("signed push = %d %s, want 202 triggering runner", code, body)
 	}
-	expectOutcome(t, e.Next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), gate.Applied)
 	wantLive(t, ns, "runner", map[string]string{"a": "2", "b": "1"})
 
 	// Nothing changed: the reconcile, asked for through the API, costs no
@@ -67,7 +68,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 		t.Fatalf("reconcile = %d %s, want 202", code, body)
 	}
 	res := e.Next()
-	expectOutcome(t, res, engine.OutcomeUnchanged)
+	expectOutcome(t, res, gate.Unchanged)
 	if res.Requests != 0 {
 		t.Errorf("a no-change reconcile sent %d API requests, want 0", res.Requests)
 	}
@@ -78,7 +79,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 		t.Fatalf("push = %d", code)
 	}
 	res = e.Next()
-	expectOutcome(t, res, engine.OutcomePending)
+	expectOutcome(t, res, gate.Pending)
 	for _, token := range []string{"", "wrong"} {
 		if code, _ := e.Do("GET", "/api/v1/plans?status=pending", token, nil, nil); code != http.StatusUnauthorized {
 			t.Errorf("API with token %q = %d, want 401", token, code)
@@ -98,7 +99,7 @@ func TestRunnerWebhookAPIAndMetrics(t *testing.T) {
 	if code, body := e.Do("POST", "/api/v1/plans/"+res.Plan.ID+"/reject", harness.APIToken, nil, nil); code != http.StatusConflict {
 		t.Errorf("rejecting an approved plan = %d %s, want 409", code, body)
 	}
-	expectOutcome(t, e.Next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), gate.Applied)
 	wantLive(t, ns, "runner", map[string]string{"a": "2"})
 	var actor string
 	if err := queryRow(t, s, `SELECT actor FROM audit_events WHERE kind = 'plan.approved'`).Scan(&actor); err != nil || actor != "api:carol" {
@@ -141,10 +142,10 @@ func TestRunnerPollsGit(t *testing.T) {
 		d.Schedule = stack.Schedule{Interval: 300 * time.Millisecond, Jitter: 100 * time.Millisecond}
 	})
 	e := harness.StartRunner(t, s, engine.DefaultRunOptions())
-	expectOutcome(t, e.Next(), engine.OutcomeApplied)
+	expectOutcome(t, e.Next(), gate.Applied)
 	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	harness.Eventually(t, 30*time.Second, "the pushed commit applied by a scheduled reconcile", func(context.Context) error {
-		if res := e.Next(); res.Outcome != engine.OutcomeApplied {
+		if res := e.Next(); res.Outcome != gate.Applied {
 			return fmt.Errorf("outcome %s", res.Outcome)
 		}
 		return nil
@@ -163,7 +164,7 @@ func TestTwoRunnersOneDatabase(t *testing.T) {
 	first := []*engine.ReconcileResult{a.Next(), b.Next()}
 	applied := 0
 	for _, r := range first {
-		if r.Outcome == engine.OutcomeApplied {
+		if r.Outcome == gate.Applied {
 			applied++
 		}
 	}

@@ -9,9 +9,10 @@ import (
 	"testing"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/stack"
-	"github.com/gantryops/gantry/state"
 )
 
 // TestVerifiedCommits: a stack that requires SSH-signed commits applies a
@@ -52,7 +53,7 @@ func TestVerifiedCommits(t *testing.T) {
 	r := newReconciler(t, s)
 
 	push("signed", "trusted", harness.ConfigMaps("a", "1"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "verified", map[string]string{"a": "1"})
 
 	for _, tc := range []struct{ name, key, want string }{
@@ -66,13 +67,13 @@ func TestVerifiedCommits(t *testing.T) {
 		}
 		wantLive(t, ns, "verified", map[string]string{"a": "1"})
 	}
-	if n := auditCount(t, s, state.AuditCommitRefused); n != 2 {
+	if n := auditCount(t, s, event.CommitRefused); n != 2 {
 		t.Errorf("%d commit.refused events, want 2", n)
 	}
 	if n := countRows(t, s, "plans", "stack = 'verified'"); n != 1 {
 		t.Errorf("%d plans recorded, want only the verified commit's", n)
 	}
 	push("signed again", "trusted", harness.ConfigMaps("a", "3"))
-	expectOutcome(t, r.reconcile(), engine.OutcomeApplied)
+	expectOutcome(t, r.reconcile(), gate.Applied)
 	wantLive(t, ns, "verified", map[string]string{"a": "3"})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -125,7 +126,7 @@ func (s *Store) StartApply(ctx context.Context, a ApplyStart) error {
 		if err := putOutcomes(ctx, tx, a.ID, intent); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: AuditApplyStarted, PlanID: a.PlanID, ApplyID: a.ID,
+		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: event.ApplyStarted, PlanID: a.PlanID, ApplyID: a.ID,
 			Details: map[string]any{"changes": len(a.Intent)}})
 	})
 }
@@ -188,7 +189,7 @@ func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
 				return err
 			}
 		}
-		kind := map[ApplyStatus]AuditKind{ApplySucceeded: AuditApplySucceeded, ApplyFailed: AuditApplyFailed, ApplyInterrupted: AuditApplyInterrupted}[f.Status]
+		kind := map[ApplyStatus]event.Kind{ApplySucceeded: event.ApplySucceeded, ApplyFailed: event.ApplyFailed, ApplyInterrupted: event.ApplyInterrupted}[f.Status]
 		if kind == "" {
 			return fmt.Errorf("finish apply %s: status %q is not an ending", f.ID, f.Status)
 		}
@@ -213,7 +214,7 @@ func updateHold(ctx context.Context, tx pgx.Tx, f ApplyFinish) error {
 			return fmt.Errorf("lift hold of %s: %w", f.Stack, err)
 		}
 		if tag.RowsAffected() > 0 {
-			return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: AuditStackResumed, PlanID: f.PlanID, ApplyID: f.ID,
+			return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: event.StackResumed, PlanID: f.PlanID, ApplyID: f.ID,
 				Details: map[string]any{"reason": "a newer commit was applied"}})
 		}
 		return nil
@@ -221,7 +222,7 @@ func updateHold(ctx context.Context, tx pgx.Tx, f ApplyFinish) error {
 	if _, err := tx.Exec(ctx, sqlSetHold, f.Stack, f.PlanID, f.FinishedAt, f.Actor, f.ID); err != nil {
 		return fmt.Errorf("hold %s: %w", f.Stack, err)
 	}
-	return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: AuditStackHeld, PlanID: f.PlanID, ApplyID: f.ID})
+	return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: event.StackHeld, PlanID: f.PlanID, ApplyID: f.ID})
 }
 
 // ApplyInfo is an apply as recorded.

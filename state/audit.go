@@ -5,35 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
-)
-
-// AuditKind is what an audit event records. Values are stored: stable.
-type AuditKind string
-
-// Audit event kinds.
-const (
-	AuditPlanCreated      AuditKind = "plan.created"
-	AuditPlanApproved     AuditKind = "plan.approved"
-	AuditPlanRejected     AuditKind = "plan.rejected"
-	AuditPlanPending      AuditKind = "plan.pending"
-	AuditPlanSuperseded   AuditKind = "plan.superseded"
-	AuditPlanStale        AuditKind = "plan.stale"
-	AuditApplyDeferred    AuditKind = "apply.deferred"
-	AuditDriftDetected    AuditKind = "drift.detected"
-	AuditCommitRefused    AuditKind = "commit.refused"
-	AuditApplyRefused     AuditKind = "apply.refused"
-	AuditApplyStarted     AuditKind = "apply.started"
-	AuditApplySucceeded   AuditKind = "apply.succeeded"
-	AuditApplyFailed      AuditKind = "apply.failed"
-	AuditApplyInterrupted AuditKind = "apply.interrupted"
-	AuditLockBroken       AuditKind = "lock.broken"
-	AuditLockLost         AuditKind = "lock.lost"
-	AuditStackHeld        AuditKind = "stack.held"
-	AuditStackResumed     AuditKind = "stack.resumed"
-	AuditGC               AuditKind = "gc"
-	AuditKeyRotated       AuditKind = "key.rotated"
 )
 
 // AuditEvent is one entry of the append-only audit log.
@@ -42,7 +16,7 @@ type AuditEvent struct {
 	At      time.Time
 	Stack   string
 	Actor   string
-	Kind    AuditKind
+	Kind    event.Kind
 	PlanID  string
 	ApplyID string
 	Details map[string]any

@@ -6,46 +6,26 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/jackc/pgx/v5"
 )
 
-// GateStatus is where a plan stands at the gate. Values are stored: stable.
-type GateStatus string
-
-// Gate statuses.
-const (
-	// GatePending: the plan waits for a person to approve or reject it.
-	GatePending GateStatus = "pending"
-	// GateApproved: approved, not applied yet (the engine applies it next).
-	GateApproved GateStatus = "approved"
-	// GateRejected: a person said no; it is never applied.
-	GateRejected GateStatus = "rejected"
-	// GateSuperseded: a newer plan of the stack replaced it.
-	GateSuperseded GateStatus = "superseded"
-	// GateStale: the cluster moved after it was approved; it was re-planned.
-	GateStale GateStatus = "stale"
-	// GateApplied: its apply was started.
-	GateApplied GateStatus = "applied"
-)
-
-// Gate is a plan's row at the gate.
+// Gate is a plan's row at the gate: what the gate decides on (PlanID,
+// Status, Digest, Commit, Reason, DecidedBy), and when and why.
 type Gate struct {
-	// PlanID and Stack name the plan.
-	PlanID, Stack string
-	Status        GateStatus
-	// Reason says why the plan waits for a person.
-	Reason   string
+	gate.Latest
+	Stack    string
 	PendedAt time.Time
-	// DecidedBy, DecidedAt and DecisionReason record the last decision
-	// (approval, rejection, or the engine superseding it); empty before.
-	DecidedBy, DecisionReason string
-	DecidedAt                 time.Time
+	// DecidedAt and DecisionReason record the last decision (approval,
+	// rejection, or the engine superseding it) with DecidedBy; empty before.
+	DecisionReason string
+	DecidedAt      time.Time
 	// ApprovedDigest is the plan digest the approval is bound to.
 	ApprovedDigest string
-	// Digest, Commit, Destructive and CreatedAt come from the plan.
-	Digest, Commit string
-	Destructive    bool
-	CreatedAt      time.Time
+	// Destructive and CreatedAt come from the plan.
+	Destructive bool
+	CreatedAt   time.Time
 }
 
 // ErrNotPending refuses deciding on a plan that does not wait for a decision.
@@ -103,7 +83,7 @@ func (s *Store) Pend(ctx context.Context, planID, stack, reason, actor string, a
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: AuditPlanPending, PlanID: planID, Details: map[string]any{"reason": reason}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanPending, PlanID: planID, Details: map[string]any{"reason": reason}})
 	})
 }
 
@@ -128,7 +108,7 @@ func supersede(ctx context.Context, tx pgx.Tx, stack, keep, actor, why string, a
 		return fmt.Errorf("supersede plans of %s: %w", stack, err)
 	}
 	for _, id := range ids {
-		if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: AuditPlanSuperseded, PlanID: id, Details: map[string]any{"reason": why}}); err != nil {
+		if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanSuperseded, PlanID: id, Details: map[string]any{"reason": why}}); err != nil {
 			return err
 		}
 	}
@@ -164,12 +144,12 @@ func (s *Store) Decide(ctx context.Context, d Decision) (*Gate, error) {
 		if err != nil {
 			return fmt.Errorf("plan %s: %w", rec.ID, err)
 		}
-		if g.Status != GatePending {
+		if g.Status != gate.StatusPending {
 			return fmt.Errorf("%w: plan %s of %s is %s%s; see `gantry plans --pending` for the plans that wait", ErrNotPending, g.PlanID, g.Stack, g.Status, decidedBy(g))
 		}
-		status, kind, digest := GateRejected, AuditPlanRejected, ""
+		status, kind, digest := gate.StatusRejected, event.PlanRejected, ""
 		if d.Approve {
-			status, kind, digest = GateApproved, AuditPlanApproved, g.Digest
+			status, kind, digest = gate.StatusApproved, event.PlanApproved, g.Digest
 		}
 		if _, err := tx.Exec(ctx, sqlDecide, g.PlanID, status, d.Actor, d.At, d.Reason, nullable(digest)); err != nil {
 			return fmt.Errorf("decide plan %s: %w", g.PlanID, err)
@@ -204,12 +184,21 @@ func (s *Store) LatestGate(ctx context.Context, stack string) (*Gate, error) {
 	return gates[0], nil
 }
 
-// Open reports whether the plan waits (pending) or is approved, not applied.
-func (g *Gate) Open() bool { return g != nil && (g.Status == GatePending || g.Status == GateApproved) }
+// Open reports whether the plan waits (pending) or is approved, not
+// applied; false for no plan (nil).
+func (g *Gate) Open() bool { return g != nil && g.Latest.Open() }
+
+// Of returns what the gate decides on of g, or nil for no plan.
+func (g *Gate) Of() *gate.Latest {
+	if g == nil {
+		return nil
+	}
+	return &g.Latest
+}
 
 // Gates lists plans at the gate, newest first: of one stack (or all, with
 // stack ""), in one status (or all, with status "").
-func (s *Store) Gates(ctx context.Context, stack string, status GateStatus, limit int) ([]*Gate, error) {
+func (s *Store) Gates(ctx context.Context, stack string, status gate.Status, limit int) ([]*Gate, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -224,7 +213,7 @@ func (s *Store) Gates(ctx context.Context, stack string, status GateStatus, limi
 // as the engine acts on it; why is recorded when given. Moving to stale
 // appends a plan.stale audit event in the same transaction. It reports
 // whether the plan was still in status from.
-func (s *Store) CloseGate(ctx context.Context, planID string, from, to GateStatus, actor, why string, at time.Time) (bool, error) {
+func (s *Store) CloseGate(ctx context.Context, planID string, from, to gate.Status, actor, why string, at time.Time) (bool, error) {
 	moved := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var stack string
@@ -236,10 +225,10 @@ func (s *Store) CloseGate(ctx context.Context, planID string, from, to GateStatu
 			return err
 		}
 		moved = true
-		if to != GateStale {
+		if to != gate.StatusStale {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: AuditPlanStale, PlanID: planID, Details: map[string]any{"reason": why}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanStale, PlanID: planID, Details: map[string]any{"reason": why}})
 	})
 	if err != nil {
 		return false, fmt.Errorf("plan %s: %s -> %s: %w", planID, from, to, err)

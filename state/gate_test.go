@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -24,7 +26,7 @@ func TestGate(t *testing.T) {
 		t.Fatalf("pending the same plan again: %v", err)
 	}
 	open, err := s.LatestGate(ctx, "web")
-	if err != nil || !open.Open() || open.PlanID != first || open.Status != state.GatePending || open.Reason != "destructive: deletes 1 object" {
+	if err != nil || !open.Open() || open.PlanID != first || open.Status != gate.StatusPending || open.Reason != "destructive: deletes 1 object" {
 		t.Fatalf("LatestGate = %+v, %v; want the first plan pending", open, err)
 	}
 
@@ -32,7 +34,7 @@ func TestGate(t *testing.T) {
 	if err := s.Pend(ctx, second, "web", "manual approval", "engine", at.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := s.Gates(ctx, "", state.GatePending, 0)
+	pending, err := s.Gates(ctx, "", gate.StatusPending, 0)
 	if err != nil || len(pending) != 1 || pending[0].PlanID != second {
 		t.Fatalf("pending = %+v, %v; want only the second plan", pending, err)
 	}
@@ -45,17 +47,17 @@ func TestGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Status != state.GateApproved || g.ApprovedDigest != "sha256:test" || g.DecidedBy != "alice" {
+	if g.Status != gate.StatusApproved || g.ApprovedDigest != "sha256:test" || g.DecidedBy != "alice" {
 		t.Errorf("approved gate = %+v", g)
 	}
 	if _, err := s.Decide(ctx, state.Decision{PlanID: second, Approve: false, Actor: "bob", At: at}); !errors.Is(err, state.ErrNotPending) || !strings.Contains(err.Error(), "approved (by alice") {
 		t.Errorf("rejecting an approved plan: %v, want ErrNotPending naming the approver", err)
 	}
 	// The engine applies it: approved -> applied, once.
-	if ok, err := s.CloseGate(ctx, second, state.GateApproved, state.GateApplied, "engine", "", at); err != nil || !ok {
+	if ok, err := s.CloseGate(ctx, second, gate.StatusApproved, gate.StatusApplied, "engine", "", at); err != nil || !ok {
 		t.Fatalf("CloseGate approved->applied = %v, %v", ok, err)
 	}
-	if ok, _ := s.CloseGate(ctx, second, state.GateApproved, state.GateApplied, "engine", "", at); ok {
+	if ok, _ := s.CloseGate(ctx, second, gate.StatusApproved, gate.StatusApplied, "engine", "", at); ok {
 		t.Error("closing the gate twice succeeded")
 	}
 	// A plan approved and then found stale: marked so, with its audit event.
@@ -66,10 +68,10 @@ func TestGate(t *testing.T) {
 	if _, err := s.Decide(ctx, state.Decision{PlanID: staleID, Approve: true, Actor: "alice", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.CloseGate(ctx, staleID, state.GateApproved, state.GateStale, "engine", "the cluster changed", at); err != nil || !ok {
+	if ok, err := s.CloseGate(ctx, staleID, gate.StatusApproved, gate.StatusStale, "engine", "the cluster changed", at); err != nil || !ok {
 		t.Fatalf("CloseGate approved->stale = %v, %v", ok, err)
 	}
-	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() || latest.Status != state.GateStale || latest.DecisionReason != "the cluster changed" {
+	if latest, err := s.LatestGate(ctx, "web"); err != nil || latest.Open() || latest.Status != gate.StatusStale || latest.DecisionReason != "the cluster changed" {
 		t.Errorf("LatestGate after stale = %+v, %v", latest, err)
 	}
 	if _, err := s.Decide(ctx, state.Decision{PlanID: second, Approve: true, Actor: "alice", At: at}); !errors.Is(err, state.ErrNotPending) {
@@ -84,7 +86,7 @@ func TestGate(t *testing.T) {
 	if err := s.Pend(ctx, third, "web", "manual approval", "engine", at); err != nil {
 		t.Fatal(err)
 	}
-	if g, err := s.Decide(ctx, state.Decision{PlanID: third, Actor: "bob", Reason: "not today", At: at}); err != nil || g.Status != state.GateRejected {
+	if g, err := s.Decide(ctx, state.Decision{PlanID: third, Actor: "bob", Reason: "not today", At: at}); err != nil || g.Status != gate.StatusRejected {
 		t.Fatalf("reject = %+v, %v", g, err)
 	}
 	never := recordPlan(t, s, "web")
@@ -96,14 +98,14 @@ func TestGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := map[state.AuditKind]int{}
+	count := map[event.Kind]int{}
 	for _, e := range events {
 		count[e.Kind]++
-		if e.Kind == state.AuditPlanApproved && e.PlanID == second && (e.Actor != "alice" || e.Details["digest"] != "sha256:test" || e.Details["reason"] != "cleanup ok") {
+		if e.Kind == event.PlanApproved && e.PlanID == second && (e.Actor != "alice" || e.Details["digest"] != "sha256:test" || e.Details["reason"] != "cleanup ok") {
 			t.Errorf("approval event = %+v", e)
 		}
 	}
-	for kind, want := range map[state.AuditKind]int{state.AuditPlanPending: 4, state.AuditPlanSuperseded: 1, state.AuditPlanApproved: 2, state.AuditPlanRejected: 1, state.AuditPlanStale: 1} {
+	for kind, want := range map[event.Kind]int{event.PlanPending: 4, event.PlanSuperseded: 1, event.PlanApproved: 2, event.PlanRejected: 1, event.PlanStale: 1} {
 		if count[kind] != want {
 			t.Errorf("%d %s events, want %d", count[kind], kind, want)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -86,7 +87,7 @@ AND NOT EXISTS (SELECT 1 FROM revision_objects ro WHERE ro.object_hash = o.hash)
 			return err
 		}
 		res.Objects = int(tag.RowsAffected())
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actorName(opts.Actor), Kind: AuditGC, Details: map[string]any{
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actorName(opts.Actor), Kind: event.GC, Details: map[string]any{
 			"keep": opts.Keep, "older_than": olderThan, "revisions": res.Revisions, "plans": res.Plans, "applies": res.Applies, "objects": res.Objects,
 		}})
 	})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -280,7 +281,7 @@ func (s *Store) Resume(ctx context.Context, stack, actor string) (*Hold, error) 
 		if _, err := tx.Exec(ctx, sqlClearHold, stack); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: AuditStackResumed,
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.StackResumed,
 			Details: map[string]any{"held_revision": h.Revision.Number, "held_since": h.Since}})
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -161,7 +162,7 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 					return err
 				}
 			}
-			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: AuditApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
+			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: event.ApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
 				Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}}); err != nil {
 				return err
 			}
@@ -366,7 +367,7 @@ func (s *Store) ForceUnlock(ctx context.Context, lockID, actor string) (*LockHol
 		if _, err := tx.Exec(ctx, sqlDropHolder, lockID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: h.Stack, Actor: actor, Kind: AuditLockBroken, PlanID: h.PlanID, Details: map[string]any{
+		return appendAudit(ctx, tx, AuditEvent{Stack: h.Stack, Actor: actor, Kind: event.LockBroken, PlanID: h.PlanID, Details: map[string]any{
 			"lock_id": lockID, "holder": h.Holder, "host": h.Host, "pid": h.PID, "since": h.Since, "session_ended": terminated,
 		}})
 	})

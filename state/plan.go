@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -82,7 +83,7 @@ func (s *Store) recordPlan(ctx context.Context, p *PlanRecord) error {
 		if _, err := tx.Exec(ctx, sqlPutPlan, p.ID, p.Stack, revID, p.Digest, p.Body, p.HasChanges, p.Destructive, p.Approximate, p.CreatedBy, p.CreatedAt); err != nil {
 			return fmt.Errorf("record plan %s: %w", p.ID, err)
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, Kind: AuditPlanCreated, PlanID: p.ID,
+		return appendAudit(ctx, tx, AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, Kind: event.PlanCreated, PlanID: p.ID,
 			Details: map[string]any{"digest": p.Digest, "has_changes": p.HasChanges, "destructive": p.Destructive, "approximate": p.Approximate}})
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/migrations"
 	"github.com/gantryops/gantry/state"
 )
@@ -84,7 +85,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if _, err := rw.CreateStack(ctx, "new", make([]byte, 32)); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 		t.Errorf("CreateStack through a read-only store: %v, want the server's refusal", err)
 	}
-	if err := rw.Audit(ctx, state.AuditEvent{Stack: "shop", Actor: "t", Kind: state.AuditPlanCreated}); err == nil {
+	if err := rw.Audit(ctx, state.AuditEvent{Stack: "shop", Actor: "t", Kind: event.PlanCreated}); err == nil {
 		t.Error("Audit through a read-only store succeeded")
 	}
 	if n := dbValue[int](t, dsn, `SELECT count(*) FROM stacks`); n != 1 {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/state"
 )
@@ -109,9 +110,9 @@ func TestRotateKey(t *testing.T) {
 			t.Errorf("revision %s after rotation: %v", id, err)
 		}
 	}
-	gate, err := fresh.LatestGate(ctx, "web")
-	if err != nil || gate.Status != state.GateStale || !strings.Contains(gate.DecisionReason, "rotated") {
-		t.Errorf("the approved plan after rotation: %+v, %v; want stale, saying why", gate, err)
+	g, err := fresh.LatestGate(ctx, "web")
+	if err != nil || g.Status != gate.StatusStale || !strings.Contains(g.DecisionReason, "rotated") {
+		t.Errorf("the approved plan after rotation: %+v, %v; want stale, saying why", g, err)
 	}
 	if memo, err := fresh.Memo(ctx, "web"); err != nil || len(memo) != 0 {
 		t.Errorf("memo after rotation: %v, %v; want none", memo, err)

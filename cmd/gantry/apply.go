@@ -136,13 +136,13 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 		interactive = !f.autoApprove
 	}
 
-	return gate(ctx, g, sess, p, interactive, f.gateFlags)
+	return confirmAndApply(ctx, g, sess, p, interactive, f.gateFlags)
 }
 
-// gate shows p, asks for approval when interactive (a destructive plan
+// confirmAndApply shows p, asks for approval when interactive (a destructive plan
 // otherwise needs --allow-destructive, a rollback --allow-rollback), and
 // applies it.
-func gate(ctx context.Context, g *globals, sess *session, p *plan.Plan, interactive bool, f gateFlags) error {
+func confirmAndApply(ctx context.Context, g *globals, sess *session, p *plan.Plan, interactive bool, f gateFlags) error {
 	actor := g.actorName()
 	if err := plan.RenderText(g.stdout, p, plan.TextOptions{Color: g.colour(f.noColor)}); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/state"
 )
@@ -65,7 +66,7 @@ func newPlansCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if pending {
-				status = string(state.GatePending)
+				status = string(gate.StatusPending)
 			}
 			if status != "" {
 				if err := oneOf("status", status, "pending", "approved", "rejected", "superseded", "stale", "applied"); err != nil {
@@ -77,7 +78,7 @@ func newPlansCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer sess.Close()
-			gates, err := sess.store.Gates(cmd.Context(), stackName, state.GateStatus(status), limit)
+			gates, err := sess.store.Gates(cmd.Context(), stackName, gate.Status(status), limit)
 			if err != nil {
 				return err
 			}

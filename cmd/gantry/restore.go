@@ -105,5 +105,5 @@ func runRestore(cmd *cobra.Command, g *globals, f *restoreFlags, stackName strin
 		fmt.Fprintf(g.stderr, "Saved the restore plan to %s; apply exactly these changes with: gantry apply %s\n", f.out, f.out)
 		return nil
 	}
-	return gate(ctx, g, sess, r.Plan, !f.autoApprove, f.gateFlags)
+	return confirmAndApply(ctx, g, sess, r.Plan, !f.autoApprove, f.gateFlags)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
 )
@@ -149,7 +150,7 @@ func (g *globals) runOnce(ctx context.Context, sess *session, opts engine.RunOpt
 		}
 		if err != nil {
 			line = fmt.Sprintf("%s: failed in %s: %v", s.Name, res.Phase, err)
-			if res.Outcome == engine.OutcomeRefused {
+			if res.Outcome == gate.Refused {
 				line = fmt.Sprintf("%s: refused: %v", s.Name, err)
 			}
 			failed = append(failed, fmt.Errorf("stack %s: %w", s.Name, err))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
 )
@@ -53,5 +54,5 @@ gone (its machine died, its process hung); the break is in the audit log.`,
 
 // rejection is the audit event of a plan a person declined.
 func rejection(p *plan.Plan, actor string) state.AuditEvent {
-	return state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: state.AuditPlanRejected, PlanID: p.ID}
+	return state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanRejected, PlanID: p.ID}
 }

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
@@ -62,7 +64,7 @@ func until(t *testing.T, e *harness.RunningEngine, what string, ok func(harness.
 
 func failedReconcile(r harness.Reconciled) bool { return r.Err != nil }
 
-func applied(r harness.Reconciled) bool { return r.Err == nil && r.Outcome == engine.OutcomeApplied }
+func applied(r harness.Reconciled) bool { return r.Err == nil && r.Outcome == gate.Applied }
 
 func live(t *testing.T, ns string) map[string]string {
 	t.Helper()
@@ -249,12 +251,12 @@ func TestPostgresRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := map[state.AuditKind]int{}
+	count := map[event.Kind]int{}
 	for _, ev := range events {
 		count[ev.Kind]++
 	}
-	if count[state.AuditApplyStarted] != 2 || count[state.AuditApplySucceeded] != 2 {
-		t.Errorf("audit log: %d apply.started, %d apply.succeeded, want 2 each", count[state.AuditApplyStarted], count[state.AuditApplySucceeded])
+	if count[event.ApplyStarted] != 2 || count[event.ApplySucceeded] != 2 {
+		t.Errorf("audit log: %d apply.started, %d apply.succeeded, want 2 each", count[event.ApplyStarted], count[event.ApplySucceeded])
 	}
 }
 
@@ -400,7 +402,7 @@ func TestAPIServerRestartMidApply(t *testing.T) {
 	}
 	<-restarted
 	until(t, e, "converging after the restart", func(r harness.Reconciled) bool {
-		return r.Err == nil && (r.Outcome == engine.OutcomeApplied || r.Outcome == engine.OutcomeUnchanged) && count(ctx) == n
+		return r.Err == nil && (r.Outcome == gate.Applied || r.Outcome == gate.Unchanged) && count(ctx) == n
 	})
 	entries, err := s.Store.History(ctx, "api-mid-apply", 0)
 	if err != nil {
