@@ -19,6 +19,9 @@ import (
 // an invalid one, in a dry-run as in an apply.
 const refuseAnnotation = "test.gantry.dev/refuse"
 
+// forbidDeleteAnnotation makes memCluster refuse to delete an object.
+const forbidDeleteAnnotation = "test.gantry.dev/forbid-delete"
+
 // memCluster is gantry's apply.Cluster held in memory, with the rules of an
 // API server the phase logic depends on: a namespaced object needs its
 // Namespace, a custom resource needs its CRD (which is established at
@@ -122,7 +125,10 @@ func (c *memCluster) PredictApply(context.Context, *unstructured.Unstructured, *
 	return nil, errors.New("memCluster does not predict")
 }
 
-func (c *memCluster) Apply(_ context.Context, _ object.Resource, obj *unstructured.Unstructured, _ bool) (*unstructured.Unstructured, error) {
+func (c *memCluster) Apply(ctx context.Context, _ object.Resource, obj *unstructured.Unstructured, _ bool) (*unstructured.Unstructured, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // as client-go: a request of an ended context is not sent
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ref := object.RefOf(obj)
@@ -134,10 +140,26 @@ func (c *memCluster) Apply(_ context.Context, _ object.Resource, obj *unstructur
 	return c.objs[ref].DeepCopy(), nil
 }
 
-func (c *memCluster) Delete(_ context.Context, _ object.Resource, ref object.Ref, _ metav1.DeletionPropagation) error {
+// Delete deletes ref, as a server does: refused (403) for an object
+// annotated forbidDeleteAnnotation (RBAC, an admission webhook); marked
+// for deletion and kept while it has finalizers.
+func (c *memCluster) Delete(ctx context.Context, _ object.Resource, ref object.Ref, _ metav1.DeletionPropagation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.writes = append(c.writes, "delete "+ref.String())
+	u, ok := c.objs[ref]
+	switch {
+	case !ok:
+	case u.GetAnnotations()[forbidDeleteAnnotation] != "":
+		return apierrors.NewForbidden(schema.GroupResource{Group: ref.Group, Resource: ref.Kind}, ref.Name, errors.New("deletes are not allowed"))
+	case len(u.GetFinalizers()) > 0:
+		now := metav1.Now()
+		u.SetDeletionTimestamp(&now)
+		return nil
+	}
 	delete(c.objs, ref)
 	return nil
 }
