@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 )
@@ -63,15 +64,9 @@ type Applier struct {
 // New returns an Applier.
 func New(c Cluster, opts Options) *Applier {
 	d := DefaultOptions()
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = d.Concurrency
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = d.Timeout
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = d.PollInterval
-	}
+	opts.Concurrency = defaults.Positive(opts.Concurrency, d.Concurrency)
+	opts.Timeout = defaults.Positive(opts.Timeout, d.Timeout)
+	opts.PollInterval = defaults.Positive(opts.PollInterval, d.PollInterval)
 	return &Applier{cluster: c, opts: opts}
 }
 

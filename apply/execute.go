@@ -114,30 +114,16 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 // returns an error naming every failure, or the interruption.
 func (a *Applier) runPhase(ctx context.Context, p *plan.Plan, r *Report, items []item, do func(context.Context, item) Outcome) error {
 	var mu sync.Mutex
-	g := new(errgroup.Group)
-	g.SetLimit(a.opts.Concurrency)
-	for _, it := range items {
-		if ctx.Err() != nil {
-			break // not started: stays skipped
+	a.forEach(ctx, items, func(it item) {
+		// A panic carrying out one object (a bug some content reached)
+		// fails that object, not the process. Its value may quote what it
+		// panicked on: scrubbed like every other error.
+		var o Outcome
+		if err := crash.Catch(func() error { o = do(ctx, it); return nil }); err != nil {
+			o = a.failed(it.outcome(), time.Now(), object.ScrubError(err, p.Desired...))
 		}
-		g.Go(func() error {
-			// A panic carrying out one object (a bug some content reached)
-			// fails that object, not the process. Its value may quote
-			// what it panicked on: scrubbed like every other error.
-			var o Outcome
-			if err := crash.Catch(func() error { o = do(ctx, it); return nil }); err != nil {
-				o = a.failed(Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}, time.Now(), object.ScrubError(err, p.Desired...))
-			}
-			mu.Lock()
-			r.Outcomes[it.index] = o
-			mu.Unlock()
-			if a.opts.OnOutcome != nil {
-				a.opts.OnOutcome(o)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+		a.settle(r, &mu, it, o)
+	})
 	if ctx.Err() != nil {
 		r.Interrupted = true
 		done := 0
@@ -160,9 +146,38 @@ func (a *Applier) runPhase(ctx context.Context, p *plan.Plan, r *Report, items [
 	return nil
 }
 
+// forEach calls f for each item, at most Concurrency at once; an item not
+// started when ctx ends is not started (its outcome stays skipped).
+func (a *Applier) forEach(ctx context.Context, items []item, f func(item)) {
+	g := new(errgroup.Group)
+	g.SetLimit(a.opts.Concurrency)
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { f(it); return nil })
+	}
+	_ = g.Wait()
+}
+
+// settle makes o the outcome of it in r (under mu), and reports it.
+func (a *Applier) settle(r *Report, mu *sync.Mutex, it item, o Outcome) {
+	mu.Lock()
+	r.Outcomes[it.index] = o
+	mu.Unlock()
+	if a.opts.OnOutcome != nil {
+		a.opts.OnOutcome(o)
+	}
+}
+
+// outcome is it's outcome before it is carried out.
+func (it item) outcome() Outcome {
+	return Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
+}
+
 // applyOne applies (or replaces) one object.
 func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
-	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
+	o := it.outcome()
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
 	fail := func(err error) Outcome { return a.failed(o, start, object.ScrubError(err, p.Desired...)) }

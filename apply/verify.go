@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -80,29 +79,13 @@ func (a *Applier) verifyPending(ctx context.Context, p *plan.Plan, r *Report, it
 		return nil
 	}
 	var mu sync.Mutex
-	g := new(errgroup.Group)
-	g.SetLimit(a.opts.Concurrency)
-	for _, it := range items {
-		if ctx.Err() != nil {
-			break
+	a.forEach(ctx, items, func(it item) {
+		start := time.Now()
+		err := crash.Catch(func() error { return a.dryRun(ctx, p, it) })
+		if err != nil && ctx.Err() == nil {
+			a.settle(r, &mu, it, a.failed(it.outcome(), start, object.ScrubError(err, p.Desired...)))
 		}
-		g.Go(func() error {
-			start := time.Now()
-			err := crash.Catch(func() error { return a.dryRun(ctx, p, it) })
-			if err == nil || ctx.Err() != nil {
-				return nil
-			}
-			o := a.failed(Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}, start, object.ScrubError(err, p.Desired...))
-			mu.Lock()
-			r.Outcomes[it.index] = o
-			mu.Unlock()
-			if a.opts.OnOutcome != nil {
-				a.opts.OnOutcome(o)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+	})
 	if ctx.Err() != nil {
 		r.Interrupted = true
 		return fmt.Errorf("apply interrupted while checking objects the plan could not: %w", ctx.Err())

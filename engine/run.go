@@ -13,6 +13,7 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/gate"
+	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -104,18 +105,10 @@ func (e *Engine) NewRunner(opts RunOptions) *Runner {
 	if opts.Actor == "" {
 		opts.Actor = d.Actor
 	}
-	if opts.ApprovalPoll <= 0 {
-		opts.ApprovalPoll = d.ApprovalPoll
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = d.MinBackoff
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = d.MaxBackoff
-	}
-	if opts.WindowHorizon <= 0 {
-		opts.WindowHorizon = d.WindowHorizon
-	}
+	opts.ApprovalPoll = defaults.Positive(opts.ApprovalPoll, d.ApprovalPoll)
+	opts.MinBackoff = defaults.Positive(opts.MinBackoff, d.MinBackoff)
+	opts.MaxBackoff = defaults.Positive(opts.MaxBackoff, d.MaxBackoff)
+	opts.WindowHorizon = defaults.Positive(opts.WindowHorizon, d.WindowHorizon)
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gantryops/gantry/internal/defaults"
 )
 
 // ServerOptions configures the HTTP server of `gantry run`. A zero field
@@ -60,30 +62,14 @@ func DefaultServerOptions() ServerOptions {
 // withDefaults fills the zero fields of o from DefaultServerOptions.
 func (o ServerOptions) withDefaults() ServerOptions {
 	d := DefaultServerOptions()
-	if o.MaxWebhookBytes <= 0 {
-		o.MaxWebhookBytes = d.MaxWebhookBytes
-	}
-	if o.ReadHeaderTimeout <= 0 {
-		o.ReadHeaderTimeout = d.ReadHeaderTimeout
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = d.ReadTimeout
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = d.WriteTimeout
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = d.IdleTimeout
-	}
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = d.MaxHeaderBytes
-	}
-	if o.MaxConcurrentBodies <= 0 {
-		o.MaxConcurrentBodies = d.MaxConcurrentBodies
-	}
-	if o.MaxConnections <= 0 {
-		o.MaxConnections = d.MaxConnections
-	}
+	o.MaxWebhookBytes = defaults.Positive(o.MaxWebhookBytes, d.MaxWebhookBytes)
+	o.ReadHeaderTimeout = defaults.Positive(o.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	o.ReadTimeout = defaults.Positive(o.ReadTimeout, d.ReadTimeout)
+	o.WriteTimeout = defaults.Positive(o.WriteTimeout, d.WriteTimeout)
+	o.IdleTimeout = defaults.Positive(o.IdleTimeout, d.IdleTimeout)
+	o.MaxHeaderBytes = defaults.Positive(o.MaxHeaderBytes, d.MaxHeaderBytes)
+	o.MaxConcurrentBodies = defaults.Positive(o.MaxConcurrentBodies, d.MaxConcurrentBodies)
+	o.MaxConnections = defaults.Positive(o.MaxConnections, d.MaxConnections)
 	return o
 }
 

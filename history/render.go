@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryops/gantry/internal/textout"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
@@ -193,25 +194,25 @@ func details(m map[string]any) string {
 // WriteDiff writes d the way the text plan reads: a header per object with
 // a unified YAML diff, and a summary line.
 func WriteDiff(w io.Writer, d *Diff) error {
-	out := &errWriter{w: w}
-	out.printf("Stack %s: revision %d (commit %s) → revision %d (commit %s)\n", d.Stack, d.From.Number, object.ShortSHA(d.From.Commit), d.To.Number, object.ShortSHA(d.To.Commit))
+	out := &textout.Writer{W: w}
+	out.Printf("Stack %s: revision %d (commit %s) → revision %d (commit %s)\n", d.Stack, d.From.Number, object.ShortSHA(d.From.Commit), d.To.Number, object.ShortSHA(d.To.Commit))
 	if d.Empty() {
-		out.printf("\nNo differences: both revisions hold the same %d objects.\n", d.Unchanged)
-		return out.err
+		out.Printf("\nNo differences: both revisions hold the same %d objects.\n", d.Unchanged)
+		return out.Err
 	}
 	section := func(sym, what string, objs []ObjectDiff) {
 		for _, o := range objs {
-			out.printf("\n  # %s %s\n%3s %s\n", o.Ref, what, sym, o.Ref)
+			out.Printf("\n  # %s %s\n%3s %s\n", o.Ref, what, sym, o.Ref)
 			for _, line := range plan.DiffLines(o.Before, o.After) {
-				out.printf("    %s\n", line)
+				out.Printf("    %s\n", line)
 			}
 		}
 	}
 	section("+", "was added", d.Added)
 	section("~", "changed", d.Changed)
 	section("-", "was removed", d.Removed)
-	out.printf("\nDiff: %d added, %d changed, %d removed, %d unchanged.\n", len(d.Added), len(d.Changed), len(d.Removed), d.Unchanged)
-	return out.err
+	out.Printf("\nDiff: %d added, %d changed, %d removed, %d unchanged.\n", len(d.Added), len(d.Changed), len(d.Removed), d.Unchanged)
+	return out.Err
 }
 
 // RevisionView is the JSON form of one revision's objects, Secret values
@@ -255,27 +256,16 @@ func (v *RevisionView) WriteYAML(w io.Writer) error {
 
 // WriteText writes a header and the list of the revision's objects.
 func (v *RevisionView) WriteText(w io.Writer) error {
-	out := &errWriter{w: w}
-	out.printf("Stack %s, revision %d (%s)\nCommit: %s\nRecorded: %s UTC\n", v.Stack, v.Revision, v.ID, v.Commit, v.CreatedAt.Format(timeLayout))
+	out := &textout.Writer{W: w}
+	out.Printf("Stack %s, revision %d (%s)\nCommit: %s\nRecorded: %s UTC\n", v.Stack, v.Revision, v.ID, v.Commit, v.CreatedAt.Format(timeLayout))
 	if v.RestoredFrom != 0 {
-		out.printf("Restored from revision %d\n", v.RestoredFrom)
+		out.Printf("Restored from revision %d\n", v.RestoredFrom)
 	}
-	out.printf("Objects (%d):\n", len(v.refs))
+	out.Printf("Objects (%d):\n", len(v.refs))
 	for _, r := range v.refs {
-		out.printf("  %s\n", r)
+		out.Printf("  %s\n", r)
 	}
-	return out.err
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
+	return out.Err
 }
 
 func shortID(id string) string {

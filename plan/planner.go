@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gantryops/gantry/internal/crash"
+	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -102,9 +103,7 @@ type Planner struct {
 
 // NewPlanner returns a Planner.
 func NewPlanner(c Cluster, opts PlannerOptions) *Planner {
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = DefaultPlannerOptions().Concurrency
-	}
+	opts.Concurrency = defaults.Positive(opts.Concurrency, DefaultPlannerOptions().Concurrency)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

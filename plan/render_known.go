@@ -3,18 +3,20 @@ package plan
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gantryops/gantry/internal/textout"
 )
 
 // renderKnownFailures says, in the text plan, that the plan cannot be
 // applied as it is, why, and what to do (KnownFailures).
-func renderKnownFailures(out *errWriter, p *Plan, c palette) {
+func renderKnownFailures(out *textout.Writer, p *Plan, c palette) {
 	failures := KnownFailures(p)
 	if len(failures) == 0 {
 		return
 	}
-	out.printf("\n%sError: this plan cannot be applied as it is.%s %s\n", c.red, c.reset, CannotApply)
+	out.Printf("\n%sError: this plan cannot be applied as it is.%s %s\n", c.red, c.reset, CannotApply)
 	for _, f := range failures {
-		out.printf("  - %s: %s.\n    To apply: %s.\n", f.Ref, f.Reason, f.Fix)
+		out.Printf("  - %s: %s.\n    To apply: %s.\n", f.Ref, f.Reason, f.Fix)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gantryops/gantry/internal/textout"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -77,75 +78,75 @@ func headline(c Change) string {
 // object with a unified YAML diff, warnings, and the summary line.
 func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	c := colours(opts.Color)
-	out := &errWriter{w: w}
-	out.printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
+	out := &textout.Writer{W: w}
+	out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
 	if p.Held != "" {
-		out.printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
+		out.Printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
 	}
 	if p.Rollback != "" {
-		out.printf("\n%sWarning:%s %s.\n", c.yellow, c.reset, p.Rollback)
+		out.Printf("\n%sWarning:%s %s.\n", c.yellow, c.reset, p.Rollback)
 	}
 	if p.RestoredFrom != "" {
-		out.printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
+		out.Printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
 	}
 	if p.IsApproximate() {
-		out.printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
+		out.Printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
 	}
 	if !p.HasChanges() {
-		out.printf("\n%sNo changes.%s The cluster matches the revision.\n", c.green, c.reset)
+		out.Printf("\n%sNo changes.%s The cluster matches the revision.\n", c.green, c.reset)
 		renderKept(out, p, c)
-		return out.err
+		return out.Err
 	}
-	out.printf("\ngantry will perform the following actions:\n")
+	out.Printf("\ngantry will perform the following actions:\n")
 	for _, ch := range p.Changes {
 		if ch.Action == ActionNoop {
 			continue
 		}
 		col := map[Action]string{ActionCreate: c.green, ActionUpdate: c.yellow, ActionDelete: c.red, ActionReplace: c.red}[ch.Action]
-		out.printf("\n  %s# %s%s %s\n", c.bold, ch.Ref, c.reset, headline(ch))
+		out.Printf("\n  %s# %s%s %s\n", c.bold, ch.Ref, c.reset, headline(ch))
 		if len(ch.Conflicts) > 0 {
 			for _, cf := range ch.Conflicts {
-				out.printf("  %s! %s is owned by field manager %q%s\n", c.yellow, cf.Field, cf.Manager, c.reset)
+				out.Printf("  %s! %s is owned by field manager %q%s\n", c.yellow, cf.Field, cf.Manager, c.reset)
 			}
 		}
-		out.printf("%s%3s%s %s\n", col, symbol(ch.Action), c.reset, ch.Ref)
+		out.Printf("%s%3s%s %s\n", col, symbol(ch.Action), c.reset, ch.Ref)
 		for _, line := range diffLines(ch) {
 			switch {
 			case strings.HasPrefix(line, "+"):
-				out.printf("    %s%s%s\n", c.green, line, c.reset)
+				out.Printf("    %s%s%s\n", c.green, line, c.reset)
 			case strings.HasPrefix(line, "-"):
-				out.printf("    %s%s%s\n", c.red, line, c.reset)
+				out.Printf("    %s%s%s\n", c.red, line, c.reset)
 			case strings.HasPrefix(line, "@@"):
-				out.printf("    %s%s%s\n", c.cyan, line, c.reset)
+				out.Printf("    %s%s%s\n", c.cyan, line, c.reset)
 			default:
-				out.printf("    %s\n", line)
+				out.Printf("    %s\n", line)
 			}
 		}
 	}
 	renderKnownFailures(out, p, c)
 	if len(p.Destructive) > 0 {
-		out.printf("\n%sWarning: this plan is destructive%s and needs approval before it is applied:\n", c.red, c.reset)
+		out.Printf("\n%sWarning: this plan is destructive%s and needs approval before it is applied:\n", c.red, c.reset)
 		for _, r := range p.Destructive {
-			out.printf("  - %s\n", r)
+			out.Printf("  - %s\n", r)
 		}
 	}
 	renderKept(out, p, c)
 	add, change, destroy := p.Summary()
-	out.printf("\n%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, add, change, destroy)
-	return out.err
+	out.Printf("\n%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, add, change, destroy)
+	return out.Err
 }
 
-func renderKept(out *errWriter, p *Plan, c palette) {
+func renderKept(out *textout.Writer, p *Plan, c palette) {
 	first := true
 	for _, ch := range p.Changes {
 		if ch.Action != ActionNoop || ch.Reason == "" {
 			continue
 		}
 		if first {
-			out.printf("\n%sNote:%s objects the revision no longer renders that are kept:\n", c.yellow, c.reset)
+			out.Printf("\n%sNote:%s objects the revision no longer renders that are kept:\n", c.yellow, c.reset)
 			first = false
 		}
-		out.printf("  %s: %s\n", ch.Ref, ch.Reason)
+		out.Printf("  %s: %s\n", ch.Ref, ch.Reason)
 	}
 }
 
@@ -196,16 +197,4 @@ func toYAML(u *unstructured.Unstructured) string {
 		return fmt.Sprintf("(cannot show: %v)\n", err)
 	}
 	return string(b)
-}
-
-// errWriter remembers the first write error so renderers can print freely.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gantryops/gantry/internal/flock"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -201,7 +202,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	if err := e.prepareDirs(); err != nil {
 		return "", err
 	}
-	unlock, err := flock(filepath.Join(e.opts.Dir, "launcher.lock"))
+	unlock, err := flock.Lock(filepath.Join(e.opts.Dir, "launcher.lock"))
 	if err != nil {
 		return "", fmt.Errorf("embedded postgres %s: %w", e.opts.Dir, err)
 	}
@@ -413,17 +414,4 @@ func (e *Embedded) command(ctx context.Context, name string, args ...string) *ex
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// flock takes an exclusive lock on path, held until unlock or process exit.
-func flock(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
