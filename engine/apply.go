@@ -39,20 +39,41 @@ type ApplyRequest struct {
 	lock *state.Lock
 }
 
-// Apply applies a plan: it takes the stack's lock, refuses (before any write,
+// Apply applies a plan: it takes the stack's lock (recovering the applies
+// of dead holders), refuses (before any write,
 // and on record) a plan that is stale, approximate, unapproved while
 // destructive, or conflicted, records the apply's start, carries it out,
 // and records how it ended — outcomes, inventory, memo, audit — in one
 // transaction, even when ctx was cancelled.
 func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, error) {
 	p := req.Plan
-	lock, err := e.store.Lock(ctx, p.Stack, actorOr(req.Actor), p.ID, req.LockTimeout)
+	lock, err := e.lock(ctx, p.Stack, actorOr(req.Actor), p.ID, req.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	defer e.release(ctx, lock)
 	req.lock = lock
 	return e.applyLocked(ctx, req)
+}
+
+// lock takes the stack's lock (see state.Store.Lock), then closes the
+// applies that holders which died left running (state.Lock.RecoverDead):
+// the first steps of every sequence that writes, so that it reads the
+// inventory those applies left.
+func (e *Engine) lock(ctx context.Context, stack, actor, planID string, timeout time.Duration) (*state.Lock, error) {
+	l, err := e.store.Lock(ctx, stack, actor, planID, timeout)
+	if err != nil {
+		return nil, err
+	}
+	n, err := l.RecoverDead(ctx)
+	if err != nil {
+		e.release(ctx, l)
+		return nil, err
+	}
+	if n > 0 {
+		e.log.Warn("applies left running by a process that died recorded interrupted", "stack", stack, "applies", n)
+	}
+	return l, nil
 }
 
 // release releases a stack lock, even when ctx was cancelled.

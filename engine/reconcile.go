@@ -95,7 +95,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	before := req.Cluster.Stats()
 	defer func() { res.Requests = req.Cluster.Stats().Total - before.Total }()
 
-	lock, err := e.store.Lock(ctx, s.Name, actorOr(req.Actor), "", 0)
+	lock, err := e.lock(ctx, s.Name, actorOr(req.Actor), "", 0)
 	if errors.Is(err, state.ErrLocked) {
 		res.Outcome, res.Reason = gate.Locked, err.Error()
 		return res, nil

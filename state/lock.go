@@ -106,9 +106,10 @@ SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AN
 )
 
 // Lock takes the stack's apply lock for holder (applying planID), waiting up
-// to timeout (0: not at all). Applies that a previous holder left "running"
-// (its process died) are recorded as interrupted. When the lock is held by
-// someone else, the error is a *LockedError naming them.
+// to timeout (0: not at all), and records the holder. When the lock is held
+// by someone else, the error is a *LockedError naming them. Applies a
+// previous holder left "running" stay so until the new holder calls
+// RecoverDead.
 func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout time.Duration) (*Lock, error) {
 	if s.readOnly {
 		// Locks are taken on connections of their own, outside the
@@ -134,39 +135,6 @@ func (s *Store) Lock(ctx context.Context, stack, holder, planID string, timeout 
 	host, _ := os.Hostname()
 	l := &Lock{conn: conn, key: key, holder: LockHolder{LockID: uuid.NewString(), Stack: stack, Holder: holder, Host: host, PID: os.Getpid(), PlanID: planID}}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sqlInterruptRunning, stack, "the process applying it ended before the apply finished")
-		if err != nil {
-			return err
-		}
-		type orphan struct{ id, plan string }
-		orphans, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orphan, error) {
-			var o orphan
-			return o, row.Scan(&o.id, &o.plan)
-		})
-		if err != nil {
-			return err
-		}
-		for _, o := range orphans {
-			// What it meant to do and never confirmed: unknown. The next
-			// plan looks at the cluster itself.
-			if _, err := tx.Exec(ctx, sqlUnknownOutcomes, o.id); err != nil {
-				return err
-			}
-			grown, err := tx.Exec(ctx, sqlGrowInventoryFrom, stack, o.id)
-			if err != nil {
-				return err
-			}
-			if grown.RowsAffected() > 0 {
-				// Plans made against the inventory before are stale now.
-				if _, err := tx.Exec(ctx, sqlBumpInventory, stack); err != nil {
-					return err
-				}
-			}
-			if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: holder, Kind: event.ApplyInterrupted, PlanID: o.plan, ApplyID: o.id,
-				Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}}); err != nil {
-				return err
-			}
-		}
 		return tx.QueryRow(ctx, sqlPutHolder, stack, l.holder.LockID, holder, host, l.holder.PID, nullable(planID)).Scan(&l.holder.BackendPID, &l.holder.Since)
 	})
 	if err != nil {
@@ -239,11 +207,69 @@ func checkPooler(ctx context.Context, connString string) error {
 	return checkSessionPinned(ctx, conn, other, pid)
 }
 
+// RecoverDead closes the applies of the lock's stack left running by
+// processes that died (nobody else holds the lock, so none is alive): each
+// is recorded interrupted, its unconfirmed outcomes unknown (the next plan
+// looks at the cluster itself), what it may have made added to the
+// inventory (plans made against the inventory before are then stale), with
+// an apply.interrupted event; all in one transaction. It returns how many
+// it closed. Holders call it right after taking the lock, before reading
+// the inventory.
+func (l *Lock) RecoverDead(ctx context.Context) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stack, actor := l.holder.Stack, l.holder.Holder
+	var closed int
+	err := pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sqlInterruptRunning, stack, "the process applying it ended before the apply finished")
+		if err != nil {
+			return err
+		}
+		type orphan struct{ id, plan string }
+		orphans, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orphan, error) {
+			var o orphan
+			return o, row.Scan(&o.id, &o.plan)
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range orphans {
+			if err := interruptOrphan(ctx, tx, stack, actor, o.id, o.plan); err != nil {
+				return err
+			}
+		}
+		closed = len(orphans)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("recover the dead applies of %s: %w", stack, err)
+	}
+	return closed, nil
+}
+
+// interruptOrphan records the dead apply id (of plan) of stack interrupted.
+func interruptOrphan(ctx context.Context, tx pgx.Tx, stack, actor, id, plan string) error {
+	// What it meant to do and never confirmed: unknown.
+	if _, err := tx.Exec(ctx, sqlUnknownOutcomes, id); err != nil {
+		return err
+	}
+	grown, err := tx.Exec(ctx, sqlGrowInventoryFrom, stack, id)
+	if err != nil {
+		return err
+	}
+	if grown.RowsAffected() > 0 {
+		if _, err := tx.Exec(ctx, sqlBumpInventory, stack); err != nil {
+			return err
+		}
+	}
+	return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.ApplyInterrupted, PlanID: plan, ApplyID: id,
+		Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}})
+}
+
 // RecoverDead closes the applies of the stack left running by processes
-// that died (as taking the lock does: interrupted, unconfirmed outcomes
-// unknown, what they may have made added to the inventory), if there are
-// any and nobody alive holds the stack's lock. Planning calls it first, so
-// that a plan after a crash is made against the inventory the crash left.
+// that died (Lock.RecoverDead), if there are any and nobody alive holds the
+// stack's lock. Planning without the lock calls it first, so that a plan
+// after a crash is made against the inventory the crash left.
 func (s *Store) RecoverDead(ctx context.Context, stack, actor string) error {
 	var running bool
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM applies WHERE stack = $1 AND status = 'running')`, stack).Scan(&running); err != nil {
@@ -259,7 +285,8 @@ func (s *Store) RecoverDead(ctx context.Context, stack, actor string) error {
 	if err != nil {
 		return err
 	}
-	return l.Release(ctx)
+	_, err = l.RecoverDead(ctx)
+	return errors.Join(err, l.Release(ctx))
 }
 
 // Check verifies that the lock is still held: that its session is alive and

@@ -86,7 +86,7 @@ func TestForceUnlock(t *testing.T) {
 
 // TestLockDiesWithItsHolder: a process that dies holding the lock releases
 // it with its session, and its running apply is recorded as interrupted by
-// the next holder.
+// the next holder when it recovers the dead applies (not by Lock itself).
 func TestLockDiesWithItsHolder(t *testing.T) {
 	t.Parallel()
 	s, dsn := openStore(t)
@@ -114,6 +114,12 @@ func TestLockDiesWithItsHolder(t *testing.T) {
 		t.Fatalf("after the holder died: %v", err)
 	}
 	defer l.Release(ctx)
+	if n := countWhere(t, dsn, "applies", "status = 'interrupted'"); n != 0 {
+		t.Errorf("interrupted applies after Lock alone: %d, want none (recovering is a step of its own)", n)
+	}
+	if n, err := l.RecoverDead(ctx); n != 1 || err != nil {
+		t.Fatalf("RecoverDead: %d, %v; want the dead holder's apply", n, err)
+	}
 	if n := countWhere(t, dsn, "applies", "status = 'interrupted'"); n != 1 {
 		t.Errorf("interrupted applies: %d, want the dead holder's one", n)
 	}
