@@ -74,23 +74,6 @@ func FuzzParsePush(f *testing.F) {
 	})
 }
 
-func TestRepoKey(t *testing.T) {
-	t.Parallel()
-	same := []string{"https://github.com/Acme/App.git", "https://token@github.com/acme/app", "ssh://git@github.com/acme/app.git",
-		"git@github.com:acme/app.git", "https://github.com/acme/app/", "https://github.com:443/acme/app"}
-	for _, u := range same {
-		if got := repoKey(u); got != "github.com/acme/app" {
-			t.Errorf("repoKey(%q) = %q", u, got)
-		}
-	}
-	if repoKey("https://github.com/acme/other") == repoKey(same[0]) {
-		t.Error("different repositories have the same key")
-	}
-	if got := repoKey("http://127.0.0.1:4000/app.git"); got != "127.0.0.1:4000/app" {
-		t.Errorf("loopback key = %q", got)
-	}
-}
-
 func TestRefMatches(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/internal/defaults"
+	"github.com/gantryops/gantry/internal/repourl"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -165,39 +165,19 @@ func (r *Runner) Trigger(name string) bool {
 func (r *Runner) TriggerRepo(urls []string, ref string) []string {
 	want := map[string]bool{}
 	for _, u := range urls {
-		if k := repoKey(u); k != "" {
+		if k := repourl.Key(u); k != "" {
 			want[k] = true
 		}
 	}
 	var out []string
 	for _, s := range r.opts.Stacks {
-		if !want[repoKey(s.Source.Repo)] || !refMatches(s.Source.Ref, ref) {
+		if !want[repourl.Key(s.Source.Repo)] || !refMatches(s.Source.Ref, ref) {
 			continue
 		}
 		r.Trigger(s.Name)
 		out = append(out, s.Name)
 	}
 	return out
-}
-
-// repoKey is a repository URL reduced to host and path, lowercased:
-// https://github.com/Acme/App.git, ssh://git@github.com/acme/app and
-// git@github.com:acme/app.git are the same repository.
-func repoKey(raw string) string {
-	s := strings.TrimSpace(raw)
-	if i := strings.Index(s, "://"); i >= 0 {
-		if u, err := url.Parse(s); err == nil {
-			host := u.Host
-			if port := u.Port(); port == "22" || port == "80" || port == "443" {
-				host = u.Hostname() // default ports: the same server
-			}
-			s = host + u.Path
-		}
-	} else if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], ":") {
-		s = strings.Replace(s[at+1:], ":", "/", 1) // scp-like git@host:path
-	}
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
-	return strings.ToLower(s)
 }
 
 // refMatches reports whether a push to pushed (refs/heads/x or refs/tags/x)

@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
+
+	"github.com/gantryops/gantry/internal/repourl"
 )
 
 // normaliseURL turns a local path into an absolute file:// URL, checks that
@@ -18,25 +18,21 @@ func normaliseURL(repo string) (string, Auth, error) {
 	if repo == "" {
 		return "", Auth{}, errors.New("no repository given: pass a path, file://, https:// or ssh:// URL")
 	}
-	if isSCPLike(repo) {
-		return repo, Auth{}, nil
-	}
 	u, err := url.Parse(repo)
-	if err == nil && u.Scheme != "" && u.Scheme != "file" {
-		switch u.Scheme {
-		case "http", "https", "git":
-			// Credentials leave the URL: they go only where
-			// httpCredentials allows, and never into logs or the cache key.
-			var a Auth
-			if u.User != nil {
-				a.Username = u.User.Username()
-				a.Password, _ = u.User.Password()
-				u.User = nil
-			}
-			return u.String(), a, nil
-		case "ssh":
-			return repo, Auth{}, nil
+	switch repourl.FormOf(repo) {
+	case repourl.SCP, repourl.SSH:
+		return repo, Auth{}, nil
+	case repourl.HTTP, repourl.Git:
+		// Credentials leave the URL: they go only where httpCredentials
+		// allows, and never into logs or the cache key.
+		var a Auth
+		if u.User != nil {
+			a.Username = u.User.Username()
+			a.Password, _ = u.User.Password()
+			u.User = nil
 		}
+		return u.String(), a, nil
+	case repourl.Other:
 		return "", Auth{}, fmt.Errorf("repository %s: unsupported scheme %q: use a path, file://, https:// or ssh://", redact(repo), u.Scheme)
 	}
 	path := repo
@@ -53,9 +49,8 @@ func normaliseURL(repo string) (string, Auth, error) {
 	return "file://" + abs, Auth{}, nil
 }
 
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
-
-func isSCPLike(repo string) bool { return scpLike.MatchString(repo) && !strings.Contains(repo, "://") }
+// isSCPLike reports whether repo is scp-like user@host:path (SSH).
+func isSCPLike(repo string) bool { return repourl.FormOf(repo) == repourl.SCP }
 
 // RedactURL returns repo without credentials, as gantry shows repositories
 // everywhere (logs, errors, plans).

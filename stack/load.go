@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gantryops/gantry/internal/repourl"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -46,11 +47,9 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-var scpLike = regexp.MustCompile(`^[^/]+@[^/]+:`)
-
-func isLocalPath(repo string) bool {
-	return !strings.Contains(repo, "://") && !scpLike.MatchString(repo)
-}
+// isLocalPath reports whether repo is a path (resolved against the file's
+// directory when relative).
+func isLocalPath(repo string) bool { return repourl.FormOf(repo) == repourl.Local }
 
 // Parse validates data, naming file in messages.
 func Parse(file string, data []byte) (*Config, error) {
