@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/githubtest"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -87,7 +87,7 @@ func TestSecretCanaryInFailedRenders(t *testing.T) {
 
 	// gantry run's engine and API: the stack's reconcile fails on record.
 	s, _ := engineStack(t, "leak", repo, nil)
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.Stacks = []stack.Stack{s.Def}
 	opts.MinBackoff, opts.MaxBackoff = 200*time.Millisecond, 400*time.Millisecond
 	e := harness.StartRunner(t, s, opts)

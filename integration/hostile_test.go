@@ -11,11 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/apply"
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -47,7 +47,7 @@ func TestRunnerGoesOnPastABadCRD(t *testing.T) {
 	bad.Source = stack.Source{Repo: badRepo.URL, Ref: "main", Path: "deploy"}
 	bad.Approval, bad.Drift, bad.Schedule = stack.ApprovalAutoUnlessDestructive, stack.DriftCorrect, stack.Schedule{Interval: time.Hour}
 
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.Stacks = []stack.Stack{good.Def, bad}
 	opts.MinBackoff, opts.MaxBackoff = 200*time.Millisecond, 400*time.Millisecond
 	e := harness.StartRunner(t, good, opts)

@@ -13,11 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gantryops/gantry/apply"
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -44,7 +44,7 @@ func TestRunnerRecordsARefusalOnce(t *testing.T) {
 		return countRows(t, b, table, where)
 	}
 
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.MinBackoff, opts.MaxBackoff = 50*time.Millisecond, 100*time.Millisecond
 	e := harness.StartRunner(t, b, opts)
 	for i := range 6 {

@@ -12,13 +12,14 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
 
 // startRunner runs s's stack in a Runner that polls approvals often.
 func startRunner(t *testing.T, s *harness.Stack) *harness.RunningEngine {
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.ApprovalPoll = 200 * time.Millisecond
 	return harness.StartRunner(t, s, opts)
 }
@@ -141,7 +142,7 @@ func TestRunnerPollsGit(t *testing.T) {
 	s, ns := engineStack(t, "poll", repo, func(d *stack.Stack) {
 		d.Schedule = stack.Schedule{Interval: 300 * time.Millisecond, Jitter: 100 * time.Millisecond}
 	})
-	e := harness.StartRunner(t, s, engine.DefaultRunOptions())
+	e := harness.StartRunner(t, s, runner.DefaultOptions())
 	expectOutcome(t, e.Next(), gate.Applied)
 	repo.Push("a=2", harness.ConfigMaps("a", "2"))
 	harness.Eventually(t, 30*time.Second, "the pushed commit applied by a scheduled reconcile", func(context.Context) error {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,25 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/integration/harness"
+	"github.com/gantryops/gantry/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer a process may write while a test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSecretCanarySweepServer extends the canary sweep to what gantry run
 // answers over HTTP, and to the failures: one gantry run reconciles four
@@ -94,7 +75,7 @@ func TestSecretCanarySweepServer(t *testing.T) {
 	var seen strings.Builder
 	cmd := exec.Command(c.bin, "run", "--listen", "127.0.0.1:0", "--log-level", "trace", "--wait=false")
 	cmd.Dir, cmd.Env = c.dir, c.env
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

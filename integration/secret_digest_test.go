@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 )
@@ -77,7 +77,7 @@ func TestSecretDigestsConfirmNoGuess(t *testing.T) {
 	def := stackDef("door", ns)
 	def.Source = stack.Source{Repo: repo.URL, Ref: "main", Path: "deploy"}
 	s := env.NewStackWithKey(t, def, dsn, key)
-	e := harness.StartRunner(t, s, engine.DefaultRunOptions())
+	e := harness.StartRunner(t, s, runner.DefaultOptions())
 	_, api := e.Do("GET", "/api/v1/plans/"+shown.ID, harness.APIToken, nil, nil)
 	var served struct {
 		Digest string `json:"digest"`

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/server"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -82,9 +82,9 @@ func newPlansCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := make([]engine.GatePlan, len(gates))
+			out := make([]server.GatePlan, len(gates))
 			for i, gt := range gates {
-				out[i] = engine.GatePlanOf(gt)
+				out[i] = server.GatePlanOf(gt)
 			}
 			if output == "json" {
 				enc := json.NewEncoder(g.stdout)

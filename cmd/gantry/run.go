@@ -16,6 +16,8 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/runner"
+	"github.com/gantryops/gantry/server"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -29,7 +31,7 @@ type runFlags struct {
 	wait         bool
 	timeout      time.Duration
 	gitCacheDir  string
-	server       engine.ServerOptions
+	server       server.Options
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -59,7 +61,7 @@ and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --list
 	fl.BoolVar(&f.wait, "wait", true, "wait for applied objects to be ready before pruning")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
-	d := engine.DefaultServerOptions()
+	d := server.DefaultOptions()
 	fl.Int64Var(&f.server.MaxWebhookBytes, "max-webhook-bytes", d.MaxWebhookBytes, "largest webhook body accepted (larger: 413)")
 	fl.DurationVar(&f.server.ReadTimeout, "http-read-timeout", d.ReadTimeout, "longest a client may take to send a whole request, body included (slower: 408, connection closed)")
 	fl.DurationVar(&f.server.WriteTimeout, "http-write-timeout", d.WriteTimeout, "longest a response may take, from the end of the request's headers")
@@ -83,15 +85,15 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		return err
 	}
 	defer sess.Close()
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.Stacks, opts.Cluster, opts.ApprovalPoll = stacks, sess.cluster, f.approvalPoll
-	opts.Actor = "gantry-run@" + hostname()
+	opts.Actor, opts.Logger = "gantry-run@"+hostname(), sess.log
 	opts.Apply = apply.DefaultOptions()
 	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
 	if f.once {
 		return g.runOnce(ctx, sess, opts)
 	}
-	runner := sess.engine.NewRunner(opts)
+	r := runner.New(sess.engine, opts)
 
 	srvErr := make(chan error, 1)
 	if f.listen != "" {
@@ -107,8 +109,8 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		if err != nil {
 			return fmt.Errorf("--listen %s: %w", f.listen, err)
 		}
-		srv := runner.Server(sopts)
-		go func() { srvErr <- srv.Serve(engine.LimitListener(ln, sopts.MaxConnections)) }()
+		srv := server.New(r, sess.engine, sopts)
+		go func() { srvErr <- srv.Serve(server.LimitListener(ln, sopts.MaxConnections)) }()
 		defer func() {
 			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -119,7 +121,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runner.Run(runCtx) }()
+	go func() { done <- r.Run(runCtx) }()
 	select {
 	case err := <-srvErr:
 		cancel()
@@ -135,7 +137,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 }
 
 // runOnce reconciles each stack once, printing what happened.
-func (g *globals) runOnce(ctx context.Context, sess *session, opts engine.RunOptions) error {
+func (g *globals) runOnce(ctx context.Context, sess *session, opts runner.Options) error {
 	cache := kube.NewCache(opts.Cluster)
 	defer cache.Stop()
 	var failed []error

@@ -17,6 +17,8 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/runner"
+	"github.com/gantryops/gantry/server"
 )
 
 // ConfigMapDoc is a YAML document of ConfigMap name holding v under key "v".
@@ -67,10 +69,10 @@ const (
 	WebhookSecret = "webhook-secret-for-tests"
 )
 
-// RunningEngine is an engine.Runner with its HTTP server, its reconciles
+// RunningEngine is an runner.Runner with its HTTP server, its reconciles
 // delivered on a channel.
 type RunningEngine struct {
-	Runner *engine.Runner
+	Runner *runner.Runner
 	Server *httptest.Server
 	t      testing.TB
 	// Results receives every reconcile; Errors their errors (nil or not).
@@ -86,7 +88,7 @@ type Reconciled struct {
 // StartRunner runs the stacks of opts (Cluster defaults to s.Kube, Apply to
 // ApplyOptions) on s's engine until the test ends, serving its HTTP handler
 // with APIToken and WebhookSecret on loopback.
-func StartRunner(t testing.TB, s *Stack, opts engine.RunOptions) *RunningEngine {
+func StartRunner(t testing.TB, s *Stack, opts runner.Options) *RunningEngine {
 	t.Helper()
 	e := &RunningEngine{t: t, results: make(chan Reconciled, 1000)}
 	if opts.Cluster == nil {
@@ -99,8 +101,11 @@ func StartRunner(t testing.TB, s *Stack, opts engine.RunOptions) *RunningEngine 
 		opts.Apply = ApplyOptions()
 	}
 	opts.OnReconcile = func(res *engine.ReconcileResult, err error) { e.results <- Reconciled{res, err} }
-	e.Runner = s.Engine.NewRunner(opts)
-	e.Server = httptest.NewServer(e.Runner.Handler(engine.ServerOptions{Token: APIToken, WebhookSecret: WebhookSecret, MaxWebhookBytes: 64 << 10}))
+	if opts.Logger == nil {
+		opts.Logger = s.Engine.Logger()
+	}
+	e.Runner = runner.New(s.Engine, opts)
+	e.Server = httptest.NewServer(server.Handler(e.Runner, s.Engine, server.Options{Token: APIToken, WebhookSecret: WebhookSecret, MaxWebhookBytes: 64 << 10}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/internal/syncbuf"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -31,7 +31,7 @@ type Stack struct {
 	Engine  *engine.Engine
 	Dynamic dynamic.Interface
 	// Logs holds everything the engine logged (at trace level, as JSON).
-	Logs *bytes.Buffer
+	Logs *syncbuf.Buffer
 	// DSN connects to the stack's database.
 	DSN string
 	// Clock is the engine's clock: the wall clock until a test sets it.
@@ -85,8 +85,8 @@ func (e *Env) NewStackWithKey(t testing.TB, def stack.Stack, dsn, secretKey stri
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	logs := &bytes.Buffer{}
-	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: &lockedWriter{w: logs}})
+	logs := &syncbuf.Buffer{}
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: logs})
 	k, err := kube.Connect(ctx, e.Cluster.Config, kube.Options{QPS: 50, Burst: 100, Logger: log})
 	if err != nil {
 		t.Fatal(err)

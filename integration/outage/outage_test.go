@@ -16,11 +16,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 	"github.com/jackc/pgx/v5"
@@ -38,7 +38,7 @@ func newStack(t *testing.T, name, repoURL string) (*harness.Stack, string) {
 
 // runFast runs s with short backoffs, so that retries come quickly.
 func runFast(t *testing.T, s *harness.Stack) *harness.RunningEngine {
-	opts := engine.DefaultRunOptions()
+	opts := runner.DefaultOptions()
 	opts.MinBackoff, opts.MaxBackoff = 100*time.Millisecond, time.Second
 	return harness.StartRunner(t, s, opts)
 }

@@ -1,11 +1,11 @@
-package engine
+// Package server is the HTTP server of `gantry run`: health, readiness,
+// metrics, the GitHub webhook and the JSON API, bounded in time, headers,
+// bodies and connections.
+package server
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,20 +13,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/review"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/state"
 )
+
+// Plans is what the API needs of the engine: the plans at the gate, a
+// recorded plan, and a person's decision. *engine.Engine is one.
+type Plans interface {
+	Gates(ctx context.Context, stack string, status gate.Status, limit int) ([]*state.Gate, error)
+	RecordedPlan(ctx context.Context, ref string) (*plan.Plan, error)
+	Decide(ctx context.Context, d state.Decision) (*state.Gate, error)
+}
+
+// api serves the handler's routes.
+type api struct {
+	r     *runner.Runner
+	plans Plans
+	log   hclog.Logger
+}
 
 // Handler serves /healthz, /readyz, /metrics, POST /hooks/github and the
 // JSON API under /api/v1/.
 //
 // Serve it through Server, which bounds how long a client may take; the
 // handler itself bounds how many bodies are read at once.
-func (r *Runner) Handler(opts ServerOptions) http.Handler {
+func Handler(r *runner.Runner, plans Plans, opts Options) http.Handler {
 	opts = opts.withDefaults()
+	a := &api{r: r, plans: plans, log: r.Logger()}
 	// Webhook deliveries (anyone may send one) and API calls (behind the
 	// token) read their bodies from separate pools: a flood of unsigned
 	// deliveries cannot keep an approval out.
@@ -36,46 +55,43 @@ func (r *Runner) Handler(opts ServerOptions) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", r.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.Handle("POST /hooks/github", r.webhook(opts, hooks))
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(r.Metrics().Registry, promhttp.HandlerOpts{}))
+	mux.Handle("POST /hooks/github", a.webhook(opts, hooks))
 
-	api := http.NewServeMux()
-	api.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
+	apiMux := http.NewServeMux()
+	apiMux.HandleFunc("GET /api/v1/stacks", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"stacks": r.Status()})
 	})
-	api.HandleFunc("POST /api/v1/stacks/{name}/reconcile", func(w http.ResponseWriter, req *http.Request) {
+	apiMux.HandleFunc("POST /api/v1/stacks/{name}/reconcile", func(w http.ResponseWriter, req *http.Request) {
 		if !r.Trigger(req.PathValue("name")) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no stack %q in this engine", req.PathValue("name"))})
 			return
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "triggered"})
 	})
-	api.HandleFunc("GET /api/v1/plans", r.listPlans)
-	api.HandleFunc("GET /api/v1/plans/{id}", r.getPlan)
-	api.HandleFunc("POST /api/v1/plans/{id}/approve", r.decide(true, calls))
-	api.HandleFunc("POST /api/v1/plans/{id}/reject", r.decide(false, calls))
-	mux.Handle("/api/", bearer(opts.Token, api))
-	return recovering(r.engine.log, mux)
+	apiMux.HandleFunc("GET /api/v1/plans", a.listPlans)
+	apiMux.HandleFunc("GET /api/v1/plans/{id}", a.getPlan)
+	apiMux.HandleFunc("POST /api/v1/plans/{id}/approve", a.decide(true, calls))
+	apiMux.HandleFunc("POST /api/v1/plans/{id}/reject", a.decide(false, calls))
+	mux.Handle("/api/", bearer(opts.Token, apiMux))
+	return recovering(a.log, mux)
 }
-
-// errDatabaseDown: the database does not answer (Ready wraps the detail).
-var errDatabaseDown = errors.New("the database does not answer")
 
 // readyz answers 200 when Ready, else 503 with a reason anyone may read:
 // the detail, which can name the database's host, user and name, goes to
 // the log only.
-func (r *Runner) readyz(w http.ResponseWriter, req *http.Request) {
-	err := r.Ready(req.Context())
+func (a *api) readyz(w http.ResponseWriter, req *http.Request) {
+	err := a.r.Ready(req.Context())
 	if err == nil {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	var notYet *notReconciledError
+	var notYet *runner.NotReconciledError
 	if errors.As(err, &notYet) {
-		r.engine.log.Debug("not ready", "reason", err)
+		a.log.Debug("not ready", "reason", err)
 	} else {
-		r.engine.log.Warn("not ready", "error", err)
+		a.log.Warn("not ready", "error", err)
 	}
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": publicReason(err)})
 }
@@ -85,10 +101,10 @@ func (r *Runner) readyz(w http.ResponseWriter, req *http.Request) {
 // name (stack names are shown by /metrics anyway), anything else only that
 // the log has it.
 func publicReason(err error) string {
-	var notYet *notReconciledError
+	var notYet *runner.NotReconciledError
 	switch {
-	case errors.Is(err, errDatabaseDown):
-		return errDatabaseDown.Error() + " (the log of gantry run has the detail)"
+	case errors.Is(err, runner.ErrDatabaseDown):
+		return runner.ErrDatabaseDown.Error() + " (the log of gantry run has the detail)"
 	case errors.As(err, &notYet):
 		return notYet.Error()
 	}
@@ -139,13 +155,13 @@ const timeFormat = "2006-01-02T15:04:05Z"
 // maxAPIBytes caps the body of an API call ({"actor": ..., "reason": ...}).
 const maxAPIBytes = 64 << 10
 
-func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
+func (a *api) listPlans(w http.ResponseWriter, req *http.Request) {
 	status := gate.Status(req.URL.Query().Get("status"))
-	gates, err := r.engine.store.Gates(req.Context(), req.URL.Query().Get("stack"), status, 0)
+	gates, err := a.plans.Gates(req.Context(), req.URL.Query().Get("stack"), status, 0)
 	if err != nil {
 		// The detail can name the database: it goes to the log.
-		r.engine.log.Error("list plans", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "list plans: " + errDatabaseDown.Error() + " (the log of gantry run has the detail)"})
+		a.log.Error("list plans", "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "list plans: " + runner.ErrDatabaseDown.Error() + " (the log of gantry run has the detail)"})
 		return
 	}
 	out := make([]GatePlan, len(gates))
@@ -155,10 +171,10 @@ func (r *Runner) listPlans(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"plans": out})
 }
 
-func (r *Runner) getPlan(w http.ResponseWriter, req *http.Request) {
-	p, err := r.engine.RecordedPlan(req.Context(), req.PathValue("id"))
+func (a *api) getPlan(w http.ResponseWriter, req *http.Request) {
+	p, err := a.plans.RecordedPlan(req.Context(), req.PathValue("id"))
 	if err != nil {
-		r.planError(w, "show plan", req.PathValue("id"), err)
+		a.planError(w, "show plan", req.PathValue("id"), err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -167,7 +183,7 @@ func (r *Runner) getPlan(w http.ResponseWriter, req *http.Request) {
 
 // decide approves or rejects a pending plan. The body may carry
 // {"actor": "...", "reason": "..."}; the actor is recorded as api:ACTOR.
-func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
+func (a *api) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		var body struct{ Actor, Reason string }
 		if req.ContentLength != 0 {
@@ -185,13 +201,13 @@ func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 		if body.Actor != "" {
 			actor = "api:" + body.Actor
 		}
-		g, err := r.engine.Decide(req.Context(), state.Decision{PlanID: req.PathValue("id"), Approve: approve, Actor: actor, Reason: body.Reason})
+		g, err := a.plans.Decide(req.Context(), state.Decision{PlanID: req.PathValue("id"), Approve: approve, Actor: actor, Reason: body.Reason})
 		if err != nil {
-			r.planError(w, "decide on plan", req.PathValue("id"), err)
+			a.planError(w, "decide on plan", req.PathValue("id"), err)
 			return
 		}
 		if approve {
-			r.triggerApproved(g)
+			a.r.TriggerApproved(g)
 		}
 		writeJSON(w, http.StatusOK, GatePlanOf(g))
 	}
@@ -202,15 +218,15 @@ func (r *Runner) decide(approve bool, bodies *bodyReader) http.HandlerFunc {
 // pending (409), not a reference to one plan (400). Anything else (the
 // database failing, mostly) is a 500 whose detail goes to the log only,
 // since the store's errors name the database's host, user and name.
-func (r *Runner) planError(w http.ResponseWriter, what, id string, err error) {
+func (a *api) planError(w http.ResponseWriter, what, id string, err error) {
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no plan %q is recorded (plans without changes are not)", id)})
 	case errors.Is(err, state.ErrNotPending), errors.Is(err, state.ErrBadReference):
 		writeJSON(w, statusOf(err), map[string]string{"error": err.Error()})
 	default:
-		r.engine.log.Error(what, "plan", id, "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": what + ": " + errDatabaseDown.Error() + " (the log of gantry run has the detail)"})
+		a.log.Error(what, "plan", id, "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": what + ": " + runner.ErrDatabaseDown.Error() + " (the log of gantry run has the detail)"})
 	}
 }
 
@@ -222,51 +238,42 @@ func statusOf(err error) int {
 	return http.StatusBadRequest
 }
 
-// Decide approves or rejects a pending plan, as `gantry approve` and the
-// API do.
-func (e *Engine) Decide(ctx context.Context, d state.Decision) (*state.Gate, error) {
-	if d.At.IsZero() {
-		d.At = e.now()
-	}
-	return e.store.Decide(ctx, d)
-}
-
 // webhook serves GitHub push events: verified, size-capped, and turned into
 // triggers of the stacks on the pushed repository.
-func (r *Runner) webhook(opts ServerOptions, bodies *bodyReader) http.Handler {
+func (a *api) webhook(opts Options, bodies *bodyReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := bodies.read(w, req, opts.MaxWebhookBytes)
 		if err != nil {
 			refusal := refuseBody(err, opts.MaxWebhookBytes)
-			r.metrics.webhooks.WithLabelValues(refusal.Result).Inc()
+			a.r.Metrics().Webhook(refusal.Result)
 			bodies.writeRefusal(w, refusal)
 			return
 		}
-		if !validSignature(opts.WebhookSecret, req.Header.Get("X-Hub-Signature-256"), body) {
-			r.metrics.webhooks.WithLabelValues("unauthorized").Inc()
+		if !review.ValidSignature(opts.WebhookSecret, req.Header.Get("X-Hub-Signature-256"), body) {
+			a.r.Metrics().Webhook("unauthorized")
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "X-Hub-Signature-256 does not match the body: check the webhook secret (GANTRY_WEBHOOK_SECRET)"})
 			return
 		}
 		switch event := req.Header.Get("X-GitHub-Event"); event {
 		case "ping":
-			r.metrics.webhooks.WithLabelValues("ignored").Inc()
+			a.r.Metrics().Webhook("ignored")
 			writeJSON(w, http.StatusOK, map[string]string{"status": "pong"})
 			return
 		case "push":
 		default:
-			r.metrics.webhooks.WithLabelValues("ignored").Inc()
+			a.r.Metrics().Webhook("ignored")
 			writeJSON(w, http.StatusAccepted, map[string]string{"status": "ignored", "reason": fmt.Sprintf("event %q is not a push", event)})
 			return
 		}
-		push, err := ParsePush(body)
+		push, err := review.ParsePush(body)
 		if err != nil {
-			r.metrics.webhooks.WithLabelValues("bad-request").Inc()
+			a.r.Metrics().Webhook("bad-request")
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
-		triggered := r.TriggerRepo(push.RepoURLs, push.Ref)
-		r.engine.log.Info("webhook push", "repository", push.FullName, "ref", push.Ref, "after", push.After, "triggered", strings.Join(triggered, ","))
-		r.metrics.webhooks.WithLabelValues("triggered").Inc()
+		triggered := a.r.TriggerRepo(push.RepoURLs, push.Ref)
+		a.log.Info("webhook push", "repository", push.FullName, "ref", push.Ref, "after", push.After, "triggered", strings.Join(triggered, ","))
+		a.r.Metrics().Webhook("triggered")
 		writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted", "triggered": orEmpty(triggered)})
 	})
 }
@@ -276,60 +283,6 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// validSignature checks GitHub's "sha256=HEX" HMAC of body with secret.
-func validSignature(secret, header string, body []byte) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if secret == "" || !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
-}
-
-// Push is what gantry reads of a GitHub push event.
-type Push struct {
-	// Ref is the pushed ref (refs/heads/main); After the new commit.
-	Ref, After string
-	// FullName is owner/name.
-	FullName string
-	// RepoURLs are the repository's clone, SSH, Git and web URLs.
-	RepoURLs []string
-}
-
-// ParsePush reads a GitHub push event payload. It never panics; a payload
-// without a ref or repository URL is an error.
-func ParsePush(body []byte) (*Push, error) {
-	var ev struct {
-		Ref        string `json:"ref"`
-		After      string `json:"after"`
-		Repository struct {
-			FullName string `json:"full_name"`
-			CloneURL string `json:"clone_url"`
-			SSHURL   string `json:"ssh_url"`
-			GitURL   string `json:"git_url"`
-			HTMLURL  string `json:"html_url"`
-		} `json:"repository"`
-	}
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return nil, fmt.Errorf("push event: not JSON: %v", err)
-	}
-	p := &Push{Ref: ev.Ref, After: ev.After, FullName: ev.Repository.FullName}
-	for _, u := range []string{ev.Repository.CloneURL, ev.Repository.SSHURL, ev.Repository.GitURL, ev.Repository.HTMLURL} {
-		if u != "" {
-			p.RepoURLs = append(p.RepoURLs, u)
-		}
-	}
-	if p.Ref == "" || len(p.RepoURLs) == 0 {
-		return nil, errors.New("push event: ref or repository URLs missing (is this a GitHub push payload?)")
-	}
-	return p, nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

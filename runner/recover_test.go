@@ -1,16 +1,15 @@
-package engine
+package runner
 
 import (
 	"bytes"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
@@ -24,21 +23,23 @@ func TestReconcileRecovered(t *testing.T) {
 	failed := errors.New("git unreachable")
 	cases := []struct {
 		name      string
-		reconcile func() (*ReconcileResult, error)
-		wantPhase Phase
+		reconcile func() (*engine.ReconcileResult, error)
+		wantPhase engine.Phase
 		wantErr   string
 		panicked  bool
 	}{
-		{"succeeds", func() (*ReconcileResult, error) {
-			return &ReconcileResult{Stack: "a", Phase: "gate", Outcome: gate.Unchanged}, nil
+		{"succeeds", func() (*engine.ReconcileResult, error) {
+			return &engine.ReconcileResult{Stack: "a", Phase: "gate", Outcome: gate.Unchanged}, nil
 		}, "gate", "", false},
-		{"fails", func() (*ReconcileResult, error) { return &ReconcileResult{Stack: "a", Phase: "render"}, failed }, "render", "git unreachable", false},
-		{"panics with a runtime error", func() (*ReconcileResult, error) {
+		{"fails", func() (*engine.ReconcileResult, error) {
+			return &engine.ReconcileResult{Stack: "a", Phase: "render"}, failed
+		}, "render", "git unreachable", false},
+		{"panics with a runtime error", func() (*engine.ReconcileResult, error) {
 			var v any = "v1"
 			_ = v.(map[string]any)["name"]
 			return nil, nil
-		}, PhasePanic, "interface conversion: interface {} is string, not map[string]interface {}", true},
-		{"panics with a value", func() (*ReconcileResult, error) { panic("deliberately") }, PhasePanic, "gantry panicked (a bug: please report it with the log's stack trace): deliberately", true},
+		}, engine.PhasePanic, "interface conversion: interface {} is string, not map[string]interface {}", true},
+		{"panics with a value", func() (*engine.ReconcileResult, error) { panic("deliberately") }, engine.PhasePanic, "gantry panicked (a bug: please report it with the log's stack trace): deliberately", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,42 +84,4 @@ func TestLogPanics(t *testing.T) {
 	if !strings.Contains(lines[1], `"object":"ConfigMap/n/a"`) {
 		t.Errorf("the object whose apply panicked is not named: %s", lines[1])
 	}
-}
-
-// TestRecoveringHandler: a handler that panics answers 500 with a generic
-// error (the panic and its stack go to the log only); handlers that do not
-// panic are untouched; net/http's ErrAbortHandler still aborts.
-func TestRecoveringHandler(t *testing.T) {
-	t.Parallel()
-	var logged bytes.Buffer
-	log := hclog.New(&hclog.LoggerOptions{Output: &logged})
-	mux := http.NewServeMux()
-	mux.HandleFunc("/panics", func(http.ResponseWriter, *http.Request) { panic("secret-looking detail") })
-	mux.HandleFunc("/fine", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusTeapot, map[string]string{"ok": "yes"})
-	})
-	mux.HandleFunc("/abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
-	h := recovering(log, mux)
-
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/panics", nil))
-	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "internal error") || strings.Contains(rec.Body.String(), "secret-looking") {
-		t.Errorf("panicking handler: %d %s, want 500 with a generic error", rec.Code, rec.Body.String())
-	}
-	if !strings.Contains(logged.String(), "secret-looking detail") || !strings.Contains(logged.String(), "stack_trace") || !strings.Contains(logged.String(), "path=/panics") {
-		t.Errorf("the panic is not logged with its stack and path:\n%s", logged.String())
-	}
-
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/fine", nil))
-	if rec.Code != http.StatusTeapot || !strings.Contains(rec.Body.String(), `"ok": "yes"`) {
-		t.Errorf("a handler that does not panic: %d %s", rec.Code, rec.Body.String())
-	}
-
-	defer func() {
-		if v := recover(); v != http.ErrAbortHandler {
-			t.Errorf("ErrAbortHandler: recovered %v, want it re-panicked", v)
-		}
-	}()
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/abort", nil))
 }

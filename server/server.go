@@ -1,4 +1,4 @@
-package engine
+package server
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/gantryops/gantry/internal/defaults"
+	"github.com/gantryops/gantry/runner"
 )
 
-// ServerOptions configures the HTTP server of `gantry run`. A zero field
-// takes its value from DefaultServerOptions: the server never runs without
+// Options configures the HTTP server of `gantry run`. A zero field
+// takes its value from DefaultOptions: the server never runs without
 // a timeout or a cap.
-type ServerOptions struct {
+type Options struct {
 	// Token protects the JSON API (Authorization: Bearer TOKEN, compared in
 	// constant time). Empty: the API answers 401 to everything.
 	Token string
@@ -49,19 +50,19 @@ type ServerOptions struct {
 	MaxConnections int
 }
 
-// DefaultServerOptions caps webhook bodies at 1 MiB (a push payload is a
+// DefaultOptions caps webhook bodies at 1 MiB (a push payload is a
 // few kilobytes; GitHub's own cap is 25 MB) and 16 read at once; headers
 // at 64 KiB, read within 10 s; a whole request within 30 s (GitHub gives
 // a delivery 10 s); a response within 60 s; idle connections 2 minutes.
-func DefaultServerOptions() ServerOptions {
-	return ServerOptions{MaxWebhookBytes: 1 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+func DefaultOptions() Options {
+	return Options{MaxWebhookBytes: 1 << 20, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, MaxConcurrentBodies: 16,
 		MaxConnections: 512}
 }
 
-// withDefaults fills the zero fields of o from DefaultServerOptions.
-func (o ServerOptions) withDefaults() ServerOptions {
-	d := DefaultServerOptions()
+// withDefaults fills the zero fields of o from DefaultOptions.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
 	o.MaxWebhookBytes = defaults.Positive(o.MaxWebhookBytes, d.MaxWebhookBytes)
 	o.ReadHeaderTimeout = defaults.Positive(o.ReadHeaderTimeout, d.ReadHeaderTimeout)
 	o.ReadTimeout = defaults.Positive(o.ReadTimeout, d.ReadTimeout)
@@ -73,19 +74,19 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	return o
 }
 
-// Server returns the HTTP server of `gantry run`: Handler(opts) behind
+// New returns the HTTP server of `gantry run`: Handler(r, plans, opts) behind
 // opts' timeouts and header cap. Serve it on LimitListener(ln,
 // opts.MaxConnections); Shutdown ends it.
-func (r *Runner) Server(opts ServerOptions) *http.Server {
+func New(r *runner.Runner, plans Plans, opts Options) *http.Server {
 	opts = opts.withDefaults()
 	return &http.Server{
-		Handler:           r.Handler(opts),
+		Handler:           Handler(r, plans, opts),
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		ReadTimeout:       opts.ReadTimeout,
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
-		ErrorLog:          r.engine.log.Named("http").StandardLogger(nil),
+		ErrorLog:          r.Logger().Named("http").StandardLogger(nil),
 	}
 }
 
@@ -159,7 +160,7 @@ func (b *bodyReader) writeRefusal(w http.ResponseWriter, ref bodyRefusal) {
 // than left waiting in the kernel's backlog.
 func LimitListener(ln net.Listener, max int) net.Listener {
 	if max <= 0 {
-		max = DefaultServerOptions().MaxConnections
+		max = DefaultOptions().MaxConnections
 	}
 	return &limitListener{Listener: ln, slots: make(chan struct{}, max)}
 }

@@ -1,15 +1,12 @@
-package engine
+package review
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gantryops/gantry/stack"
 )
 
 func sign(secret string, body []byte) string {
@@ -33,12 +30,12 @@ func TestValidSignature(t *testing.T) {
 		{"missing", "s3cret", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := validSignature(tc.secret, tc.header, body); got != tc.want {
-				t.Errorf("validSignature = %v, want %v", got, tc.want)
+			if got := ValidSignature(tc.secret, tc.header, body); got != tc.want {
+				t.Errorf("ValidSignature = %v, want %v", got, tc.want)
 			}
 		})
 	}
-	if validSignature("s3cret", sign("s3cret", body), append(body, ' ')) {
+	if ValidSignature("s3cret", sign("s3cret", body), append(body, ' ')) {
 		t.Error("a changed body passed")
 	}
 }
@@ -72,37 +69,4 @@ func FuzzParsePush(f *testing.F) {
 			t.Errorf("accepted a push without ref or URLs: %+v", p)
 		}
 	})
-}
-
-func TestRefMatches(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		ref, pushed string
-		want        bool
-	}{
-		{"main", "refs/heads/main", true},
-		{"main", "refs/heads/dev", false},
-		{"HEAD", "refs/heads/anything", true},
-		{"v1.2.0", "refs/tags/v1.2.0", true},
-		{"refs/heads/main", "refs/heads/main", true},
-		{"main", "", true},
-	} {
-		if got := refMatches(tc.ref, tc.pushed); got != tc.want {
-			t.Errorf("refMatches(%q, %q) = %v, want %v", tc.ref, tc.pushed, got, tc.want)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	r := &Runner{opts: RunOptions{MinBackoff: 2 * time.Second, MaxBackoff: time.Minute}}
-	s := stack.Stack{Schedule: stack.Schedule{Interval: 30 * time.Second}}
-	var got []time.Duration
-	for i := 1; i <= 6; i++ {
-		got = append(got, r.backoff(s, i))
-	}
-	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("backoff capped by the interval (-want +got)\n%s", diff)
-	}
 }

@@ -1,4 +1,4 @@
-package engine
+package server
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,13 +18,16 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/internal/syncbuf"
+	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/state"
 )
 
 // serve opens a store on a database of its own, builds the runner's server
 // with opts and serves it on a loopback TCP port until the test ends. It
 // returns the address, the runner and its log.
-func serve(t *testing.T, opts ServerOptions) (addr string, r *Runner, log *syncBuffer) {
+func serve(t *testing.T, opts Options) (addr string, r *runner.Runner, log *syncbuf.Buffer) {
 	t.Helper()
 	store, err := state.Open(context.Background(), state.Options{DatabaseURL: pg.NewDatabase(t)})
 	if err != nil {
@@ -35,12 +37,13 @@ func serve(t *testing.T, opts ServerOptions) (addr string, r *Runner, log *syncB
 	return serveStore(t, store, opts)
 }
 
-func serveStore(t *testing.T, store *state.Store, opts ServerOptions) (string, *Runner, *syncBuffer) {
+func serveStore(t *testing.T, store *state.Store, opts Options) (string, *runner.Runner, *syncbuf.Buffer) {
 	t.Helper()
-	log := &syncBuffer{}
-	e := New(store, nil, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})})
-	r := e.NewRunner(RunOptions{})
-	srv := r.Server(opts)
+	log := &syncbuf.Buffer{}
+	logger := hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug})
+	e := engine.New(store, nil, engine.Options{Logger: logger})
+	r := runner.New(e, runner.Options{Logger: logger})
+	srv := New(r, e, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,27 +53,9 @@ func serveStore(t *testing.T, store *state.Store, opts ServerOptions) (string, *
 	return ln.Addr().String(), r, log
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fastOptions are server options with timeouts short enough for tests.
-func fastOptions() ServerOptions {
-	o := DefaultServerOptions()
+func fastOptions() Options {
+	o := DefaultOptions()
 	o.WebhookSecret = "s3cret"
 	o.Token = "tok"
 	o.ReadHeaderTimeout = 500 * time.Millisecond
@@ -381,9 +366,9 @@ func TestPublicReason(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"database", fmt.Errorf("%w: database (host=/run/pg user=u dbname=d) does not answer: %w", errDatabaseDown, detail),
+		{"database", fmt.Errorf("%w: database (host=/run/pg user=u dbname=d) does not answer: %w", runner.ErrDatabaseDown, detail),
 			"the database does not answer (the log of gantry run has the detail)"},
-		{"not reconciled", &notReconciledError{Stack: "shop"}, "stack shop has not been reconciled yet"},
+		{"not reconciled", &runner.NotReconciledError{Stack: "shop"}, "stack shop has not been reconciled yet"},
 		{"anything else", detail, "not ready (the log of gantry run has the detail)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

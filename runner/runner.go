@@ -1,7 +1,12 @@
-package engine
+// Package runner is the continuous loop of `gantry run`: a goroutine per
+// stack reconciling it (engine.Reconcile) every interval with jitter, on
+// triggers (webhooks, approvals) and when a window opens or closes, with
+// backoff after failures; its status and metrics.
+package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -11,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/internal/repourl"
@@ -19,8 +25,8 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-// RunOptions configures the continuous loop of `gantry run`.
-type RunOptions struct {
+// Options configures the continuous loop of `gantry run`.
+type Options struct {
 	// Stacks are reconciled, each on its own schedule.
 	Stacks []stack.Stack
 	// Cluster is the target cluster; plans read it through a watch cache
@@ -42,13 +48,15 @@ type RunOptions struct {
 	WindowHorizon time.Duration
 	// Metrics receives each reconcile; nil: NewMetrics().
 	Metrics *Metrics
+	// Logger receives the runner's log; nil: none.
+	Logger hclog.Logger
 	// OnReconcile, if set, is called after each reconcile (tests).
-	OnReconcile func(*ReconcileResult, error)
+	OnReconcile func(*engine.ReconcileResult, error)
 }
 
-// DefaultRunOptions returns a 5 s approval poll and 2 s–5 min backoff.
-func DefaultRunOptions() RunOptions {
-	return RunOptions{Actor: "gantry-run", Apply: apply.DefaultOptions(), ApprovalPoll: 5 * time.Second,
+// DefaultOptions returns a 5 s approval poll and 2 s–5 min backoff.
+func DefaultOptions() Options {
+	return Options{Actor: "gantry-run", Apply: apply.DefaultOptions(), ApprovalPoll: 5 * time.Second,
 		MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute, WindowHorizon: 7 * 24 * time.Hour}
 }
 
@@ -84,24 +92,35 @@ type StackStatus struct {
 // Runner reconciles stacks continuously: every interval (plus jitter), when
 // triggered (a webhook, an approval), and when a window opens or closes.
 type Runner struct {
-	engine  *Engine
-	opts    RunOptions
+	engine  Engine
+	log     hclog.Logger
+	opts    Options
 	cache   *kube.Cache
 	metrics *Metrics
 
 	triggers map[string]chan struct{}
 	// reconcile is Engine.Reconcile; tests replace it to make one stack's
 	// reconcile panic inside the real loop.
-	reconcile func(context.Context, ReconcileRequest) (*ReconcileResult, error)
+	reconcile func(context.Context, engine.ReconcileRequest) (*engine.ReconcileResult, error)
 
 	mu       sync.Mutex
 	status   map[string]*StackStatus
 	approved map[string]bool // approved plans already triggered
 }
 
-// NewRunner returns a runner for opts.Stacks.
-func (e *Engine) NewRunner(opts RunOptions) *Runner {
-	d := DefaultRunOptions()
+// Engine is what the runner needs of the engine: its reconcile, the plans
+// at the gate (for approvals made elsewhere), the database's health, and
+// its clock. *engine.Engine is one.
+type Engine interface {
+	Reconcile(context.Context, engine.ReconcileRequest) (*engine.ReconcileResult, error)
+	Gates(ctx context.Context, stack string, status gate.Status, limit int) ([]*state.Gate, error)
+	Ping(context.Context) error
+	Now() time.Time
+}
+
+// New returns a runner of e for opts.Stacks.
+func New(e Engine, opts Options) *Runner {
+	d := DefaultOptions()
 	if opts.Actor == "" {
 		opts.Actor = d.Actor
 	}
@@ -112,7 +131,10 @@ func (e *Engine) NewRunner(opts RunOptions) *Runner {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	r := &Runner{engine: e, opts: opts, cache: kube.NewCache(opts.Cluster), metrics: opts.Metrics,
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	r := &Runner{engine: e, log: opts.Logger.Named("runner"), opts: opts, cache: kube.NewCache(opts.Cluster), metrics: opts.Metrics,
 		triggers: map[string]chan struct{}{}, status: map[string]*StackStatus{}, approved: map[string]bool{}}
 	r.reconcile = e.Reconcile
 	for _, s := range opts.Stacks {
@@ -203,7 +225,7 @@ func (r *Runner) Status() []StackStatus {
 
 // loop reconciles one stack until ctx ends.
 func (r *Runner) loop(ctx context.Context, s stack.Stack) {
-	log := r.engine.log.With("stack", s.Name)
+	log := r.log.With("stack", s.Name)
 	failures := 0
 	for {
 		res, err := r.reconcileOnce(ctx, s)
@@ -226,7 +248,7 @@ func (r *Runner) loop(ctx context.Context, s stack.Stack) {
 			failures = 0
 			log.Info("reconciled", "outcome", string(res.Outcome), "commit", res.Commit, "requests", res.Requests, "reason", res.Reason)
 		}
-		now := r.engine.now()
+		now := r.engine.Now()
 		if next := s.NextWindowChange(now, r.opts.WindowHorizon); !next.IsZero() && next.Sub(now) < wait {
 			wait = next.Sub(now) + time.Second // just inside the new window
 		}
@@ -255,12 +277,12 @@ func (r *Runner) backoff(s stack.Stack, failures int) time.Duration {
 
 // reconcileOnce runs one reconcile and records it in the status and
 // metrics. A panic is a failed reconcile like any other (reconcileRecovered).
-func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileResult, error) {
+func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*engine.ReconcileResult, error) {
 	started := time.Now()
-	res, err := reconcileRecovered(s.Name, func() (*ReconcileResult, error) {
-		return r.reconcile(ctx, ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
+	res, err := reconcileRecovered(s.Name, func() (*engine.ReconcileResult, error) {
+		return r.reconcile(ctx, engine.ReconcileRequest{Stack: s, Cluster: r.opts.Cluster, Reader: r.cache, Actor: r.opts.Actor, Apply: r.opts.Apply})
 	})
-	logPanics(r.engine.log.With("stack", s.Name), err, res.Report)
+	logPanics(r.log.With("stack", s.Name), err, res.Report)
 	if err == nil && res.Outcome == "" {
 		res.Outcome = gate.Unchanged
 	}
@@ -290,7 +312,7 @@ func (r *Runner) reconcileOnce(ctx context.Context, s stack.Stack) (*ReconcileRe
 
 // failedOutcome is the outcome of a reconcile that returned an error:
 // refused when the plan was refused (nothing was applied), else failed.
-func failedOutcome(res *ReconcileResult) gate.Outcome {
+func failedOutcome(res *engine.ReconcileResult) gate.Outcome {
 	if res.Outcome == gate.Refused {
 		return gate.Refused
 	}
@@ -313,23 +335,23 @@ func (r *Runner) pollApprovals(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		gates, err := r.engine.store.Gates(ctx, "", gate.StatusApproved, 0)
+		gates, err := r.engine.Gates(ctx, "", gate.StatusApproved, 0)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.engine.log.Warn("poll approvals", "error", err)
+				r.log.Warn("poll approvals", "error", err)
 			}
 			continue
 		}
 		for _, g := range gates {
-			r.triggerApproved(g)
+			r.TriggerApproved(g)
 		}
 	}
 }
 
-// triggerApproved triggers the stack of an approved plan, once per plan:
+// TriggerApproved triggers the stack of an approved plan, once per plan:
 // the approval is seen by the poll and, when it came through the API, by
 // the API handler too.
-func (r *Runner) triggerApproved(g *state.Gate) {
+func (r *Runner) TriggerApproved(g *state.Gate) {
 	r.mu.Lock()
 	seen := r.approved[g.PlanID]
 	r.approved[g.PlanID] = true
@@ -342,22 +364,32 @@ func (r *Runner) triggerApproved(g *state.Gate) {
 // Ready reports whether the runner is ready to serve: the database answers
 // and every stack has been reconciled once (successfully or not).
 func (r *Runner) Ready(ctx context.Context) error {
-	if err := r.engine.store.Ping(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errDatabaseDown, err)
+	if err := r.engine.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrDatabaseDown, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.opts.Stacks {
 		if r.status[s.Name].LastReconcile.IsZero() {
-			return &notReconciledError{Stack: s.Name}
+			return &NotReconciledError{Stack: s.Name}
 		}
 	}
 	return nil
 }
 
-// notReconciledError: a stack has not been reconciled once yet.
-type notReconciledError struct{ Stack string }
+// NotReconciledError: a stack has not been reconciled once yet.
+type NotReconciledError struct{ Stack string }
 
-func (e *notReconciledError) Error() string {
+// Error names the stack.
+func (e *NotReconciledError) Error() string {
 	return fmt.Sprintf("stack %s has not been reconciled yet", e.Stack)
 }
+
+// ErrDatabaseDown: the database does not answer (Ready wraps the detail).
+var ErrDatabaseDown = errors.New("the database does not answer")
+
+// Metrics returns the runner's metrics.
+func (r *Runner) Metrics() *Metrics { return r.metrics }
+
+// Logger returns the runner's logger.
+func (r *Runner) Logger() hclog.Logger { return r.log }

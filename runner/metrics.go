@@ -1,9 +1,10 @@
-package engine
+package runner
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
 )
@@ -74,7 +75,7 @@ func NewMetrics() *Metrics {
 }
 
 // observe records one reconcile.
-func (m *Metrics) observe(res *ReconcileResult, phase Phase, err error, now float64) {
+func (m *Metrics) observe(res *engine.ReconcileResult, phase engine.Phase, err error, now float64) {
 	result := string(res.Outcome)
 	if err != nil {
 		result = string(failedOutcome(res))
@@ -106,3 +107,7 @@ func (m *Metrics) observe(res *ReconcileResult, phase Phase, err error, now floa
 		m.lastSuccess.WithLabelValues(res.Stack).Set(now)
 	}
 }
+
+// Webhook counts one webhook delivery by its result (triggered, ignored,
+// unauthorized, bad-request, too-large, busy, ...).
+func (m *Metrics) Webhook(result string) { m.webhooks.WithLabelValues(result).Inc() }

@@ -1,4 +1,4 @@
-package engine
+package runner
 
 import (
 	"context"
@@ -9,15 +9,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
+	"github.com/gantryops/gantry/internal/syncbuf"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
 
 // reconciled is one reconcile a running Runner reported.
 type reconciled struct {
-	res *ReconcileResult
+	res *engine.ReconcileResult
 	err error
 	at  time.Time
 }
@@ -26,18 +29,19 @@ type reconciled struct {
 // test ends, its reconcile replaced by reconcile (the rest is real: the
 // loop, recovery, backoff, status, metrics, the approval poll). Every
 // reconcile is delivered on the channel returned.
-func startRunner(t *testing.T, stacks []stack.Stack, reconcile func(context.Context, ReconcileRequest) (*ReconcileResult, error)) (*Runner, <-chan reconciled, *syncBuffer) {
+func startRunner(t *testing.T, stacks []stack.Stack, reconcile func(context.Context, engine.ReconcileRequest) (*engine.ReconcileResult, error)) (*Runner, <-chan reconciled, *syncbuf.Buffer) {
 	t.Helper()
 	store, err := state.Open(context.Background(), state.Options{DatabaseURL: pg.NewDatabase(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	log := &syncBuffer{}
-	e := New(store, nil, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug, JSONFormat: true})})
+	log := &syncbuf.Buffer{}
+	logger := hclog.New(&hclog.LoggerOptions{Output: log, Level: hclog.Debug, JSONFormat: true})
+	e := engine.New(store, nil, engine.Options{Logger: logger})
 	results := make(chan reconciled, 1000)
-	r := e.NewRunner(RunOptions{Stacks: stacks, MinBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond, ApprovalPoll: 50 * time.Millisecond,
-		OnReconcile: func(res *ReconcileResult, err error) { results <- reconciled{res, err, time.Now()} }})
+	r := New(e, Options{Stacks: stacks, MinBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond, ApprovalPoll: 50 * time.Millisecond, Logger: logger,
+		OnReconcile: func(res *engine.ReconcileResult, err error) { results <- reconciled{res, err, time.Now()} }})
 	r.reconcile = reconcile
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -74,12 +78,12 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 	t.Parallel()
 	hourly := stack.Schedule{Interval: time.Hour}
 	stacks := []stack.Stack{{Name: "hostile", Schedule: hourly}, {Name: "steady", Schedule: hourly}}
-	r, results, log := startRunner(t, stacks, func(_ context.Context, req ReconcileRequest) (*ReconcileResult, error) {
+	r, results, log := startRunner(t, stacks, func(_ context.Context, req engine.ReconcileRequest) (*engine.ReconcileResult, error) {
 		if req.Stack.Name == "hostile" {
 			versions := []any{"v1"}
 			_ = versions[0].(map[string]any)["name"]
 		}
-		return &ReconcileResult{Stack: req.Stack.Name, Phase: "gate", Outcome: gate.Unchanged}, nil
+		return &engine.ReconcileResult{Stack: req.Stack.Name, Phase: "gate", Outcome: gate.Unchanged}, nil
 	})
 
 	var panics []reconciled
@@ -88,7 +92,7 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 		rec := next(t, results)
 		switch rec.res.Stack {
 		case "hostile":
-			if rec.err == nil || rec.res.Phase != PhasePanic || !strings.Contains(rec.err.Error(), "interface conversion") {
+			if rec.err == nil || rec.res.Phase != engine.PhasePanic || !strings.Contains(rec.err.Error(), "interface conversion") {
 				t.Fatalf("hostile reconcile: phase %s, error %v; want a failure in phase panic naming the runtime error", rec.res.Phase, rec.err)
 			}
 			panics = append(panics, rec)
@@ -129,14 +133,14 @@ func TestRunnerSurvivesAPanic(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	r.Handler(ServerOptions{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	promhttp.HandlerFor(r.Metrics().Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{`gantry_reconciles_total{phase="panic",result="failed",stack="hostile"}`, `gantry_reconciles_total{phase="gate",result="unchanged",stack="steady"} 2`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	if logged := log.String(); !strings.Contains(logged, `"@message":"reconcile panicked: a bug in gantry, please report it"`) ||
-		!strings.Contains(logged, `"stack":"hostile"`) || !strings.Contains(logged, "run_test.go") {
+		!strings.Contains(logged, `"stack":"hostile"`) || !strings.Contains(logged, "runner_test.go") {
 		t.Errorf("the panic and its stack trace are not logged:\n%.3000s", logged)
 	}
 }
