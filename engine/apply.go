@@ -109,12 +109,7 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		return nil, err
 	}
 	if req.Approved && !req.approvalRecorded && (len(p.Destructive) > 0 || p.Rollback != "") {
-		details := map[string]any{"destructive": p.Destructive}
-		if p.Rollback != "" {
-			details["rollback"] = p.Rollback
-		}
-		if err := e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanApproved, PlanID: p.ID,
-			Details: details}); err != nil {
+		if err := e.recordApproval(ctx, p, actor); err != nil {
 			return nil, err
 		}
 	}
@@ -126,15 +121,31 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		return nil, err
 	}
 	log.Info("applying", "apply", applyID)
-	// Outcomes are recorded as they come; if they cannot be, the apply
-	// stops (interrupted): no change is made that cannot be recorded.
+	report, execErr := e.execute(ctx, req, applier, applyID, log)
+
+	finish, err := e.finish(p, applyID, actor, st.HashKey, gen, inventory, report, execErr)
+	if err != nil {
+		return report, errors.Join(execErr, err)
+	}
+	// Record the end even when ctx was cancelled (the interruption itself),
+	// waiting for the database if it is down.
+	if err := e.finishApply(context.WithoutCancel(ctx), finish); err != nil {
+		return report, errors.Join(execErr, err)
+	}
+	log.Info("applied", "apply", applyID, "status", finish.Status)
+	return report, execErr
+}
+
+// execute carries the plan out with applier: outcomes recorded as they
+// come (if they cannot be, the apply stops, interrupted: no change is made
+// that cannot be recorded), and every write fenced by the stack's lock
+// (once it is not ours, nothing more is written and no new object starts).
+func (e *Engine) execute(ctx context.Context, req ApplyRequest, applier *apply.Applier, applyID string, log hclog.Logger) (*apply.Report, error) {
+	p, actor := req.Plan, actorOr(req.Actor)
 	execCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	rec := newRecorder(e.store, applyID, stop)
 	applier.OnOutcome(rec.add)
-	// Fencing: before every write, the lock must still be ours; once it is
-	// not (its session ended, another gantry may hold it), nothing more is
-	// written and no new object starts.
 	applier.SetFence(func(ctx context.Context) error {
 		if err := req.lock.Check(ctx); err != nil {
 			stop(err)
@@ -151,18 +162,18 @@ func (e *Engine) applyLocked(ctx context.Context, req ApplyRequest) (*apply.Repo
 		execErr = errors.Join(execErr, cause)
 		e.lockLost(ctx, log, p, applyID, actor, cause)
 	}
-
-	finish, err := e.finish(p, applyID, actor, st.HashKey, gen, inventory, report, execErr)
-	if err != nil {
-		return report, errors.Join(execErr, err)
-	}
-	// Record the end even when ctx was cancelled (the interruption itself),
-	// waiting for the database if it is down.
-	if err := e.finishApply(context.WithoutCancel(ctx), finish); err != nil {
-		return report, errors.Join(execErr, err)
-	}
-	log.Info("applied", "apply", applyID, "status", finish.Status)
 	return report, execErr
+}
+
+// recordApproval records that actor approved p, destructive or a rollback,
+// without the gate (a prompt answered, --auto-approve with
+// --allow-destructive or --allow-rollback).
+func (e *Engine) recordApproval(ctx context.Context, p *plan.Plan, actor string) error {
+	details := map[string]any{"destructive": p.Destructive}
+	if p.Rollback != "" {
+		details["rollback"] = p.Rollback
+	}
+	return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanApproved, PlanID: p.ID, Details: details})
 }
 
 // intent is every change an apply of p may make, recorded as pending

@@ -207,16 +207,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		InventoryGeneration: gen,
 		Memo:                toPlanMemo(memo),
 		Key:                 st.HashKey,
-		Options: plan.Options{
-			Namespace:       s.Target.Namespace,
-			Prune:           s.Prune,
-			MaxPrunePercent: s.MaxPrunePercent,
-			AllowEmpty:      s.AllowEmpty,
-			ForceConflicts:  s.ForceConflicts,
-			VerifiedSource:  s.Verify != nil,
-		},
-		Mode:         req.Mode,
-		RestoredFrom: restoredFrom,
+		Options:             planOptions(s),
+		Mode:                req.Mode,
+		RestoredFrom:        restoredFrom,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plan stack %s: %w", s.Name, err)
@@ -236,6 +229,18 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	}
 	e.log.Debug("planned", "stack", s.Name, "plan", res.Plan.ID, "dry_runs", res.Plan.Stats.DryRuns, "memo_hits", res.Plan.Stats.MemoHits, "lists", res.Plan.Stats.Lists)
 	return res.Plan, nil
+}
+
+// planOptions are the stack's policies a plan follows.
+func planOptions(s stack.Stack) plan.Options {
+	return plan.Options{
+		Namespace:       s.Target.Namespace,
+		Prune:           s.Prune,
+		MaxPrunePercent: s.MaxPrunePercent,
+		AllowEmpty:      s.AllowEmpty,
+		ForceConflicts:  s.ForceConflicts,
+		VerifiedSource:  s.Verify != nil,
+	}
 }
 
 // revisionDigest is the keyed digest of objects rendered from commit, as

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gantryops/gantry/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,18 +35,11 @@ func (r *run) decide(ctx context.Context, d *desiredObject) (Change, error) {
 // change computes what applying one desired object does.
 func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion()}
-	secret := d.ref.IsSecret()
 	live := r.live[d.ref]
-
 	if live == nil && d.pending != "" {
-		ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
-		ch.After = stripServerFields(d.obj)
-		ch.Diff = fieldDiffs(nil, ch.After, secret)
-		_, ch.After = maskSecret(secret, nil, ch.After)
-		return ch, nil
+		return pendingChange(ch, d), nil
 	}
-
-	var fp [32]byte
+	var fp object.Hash
 	dh, err := desiredHash(r.in.Key, d.obj, r.in.Options.ForceConflicts)
 	if err != nil {
 		return ch, err
@@ -60,49 +54,81 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 			return ch, nil
 		}
 	}
-
 	result, conflicts, err := r.applyResult(ctx, d, live)
 	if fields, others, ok := immutableCauses(err); ok && live != nil {
-		if len(others) > 0 {
-			return ch, notReplaceable(d, fields, others)
-		}
-		ch.Action = ActionReplace
-		ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
-		if ch.Before, err = ownedView(live); err != nil {
-			return ch, err
-		}
-		ch.After = stripServerFields(d.obj)
-		ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
-		ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
-		return ch, nil
+		return replaceChange(ch, d, live, fields, others)
 	}
 	if err != nil {
 		return ch, describeServerError(d, err)
 	}
 	ch.Conflicts = conflicts
-
 	if live == nil {
-		ch.Action = ActionCreate
-		// Applied before with this very manifest, and gone now: deleted out
-		// of band.
-		if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh {
-			ch.Drift = true
-		}
-		if ch.After, err = ownedView(result); err != nil {
-			return ch, err
-		}
-		ch.Diff = fieldDiffs(nil, ch.After, secret)
-		_, ch.After = maskSecret(secret, nil, ch.After)
-		return ch, nil
+		return r.createChange(ch, d, dh, result)
 	}
+	return r.updateChange(ch, d, dh, fp, live, result)
+}
 
+// pendingChange is the creation of an object the server cannot check at
+// plan time (its Namespace or CRD is made by the plan): verified at apply.
+func pendingChange(ch Change, d *desiredObject) Change {
+	secret := d.ref.IsSecret()
+	ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
+	ch.After = stripServerFields(d.obj)
+	ch.Diff = fieldDiffs(nil, ch.After, secret)
+	_, ch.After = maskSecret(secret, nil, ch.After)
+	return ch
+}
+
+// replaceChange is the replace of live, whose fields the server refused to
+// change in place: every cause must be an immutable field, else the plan
+// says what else the server refused.
+func replaceChange(ch Change, d *desiredObject, live *unstructured.Unstructured, fields []string, others []metav1.StatusCause) (Change, error) {
+	if len(others) > 0 {
+		return ch, notReplaceable(d, fields, others)
+	}
+	secret := d.ref.IsSecret()
+	ch.Action = ActionReplace
+	ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
+	var err error
+	if ch.Before, err = ownedView(live); err != nil {
+		return ch, err
+	}
+	ch.After = stripServerFields(d.obj)
+	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
+	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
+	return ch, nil
+}
+
+// createChange is the creation of an object not live, as the server would
+// store it (result); drift when this very manifest was applied before
+// (deleted out of band).
+func (r *run) createChange(ch Change, d *desiredObject, dh object.Hash, result *unstructured.Unstructured) (Change, error) {
+	secret := d.ref.IsSecret()
+	ch.Action = ActionCreate
+	if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh {
+		ch.Drift = true
+	}
+	var err error
+	if ch.After, err = ownedView(result); err != nil {
+		return ch, err
+	}
+	ch.Diff = fieldDiffs(nil, ch.After, secret)
+	_, ch.After = maskSecret(secret, nil, ch.After)
+	return ch, nil
+}
+
+// updateChange compares live with what applying would make of it (result):
+// no change (remembered in the memo when exact), or an update, drift when
+// the desired object did not change while the live one did.
+func (r *run) updateChange(ch Change, d *desiredObject, dh, fp object.Hash, live, result *unstructured.Unstructured) (Change, error) {
+	secret := d.ref.IsSecret()
 	cmp, err := compare(live, result)
 	if err != nil {
 		return ch, err
 	}
 	if !cmp.changed {
 		ch.Action = ActionNoop
-		if r.in.Mode != DiffLocal && len(conflicts) == 0 {
+		if r.in.Mode != DiffLocal && len(ch.Conflicts) == 0 {
 			r.remember(d.ref, MemoEntry{Desired: dh, Live: fp})
 		}
 		return ch, nil

@@ -95,41 +95,14 @@ func resourceFor(c Cluster, ref ObjectRef, apiVersion string) (object.Resource, 
 // among items. lists counts the requests.
 func readObjects(ctx context.Context, c Cluster, concurrency int, items []located, lists *atomic.Int64) (map[ObjectRef]*unstructured.Unstructured, error) {
 	wanted := map[ObjectRef]bool{}
-	namespaces := map[schema.GroupVersionResource]map[string]bool{}
-	resources := map[schema.GroupVersionResource]object.Resource{}
 	for _, it := range items {
 		wanted[it.ref] = true
-		resources[it.res.GVR] = it.res
-		if namespaces[it.res.GVR] == nil {
-			namespaces[it.res.GVR] = map[string]bool{}
-		}
-		namespaces[it.res.GVR][it.ref.Namespace] = true
 	}
-	var targets []listTarget
-	for gvr, res := range resources {
-		nss := namespaces[gvr]
-		if !res.Namespaced || len(nss) > maxNamespacedLists {
-			targets = append(targets, listTarget{res: res})
-			continue
-		}
-		for ns := range nss {
-			targets = append(targets, listTarget{res: res, namespace: ns})
-		}
-	}
-	slices.SortFunc(targets, func(a, b listTarget) int {
-		return cmp.Or(
-			cmp.Compare(a.res.GVR.Group, b.res.GVR.Group),
-			cmp.Compare(a.res.GVR.Resource, b.res.GVR.Resource),
-			cmp.Compare(a.res.GVR.Version, b.res.GVR.Version),
-			cmp.Compare(a.namespace, b.namespace),
-		)
-	})
-
 	live := map[ObjectRef]*unstructured.Unstructured{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
-	for _, t := range targets {
+	for _, t := range listTargets(items) {
 		g.Go(func() error {
 			return crash.Catch(func() error {
 				lists.Add(1)
@@ -161,4 +134,39 @@ func readObjects(ctx context.Context, c Cluster, concurrency int, items []locate
 		return nil, err
 	}
 	return live, nil
+}
+
+// listTargets are the LISTs that read items: one per resource and
+// namespace, or one cluster-wide for a resource spread over more than
+// maxNamespacedLists namespaces; in a stable order.
+func listTargets(items []located) []listTarget {
+	namespaces := map[schema.GroupVersionResource]map[string]bool{}
+	resources := map[schema.GroupVersionResource]object.Resource{}
+	for _, it := range items {
+		resources[it.res.GVR] = it.res
+		if namespaces[it.res.GVR] == nil {
+			namespaces[it.res.GVR] = map[string]bool{}
+		}
+		namespaces[it.res.GVR][it.ref.Namespace] = true
+	}
+	var targets []listTarget
+	for gvr, res := range resources {
+		nss := namespaces[gvr]
+		if !res.Namespaced || len(nss) > maxNamespacedLists {
+			targets = append(targets, listTarget{res: res})
+			continue
+		}
+		for ns := range nss {
+			targets = append(targets, listTarget{res: res, namespace: ns})
+		}
+	}
+	slices.SortFunc(targets, func(a, b listTarget) int {
+		return cmp.Or(
+			cmp.Compare(a.res.GVR.Group, b.res.GVR.Group),
+			cmp.Compare(a.res.GVR.Resource, b.res.GVR.Resource),
+			cmp.Compare(a.res.GVR.Version, b.res.GVR.Version),
+			cmp.Compare(a.namespace, b.namespace),
+		)
+	})
+	return targets
 }

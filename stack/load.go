@@ -263,35 +263,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				p.fail(n, path, "%s", msg)
 			}
 		},
-		"source": func(n *yaml.Node, path string) {
-			sawSource = true
-			sawRepo := false
-			var insecure *yaml.Node
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"repo": func(n *yaml.Node, path string) { sawRepo = true; s.Source.Repo = p.str(n, path) },
-				"ref":  func(n *yaml.Node, path string) { s.Source.Ref = p.str(n, path) },
-				"path": func(n *yaml.Node, path string) {
-					s.Source.Path = p.str(n, path)
-					if msg := pathProblem(s.Source.Path); msg != "" {
-						p.fail(n, path, "%s", msg)
-					}
-				},
-				"allowRemoteBases": func(n *yaml.Node, path string) { s.Source.AllowRemoteBases = p.boolean(n, path) },
-				"allowInsecureHTTPCredentials": func(n *yaml.Node, path string) {
-					s.Source.AllowInsecureHTTPCredentials = p.boolean(n, path)
-					insecure = n
-				},
-				"maxRenderBytes": func(n *yaml.Node, path string) { s.Source.MaxRenderBytes = p.byteSize(n, path) },
-			})
-			if n.Kind == yaml.MappingNode && (!sawRepo || s.Source.Repo == "") {
-				p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")
-			}
-			if insecure != nil && s.Source.AllowInsecureHTTPCredentials && sawRepo {
-				if msg := insecureCredentialsProblem(s.Source.Repo); msg != "" {
-					p.fail(insecure, join(path, "allowInsecureHTTPCredentials"), "%s", msg)
-				}
-			}
-		},
+		"source": func(n *yaml.Node, path string) { sawSource = true; s.Source = p.source(n, path, s.Source) },
 		"target": func(n *yaml.Node, path string) {
 			p.mapping(n, path, map[string]func(*yaml.Node, string){
 				"namespace": func(n *yaml.Node, path string) {
@@ -313,17 +285,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				p.fail(n, path, "%q is not a policy: use auto, manual or auto-unless-destructive", s.Approval)
 			}
 		},
-		"schedule": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"interval": func(n *yaml.Node, path string) {
-					s.Schedule.Interval = p.duration(n, path)
-					if s.Schedule.Interval != 0 && s.Schedule.Interval < MinInterval {
-						p.fail(n, path, "%s is too short: reconcile at most every %s", s.Schedule.Interval, MinInterval)
-					}
-				},
-				"jitter": func(n *yaml.Node, path string) { jitterSet = true; s.Schedule.Jitter = p.duration(n, path) },
-			})
-		},
+		"schedule": func(n *yaml.Node, path string) { jitterSet = p.schedule(n, path, &s.Schedule) },
 		"windows": func(n *yaml.Node, path string) {
 			p.sequence(n, path, func(item *yaml.Node, path string) {
 				if w, ok := p.window(item, path); ok {
@@ -331,31 +293,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				}
 			})
 		},
-		"verify": func(n *yaml.Node, path string) {
-			v := &Verify{}
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"provider": func(n *yaml.Node, path string) {
-					v.Provider = p.str(n, path)
-					if v.Provider != "openpgp" && v.Provider != "ssh" {
-						p.fail(n, path, "%q is not a signature provider: use openpgp or ssh", v.Provider)
-					}
-				},
-				"keys": func(n *yaml.Node, path string) { v.Keys = p.str(n, path) },
-				"mode": func(n *yaml.Node, path string) {
-					v.Mode = p.str(n, path)
-					if v.Mode != "commit" && v.Mode != "tag" {
-						p.fail(n, path, "%q is not a verification mode: use commit or tag", v.Mode)
-					}
-				},
-			})
-			if v.Mode == "" {
-				v.Mode = "commit"
-			}
-			if n.Kind == yaml.MappingNode && (v.Provider == "" || v.Keys == "") {
-				p.fail(n, path, "give provider (openpgp or ssh) and keys (a file of trusted public keys)")
-			}
-			s.Verify = v
-		},
+		"verify": func(n *yaml.Node, path string) { s.Verify = p.verify(n, path) },
 		"drift": func(n *yaml.Node, path string) {
 			s.Drift = Drift(p.str(n, path))
 			if s.Drift != DriftCorrect && s.Drift != DriftReport {
@@ -377,4 +315,77 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 		p.errs = append(p.errs, fmt.Errorf("%s: %s.schedule.jitter: %s must be shorter than the interval %s", p.file, path, s.Schedule.Jitter, s.Schedule.Interval))
 	}
 	return s
+}
+
+// source reads a stack's source over src (its defaults).
+func (p *parser) source(n *yaml.Node, path string, src Source) Source {
+	sawRepo := false
+	var insecure *yaml.Node
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"repo": func(n *yaml.Node, path string) { sawRepo = true; src.Repo = p.str(n, path) },
+		"ref":  func(n *yaml.Node, path string) { src.Ref = p.str(n, path) },
+		"path": func(n *yaml.Node, path string) {
+			src.Path = p.str(n, path)
+			if msg := pathProblem(src.Path); msg != "" {
+				p.fail(n, path, "%s", msg)
+			}
+		},
+		"allowRemoteBases": func(n *yaml.Node, path string) { src.AllowRemoteBases = p.boolean(n, path) },
+		"allowInsecureHTTPCredentials": func(n *yaml.Node, path string) {
+			src.AllowInsecureHTTPCredentials = p.boolean(n, path)
+			insecure = n
+		},
+		"maxRenderBytes": func(n *yaml.Node, path string) { src.MaxRenderBytes = p.byteSize(n, path) },
+	})
+	if n.Kind == yaml.MappingNode && (!sawRepo || src.Repo == "") {
+		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")
+	}
+	if insecure != nil && src.AllowInsecureHTTPCredentials && sawRepo {
+		if msg := insecureCredentialsProblem(src.Repo); msg != "" {
+			p.fail(insecure, join(path, "allowInsecureHTTPCredentials"), "%s", msg)
+		}
+	}
+	return src
+}
+
+// schedule reads a stack's schedule into sch; it reports whether the
+// jitter was given.
+func (p *parser) schedule(n *yaml.Node, path string, sch *Schedule) (jitterSet bool) {
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"interval": func(n *yaml.Node, path string) {
+			sch.Interval = p.duration(n, path)
+			if sch.Interval != 0 && sch.Interval < MinInterval {
+				p.fail(n, path, "%s is too short: reconcile at most every %s", sch.Interval, MinInterval)
+			}
+		},
+		"jitter": func(n *yaml.Node, path string) { jitterSet = true; sch.Jitter = p.duration(n, path) },
+	})
+	return jitterSet
+}
+
+// verify reads a stack's signature policy.
+func (p *parser) verify(n *yaml.Node, path string) *Verify {
+	v := &Verify{}
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"provider": func(n *yaml.Node, path string) {
+			v.Provider = p.str(n, path)
+			if v.Provider != "openpgp" && v.Provider != "ssh" {
+				p.fail(n, path, "%q is not a signature provider: use openpgp or ssh", v.Provider)
+			}
+		},
+		"keys": func(n *yaml.Node, path string) { v.Keys = p.str(n, path) },
+		"mode": func(n *yaml.Node, path string) {
+			v.Mode = p.str(n, path)
+			if v.Mode != "commit" && v.Mode != "tag" {
+				p.fail(n, path, "%q is not a verification mode: use commit or tag", v.Mode)
+			}
+		},
+	})
+	if v.Mode == "" {
+		v.Mode = "commit"
+	}
+	if n.Kind == yaml.MappingNode && (v.Provider == "" || v.Keys == "") {
+		p.fail(n, path, "give provider (openpgp or ssh) and keys (a file of trusted public keys)")
+	}
+	return v
 }

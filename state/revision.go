@@ -119,23 +119,13 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 			return "", fmt.Errorf("store revision %s: %w", r.ID, err)
 		}
 	}
-	n := len(r.Objects)
-	hashes, bodies := make([][]byte, n), make([][]byte, n)
-	groups, kinds, namespaces, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, u := range r.Objects {
-		ref := object.RefOf(u)
-		sealed, err := s.sealer.seal(u, salt)
-		if err != nil {
-			return "", fmt.Errorf("store revision %s: %w", r.ID, err)
-		}
-		body, err := object.Canonical(sealed)
-		if err != nil {
-			return "", err
-		}
-		sum := sha256.Sum256(body)
-		hashes[i], bodies[i] = sum[:], body
-		groups[i], kinds[i], namespaces[i], names[i] = ref.Group, ref.Kind, ref.Namespace, ref.Name
+	rows, err := s.objectRows(r, salt)
+	if err != nil {
+		return "", err
 	}
+	hashes, bodies := rows.hashes, rows.bodies
+	groups, kinds, namespaces, names := rows.groups, rows.kinds, rows.namespaces, rows.names
+	n := len(r.Objects)
 	if _, err := tx.Exec(ctx, sqlPutObjects, hashes, bodies); err != nil {
 		return "", fmt.Errorf("store revision %s: objects: %w", r.ID, err)
 	}
@@ -154,6 +144,35 @@ func (s *Store) putRevision(ctx context.Context, tx pgx.Tx, r *Revision) (string
 		return "", fmt.Errorf("store revision %s: object list: %w", r.ID, err)
 	}
 	return r.ID, nil
+}
+
+// objectRows are a revision's objects as the columns of their rows: sealed
+// canonical bodies, their hashes, and their references.
+type objectRows struct {
+	hashes, bodies                   [][]byte
+	groups, kinds, namespaces, names []string
+}
+
+// objectRows seals r's objects with the stack's salt, as stored.
+func (s *Store) objectRows(r *Revision, salt []byte) (objectRows, error) {
+	n := len(r.Objects)
+	rows := objectRows{hashes: make([][]byte, n), bodies: make([][]byte, n),
+		groups: make([]string, n), kinds: make([]string, n), namespaces: make([]string, n), names: make([]string, n)}
+	for i, u := range r.Objects {
+		ref := object.RefOf(u)
+		sealed, err := s.sealer.seal(u, salt)
+		if err != nil {
+			return rows, fmt.Errorf("store revision %s: %w", r.ID, err)
+		}
+		body, err := object.Canonical(sealed)
+		if err != nil {
+			return rows, err
+		}
+		sum := sha256.Sum256(body)
+		rows.hashes[i], rows.bodies[i] = sum[:], body
+		rows.groups[i], rows.kinds[i], rows.namespaces[i], rows.names[i] = ref.Group, ref.Kind, ref.Namespace, ref.Name
+	}
+	return rows, nil
 }
 
 // checkSameRevision accepts a retried write of an existing revision and
