@@ -264,16 +264,7 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 			}
 		},
 		"source": func(n *yaml.Node, path string) { sawSource = true; s.Source = p.source(n, path, s.Source) },
-		"target": func(n *yaml.Node, path string) {
-			p.mapping(n, path, map[string]func(*yaml.Node, string){
-				"namespace": func(n *yaml.Node, path string) {
-					s.Target.Namespace = p.str(n, path)
-					if s.Target.Namespace != "" && !dnsLabel.MatchString(s.Target.Namespace) {
-						p.fail(n, path, "%q is not a valid namespace name", s.Target.Namespace)
-					}
-				},
-			})
-		},
+		"target": func(n *yaml.Node, path string) { s.Target = p.target(n, path) },
 		"prune":           func(n *yaml.Node, path string) { s.Prune = p.boolean(n, path) },
 		"maxPrunePercent": func(n *yaml.Node, path string) { s.MaxPrunePercent = p.integer(n, path, 0, 100) },
 		"allowEmpty":      func(n *yaml.Node, path string) { s.AllowEmpty = p.boolean(n, path) },
@@ -315,6 +306,20 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 		p.errs = append(p.errs, fmt.Errorf("%s: %s.schedule.jitter: %s must be shorter than the interval %s", p.file, path, s.Schedule.Jitter, s.Schedule.Interval))
 	}
 	return s
+}
+
+// target reads where a stack's objects go.
+func (p *parser) target(n *yaml.Node, path string) Target {
+	var t Target
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"namespace": func(n *yaml.Node, path string) {
+			t.Namespace = p.str(n, path)
+			if t.Namespace != "" && !dnsLabel.MatchString(t.Namespace) {
+				p.fail(n, path, "%q is not a valid namespace name", t.Namespace)
+			}
+		},
+	})
+	return t
 }
 
 // source reads a stack's source over src (its defaults).

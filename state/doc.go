@@ -7,5 +7,5 @@
 // keeps a private Postgres cluster (initdb + postgres from the machine's
 // Postgres installation) in a directory of its own, listening only on a unix
 // socket, started on first use and left running for later commands until
-// `gantry db stop`. See Embedded.
+// `gantry db stop`. See package pgembed.
 package state

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gantryops/gantry/migrations"
+	"github.com/gantryops/gantry/state/pgembed"
 )
 
 // Options configures Open.
@@ -18,7 +19,7 @@ type Options struct {
 	// use the embedded cluster described by Embedded.
 	DatabaseURL string
 	// Embedded configures the embedded cluster used when DatabaseURL is empty.
-	Embedded EmbeddedOptions
+	Embedded pgembed.Options
 	// SecretKey (GANTRY_SECRET_KEY: 32 bytes, base64) encrypts Secret values
 	// stored in revisions. Empty: only salted hashes of them are stored, and
 	// their values cannot be read back.
@@ -42,14 +43,14 @@ type Options struct {
 
 // DefaultOptions returns options for the embedded default.
 func DefaultOptions() Options {
-	return Options{Embedded: DefaultEmbeddedOptions()}
+	return Options{Embedded: pgembed.DefaultOptions()}
 }
 
 // Store is gantry's Postgres state. It is safe for concurrent use.
 type Store struct {
 	pool       *pgxpool.Pool
-	connString string    // for the dedicated connections locks need
-	embedded   *Embedded // nil for an external database
+	connString string          // for the dedicated connections locks need
+	embedded   *pgembed.Server // nil for an external database
 	where      string
 	sealer     *sealer
 	log        hclog.Logger
@@ -91,7 +92,7 @@ func connect(ctx context.Context, opts Options) (*Store, error) {
 		if opts.Embedded.Logger == nil {
 			opts.Embedded.Logger = log
 		}
-		e, err := NewEmbedded(opts.Embedded)
+		e, err := pgembed.New(opts.Embedded)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +166,7 @@ func (s *Store) Coordinates() (host, user, database string) {
 }
 
 // Embedded returns the embedded cluster, or nil for an external database.
-func (s *Store) Embedded() *Embedded { return s.embedded }
+func (s *Store) Embedded() *pgembed.Server { return s.embedded }
 
 // SchemaVersion returns the applied schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (int32, error) {

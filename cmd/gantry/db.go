@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gantryops/gantry/state"
+	"github.com/gantryops/gantry/state/pgembed"
 )
 
 func newDBCommand(g *globals) *cobra.Command {
@@ -42,55 +43,61 @@ older than its own), so run this, or any writing command, after an upgrade.`,
 			Use:   "status",
 			Short: "Show whether the embedded database is running, without starting it",
 			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if url := g.dbURL(); url != "" {
-					fmt.Fprintf(g.stdout, "Database: %s (external; gantry does not manage it)\n", state.RedactURL(url))
-					return nil
-				}
-				e, err := g.embeddedDB()
-				if err != nil {
-					return err
-				}
-				if e.Running(cmd.Context()) {
-					fmt.Fprintf(g.stdout, "Embedded Postgres in %s: running (pid %d)\n", e.Dir(), e.Pid())
-				} else {
-					fmt.Fprintf(g.stdout, "Embedded Postgres in %s: stopped\n", e.Dir())
-				}
-				return nil
-			},
+			RunE:  func(cmd *cobra.Command, _ []string) error { return g.dbStatus(cmd) },
 		},
 		&cobra.Command{
 			Use:   "stop",
 			Short: "Stop the embedded database server",
 			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				e, err := g.embeddedDB()
-				if err != nil {
-					return err
-				}
-				pid := e.Pid()
-				if !e.Running(cmd.Context()) {
-					fmt.Fprintf(g.stdout, "Embedded Postgres in %s is not running.\n", e.Dir())
-					return nil
-				}
-				if err := e.Stop(cmd.Context()); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Stopped embedded Postgres in %s (pid %d).\n", e.Dir(), pid)
-				return nil
-			},
+			RunE:  func(cmd *cobra.Command, _ []string) error { return g.dbStop(cmd) },
 		},
 	)
 	return cmd
 }
 
+// dbStatus says where the database is, and whether the embedded one runs.
+func (g *globals) dbStatus(cmd *cobra.Command) error {
+	if url := g.dbURL(); url != "" {
+		fmt.Fprintf(g.stdout, "Database: %s (external; gantry does not manage it)\n", state.RedactURL(url))
+		return nil
+	}
+	e, err := g.embeddedDB()
+	if err != nil {
+		return err
+	}
+	if e.Running(cmd.Context()) {
+		fmt.Fprintf(g.stdout, "Embedded Postgres in %s: running (pid %d)\n", e.Dir(), e.Pid())
+	} else {
+		fmt.Fprintf(g.stdout, "Embedded Postgres in %s: stopped\n", e.Dir())
+	}
+	return nil
+}
+
+// dbStop stops the embedded database, if it runs.
+func (g *globals) dbStop(cmd *cobra.Command) error {
+	e, err := g.embeddedDB()
+	if err != nil {
+		return err
+	}
+	pid := e.Pid()
+	if !e.Running(cmd.Context()) {
+		fmt.Fprintf(g.stdout, "Embedded Postgres in %s is not running.\n", e.Dir())
+		return nil
+	}
+	if err := e.Stop(cmd.Context()); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Stopped embedded Postgres in %s (pid %d).\n", e.Dir(), pid)
+	return nil
+}
+
 // embeddedDB returns the embedded cluster gantry uses when no database URL is
 // configured, and an error when one is (there is nothing embedded to manage).
-func (g *globals) embeddedDB() (*state.Embedded, error) {
+func (g *globals) embeddedDB() (*pgembed.Server, error) {
 	if g.dbURL() != "" {
 		return nil, errors.New("gantry is configured with an external database (--database-url / GANTRY_DATABASE_URL): there is no embedded server to manage")
 	}
-	return state.NewEmbedded(state.DefaultEmbeddedOptions())
+	return pgembed.New(pgembed.DefaultOptions())
 }
 
 // migrate opens the database (starting the embedded one if needed), which

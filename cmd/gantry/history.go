@@ -39,37 +39,7 @@ or lost, holds, resumes, gc and key rotations.`,
 			if limit < 0 {
 				return fmt.Errorf("--limit %d: use 0 (everything) or more", limit)
 			}
-			ctx := cmd.Context()
-			sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
-			if err != nil {
-				return err
-			}
-			defer sess.Close()
-			name := args[0]
-			if audit {
-				events, err := sess.store.AuditLog(ctx, name, limit)
-				if err != nil {
-					return err
-				}
-				l := history.NewAuditLog(name, events)
-				if output == "json" {
-					return history.WriteJSON(g.stdout, l)
-				}
-				return history.WriteAuditTable(g.stdout, l)
-			}
-			entries, err := sess.store.History(ctx, name, limit)
-			if err != nil {
-				return err
-			}
-			hold, err := sess.store.HoldOf(ctx, name)
-			if err != nil {
-				return err
-			}
-			l := history.NewLog(name, entries, hold)
-			if output == "json" {
-				return history.WriteJSON(g.stdout, l)
-			}
-			return history.WriteTable(g.stdout, l)
+			return g.history(cmd.Context(), args[0], output, limit, audit)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
@@ -140,4 +110,37 @@ func liveRevision(ctx context.Context, sess *session, stack string) (*state.Revi
 		return nil, err
 	}
 	return sess.store.SealedRevision(ctx, info.ID)
+}
+
+// history prints the stack's applies (or its audit log) from the record.
+func (g *globals) history(ctx context.Context, name, output string, limit int, audit bool) error {
+	sess, err := g.newDBSession(ctx, nil, sessionOptions{keyOptional: true})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if audit {
+		events, err := sess.store.AuditLog(ctx, name, limit)
+		if err != nil {
+			return err
+		}
+		l := history.NewAuditLog(name, events)
+		if output == "json" {
+			return history.WriteJSON(g.stdout, l)
+		}
+		return history.WriteAuditTable(g.stdout, l)
+	}
+	entries, err := sess.store.History(ctx, name, limit)
+	if err != nil {
+		return err
+	}
+	hold, err := sess.store.HoldOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	l := history.NewLog(name, entries, hold)
+	if output == "json" {
+		return history.WriteJSON(g.stdout, l)
+	}
+	return history.WriteTable(g.stdout, l)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -48,32 +49,7 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 			} else if b > 0 {
 				ropts.MaxRenderBytes = b
 			}
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			ropts.Logger = log
-			opts := source.DefaultFetchOptions()
-			if cacheDir != "" {
-				opts.CacheDir = cacheDir
-			}
-			opts.Auth, opts.Logger = auth, log
-			c, err := source.NewFetcher(opts).Fetch(cmd.Context(), repo, ref)
-			if err != nil {
-				return err
-			}
-			rev, err := c.Render(cmd.Context(), path, ropts)
-			if err != nil {
-				return err
-			}
-			if err := printObjects(g, output, rev.Objects); err != nil {
-				return err
-			}
-			// No digest: revision digests are keyed with a stack's key (they
-			// cover Secret values), and render has no stack.
-			fmt.Fprintf(g.stderr, "Rendered %d objects from %s at %s (commit %s).\n",
-				len(rev.Objects), c.Repo, ref, rev.Commit)
-			return nil
+			return g.render(cmd.Context(), repo, ref, path, output, cacheDir, auth, ropts)
 		},
 	}
 	f := cmd.Flags()
@@ -87,6 +63,35 @@ and GANTRY_GIT_KNOWN_HOSTS for SSH.`,
 	f.StringVar(&auth.SSHKeyFile, "ssh-key", auth.SSHKeyFile, "SSH private key file (env GANTRY_GIT_SSH_KEY)")
 	f.StringVar(&auth.KnownHostsFile, "known-hosts", auth.KnownHostsFile, "SSH known_hosts file (env GANTRY_GIT_KNOWN_HOSTS)")
 	return cmd
+}
+
+// render fetches ref of repo, renders path and prints the objects.
+func (g *globals) render(ctx context.Context, repo, ref, path, output, cacheDir string, auth source.Auth, ropts source.RenderOptions) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ropts.Logger = log
+	opts := source.DefaultFetchOptions()
+	if cacheDir != "" {
+		opts.CacheDir = cacheDir
+	}
+	opts.Auth, opts.Logger = auth, log
+	c, err := source.NewFetcher(opts).Fetch(ctx, repo, ref)
+	if err != nil {
+		return err
+	}
+	rev, err := c.Render(ctx, path, ropts)
+	if err != nil {
+		return err
+	}
+	if err := printObjects(g, output, rev.Objects); err != nil {
+		return err
+	}
+	// No digest: revision digests are keyed with a stack's key (they cover
+	// Secret values), and render has no stack.
+	fmt.Fprintf(g.stderr, "Rendered %d objects from %s at %s (commit %s).\n", len(rev.Objects), c.Repo, ref, rev.Commit)
+	return nil
 }
 
 // printObjects writes objects, Secret values masked, as a YAML stream or as

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -134,9 +135,22 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 		}
 		return err
 	}
+	if err := g.comment(ctx, gh, f, s, pr.HeadSHA, p); err != nil {
+		return err
+	}
+	printStats(g, p)
+	if p.HasChanges() {
+		return exitCode(2)
+	}
+	return nil
+}
+
+// comment renders p as the pull request's comment for s (planned at
+// head), writes or edits it, and prints it.
+func (g *globals) comment(ctx context.Context, gh *review.GitHub, f *reviewFlags, s *stack.Stack, head string, p *plan.Plan) error {
 	mopts := plan.DefaultMarkdownOptions()
 	mopts.Marker = review.Marker(s.Name)
-	mopts.FullCommand = fmt.Sprintf("gantry plan --repo %s --ref %s --path %s", source.RedactURL(s.Source.Repo), pr.HeadSHA, s.Source.Path)
+	mopts.FullCommand = fmt.Sprintf("gantry plan --repo %s --ref %s --path %s", source.RedactURL(s.Source.Repo), head, s.Source.Path)
 	if s.Target.Namespace != "" {
 		mopts.FullCommand += " --namespace " + s.Target.Namespace
 	}
@@ -157,10 +171,6 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 		what = "Unchanged:"
 	}
 	fmt.Fprintf(g.stderr, "%s comment %d on %s#%d: %s\n", what, comment.ID, f.repo, f.pr, comment.URL)
-	printStats(g, p)
-	if p.HasChanges() {
-		return exitCode(2)
-	}
 	return nil
 }
 

@@ -97,26 +97,11 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 
 	srvErr := make(chan error, 1)
 	if f.listen != "" {
-		sopts := f.server
-		sopts.Token, sopts.WebhookSecret = os.Getenv("GANTRY_API_TOKEN"), os.Getenv("GANTRY_WEBHOOK_SECRET")
-		if sopts.Token == "" {
-			sess.log.Warn("GANTRY_API_TOKEN is not set: the JSON API answers 401 to every request")
-		}
-		if sopts.WebhookSecret == "" {
-			sess.log.Warn("GANTRY_WEBHOOK_SECRET is not set: webhooks answer 401; stacks are polled every interval")
-		}
-		ln, err := net.Listen("tcp", f.listen)
+		stop, err := g.serve(ctx, sess, r, f, stacks, srvErr)
 		if err != nil {
-			return fmt.Errorf("--listen %s: %w", f.listen, err)
+			return err
 		}
-		srv := server.New(r, sess.engine, sopts)
-		go func() { srvErr <- srv.Serve(server.LimitListener(ln, sopts.MaxConnections)) }()
-		defer func() {
-			shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(shutdown)
-		}()
-		fmt.Fprintf(g.stderr, "gantry run: %d stack(s) (%s), serving on http://%s\n", len(stacks), strings.Join(names(stacks), ", "), ln.Addr())
+		defer stop()
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -134,6 +119,31 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		}
 		return err
 	}
+}
+
+// serve serves gantry run's HTTP server on --listen until the returned
+// stop is called; the server's failure is sent on srvErr.
+func (g *globals) serve(ctx context.Context, sess *session, r *runner.Runner, f *runFlags, stacks []stack.Stack, srvErr chan<- error) (stop func(), err error) {
+	sopts := f.server
+	sopts.Token, sopts.WebhookSecret = os.Getenv("GANTRY_API_TOKEN"), os.Getenv("GANTRY_WEBHOOK_SECRET")
+	if sopts.Token == "" {
+		sess.log.Warn("GANTRY_API_TOKEN is not set: the JSON API answers 401 to every request")
+	}
+	if sopts.WebhookSecret == "" {
+		sess.log.Warn("GANTRY_WEBHOOK_SECRET is not set: webhooks answer 401; stacks are polled every interval")
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", f.listen, err)
+	}
+	srv := server.New(r, sess.engine, sopts)
+	go func() { srvErr <- srv.Serve(server.LimitListener(ln, sopts.MaxConnections)) }()
+	fmt.Fprintf(g.stderr, "gantry run: %d stack(s) (%s), serving on http://%s\n", len(stacks), strings.Join(names(stacks), ", "), ln.Addr())
+	return func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}, nil
 }
 
 // runOnce reconciles each stack once, printing what happened.

@@ -14,11 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gantryops/gantry/state"
+	"github.com/gantryops/gantry/state/pgembed"
 )
 
 // Server is an embedded Postgres server in a temporary directory.
 type Server struct {
-	*state.Embedded
+	*pgembed.Server
 	dir string
 }
 
@@ -29,9 +30,9 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := state.DefaultEmbeddedOptions()
+	opts := pgembed.DefaultOptions()
 	opts.Dir, opts.Fast, opts.Attached, opts.Database = dir, true, true, "postgres"
-	e, err := state.NewEmbedded(opts)
+	e, err := pgembed.New(opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -40,12 +41,12 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Server{Embedded: e, dir: dir}, nil
+	return &Server{Server: e, dir: dir}, nil
 }
 
 // Stop stops the server by its process id and removes its directory.
 func (s *Server) Stop() error {
-	err := s.Embedded.Stop(context.Background())
+	err := s.Server.Stop(context.Background())
 	if rmErr := os.RemoveAll(s.dir); err == nil {
 		err = rmErr
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,89 +30,23 @@ const (
 // by itself, a pushed deletion waits as a pending plan, and approving it
 // applies it.
 func (d *demo) engine(ctx context.Context, config, repo string) (err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	base, stop, err := d.startEngine(config)
 	if err != nil {
 		return err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	base := "http://" + addr
-
-	step("Start the continuous engine: gantry run, on the same stacks (webhook secret and API token from the environment)")
-	args := []string{"run", "--config", config, "--listen", addr, "--log-level", "info", "--wait=false", "--approval-poll", "1s"}
-	fmt.Printf("$ GANTRY_WEBHOOK_SECRET=... GANTRY_API_TOKEN=... gantry %s &\n", strings.Join(args, " "))
-	cmd := exec.Command(d.gantry, args...)
-	cmd.Dir = d.root
-	cmd.Env = append(d.env, "GANTRY_WEBHOOK_SECRET="+demoSecret, "GANTRY_API_TOKEN="+demoToken)
-	logFile := filepath.Join(d.work, "gantry-run.log")
-	logs, err := os.Create(logFile)
-	if err != nil {
-		return err
-	}
-	defer logs.Close()
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		step("Stop gantry run with SIGTERM (pid %d): it finishes cleanly", cmd.Process.Pid)
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case werr := <-exited:
-			if werr != nil {
-				err = fmt.Errorf("gantry run exited with %v; see %s", werr, logFile)
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			err = fmt.Errorf("gantry run did not stop within 30s of SIGTERM; see %s", logFile)
-		}
-		fmt.Printf("Its log (%s), last lines:\n%s\n", logFile, lastLines(logFile, 8))
-	}()
+	defer func() { err = errors.Join(err, stop()) }()
 	first, err := d.waitReconcile(ctx, base, time.Time{})
 	if err != nil {
 		return err
 	}
 	fmt.Printf("first reconcile: %s in %s, %d API requests\n", first.Outcome, time.Duration(first.Duration).Round(time.Millisecond), first.Requests)
-
-	step("Push a commit (four replicas) and deliver GitHub's push webhook: applied by itself")
-	if err := d.commit(ctx, repo, "shop: four replicas", func() error {
-		return replaceIn(filepath.Join(repo, "base", "deployment.yaml"), "replicas: 3", "replicas: 4")
-	}); err != nil {
-		return err
-	}
-	st, err := d.push(ctx, base, repo, first.LastReconcile)
+	st, err := d.pushApplied(ctx, base, repo, first)
 	if err != nil {
 		return err
 	}
-	if st.Outcome != "applied" {
-		return fmt.Errorf("the commit was not applied: %s %s %s", st.Outcome, st.Reason, st.Error)
-	}
-	if err := d.gantryCmd(ctx, "history", "shop", "--limit", "1"); err != nil {
+	if st, err = d.pushPending(ctx, base, repo, st); err != nil {
 		return err
 	}
-
-	step("Push a commit deleting the Deployment: a third of the stack, more than maxPrunePercent 25%%, so the plan waits for a person")
-	if err := d.commit(ctx, repo, "shop: web moves out", func() error {
-		return os.WriteFile(filepath.Join(repo, "base", "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"), 0o644)
-	}); err != nil {
-		return err
-	}
-	st, err = d.push(ctx, base, repo, st.LastReconcile)
-	if err != nil {
-		return err
-	}
-	if st.Outcome != "pending" {
-		return fmt.Errorf("the deletion did not wait for approval: %s %s", st.Outcome, st.Reason)
-	}
-	if err := d.gantryCmd(ctx, "plans", "--pending", "--stack", "shop"); err != nil {
-		return err
-	}
-	if err := d.gantryCmd(ctx, "show", st.PlanID); err != nil {
-		return err
-	}
-
 	step("Approve it: gantry run notices within its --approval-poll, checks the cluster still matches the plan, and applies it")
 	if err := d.gantryCmd(ctx, "approve", st.PlanID, "--reason", "web moved to its own stack"); err != nil {
 		return err
@@ -126,6 +61,99 @@ func (d *demo) engine(ctx context.Context, config, repo string) (err error) {
 	if err := d.gantryCmd(ctx, "history", "shop", "--limit", "2"); err != nil {
 		return err
 	}
+	return d.showMetrics(base)
+}
+
+// startEngine starts gantry run on config, serving on a free loopback
+// port (base is its URL); stop ends it with SIGTERM, by its pid, and
+// reports how it exited.
+func (d *demo) startEngine(config string) (base string, stop func() error, err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	step("Start the continuous engine: gantry run, on the same stacks (webhook secret and API token from the environment)")
+	args := []string{"run", "--config", config, "--listen", addr, "--log-level", "info", "--wait=false", "--approval-poll", "1s"}
+	fmt.Printf("$ GANTRY_WEBHOOK_SECRET=... GANTRY_API_TOKEN=... gantry %s &\n", strings.Join(args, " "))
+	cmd := exec.Command(d.gantry, args...)
+	cmd.Dir = d.root
+	cmd.Env = append(d.env, "GANTRY_WEBHOOK_SECRET="+demoSecret, "GANTRY_API_TOKEN="+demoToken)
+	logFile := filepath.Join(d.work, "gantry-run.log")
+	logs, err := os.Create(logFile)
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		logs.Close()
+		return "", nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() (err error) {
+		defer logs.Close()
+		step("Stop gantry run with SIGTERM (pid %d): it finishes cleanly", cmd.Process.Pid)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case werr := <-exited:
+			if werr != nil {
+				err = fmt.Errorf("gantry run exited with %v; see %s", werr, logFile)
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			err = fmt.Errorf("gantry run did not stop within 30s of SIGTERM; see %s", logFile)
+		}
+		fmt.Printf("Its log (%s), last lines:\n%s\n", logFile, lastLines(logFile, 8))
+		return err
+	}
+	return "http://" + addr, stop, nil
+}
+
+// pushApplied pushes a commit (four replicas) with its webhook: applied by
+// itself.
+func (d *demo) pushApplied(ctx context.Context, base, repo string, last stackStatus) (stackStatus, error) {
+	step("Push a commit (four replicas) and deliver GitHub's push webhook: applied by itself")
+	if err := d.commit(ctx, repo, "shop: four replicas", func() error {
+		return replaceIn(filepath.Join(repo, "base", "deployment.yaml"), "replicas: 3", "replicas: 4")
+	}); err != nil {
+		return stackStatus{}, err
+	}
+	st, err := d.push(ctx, base, repo, last.LastReconcile)
+	if err != nil {
+		return stackStatus{}, err
+	}
+	if st.Outcome != "applied" {
+		return stackStatus{}, fmt.Errorf("the commit was not applied: %s %s %s", st.Outcome, st.Reason, st.Error)
+	}
+	return st, d.gantryCmd(ctx, "history", "shop", "--limit", "1")
+}
+
+// pushPending pushes a commit deleting a third of the stack: the plan
+// waits for a person.
+func (d *demo) pushPending(ctx context.Context, base, repo string, last stackStatus) (stackStatus, error) {
+	step("Push a commit deleting the Deployment: a third of the stack, more than maxPrunePercent 25%%, so the plan waits for a person")
+	if err := d.commit(ctx, repo, "shop: web moves out", func() error {
+		return os.WriteFile(filepath.Join(repo, "base", "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"), 0o644)
+	}); err != nil {
+		return stackStatus{}, err
+	}
+	st, err := d.push(ctx, base, repo, last.LastReconcile)
+	if err != nil {
+		return stackStatus{}, err
+	}
+	if st.Outcome != "pending" {
+		return stackStatus{}, fmt.Errorf("the deletion did not wait for approval: %s %s", st.Outcome, st.Reason)
+	}
+	if err := d.gantryCmd(ctx, "plans", "--pending", "--stack", "shop"); err != nil {
+		return stackStatus{}, err
+	}
+	return st, d.gantryCmd(ctx, "show", st.PlanID)
+}
+
+// showMetrics prints gantry's own series of GET /metrics.
+func (d *demo) showMetrics(base string) error {
 	step("What the engine exports for Prometheus (GET /metrics, gantry's own series)")
 	metrics, err := d.get(base + "/metrics")
 	if err != nil {

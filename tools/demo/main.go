@@ -54,11 +54,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 
-	step("Start a local control plane (etcd, kube-apiserver, kube-controller-manager from bin/)")
-	opts := testcluster.DefaultOptions()
-	opts.BinDir, opts.Dir = filepath.Join(root, "bin"), filepath.Join(d.work, "cluster")
-	started := time.Now()
-	cluster, err := testcluster.Start(ctx, opts)
+	cluster, err := d.startCluster(ctx)
 	if err != nil {
 		return err
 	}
@@ -66,8 +62,6 @@ func run(ctx context.Context) (err error) {
 		step("Stop the control plane (pids %v)", cluster.Pids())
 		err = errors.Join(err, cluster.Stop())
 	}()
-	fmt.Printf("API server %s ready in %s; kubeconfig %s\n", cluster.Config.Host, time.Since(started).Round(time.Millisecond), cluster.Kubeconfig)
-	d.env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig, "GANTRY_DATABASE_URL=")
 
 	step("Start gantry's embedded Postgres (the default when no --database-url is set)")
 	if err := d.gantryCmd(ctx, "db", "start"); err != nil {
@@ -78,19 +72,9 @@ func run(ctx context.Context) (err error) {
 		err = errors.Join(err, d.gantryCmd(context.Background(), "db", "stop"))
 	}()
 
-	step("Put the example stack (examples/stack) into a Git repository")
 	repo := filepath.Join(d.work, "stack-repo")
-	if err := copyDir(filepath.Join(root, "examples", "stack"), repo); err != nil {
+	if err := d.initRepo(ctx, repo); err != nil {
 		return err
-	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"add", "-A"},
-		{"-c", "user.name=gantry demo", "-c", "user.email=demo@gantry.invalid", "commit", "-q", "-m", "shop: web frontend"},
-	} {
-		if err := d.command(ctx, repo, "git", args...); err != nil {
-			return err
-		}
 	}
 
 	step("Render the stack's demo overlay at the branch head")
@@ -102,6 +86,53 @@ func run(ctx context.Context) (err error) {
 	if err := copyFile(filepath.Join(root, "examples", "gantry.yaml"), config); err != nil {
 		return err
 	}
+	if err := d.planAndApply(ctx, config, repo); err != nil {
+		return err
+	}
+	if err := d.restore(ctx, config); err != nil {
+		return err
+	}
+	return d.engine(ctx, config, repo)
+}
+
+// startCluster starts the local control plane from bin/ and points the
+// demo's gantry at it.
+func (d *demo) startCluster(ctx context.Context) (*testcluster.Cluster, error) {
+	step("Start a local control plane (etcd, kube-apiserver, kube-controller-manager from bin/)")
+	opts := testcluster.DefaultOptions()
+	opts.BinDir, opts.Dir = filepath.Join(d.root, "bin"), filepath.Join(d.work, "cluster")
+	started := time.Now()
+	cluster, err := testcluster.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("API server %s ready in %s; kubeconfig %s\n", cluster.Config.Host, time.Since(started).Round(time.Millisecond), cluster.Kubeconfig)
+	d.env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig, "GANTRY_DATABASE_URL=")
+	return cluster, nil
+}
+
+// initRepo puts the example stack (examples/stack) into a new Git
+// repository at repo, in one commit.
+func (d *demo) initRepo(ctx context.Context, repo string) error {
+	step("Put the example stack (examples/stack) into a Git repository")
+	if err := copyDir(filepath.Join(d.root, "examples", "stack"), repo); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=gantry demo", "-c", "user.email=demo@gantry.invalid", "commit", "-q", "-m", "shop: web frontend"},
+	} {
+		if err := d.command(ctx, repo, "git", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planAndApply plans and applies the stack, changes it in Git, shows the
+// change as a pull-request comment would, and applies it.
+func (d *demo) planAndApply(ctx context.Context, config, repo string) error {
 	step("Plan the stack against the cluster (examples/gantry.yaml)")
 	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
 		return err
@@ -145,10 +176,7 @@ func run(ctx context.Context) (err error) {
 	if err := d.gantryCmd(ctx, "plan", "--config", config, "--stack", "shop"); err != nil {
 		return err
 	}
-	if err := d.restore(ctx, config); err != nil {
-		return err
-	}
-	return d.engine(ctx, config, repo)
+	return nil
 }
 
 // restore shows the history, restores the first revision of this run by

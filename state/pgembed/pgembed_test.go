@@ -1,4 +1,4 @@
-package state_test
+package pgembed_test
 
 import (
 	"context"
@@ -14,34 +14,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gantryops/gantry/state"
+	"github.com/gantryops/gantry/state/pgembed"
 )
 
-func newEmbedded(t *testing.T, dir string) *state.Embedded {
+func newEmbedded(t *testing.T, dir string) *pgembed.Server {
 	t.Helper()
-	opts := state.DefaultEmbeddedOptions()
+	opts := pgembed.DefaultOptions()
 	opts.Dir, opts.Fast = dir, true
-	e, err := state.NewEmbedded(opts)
+	e, err := pgembed.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// tempDir returns a new searchable directory directly under the system temp
-// directory: t.TempDir nests inside a root-only directory that the
-// unprivileged Postgres user could not enter when tests run as root.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gantry-embedded-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func TestEmbeddedStartReuseStop(t *testing.T) {
@@ -117,11 +101,11 @@ func TestEmbeddedStartReuseStop(t *testing.T) {
 
 func TestEmbeddedWithoutBinaries(t *testing.T) {
 	t.Parallel()
-	opts := state.DefaultEmbeddedOptions()
+	opts := pgembed.DefaultOptions()
 	empty := t.TempDir()
 	opts.Dir, opts.BinDir = tempDir(t), empty
-	_, err := state.NewEmbedded(opts)
-	if !errors.Is(err, state.ErrNoPostgres) {
+	_, err := pgembed.New(opts)
+	if !errors.Is(err, pgembed.ErrNoPostgres) {
 		t.Fatalf("err = %v, want ErrNoPostgres", err)
 	}
 	for _, want := range []string{empty, "apt-get install postgresql", "--database-url"} {
@@ -155,39 +139,6 @@ func TestEmbeddedUnreachableDirectory(t *testing.T) {
 	for _, want := range []string{parent, "GANTRY_POSTGRES_DIR", "chmod o+x", "--database-url"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
-		}
-	}
-}
-
-func TestOpenUsesEmbeddedWhenNoURL(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	opts := state.DefaultOptions()
-	opts.Embedded.Dir, opts.Embedded.Fast = tempDir(t), true
-	s, err := state.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Embedded().Stop(ctx) })
-	defer s.Close()
-	if s.Embedded() == nil || !strings.Contains(s.Where(), opts.Embedded.Dir) {
-		t.Errorf("Where() = %q, want the embedded directory", s.Where())
-	}
-	v, err := s.SchemaVersion(ctx)
-	if err != nil || v < 1 {
-		t.Errorf("SchemaVersion = %d, %v; want migrated", v, err)
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"postgres://gantry:hunter2@db:5432/gantry":                "postgres://gantry:REDACTED@db:5432/gantry",
-		"postgres://db/gantry?user=g&password=hunter2":            "postgres://db/gantry?password=REDACTED&user=g",
-		"host=db port=5433 user=g password=hunter2 dbname=gantry": "host=db port=5433 user=g dbname=gantry",
-	} {
-		if got := state.RedactURL(in); got != want || strings.Contains(got, "hunter2") {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -235,4 +186,20 @@ func running(pid int) bool {
 	}
 	_, after, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(after, "Z")
+}
+
+// tempDir returns a new searchable directory directly under the system temp
+// directory: t.TempDir nests inside a root-only directory that the
+// unprivileged Postgres user could not enter when tests run as root.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gantry-embedded-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

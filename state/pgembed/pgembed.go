@@ -1,4 +1,8 @@
-package state
+// Package pgembed supervises a private Postgres server for gantry on a
+// workstation: found among the installed binaries, initialised in its own
+// directory, listening on a unix socket only, started on first use and
+// kept for later commands, stopped by its pid.
+package pgembed
 
 import (
 	"context"
@@ -9,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -20,8 +23,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// EmbeddedOptions configures an embedded Postgres cluster.
-type EmbeddedOptions struct {
+// Options configures an embedded Postgres cluster.
+type Options struct {
 	// Dir holds the cluster: data/ (PGDATA), postgres.log, and usually the
 	// socket directory. Created when missing.
 	Dir string
@@ -43,18 +46,18 @@ type EmbeddedOptions struct {
 	Logger hclog.Logger
 }
 
-// DefaultEmbeddedOptions returns options for the embedded default: the
-// cluster in DefaultEmbeddedDir, database "gantry", run as "postgres" when root.
-func DefaultEmbeddedOptions() EmbeddedOptions {
-	return EmbeddedOptions{Dir: DefaultEmbeddedDir(), RunAs: "postgres", Database: "gantry"}
+// DefaultOptions returns options for the embedded default: the
+// cluster in DefaultDir, database "gantry", run as "postgres" when root.
+func DefaultOptions() Options {
+	return Options{Dir: DefaultDir(), RunAs: "postgres", Database: "gantry"}
 }
 
-// DefaultEmbeddedDir returns where the embedded cluster lives:
+// DefaultDir returns where the embedded cluster lives:
 // $GANTRY_POSTGRES_DIR if set, else $XDG_STATE_HOME/gantry/postgres, else
 // ~/.local/state/gantry/postgres; for root without XDG_STATE_HOME,
 // /var/lib/gantry/postgres, because root's home is not reachable by the
 // unprivileged user Postgres must run as.
-func DefaultEmbeddedDir() string {
+func DefaultDir() string {
 	if d := os.Getenv("GANTRY_POSTGRES_DIR"); d != "" {
 		return d
 	}
@@ -71,57 +74,10 @@ func DefaultEmbeddedDir() string {
 	return filepath.Join(home, ".local", "state", "gantry", "postgres")
 }
 
-// ErrNoPostgres is returned (wrapped) when no Postgres binaries can be found.
-var ErrNoPostgres = errors.New("no Postgres server binaries found")
-
-// FindPostgres returns the directory holding initdb, pg_ctl and postgres:
-// $GANTRY_POSTGRES_BIN, else the directory of initdb on PATH, else the newest
-// /usr/lib/postgresql/*/bin.
-func FindPostgres() (string, error) {
-	candidates := []string{}
-	if d := os.Getenv("GANTRY_POSTGRES_BIN"); d != "" {
-		candidates = append(candidates, d)
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		candidates = append(candidates, filepath.Dir(p))
-	}
-	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(versions, func(a, b string) int { return compareVersionDirs(b, a) })
-	candidates = append(candidates, versions...)
-	for _, d := range candidates {
-		if hasPostgres(d) {
-			return d, nil
-		}
-	}
-	return "", noPostgres("on PATH or in /usr/lib/postgresql/*/bin")
-}
-
-func noPostgres(where string) error {
-	return fmt.Errorf("%w (initdb, pg_ctl and postgres) %s: install your distribution's Postgres server package (Debian/Ubuntu: apt-get install postgresql; Fedora: dnf install postgresql-server; macOS: brew install postgresql), or point gantry at an existing database with --database-url / GANTRY_DATABASE_URL", ErrNoPostgres, where)
-}
-
-func hasPostgres(dir string) bool {
-	for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
-		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
-
-// compareVersionDirs orders /usr/lib/postgresql/<major>/bin by major version.
-func compareVersionDirs(a, b string) int {
-	va, vb := filepath.Base(filepath.Dir(a)), filepath.Base(filepath.Dir(b))
-	if len(va) != len(vb) {
-		return len(va) - len(vb)
-	}
-	return strings.Compare(va, vb)
-}
-
-// Embedded is a private Postgres cluster in a directory, reachable only
+// Server is a private Postgres cluster in a directory, reachable only
 // through a unix socket whose directory only its owner can enter.
-type Embedded struct {
-	opts      EmbeddedOptions
+type Server struct {
+	opts      Options
 	bin       string
 	data      string
 	socketDir string
@@ -131,8 +87,8 @@ type Embedded struct {
 	exited    chan struct{} // closed when child has exited
 }
 
-// NewEmbedded prepares an embedded cluster; nothing runs until Start.
-func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+// New prepares an embedded cluster; nothing runs until Start.
+func New(opts Options) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded postgres: no directory given")
 	}
@@ -156,7 +112,7 @@ func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	e := &Embedded{opts: opts, bin: bin, data: filepath.Join(dir, "data"), socketDir: socketDir(dir), log: log.Named("postgres")}
+	e := &Server{opts: opts, bin: bin, data: filepath.Join(dir, "data"), socketDir: socketDir(dir), log: log.Named("postgres")}
 	if os.Geteuid() == 0 {
 		if e.owner, err = lookupUser(opts.RunAs); err != nil {
 			return nil, err
@@ -178,11 +134,11 @@ func socketDir(dir string) string {
 }
 
 // Dir returns the cluster's directory.
-func (e *Embedded) Dir() string { return e.opts.Dir }
+func (e *Server) Dir() string { return e.opts.Dir }
 
 // ConnString returns the connection string of database db (empty: the
 // configured database) over the unix socket.
-func (e *Embedded) ConnString(db string) string {
+func (e *Server) ConnString(db string) string {
 	if db == "" {
 		db = e.opts.Database
 	}
@@ -198,7 +154,7 @@ func connValue(v string) string {
 // waits until it accepts connections, creates the database, and returns its
 // connection string. Concurrent Starts (also from other processes) are
 // serialised by a lock file; all of them get the same running server.
-func (e *Embedded) Start(ctx context.Context) (string, error) {
+func (e *Server) Start(ctx context.Context) (string, error) {
 	if err := e.prepareDirs(); err != nil {
 		return "", err
 	}
@@ -224,7 +180,7 @@ func (e *Embedded) Start(ctx context.Context) (string, error) {
 	return e.ConnString(""), nil
 }
 
-func (e *Embedded) prepareDirs() error {
+func (e *Server) prepareDirs() error {
 	for _, d := range []string{e.opts.Dir, e.socketDir} {
 		// Parents gantry creates (/var/lib/gantry) stay searchable by the user
 		// Postgres runs as; only the cluster's own directories are private.
@@ -246,7 +202,7 @@ func (e *Embedded) prepareDirs() error {
 	return nil
 }
 
-func (e *Embedded) initdb(ctx context.Context) error {
+func (e *Server) initdb(ctx context.Context) error {
 	e.log.Info("initialising a new cluster", "dir", e.data)
 	args := []string{"-D", e.data, "-U", "gantry", "-A", "trust", "-E", "UTF8", "--locale=C"}
 	if e.opts.Fast {
@@ -259,7 +215,7 @@ func (e *Embedded) initdb(ctx context.Context) error {
 }
 
 // serverArgs are the postgres options: unix socket only, private to its owner.
-func (e *Embedded) serverArgs() []string {
+func (e *Server) serverArgs() []string {
 	args := []string{"-k", e.socketDir, "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"}
 	if e.opts.Fast {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
@@ -267,7 +223,7 @@ func (e *Embedded) serverArgs() []string {
 	return args
 }
 
-func (e *Embedded) startServer(ctx context.Context) error {
+func (e *Server) startServer(ctx context.Context) error {
 	logFile := filepath.Join(e.opts.Dir, "postgres.log")
 	e.log.Info("starting", "dir", e.data, "socket_dir", e.socketDir, "attached", e.opts.Attached)
 	start := time.Now()
@@ -291,7 +247,7 @@ func (e *Embedded) startServer(ctx context.Context) error {
 	return nil
 }
 
-func (e *Embedded) startAttached(ctx context.Context, logFile string) error {
+func (e *Server) startAttached(ctx context.Context, logFile string) error {
 	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded postgres: %w", err)
@@ -331,7 +287,7 @@ func (e *Embedded) startAttached(ctx context.Context, logFile string) error {
 }
 
 // Running reports whether the cluster's server is running.
-func (e *Embedded) Running(ctx context.Context) bool {
+func (e *Server) Running(ctx context.Context) bool {
 	if _, err := os.Stat(filepath.Join(e.data, "PG_VERSION")); err != nil {
 		return false
 	}
@@ -339,7 +295,7 @@ func (e *Embedded) Running(ctx context.Context) bool {
 }
 
 // Pid returns the process id of the running server, or 0.
-func (e *Embedded) Pid() int {
+func (e *Server) Pid() int {
 	data, err := os.ReadFile(filepath.Join(e.data, "postmaster.pid"))
 	if err != nil {
 		return 0
@@ -351,7 +307,7 @@ func (e *Embedded) Pid() int {
 
 // Stop stops the server (pg_ctl stop -m fast, which signals the process id in
 // postmaster.pid). Stopping a cluster that is not running is not an error.
-func (e *Embedded) Stop(ctx context.Context) error {
+func (e *Server) Stop(ctx context.Context) error {
 	if e.child != nil {
 		// SIGINT is Postgres's fast shutdown, as pg_ctl stop -m fast sends.
 		_ = e.child.Process.Signal(syscall.SIGINT)
@@ -374,7 +330,7 @@ func (e *Embedded) Stop(ctx context.Context) error {
 	return nil
 }
 
-func (e *Embedded) createDatabase(ctx context.Context, name string) error {
+func (e *Server) createDatabase(ctx context.Context, name string) error {
 	conn, err := pgx.Connect(ctx, e.ConnString("postgres"))
 	if err != nil {
 		return fmt.Errorf("embedded postgres: connect: %w", err)
@@ -401,7 +357,7 @@ func (e *Embedded) createDatabase(ctx context.Context, name string) error {
 const sqlDatabaseExists = `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`
 
 // command builds a command for a Postgres binary, run as the owner when root.
-func (e *Embedded) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+func (e *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if e.owner != nil {

@@ -1,0 +1,133 @@
+package plan
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+
+	"github.com/gantryops/gantry/object"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// fieldDiffs lists the leaves that differ between before and after (either
+// may be nil). Lists of maps that all have a name are matched by name, other
+// lists compared whole. For Secrets, fields that hold Secret content
+// (object.SecretFields) are reported as sensitive, without values.
+func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
+	var b, a map[string]any
+	if before != nil {
+		b = before.Object
+	}
+	if after != nil {
+		a = after.Object
+	}
+	var sensitive []object.SensitiveField
+	if secret {
+		sensitive = sensitiveFieldsOf(b, a)
+	}
+	var out []FieldDiff
+	walkDiff("", b, a, func(path string, x, y any) {
+		if object.IsSensitivePath(sensitive, path) {
+			out = append(out, FieldDiff{Path: path, Sensitive: true})
+			return
+		}
+		out = append(out, FieldDiff{Path: path, Before: x, After: y})
+	})
+	return out
+}
+
+func walkDiff(path string, x, y any, emit func(string, any, any)) {
+	xm, xIsMap := x.(map[string]any)
+	ym, yIsMap := y.(map[string]any)
+	if (xIsMap || x == nil) && (yIsMap || y == nil) && (xIsMap || yIsMap) {
+		keys := map[string]bool{}
+		for k := range xm {
+			keys[k] = true
+		}
+		for k := range ym {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			walkDiff(joinPath(path, k), xm[k], ym[k], emit)
+		}
+		return
+	}
+	xl, xIsList := x.([]any)
+	yl, yIsList := y.([]any)
+	if xIsList && yIsList && namedList(xl) && namedList(yl) {
+		names := map[string]bool{}
+		var order []string
+		index := func(l []any) map[string]any {
+			m := map[string]any{}
+			for _, e := range l {
+				n := e.(map[string]any)["name"].(string)
+				m[n] = e
+				if !names[n] {
+					names[n] = true
+					order = append(order, n)
+				}
+			}
+			return m
+		}
+		xi, yi := index(xl), index(yl)
+		for _, n := range order {
+			walkDiff(fmt.Sprintf("%s[name=%s]", path, n), xi[n], yi[n], emit)
+		}
+		return
+	}
+	if !reflect.DeepEqual(x, y) {
+		emit(path, x, y)
+	}
+}
+
+// namedList reports whether every element is a map with a string name.
+func namedList(l []any) bool {
+	if len(l) == 0 {
+		return false
+	}
+	return !slices.ContainsFunc(l, func(e any) bool {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return true
+		}
+		_, ok = m["name"].(string)
+		return !ok
+	})
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// ObjectDiff compares two versions of one object (either may be nil) on all
+// their fields but status and server bookkeeping, Secret values masked, for
+// comparing recorded revisions. It returns the two views, masked, and the
+// changed fields.
+func ObjectDiff(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured, []FieldDiff) {
+	var b, a *unstructured.Unstructured
+	secret := false
+	if before != nil {
+		b, secret = stripServerFields(before), object.RefOf(before).IsSecret()
+	}
+	if after != nil {
+		a, secret = stripServerFields(after), object.RefOf(after).IsSecret()
+	}
+	diffs := fieldDiffs(b, a, secret)
+	b, a = maskSecret(secret, b, a)
+	return b, a, diffs
+}
+
+// DiffLines returns the unified YAML diff of two views, as the text plan
+// shows a change.
+func DiffLines(before, after *unstructured.Unstructured) []string {
+	return diffLines(Change{Before: before, After: after})
+}
