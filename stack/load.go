@@ -263,8 +263,8 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				p.fail(n, path, "%s", msg)
 			}
 		},
-		"source": func(n *yaml.Node, path string) { sawSource = true; s.Source = p.source(n, path, s.Source) },
-		"target": func(n *yaml.Node, path string) { s.Target = p.target(n, path) },
+		"source":          func(n *yaml.Node, path string) { sawSource = true; s.Source = p.source(n, path, s.Source) },
+		"target":          func(n *yaml.Node, path string) { s.Target = p.target(n, path) },
 		"prune":           func(n *yaml.Node, path string) { s.Prune = p.boolean(n, path) },
 		"maxPrunePercent": func(n *yaml.Node, path string) { s.MaxPrunePercent = p.integer(n, path, 0, 100) },
 		"allowEmpty":      func(n *yaml.Node, path string) { s.AllowEmpty = p.boolean(n, path) },
