@@ -214,13 +214,13 @@ func TestPostgresRestart(t *testing.T) {
 	until(t, e, "applying the first commit", applied)
 
 	ctx := context.Background()
-	if err := env.DB.Embedded.Stop(ctx); err != nil {
+	if err := env.DB.Server.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	started := false
 	t.Cleanup(func() {
 		if !started {
-			_, _ = env.DB.Embedded.Start(ctx)
+			_, _ = env.DB.Server.Start(ctx)
 		}
 	})
 	repo.Push("a=2", harness.ConfigMaps("a", "2"))
@@ -228,7 +228,7 @@ func TestPostgresRestart(t *testing.T) {
 	until(t, e, "failing while Postgres is down", failedReconcile)
 	until(t, e, "failing again", failedReconcile)
 	wantLive(t, ns, map[string]string{"a": "1"})
-	if _, err := env.DB.Embedded.Start(ctx); err != nil {
+	if _, err := env.DB.Server.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	started = true
@@ -292,10 +292,10 @@ func TestPostgresStopsMidApply(t *testing.T) {
 		for count() < 40 {
 			time.Sleep(5 * time.Millisecond)
 		}
-		_ = env.DB.Embedded.Stop(ctx)
+		_ = env.DB.Server.Stop(ctx)
 		at := count()
 		time.Sleep(2 * time.Second)
-		_, _ = env.DB.Embedded.Start(ctx)
+		_, _ = env.DB.Server.Start(ctx)
 		outage <- at
 	}()
 	report, err := s.TryApply(p, true, harness.ApplyOptions())
