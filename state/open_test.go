@@ -2,34 +2,18 @@ package state_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/gantryops/gantry/state"
+	"github.com/gantryops/gantry/state/statetest"
 )
-
-// tempDir returns a new searchable directory directly under the system temp
-// directory: t.TempDir nests inside a root-only directory that the
-// unprivileged Postgres user could not enter when tests run as root.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gantry-embedded-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 func TestOpenUsesEmbeddedWhenNoURL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	opts := state.DefaultOptions()
-	opts.Embedded.Dir, opts.Embedded.Fast = tempDir(t), true
+	opts.Embedded.Dir, opts.Embedded.Fast = statetest.TempDir(t), true
 	s, err := state.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

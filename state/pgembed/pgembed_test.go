@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gantryops/gantry/state/pgembed"
+	"github.com/gantryops/gantry/state/statetest"
 )
 
 func newEmbedded(t *testing.T, dir string) *pgembed.Server {
@@ -32,7 +33,7 @@ func TestEmbeddedStartReuseStop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	// A space in the path: pg_ctl passes options through a shell.
-	dir := filepath.Join(tempDir(t), "with space")
+	dir := filepath.Join(statetest.TempDir(t), "with space")
 	e := newEmbedded(t, dir)
 	t.Cleanup(func() { _ = e.Stop(ctx) })
 
@@ -103,7 +104,7 @@ func TestEmbeddedWithoutBinaries(t *testing.T) {
 	t.Parallel()
 	opts := pgembed.DefaultOptions()
 	empty := t.TempDir()
-	opts.Dir, opts.BinDir = tempDir(t), empty
+	opts.Dir, opts.BinDir = statetest.TempDir(t), empty
 	_, err := pgembed.New(opts)
 	if !errors.Is(err, pgembed.ErrNoPostgres) {
 		t.Fatalf("err = %v, want ErrNoPostgres", err)
@@ -120,7 +121,7 @@ func TestEmbeddedWithoutBinaries(t *testing.T) {
 // failing inside initdb. As another user, the directory is the user's own.
 func TestEmbeddedUnreachableDirectory(t *testing.T) {
 	t.Parallel()
-	parent := tempDir(t)
+	parent := statetest.TempDir(t)
 	if err := os.Chmod(parent, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestEmbeddedUnreachableDirectory(t *testing.T) {
 // leave its Postgres running.
 func TestEmbeddedAttachedDiesWithItsParent(t *testing.T) {
 	t.Parallel()
-	dir := tempDir(t)
+	dir := statetest.TempDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "GANTRY_TEST_ATTACHED_DIR="+dir)
 	stdout, err := cmd.StdoutPipe()
@@ -186,20 +187,4 @@ func running(pid int) bool {
 	}
 	_, after, _ := strings.Cut(string(stat), ") ")
 	return !strings.HasPrefix(after, "Z")
-}
-
-// tempDir returns a new searchable directory directly under the system temp
-// directory: t.TempDir nests inside a root-only directory that the
-// unprivileged Postgres user could not enter when tests run as root.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gantry-embedded-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

@@ -154,3 +154,20 @@ func Main(m *testing.M, srv **Server) int {
 	}
 	return code
 }
+
+// TempDir returns a new searchable directory directly under the system
+// temp directory, removed when the test ends: t.TempDir nests inside a
+// root-only directory that the unprivileged Postgres user could not enter
+// when tests run as root.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gantry-embedded-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
