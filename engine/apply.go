@@ -169,11 +169,8 @@ func (e *Engine) execute(ctx context.Context, req ApplyRequest, applier *apply.A
 // without the gate (a prompt answered, --auto-approve with
 // --allow-destructive or --allow-rollback).
 func (e *Engine) recordApproval(ctx context.Context, p *plan.Plan, actor string) error {
-	details := map[string]any{"destructive": p.Destructive}
-	if p.Rollback != "" {
-		details["rollback"] = p.Rollback
-	}
-	return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanApproved, PlanID: p.ID, Details: details})
+	return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, PlanID: p.ID, Data: event.PlanApprovedData{
+		Destructive: len(p.Destructive) > 0, DestructiveReasons: p.Destructive, Rollback: p.Rollback}})
 }
 
 // intent is every change an apply of p may make, recorded as pending
@@ -192,8 +189,8 @@ func intent(p *plan.Plan) []state.Outcome {
 // lost under it.
 func (e *Engine) lockLost(ctx context.Context, log hclog.Logger, p *plan.Plan, applyID, actor string, cause error) {
 	log.Error("the stack's lock was lost: stopped writing", "apply", applyID, "error", cause)
-	if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.LockLost, PlanID: p.ID, ApplyID: applyID,
-		Details: map[string]any{"error": cause.Error()}}); err != nil {
+	if err := e.store.Audit(context.WithoutCancel(ctx), state.AuditEvent{Stack: p.Stack, Actor: actor, PlanID: p.ID, ApplyID: applyID,
+		Data: event.LockLostData{Error: cause.Error()}}); err != nil {
 		log.Warn("record the lost lock", "error", err)
 	}
 }
@@ -221,7 +218,7 @@ func (e *Engine) checkApply(ctx context.Context, req ApplyRequest, applier *appl
 	if checkErr == nil {
 		return nil
 	}
-	audit := state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.ApplyRefused, PlanID: p.ID, Details: map[string]any{"error": checkErr.Error()}}
+	audit := state.AuditEvent{Stack: p.Stack, Actor: actor, PlanID: p.ID, Data: event.ApplyRefusedData{Error: checkErr.Error()}}
 	if aerr := e.store.Audit(context.WithoutCancel(ctx), audit); aerr != nil {
 		return errors.Join(checkErr, aerr)
 	}

@@ -308,8 +308,7 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 	}
 	signer, err := verify(source.SignatureProvider(s.Verify.Provider), keys)
 	if err != nil {
-		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Kind: event.CommitRefused,
-			Details: map[string]any{"commit": c.SHA, "error": err.Error()}}); aerr != nil {
+		if aerr := e.store.Audit(ctx, state.AuditEvent{Stack: s.Name, Actor: "gantry", Data: event.CommitRefusedData{Commit: c.SHA, Error: err.Error()}}); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 		return fmt.Errorf("stack %s: %w", s.Name, err)
@@ -325,31 +324,42 @@ func (e *Engine) verify(ctx context.Context, s stack.Stack, c *source.Commit) er
 // whole base again each time to say that nothing happened.
 func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) error {
 	if !p.HasChanges() {
-		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), Kind: event.PlanCreated, PlanID: p.ID,
-			Details: map[string]any{"digest": p.Digest, "commit": p.Source.Commit, "no_changes": true, "approximate": p.IsApproximate()}})
+		return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actorOr(actor), PlanID: p.ID,
+			Data: event.PlanCreatedData{Digest: p.Digest, Commit: p.Source.Commit, Approximate: p.IsApproximate(), RestoredFrom: p.RestoredFrom}})
 	}
-	body, err := plan.MarshalWithoutDesired(p)
+	rec, err := e.planRecord(ctx, p, actor)
 	if err != nil {
 		return err
+	}
+	return e.store.RecordPlan(ctx, rec)
+}
+
+// planRecord is p (a plan with changes) as the record stores it: its body
+// without desired manifests, and those as a revision keyed with the
+// stack's key.
+func (e *Engine) planRecord(ctx context.Context, p *plan.Plan, actor string) (*state.PlanRecord, error) {
+	body, err := plan.MarshalWithoutDesired(p)
+	if err != nil {
+		return nil, err
 	}
 	rev, err := source.NewRevision(p.Source.Commit, p.Desired)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := e.store.ReadStack(ctx, p.Stack)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	digest, err := rev.Digest(st.HashKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return e.store.RecordPlan(ctx, &state.PlanRecord{
+	return &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
 		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.IsApproximate(),
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
-	})
+	}, nil
 }
 
 func actorOr(actor string) string {

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/apply"
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/plan"
@@ -259,36 +260,28 @@ func (e *Engine) carryOut(ctx context.Context, p *plan.Plan, actor string, d gat
 	return nil
 }
 
-// record writes what d records of p, in order: the plan, the open plan
-// superseded, the plan pending, the event (a refusal's with its error).
+// record writes what d records of p, in one transaction and in order: the
+// plan, the open plan superseded, the plan pending, the event (a
+// refusal's with its error).
 func (e *Engine) record(ctx context.Context, p *plan.Plan, actor string, d gate.Decision, refused *RefusedError) error {
+	r := state.GateRecord{Stack: p.Stack, Actor: actor, At: e.now(), PlanID: p.ID, Pend: d.Pend, Event: d.Event}
 	if d.Record {
-		if err := e.recordPlan(ctx, p, actor); err != nil {
+		if !p.HasChanges() {
+			return fmt.Errorf("plan %s: the gate recorded a plan without changes (a bug in gantry)", p.ID)
+		}
+		rec, err := e.planRecord(ctx, p, actor)
+		if err != nil {
 			return err
 		}
+		r.Plan = rec
 	}
 	if d.Supersede != nil {
-		keep := ""
-		if d.Supersede.Keep {
-			keep = p.ID
-		}
-		if err := e.store.Supersede(ctx, p.Stack, keep, actor, d.Supersede.Why, e.now()); err != nil {
-			return err
-		}
+		r.Supersede, r.KeepPlan = d.Supersede.Why, d.Supersede.Keep
 	}
-	if d.Pend != "" {
-		if err := e.store.Pend(ctx, p.ID, p.Stack, d.Pend, actor, e.now()); err != nil {
-			return err
-		}
-	}
-	if d.Event == nil {
-		return nil
-	}
-	details := d.Event.Details
 	if refused != nil {
-		details = map[string]any{"error": refused.Err.Error()}
+		r.Event = event.ApplyRefusedData{Error: refused.Err.Error()}
 	}
-	return e.store.Audit(ctx, state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: d.Event.Kind, PlanID: p.ID, Details: details})
+	return e.store.RecordGate(ctx, r)
 }
 
 // applyGated applies a plan the gate let through. A refusal (nothing was

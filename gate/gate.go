@@ -97,9 +97,9 @@ type Decision struct {
 	// Pend: the plan waits for a person, for this reason (pending it closes
 	// the open plan itself); "" when it does not.
 	Pend string
-	// Event: an event about the plan to record after it. The engine adds
-	// the error of a refusal to its details.
-	Event *Event
+	// Event: an event about the plan to record after it (nil: none). A
+	// refusal's (event.ApplyRefusedData) gets its error from the engine.
+	Event event.Data
 	// Report: remember the plan as recorded without being applied
 	// (Input.LastReported), so the same plan is not recorded again.
 	Report bool
@@ -122,12 +122,6 @@ type Supersede struct {
 	Keep bool
 	// Why is recorded as the decision's reason.
 	Why string
-}
-
-// Event is an event to record about the plan.
-type Event struct {
-	Kind    event.Kind
-	Details map[string]any
 }
 
 // Decide decides what becomes of the stack's plan: before planning (Plan
@@ -192,14 +186,14 @@ func settled(in Input) (Decision, bool) {
 		return Decision{Outcome: Pending, Reason: fmt.Sprintf("plan %s waits: %s", waiting.PlanID, waiting.Reason), HidePlan: true}, true
 	case only && in.Stack.Drift == stack.DriftReport:
 		d := Decision{Outcome: DriftReported, Reason: fmt.Sprintf("%d object(s) changed out of band; drift: report applies nothing", drifted)}
-		return reportOnce(in, d, waiting, &Event{Kind: event.DriftDetected, Details: map[string]any{"drifted": driftedRefs(p)}}), true
+		return reportOnce(in, d, waiting, event.DriftDetectedData{Drifted: driftedRefs(p)}), true
 	case in.LastRefused.Digest != "" && in.LastRefused.Digest == p.Digest:
 		return Decision{Outcome: Refused, Repeat: true, HidePlan: true,
 			Reason: fmt.Sprintf("plan %s doing exactly this was refused: nothing is applied until a commit or the cluster changes it", in.LastRefused.PlanID)}, true
 	}
 	if failures := plan.KnownFailures(p); len(failures) > 0 {
 		d := Decision{Outcome: Refused, Reason: fmt.Sprintf("plan %s cannot be applied as it is: nothing was changed", p.ID),
-			Record: true, Refuse: failures, Event: &Event{Kind: event.ApplyRefused}}
+			Record: true, Refuse: failures, Event: event.ApplyRefusedData{}}
 		if waiting != nil {
 			d.Supersede = &Supersede{Keep: true, Why: fmt.Sprintf("superseded by plan %s (commit %s), which cannot be applied as it is", p.ID, object.ShortSHA(p.Source.Commit))}
 		}
@@ -222,7 +216,7 @@ func decideNew(in Input) Decision {
 	}
 	if ok, why := in.Stack.ApplyAllowed(in.Now); !ok {
 		d.Outcome, d.Reason = Deferred, why
-		return reportOnce(in, d, nil, &Event{Kind: event.ApplyDeferred, Details: map[string]any{"reason": why}})
+		return reportOnce(in, d, nil, event.ApplyDeferredData{Reason: why})
 	}
 	d.Step, d.Approved = ApplyPlan, in.Stack.Approval == stack.ApprovalAuto
 	return d
@@ -232,7 +226,7 @@ func decideNew(in Input) Decision {
 // a stack reconciled every few minutes would otherwise record the same
 // plan again and again. waiting, when the plan was not recorded before,
 // is superseded by it.
-func reportOnce(in Input, d Decision, waiting *Latest, e *Event) Decision {
+func reportOnce(in Input, d Decision, waiting *Latest, e event.Data) Decision {
 	if in.LastReported == in.Plan.Digest {
 		return d
 	}

@@ -196,7 +196,7 @@ func got(d gate.Decision) expect {
 		}
 	}
 	if d.Event != nil {
-		e.event = d.Event.Kind
+		e.event = d.Event.Kind()
 	}
 	return e
 }

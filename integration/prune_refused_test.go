@@ -16,6 +16,7 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/plan"
@@ -79,6 +80,21 @@ func TestPruneHeldByFinalizer(t *testing.T) {
 	}
 	if got := inventoryNames(t, s); fmt.Sprint(got) != "[a b]" {
 		t.Errorf("inventory = %v, want b kept while it is held", got)
+	}
+	// The event feed says what the prune did with b, in the apply's
+	// transaction.
+	events, err := s.Store.AuditLog(ctx, "finalizer", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned := 0
+	for _, e := range events {
+		if e.Kind == event.ObjectPruned && e.ApplyID != "" && e.Details["object"] == "ConfigMap/"+ns+"/b" && e.Details["result"] == "terminating" {
+			pruned++
+		}
+	}
+	if pruned != 1 {
+		t.Errorf("%d object.pruned events for b (terminating), want 1: %+v", pruned, events)
 	}
 	entries, err := s.Store.History(ctx, "finalizer", 1)
 	if err != nil || entries[0].Status != state.ApplySucceeded {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/stack"
@@ -247,6 +248,16 @@ func TestHoldAgainstAGoneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Apply(t, r.Plan)
+	// The feed has the restore, the hold and the apply's end, in that
+	// order, of that apply (newest first here).
+	events, err := s.Store.AuditLog(ctx, "moved", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 || events[0].Kind != event.ApplySucceeded || events[1].Kind != event.StackHeld || events[2].Kind != event.StackRestored ||
+		events[2].ApplyID != events[0].ApplyID || events[2].Details["restored_from"] != r.Plan.RestoredFrom || r.Plan.RestoredFrom == "" {
+		t.Errorf("the newest events after the restore: %+v; want stack.restored (from %q), stack.held, apply.succeeded", events, r.Plan.RestoredFrom)
+	}
 	if err := planHead(); !errors.Is(err, engine.ErrHeld) || !strings.Contains(err.Error(), "is the commit the restore replaced") {
 		t.Fatalf("apply of the old HEAD while held: %v", err)
 	}

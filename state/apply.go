@@ -126,8 +126,8 @@ func (s *Store) StartApply(ctx context.Context, a ApplyStart) error {
 		if err := putOutcomes(ctx, tx, a.ID, intent); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, Kind: event.ApplyStarted, PlanID: a.PlanID, ApplyID: a.ID,
-			Details: map[string]any{"changes": len(a.Intent)}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: a.Stack, Actor: a.Actor, PlanID: a.PlanID, ApplyID: a.ID,
+			Data: event.ApplyStartedData{Changes: len(a.Intent)}})
 	})
 }
 
@@ -189,15 +189,22 @@ func (s *Store) FinishApply(ctx context.Context, f ApplyFinish) (int64, error) {
 				return err
 			}
 		}
-		kind := map[ApplyStatus]event.Kind{ApplySucceeded: event.ApplySucceeded, ApplyFailed: event.ApplyFailed, ApplyInterrupted: event.ApplyInterrupted}[f.Status]
-		if kind == "" {
+		if err := auditPrunes(ctx, tx, f); err != nil {
+			return err
+		}
+		end := event.ApplyEnd{InventoryGeneration: gen, Objects: n, Error: f.Error}
+		var data event.Data
+		switch f.Status {
+		case ApplySucceeded:
+			data = event.ApplySucceededData(end)
+		case ApplyFailed:
+			data = event.ApplyFailedData(end)
+		case ApplyInterrupted:
+			data = event.ApplyInterruptedData(end)
+		default:
 			return fmt.Errorf("finish apply %s: status %q is not an ending", f.ID, f.Status)
 		}
-		details := map[string]any{"inventory_generation": gen, "objects": n}
-		if f.Error != "" {
-			details["error"] = f.Error
-		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: kind, PlanID: f.PlanID, ApplyID: f.ID, Details: details})
+		return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, PlanID: f.PlanID, ApplyID: f.ID, Data: data})
 	})
 	if err != nil {
 		return 0, err
@@ -214,15 +221,47 @@ func updateHold(ctx context.Context, tx pgx.Tx, f ApplyFinish) error {
 			return fmt.Errorf("lift hold of %s: %w", f.Stack, err)
 		}
 		if tag.RowsAffected() > 0 {
-			return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: event.StackResumed, PlanID: f.PlanID, ApplyID: f.ID,
-				Details: map[string]any{"reason": "a newer commit was applied"}})
+			return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, PlanID: f.PlanID, ApplyID: f.ID,
+				Data: event.StackResumedData{Reason: "a newer commit was applied"}})
 		}
 		return nil
 	}
 	if _, err := tx.Exec(ctx, sqlSetHold, f.Stack, f.PlanID, f.FinishedAt, f.Actor, f.ID); err != nil {
 		return fmt.Errorf("hold %s: %w", f.Stack, err)
 	}
-	return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, Kind: event.StackHeld, PlanID: f.PlanID, ApplyID: f.ID})
+	var from string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(body->>'restored_from', '') FROM plans WHERE id = $1`, f.PlanID).Scan(&from); err != nil {
+		return fmt.Errorf("hold %s: %w", f.Stack, err)
+	}
+	if err := appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, PlanID: f.PlanID, ApplyID: f.ID, Data: event.StackRestoredData{RestoredFrom: from}}); err != nil {
+		return err
+	}
+	return appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, PlanID: f.PlanID, ApplyID: f.ID, Data: event.StackHeldData{}})
+}
+
+// auditPrunes records what the apply's prune did with each object: an
+// object.pruned event for one deleted (or terminating), object.kept for one
+// left alone because it changed hands.
+func auditPrunes(ctx context.Context, tx pgx.Tx, f ApplyFinish) error {
+	for _, o := range f.Outcomes {
+		if o.Action != "delete" {
+			continue
+		}
+		obj := event.ObjectData{Object: o.Ref.String(), Result: o.Result}
+		var data event.Data
+		switch o.Result {
+		case "deleted", "terminating":
+			data = event.ObjectPrunedData(obj)
+		case "kept":
+			data = event.ObjectKeptData(obj)
+		default:
+			continue
+		}
+		if err := appendAudit(ctx, tx, AuditEvent{Stack: f.Stack, Actor: f.Actor, PlanID: f.PlanID, ApplyID: f.ID, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ApplyInfo is an apply as recorded.

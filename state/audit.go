@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,7 +11,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// AuditEvent is one entry of the append-only audit log.
+// AuditEvent is one entry of the append-only audit log: the event feed
+// (docs/events.md). Writers give Data, which decides the kind; readers get
+// Kind and Details, the data as stored (JSON decoded), whatever version of
+// gantry wrote it.
 type AuditEvent struct {
 	ID      string
 	At      time.Time
@@ -19,6 +23,7 @@ type AuditEvent struct {
 	Kind    event.Kind
 	PlanID  string
 	ApplyID string
+	Data    event.Data
 	Details map[string]any
 }
 
@@ -36,10 +41,15 @@ func appendAudit(ctx context.Context, db execer, e AuditEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
-	if e.Details == nil {
-		e.Details = map[string]any{}
+	if e.Data == nil {
+		return fmt.Errorf("audit of stack %s: an event without data (a bug in gantry)", e.Stack)
 	}
-	if _, err := db.Exec(ctx, sqlAppendAudit, e.ID, e.Stack, e.Actor, string(e.Kind), nullable(e.PlanID), nullable(e.ApplyID), e.Details); err != nil {
+	e.Kind = e.Data.Kind()
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return fmt.Errorf("audit %s of stack %s: %w", e.Kind, e.Stack, err)
+	}
+	if _, err := db.Exec(ctx, sqlAppendAudit, e.ID, e.Stack, e.Actor, string(e.Kind), nullable(e.PlanID), nullable(e.ApplyID), string(data)); err != nil {
 		return fmt.Errorf("audit %s of stack %s: %w", e.Kind, e.Stack, err)
 	}
 	return nil

@@ -8,7 +8,9 @@ import (
 
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
+	"github.com/gantryops/gantry/object"
 	"github.com/jackc/pgx/v5"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Gate is a plan's row at the gate: what the gate decides on (PlanID,
@@ -73,18 +75,77 @@ func scanGate(row pgx.Row) (*Gate, error) {
 // nothing.
 func (s *Store) Pend(ctx context.Context, planID, stack, reason, actor string, at time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := supersede(ctx, tx, stack, planID, actor, "superseded by plan "+planID, at); err != nil {
-			return err
+		return pend(ctx, tx, planID, stack, reason, actor, at)
+	})
+}
+
+func pend(ctx context.Context, tx pgx.Tx, planID, stack, reason, actor string, at time.Time) error {
+	if err := supersede(ctx, tx, stack, planID, actor, "superseded by plan "+planID, at); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, sqlPend, planID, stack, reason, at)
+	if err != nil {
+		return fmt.Errorf("pend plan %s of %s: %w", planID, stack, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, PlanID: planID, Data: event.PlanPendingData{Reason: reason}})
+}
+
+// GateRecord is what one decision of the gate records about a plan, in
+// this order and in one transaction: all of it, or nothing.
+type GateRecord struct {
+	// Stack and Actor say whose plan and who decided; At when.
+	Stack, Actor string
+	At           time.Time
+	// PlanID names the plan.
+	PlanID string
+	// Plan is recorded (with its plan.created event) when not nil.
+	Plan *PlanRecord
+	// Supersede closes the stack's open plan, with this reason ("": none);
+	// KeepPlan spares PlanID itself.
+	Supersede string
+	KeepPlan  bool
+	// Pend puts the plan at the gate, waiting for a person, for this reason
+	// ("": it does not wait).
+	Pend string
+	// Event is recorded about the plan last (nil: none).
+	Event event.Data
+}
+
+// RecordGate records a decision of the gate in one transaction.
+func (s *Store) RecordGate(ctx context.Context, r GateRecord) error {
+	var objs []*unstructured.Unstructured
+	if r.Plan != nil && r.Plan.Revision != nil {
+		objs = r.Plan.Revision.Objects
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if r.Plan != nil {
+			if err := s.recordPlanTx(ctx, tx, r.Plan); err != nil {
+				return err
+			}
 		}
-		tag, err := tx.Exec(ctx, sqlPend, planID, stack, reason, at)
-		if err != nil {
-			return fmt.Errorf("pend plan %s of %s: %w", planID, stack, err)
+		if r.Supersede != "" {
+			keep := ""
+			if r.KeepPlan {
+				keep = r.PlanID
+			}
+			if err := supersede(ctx, tx, r.Stack, keep, r.Actor, r.Supersede, r.At); err != nil {
+				return err
+			}
 		}
-		if tag.RowsAffected() == 0 {
+		if r.Pend != "" {
+			if err := pend(ctx, tx, r.PlanID, r.Stack, r.Pend, r.Actor, r.At); err != nil {
+				return err
+			}
+		}
+		if r.Event == nil {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanPending, PlanID: planID, Details: map[string]any{"reason": reason}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: r.Stack, Actor: r.Actor, PlanID: r.PlanID, Data: r.Event})
 	})
+	return object.ScrubError(err, objs...)
 }
 
 // Supersede marks the stack's waiting or approved plan superseded (a newer
@@ -108,7 +169,7 @@ func supersede(ctx context.Context, tx pgx.Tx, stack, keep, actor, why string, a
 		return fmt.Errorf("supersede plans of %s: %w", stack, err)
 	}
 	for _, id := range ids {
-		if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanSuperseded, PlanID: id, Details: map[string]any{"reason": why}}); err != nil {
+		if err := appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, PlanID: id, Data: event.PlanSupersededData{Reason: why}}); err != nil {
 			return err
 		}
 	}
@@ -147,17 +208,20 @@ func (s *Store) Decide(ctx context.Context, d Decision) (*Gate, error) {
 		if g.Status != gate.StatusPending {
 			return fmt.Errorf("%w: plan %s of %s is %s%s; see `gantry plans --pending` for the plans that wait", ErrNotPending, g.PlanID, g.Stack, g.Status, decidedBy(g))
 		}
-		status, kind, digest := gate.StatusRejected, event.PlanRejected, ""
+		status, digest := gate.StatusRejected, ""
 		if d.Approve {
-			status, kind, digest = gate.StatusApproved, event.PlanApproved, g.Digest
+			status, digest = gate.StatusApproved, g.Digest
 		}
 		if _, err := tx.Exec(ctx, sqlDecide, g.PlanID, status, d.Actor, d.At, d.Reason, nullable(digest)); err != nil {
 			return fmt.Errorf("decide plan %s: %w", g.PlanID, err)
 		}
 		g.Status, g.DecidedBy, g.DecidedAt, g.DecisionReason, g.ApprovedDigest = status, d.Actor, d.At, d.Reason, digest
 		out = g
-		return appendAudit(ctx, tx, AuditEvent{Stack: g.Stack, Actor: d.Actor, Kind: kind, PlanID: g.PlanID,
-			Details: map[string]any{"digest": g.Digest, "reason": d.Reason, "destructive": g.Destructive}})
+		var data event.Data = event.PlanRejectedData{Digest: g.Digest, Reason: d.Reason, Destructive: g.Destructive}
+		if d.Approve {
+			data = event.PlanApprovedData{Digest: g.Digest, Reason: d.Reason, Destructive: g.Destructive}
+		}
+		return appendAudit(ctx, tx, AuditEvent{Stack: g.Stack, Actor: d.Actor, PlanID: g.PlanID, Data: data})
 	})
 	return out, err
 }
@@ -228,7 +292,7 @@ func (s *Store) CloseGate(ctx context.Context, planID string, from, to gate.Stat
 		if to != gate.StatusStale {
 			return nil
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.PlanStale, PlanID: planID, Details: map[string]any{"reason": why}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, PlanID: planID, Data: event.PlanStaleData{Reason: why}})
 	})
 	if err != nil {
 		return false, fmt.Errorf("plan %s: %s -> %s: %w", planID, from, to, err)

@@ -87,8 +87,8 @@ AND NOT EXISTS (SELECT 1 FROM revision_objects ro WHERE ro.object_hash = o.hash)
 			return err
 		}
 		res.Objects = int(tag.RowsAffected())
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actorName(opts.Actor), Kind: event.GC, Details: map[string]any{
-			"keep": opts.Keep, "older_than": olderThan, "revisions": res.Revisions, "plans": res.Plans, "applies": res.Applies, "objects": res.Objects,
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actorName(opts.Actor), Data: event.GCData{
+			Keep: opts.Keep, OlderThan: olderThan, Revisions: res.Revisions, Plans: res.Plans, Applies: res.Applies, Objects: res.Objects,
 		}})
 	})
 	if err != nil {

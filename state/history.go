@@ -281,8 +281,7 @@ func (s *Store) Resume(ctx context.Context, stack, actor string) (*Hold, error) 
 		if _, err := tx.Exec(ctx, sqlClearHold, stack); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.StackResumed,
-			Details: map[string]any{"held_revision": h.Revision.Number, "held_since": h.Since}})
+		return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Data: event.StackResumedData{HeldRevision: h.Revision.Number, HeldSince: &h.Since}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", stack, err)

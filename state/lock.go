@@ -312,8 +312,8 @@ func (s *Store) ForceUnlock(ctx context.Context, lockID, actor string) (*LockHol
 		if _, err := tx.Exec(ctx, sqlDropHolder, lockID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: h.Stack, Actor: actor, Kind: event.LockBroken, PlanID: h.PlanID, Details: map[string]any{
-			"lock_id": lockID, "holder": h.Holder, "host": h.Host, "pid": h.PID, "since": h.Since, "session_ended": terminated,
+		return appendAudit(ctx, tx, AuditEvent{Stack: h.Stack, Actor: actor, PlanID: h.PlanID, Data: event.LockBrokenData{
+			LockID: lockID, Holder: h.Holder, Host: h.Host, PID: h.PID, Since: h.Since, SessionEnded: terminated,
 		}})
 	})
 	if err != nil {

@@ -65,27 +65,30 @@ func (s *Store) RecordPlan(ctx context.Context, p *PlanRecord) error {
 }
 
 func (s *Store) recordPlan(ctx context.Context, p *PlanRecord) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var digest string
-		err := tx.QueryRow(ctx, sqlPlanDigest, p.ID).Scan(&digest)
-		switch {
-		case err == nil && digest == p.Digest:
-			return nil // a retry
-		case err == nil:
-			return fmt.Errorf("record plan %s: the id is taken by another plan (digest %s)", p.ID, digest)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("record plan %s: %w", p.ID, err)
-		}
-		revID, err := s.putRevision(ctx, tx, p.Revision)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sqlPutPlan, p.ID, p.Stack, revID, p.Digest, p.Body, p.HasChanges, p.Destructive, p.Approximate, p.CreatedBy, p.CreatedAt); err != nil {
-			return fmt.Errorf("record plan %s: %w", p.ID, err)
-		}
-		return appendAudit(ctx, tx, AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, Kind: event.PlanCreated, PlanID: p.ID,
-			Details: map[string]any{"digest": p.Digest, "has_changes": p.HasChanges, "destructive": p.Destructive, "approximate": p.Approximate}})
-	})
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.recordPlanTx(ctx, tx, p) })
+}
+
+// recordPlanTx records p within tx (see RecordPlan).
+func (s *Store) recordPlanTx(ctx context.Context, tx pgx.Tx, p *PlanRecord) error {
+	var digest string
+	err := tx.QueryRow(ctx, sqlPlanDigest, p.ID).Scan(&digest)
+	switch {
+	case err == nil && digest == p.Digest:
+		return nil // a retry
+	case err == nil:
+		return fmt.Errorf("record plan %s: the id is taken by another plan (digest %s)", p.ID, digest)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("record plan %s: %w", p.ID, err)
+	}
+	revID, err := s.putRevision(ctx, tx, p.Revision)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, sqlPutPlan, p.ID, p.Stack, revID, p.Digest, p.Body, p.HasChanges, p.Destructive, p.Approximate, p.CreatedBy, p.CreatedAt); err != nil {
+		return fmt.Errorf("record plan %s: %w", p.ID, err)
+	}
+	return appendAudit(ctx, tx, AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, PlanID: p.ID,
+		Data: event.PlanCreatedData{Digest: p.Digest, Commit: p.Revision.Commit, HasChanges: p.HasChanges, Destructive: p.Destructive, Approximate: p.Approximate, RestoredFrom: p.Revision.RestoredFrom}})
 }
 
 // Plan loads a recorded plan (by ID or an unambiguous prefix, as PlanBody)

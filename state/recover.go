@@ -64,8 +64,8 @@ func interruptOrphan(ctx context.Context, tx pgx.Tx, stack, actor, id, plan stri
 			return err
 		}
 	}
-	return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, Kind: event.ApplyInterrupted, PlanID: plan, ApplyID: id,
-		Details: map[string]any{"error": "found running when the stack was next locked: the process applying it ended"}})
+	return appendAudit(ctx, tx, AuditEvent{Stack: stack, Actor: actor, PlanID: plan, ApplyID: id,
+		Data: event.ApplyInterruptedData{Error: "found running when the stack was next locked: the process applying it ended"}})
 }
 
 // RecoverDead closes the applies of the stack left running by processes

@@ -88,8 +88,7 @@ func (s *Store) RotateKey(ctx context.Context, newKey, actor string) (*RotateRes
 			return fmt.Errorf("record the new key's check value: %w", err)
 		}
 		for _, st := range stacks {
-			if err := appendAudit(ctx, tx, AuditEvent{Stack: st, Actor: actorName(actor), Kind: event.KeyRotated,
-				Details: map[string]any{"secrets_resealed": res.Secrets, "plans_stale": res.Plans}}); err != nil {
+			if err := appendAudit(ctx, tx, AuditEvent{Stack: st, Actor: actorName(actor), Data: event.KeyRotatedData{SecretsResealed: res.Secrets, PlansStale: res.Plans}}); err != nil {
 				return err
 			}
 		}
@@ -193,7 +192,7 @@ func staleOpenGates(ctx context.Context, tx pgx.Tx, actor string) (int, error) {
 		return 0, fmt.Errorf("mark waiting plans stale: %w", err)
 	}
 	for _, g := range gates {
-		if err := appendAudit(ctx, tx, AuditEvent{Stack: g.stack, Actor: actor, Kind: event.PlanStale, PlanID: g.plan, Details: map[string]any{"reason": why}}); err != nil {
+		if err := appendAudit(ctx, tx, AuditEvent{Stack: g.stack, Actor: actor, PlanID: g.plan, Data: event.PlanStaleData{Reason: why}}); err != nil {
 			return 0, err
 		}
 	}

@@ -26,8 +26,9 @@ a restore copied. A held stack says so first.
 
 --audit lists the audit log instead: every plan made, pended, approved,
 rejected, superseded or found stale; applies deferred, refused, started,
-succeeded, failed or interrupted; drift detected, commits refused, locks broken
-or lost, holds, resumes, gc and key rotations.`,
+succeeded, failed or interrupted; objects pruned or kept; drift detected,
+commits refused, locks broken or lost, restores, holds, resumes, gc and key
+rotations (docs/events.md has every kind and its fields).`,
 		Example: `  gantry history shop
   gantry history shop --limit 5 -o json
   gantry history shop --audit`,

@@ -54,5 +54,6 @@ gone (its machine died, its process hung); the break is in the audit log.`,
 
 // rejection is the audit event of a plan a person declined.
 func rejection(p *plan.Plan, actor string) state.AuditEvent {
-	return state.AuditEvent{Stack: p.Stack, Actor: actor, Kind: event.PlanRejected, PlanID: p.ID}
+	return state.AuditEvent{Stack: p.Stack, Actor: actor, PlanID: p.ID,
+		Data: event.PlanRejectedData{Digest: p.Digest, Reason: "declined at the prompt", Destructive: len(p.Destructive) > 0}}
 }
