@@ -254,9 +254,9 @@ func (e *Engine) finishApply(ctx context.Context, f state.ApplyFinish) error {
 // its answer never came back), so that nothing created is ever forgotten and
 // the next plan repairs the rest. An object listed that does not exist is
 // simply skipped by prune.
-func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey, gen int64, inventory []state.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
+func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey, gen int64, inventory []plan.InventoryObject, report *apply.Report, execErr error) (state.ApplyFinish, error) {
 	f := state.ApplyFinish{ID: applyID, PlanID: p.ID, Stack: p.Stack, Actor: actor, ExpectGeneration: gen,
-		Status: state.ApplySucceeded, Memo: map[object.Ref]state.MemoEntry{}, FinishedAt: e.now(), Restore: p.RestoredFrom != ""}
+		Status: state.ApplySucceeded, Memo: map[object.Ref]plan.MemoEntry{}, FinishedAt: e.now(), Restore: p.RestoredFrom != ""}
 	switch {
 	case report != nil && report.Interrupted:
 		f.Status = state.ApplyInterrupted
@@ -300,11 +300,11 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey,
 			if err != nil {
 				return f, err
 			}
-			f.Memo[o.Ref] = state.MemoEntry{Desired: m.Desired, Live: m.Live}
+			f.Memo[o.Ref] = m
 		}
 	}
 	for ref, version := range inv {
-		f.Inventory = append(f.Inventory, state.InventoryObject{Ref: ref, APIVersion: version})
+		f.Inventory = append(f.Inventory, plan.InventoryObject{Ref: ref, APIVersion: version})
 	}
 	return f, nil
 }

@@ -65,27 +65,3 @@ func (e *Engine) RecordedPlan(ctx context.Context, ref string) (*plan.Plan, erro
 	}
 	return p, nil
 }
-
-func toPlanInventory(in []state.InventoryObject) []plan.InventoryObject {
-	out := make([]plan.InventoryObject, len(in))
-	for i, o := range in {
-		out[i] = plan.InventoryObject{Ref: o.Ref, APIVersion: o.APIVersion}
-	}
-	return out
-}
-
-func toPlanMemo(in map[object.Ref]state.MemoEntry) map[object.Ref]plan.MemoEntry {
-	out := make(map[object.Ref]plan.MemoEntry, len(in))
-	for ref, e := range in {
-		out[ref] = plan.MemoEntry{Desired: e.Desired, Live: e.Live}
-	}
-	return out
-}
-
-func toStateMemo(in map[object.Ref]plan.MemoEntry) map[object.Ref]state.MemoEntry {
-	out := make(map[object.Ref]state.MemoEntry, len(in))
-	for ref, e := range in {
-		out[ref] = state.MemoEntry{Desired: e.Desired, Live: e.Live}
-	}
-	return out
-}

@@ -203,9 +203,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 		Source:              src,
 		ClusterName:         req.Cluster.Host(),
 		Objects:             objects,
-		Inventory:           toPlanInventory(inventory),
+		Inventory:           inventory,
 		InventoryGeneration: gen,
-		Memo:                toPlanMemo(memo),
+		Memo:                memo,
 		Key:                 st.HashKey,
 		Options:             planOptions(s),
 		Mode:                req.Mode,
@@ -270,7 +270,7 @@ func (e *Engine) recordStack(ctx context.Context, st *state.Stack, memo map[obje
 	if !bytes.Equal(recorded.Salt, st.Salt) {
 		return true, nil
 	}
-	return false, e.store.PutMemo(ctx, st.Name, toStateMemo(memo))
+	return false, e.store.PutMemo(ctx, st.Name, memo)
 }
 
 // annotate adds to p what the stack's record says about it: the commit

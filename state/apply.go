@@ -10,6 +10,7 @@ import (
 
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 )
 
 // ApplyStatus is how an apply ended (or that it runs). Stored: stable values.
@@ -59,10 +60,10 @@ type ApplyFinish struct {
 	Outcomes []Outcome
 	// Inventory replaces the stack's inventory, which must still be at
 	// ExpectGeneration.
-	Inventory        []InventoryObject
+	Inventory        []plan.InventoryObject
 	ExpectGeneration int64
 	// Memo holds entries for the objects applied.
-	Memo       map[object.Ref]MemoEntry
+	Memo       map[object.Ref]plan.MemoEntry
 	FinishedAt time.Time
 	// Restore marks the apply of a restore: when it succeeds, the stack is
 	// held. Any other succeeded apply lifts a hold.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -49,8 +50,8 @@ func TestApplyRecords(t *testing.T) {
 	finish := state.ApplyFinish{
 		ID: id, PlanID: planID, Stack: "web", Actor: "alice", Status: state.ApplySucceeded,
 		Outcomes:   []state.Outcome{{Ref: cm, Action: "create", Result: "applied", Ready: "Current", Duration: 12 * time.Millisecond}},
-		Inventory:  []state.InventoryObject{{Ref: cm, APIVersion: "v1"}},
-		Memo:       map[object.Ref]state.MemoEntry{cm: {Desired: object.Hash{1}, Live: object.Hash{2}}},
+		Inventory:  []plan.InventoryObject{{Ref: cm, APIVersion: "v1"}},
+		Memo:       map[object.Ref]plan.MemoEntry{cm: {Desired: object.Hash{1}, Live: object.Hash{2}}},
 		FinishedAt: time.Now(),
 	}
 	// An inventory moved meanwhile: nothing of the apply's end is written.

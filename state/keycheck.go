@@ -13,6 +13,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/state/seal"
 )
 
 // ErrSecretKeyMissing refuses a gantry started without GANTRY_SECRET_KEY on
@@ -81,7 +82,7 @@ WHERE ro.api_group = '' AND ro.kind = 'Secret' AND position($1::bytea IN o.body)
 )
 
 // encryptedMarker is how an encrypted value starts in a stored body.
-var encryptedMarker = []byte(`"` + sealedEncrypted)
+var encryptedMarker = []byte(`"` + object.SealedEncrypted)
 
 // querier is what both a pool and a transaction can query.
 type querier interface {
@@ -131,7 +132,7 @@ func (s *Store) checkKey(ctx context.Context, keyOptional bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: read the secret key check: %w", s.where, err)
 	}
-	switch v := decideKey(rec, s.sealer.check); {
+	switch v := decideKey(rec, s.sealer.Check()); {
 	case v == keyOK:
 		return nil
 	case v == keyMissing && (keyOptional || s.readOnly):
@@ -157,13 +158,13 @@ func (s *Store) checkKey(ctx context.Context, keyOptional bool) error {
 	if rec, err = readKeyRecord(ctx, s.pool); err != nil {
 		return fmt.Errorf("%s: read the secret key check: %w", s.where, err)
 	}
-	return s.keyError(decideKey(rec, s.sealer.check))
+	return s.keyError(decideKey(rec, s.sealer.Check()))
 }
 
 // recordKey records the key's check value with sql (first use, or a key
 // verified against what an older gantry sealed).
 func (s *Store) recordKey(ctx context.Context, sql string) error {
-	if _, err := s.pool.Exec(ctx, sql, s.sealer.check); err != nil {
+	if _, err := s.pool.Exec(ctx, sql, s.sealer.Check()); err != nil {
 		return fmt.Errorf("%s: record the secret key check: %w", s.where, err)
 	}
 	s.log.Info("recorded which GANTRY_SECRET_KEY this database is sealed with")
@@ -181,10 +182,10 @@ func (s *Store) verifyKey(ctx context.Context) error {
 	for _, sec := range secrets {
 		for _, f := range object.SensitiveFields(sec.obj) {
 			value, _ := f.Value.(string)
-			if isAnnotation(f) || !strings.HasPrefix(value, sealedEncrypted) {
+			if seal.IsAnnotation(f) || !strings.HasPrefix(value, object.SealedEncrypted) {
 				continue
 			}
-			if _, err := s.sealer.unsealValue(object.RefOf(sec.obj), f, value); err != nil {
+			if _, err := s.sealer.UnsealValue(object.RefOf(sec.obj), f, value); err != nil {
 				return s.keyError(keyDiffers)
 			}
 			return nil
@@ -228,7 +229,7 @@ func (s *Store) checkKeyTx(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return fmt.Errorf("read the secret key check: %w", err)
 	}
-	switch v := decideKey(rec, s.sealer.check); v {
+	switch v := decideKey(rec, s.sealer.Check()); v {
 	case keyMissing, keyDiffers:
 		return s.keyError(v)
 	}
@@ -242,5 +243,5 @@ func (s *Store) hashKey(salt []byte) (object.HashKey, error) {
 	if s.keyMissing && !s.readOnly {
 		return nil, s.keyError(keyMissing)
 	}
-	return s.sealer.hashKey(salt), nil
+	return s.sealer.HashKey(salt), nil
 }

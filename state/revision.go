@@ -160,7 +160,7 @@ func (s *Store) objectRows(r *Revision, salt []byte) (objectRows, error) {
 		groups: make([]string, n), kinds: make([]string, n), namespaces: make([]string, n), names: make([]string, n)}
 	for i, u := range r.Objects {
 		ref := object.RefOf(u)
-		sealed, err := s.sealer.seal(u, salt)
+		sealed, err := s.sealer.Seal(u, salt)
 		if err != nil {
 			return rows, fmt.Errorf("store revision %s: %w", r.ID, err)
 		}
@@ -273,9 +273,9 @@ func (s *Store) loadRevision(ctx context.Context, id string, how unsealing) (*Re
 			r.Objects[i] = sealed
 			continue
 		}
-		u, err := s.sealer.unseal(sealed)
+		u, err := s.sealer.Unseal(sealed)
 		if errors.Is(err, ErrSecretNotRecoverable) && how.prove {
-			u, err = s.sealer.prove(sealed, how.candidates[object.RefOf(sealed)], salt)
+			u, err = s.sealer.Prove(sealed, how.candidates[object.RefOf(sealed)], salt)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -299,7 +299,7 @@ func (s *Store) HashedSecrets(ctx context.Context, id string) ([]object.Ref, err
 	var refs []object.Ref
 	for _, u := range r.Objects {
 		for _, f := range object.SensitiveFields(u) {
-			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, sealedHashed) {
+			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, object.SealedHashed) {
 				refs = append(refs, object.RefOf(u))
 				break
 			}

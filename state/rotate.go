@@ -10,6 +10,7 @@ import (
 
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/state/seal"
 )
 
 // RotateResult counts what RotateKey changed.
@@ -57,14 +58,14 @@ func (s *Store) RotateKey(ctx context.Context, newKey, actor string) (*RotateRes
 	if s.readOnly {
 		return nil, ErrReadOnly
 	}
-	if s.sealer.aead == nil {
+	if !s.sealer.HasKey() {
 		return nil, fmt.Errorf("%s: %w: its Secrets are stored as salted hashes, which no key can read back; to start using a key, set GANTRY_SECRET_KEY (the first command run with it records it)", s.where, ErrNotSealedWithKey)
 	}
-	next, err := newSealer(newKey)
+	next, err := seal.New(newKey)
 	if err != nil {
 		return nil, fmt.Errorf("the new key: %w", err)
 	}
-	if string(next.key) == string(s.sealer.key) {
+	if next.SameKey(s.sealer) {
 		return nil, errors.New("the new key is the key the database is sealed with already: give a new one (openssl rand -base64 32)")
 	}
 	res := &RotateResult{}
@@ -84,7 +85,7 @@ func (s *Store) RotateKey(ctx context.Context, newKey, actor string) (*RotateRes
 			return fmt.Errorf("clear the no-op memo: %w", err)
 		}
 		res.MemoEntries = int(tag.RowsAffected())
-		if _, err := tx.Exec(ctx, sqlRotateKey, next.check); err != nil {
+		if _, err := tx.Exec(ctx, sqlRotateKey, next.Check()); err != nil {
 			return fmt.Errorf("record the new key's check value: %w", err)
 		}
 		for _, st := range stacks {
@@ -112,7 +113,7 @@ func (s *Store) lockForRotation(ctx context.Context, tx pgx.Tx) ([]string, error
 	if err != nil {
 		return nil, fmt.Errorf("read the secret key check: %w", err)
 	}
-	if err := s.keyError(decideKey(rec, s.sealer.check)); err != nil {
+	if err := s.keyError(decideKey(rec, s.sealer.Check())); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT name FROM stacks ORDER BY name`)
@@ -138,21 +139,21 @@ func (s *Store) lockForRotation(ctx context.Context, tx pgx.Tx) ([]string, error
 // reseal replaces every stored Secret body holding encrypted values by the
 // same Secret sealed with next, and points the revisions holding it at the
 // new body.
-func (s *Store) reseal(ctx context.Context, tx pgx.Tx, next *sealer) (int, error) {
+func (s *Store) reseal(ctx context.Context, tx pgx.Tx, next *seal.Sealer) (int, error) {
 	secrets, err := encryptedSecrets(ctx, tx)
 	if err != nil {
 		return 0, fmt.Errorf("find the sealed Secrets: %w", err)
 	}
 	olds, news, bodies := make([][]byte, 0, len(secrets)), make([][]byte, 0, len(secrets)), make([][]byte, 0, len(secrets))
 	for _, sec := range secrets {
-		plain, err := s.sealer.unseal(sec.obj)
+		plain, err := s.sealer.Unseal(sec.obj)
 		if errors.Is(err, ErrSecretNotRecoverable) {
 			continue // stored as salted hashes: no key involved
 		}
 		if err != nil {
 			return 0, err
 		}
-		sealed, err := next.seal(plain, nil)
+		sealed, err := next.Seal(plain, nil)
 		if err != nil {
 			return 0, object.ScrubError(err, plain)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -46,7 +47,7 @@ func TestRotateKey(t *testing.T) {
 	if _, err := old.Decide(ctx, state.Decision{PlanID: planID, Approve: true, Actor: "alice", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := old.PutMemo(ctx, "web", map[object.Ref]state.MemoEntry{{Kind: "ConfigMap", Namespace: "app", Name: "cm-000"}: {}}); err != nil {
+	if err := old.PutMemo(ctx, "web", map[object.Ref]plan.MemoEntry{{Kind: "ConfigMap", Namespace: "app", Name: "cm-000"}: {}}); err != nil {
 		t.Fatal(err)
 	}
 	hashedBefore, err := old.SealedRevision(ctx, hashed.ID)

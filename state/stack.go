@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 )
 
 // Stack is a stack's row: what planning needs to know about it.
@@ -24,22 +25,6 @@ type Stack struct {
 	HashKey object.HashKey
 	// InventoryGeneration increases with every change of the inventory.
 	InventoryGeneration int64
-}
-
-// InventoryObject is one object of a stack's inventory.
-type InventoryObject struct {
-	// Ref identifies the object.
-	Ref object.Ref
-	// APIVersion is the version it was applied with.
-	APIVersion string
-}
-
-// MemoEntry is what the no-op memo knows about one object.
-type MemoEntry struct {
-	// Desired is the keyed hash of the desired manifest (and apply options).
-	Desired object.Hash
-	// Live is the fingerprint of the live object the dry-run saw.
-	Live object.Hash
 }
 
 // ErrInventoryMoved is returned (wrapped) by SetInventory when the inventory
@@ -121,9 +106,9 @@ func (s *Store) EnsureStack(ctx context.Context, name string) (*Stack, error) {
 }
 
 // Inventory returns the stack's inventory and its generation.
-func (s *Store) Inventory(ctx context.Context, stack string) (int64, []InventoryObject, error) {
+func (s *Store) Inventory(ctx context.Context, stack string) (int64, []plan.InventoryObject, error) {
 	var gen int64
-	var objs []InventoryObject
+	var objs []plan.InventoryObject
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT inventory_generation FROM stacks WHERE name = $1`, stack).Scan(&gen)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -136,8 +121,8 @@ func (s *Store) Inventory(ctx context.Context, stack string) (int64, []Inventory
 		if err != nil {
 			return err
 		}
-		objs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (InventoryObject, error) {
-			var o InventoryObject
+		objs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (plan.InventoryObject, error) {
+			var o plan.InventoryObject
 			err := row.Scan(&o.Ref.Group, &o.Ref.Kind, &o.Ref.Namespace, &o.Ref.Name, &o.APIVersion)
 			return o, err
 		})
@@ -154,7 +139,7 @@ func (s *Store) Inventory(ctx context.Context, stack string) (int64, []Inventory
 
 // SetInventory replaces the stack's inventory if its generation is still
 // expect, and returns the new generation; otherwise ErrInventoryMoved.
-func (s *Store) SetInventory(ctx context.Context, stack string, expect int64, objs []InventoryObject) (int64, error) {
+func (s *Store) SetInventory(ctx context.Context, stack string, expect int64, objs []plan.InventoryObject) (int64, error) {
 	var gen int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
 		gen, err = setInventory(ctx, tx, stack, expect, objs)
@@ -164,7 +149,7 @@ func (s *Store) SetInventory(ctx context.Context, stack string, expect int64, ob
 }
 
 // setInventory is SetInventory within tx.
-func setInventory(ctx context.Context, tx pgx.Tx, stack string, expect int64, objs []InventoryObject) (int64, error) {
+func setInventory(ctx context.Context, tx pgx.Tx, stack string, expect int64, objs []plan.InventoryObject) (int64, error) {
 	n := len(objs)
 	groups, kinds, namespaces, names, versions := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range objs {
@@ -190,16 +175,16 @@ func setInventory(ctx context.Context, tx pgx.Tx, stack string, expect int64, ob
 }
 
 // Memo returns the stack's no-op memo.
-func (s *Store) Memo(ctx context.Context, stack string) (map[object.Ref]MemoEntry, error) {
+func (s *Store) Memo(ctx context.Context, stack string) (map[object.Ref]plan.MemoEntry, error) {
 	rows, err := s.pool.Query(ctx, sqlMemo, stack)
 	if err != nil {
 		return nil, fmt.Errorf("memo of stack %q: %w", stack, err)
 	}
-	out := map[object.Ref]MemoEntry{}
+	out := map[object.Ref]plan.MemoEntry{}
 	var ref object.Ref
 	var desired, live []byte
 	_, err = pgx.ForEachRow(rows, []any{&ref.Group, &ref.Kind, &ref.Namespace, &ref.Name, &desired, &live}, func() error {
-		var e MemoEntry
+		var e plan.MemoEntry
 		copy(e.Desired[:], desired)
 		copy(e.Live[:], live)
 		out[ref] = e
@@ -212,11 +197,11 @@ func (s *Store) Memo(ctx context.Context, stack string) (map[object.Ref]MemoEntr
 }
 
 // PutMemo records memo entries (one statement, whatever their number).
-func (s *Store) PutMemo(ctx context.Context, stack string, entries map[object.Ref]MemoEntry) error {
+func (s *Store) PutMemo(ctx context.Context, stack string, entries map[object.Ref]plan.MemoEntry) error {
 	return putMemo(ctx, s.pool, stack, entries)
 }
 
-func putMemo(ctx context.Context, db execer, stack string, entries map[object.Ref]MemoEntry) error {
+func putMemo(ctx context.Context, db execer, stack string, entries map[object.Ref]plan.MemoEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -44,7 +45,7 @@ func TestInventoryGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := []state.InventoryObject{
+	objs := []plan.InventoryObject{
 		{Ref: object.Ref{Kind: "Namespace", Name: "web"}, APIVersion: "v1"},
 		{Ref: object.Ref{Group: "apps", Kind: "Deployment", Namespace: "web", Name: "api"}, APIVersion: "apps/v1"},
 	}
@@ -81,18 +82,18 @@ func TestMemoUpsert(t *testing.T) {
 	}
 	a := object.Ref{Kind: "ConfigMap", Namespace: "web", Name: "a"}
 	b := object.Ref{Kind: "ConfigMap", Namespace: "web", Name: "b"}
-	first := map[object.Ref]state.MemoEntry{a: {Desired: object.Hash{1}, Live: object.Hash{2}}, b: {Desired: object.Hash{3}, Live: object.Hash{4}}}
+	first := map[object.Ref]plan.MemoEntry{a: {Desired: object.Hash{1}, Live: object.Hash{2}}, b: {Desired: object.Hash{3}, Live: object.Hash{4}}}
 	if err := s.PutMemo(ctx, "web", first); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutMemo(ctx, "web", map[object.Ref]state.MemoEntry{a: {Desired: object.Hash{5}, Live: object.Hash{6}}}); err != nil {
+	if err := s.PutMemo(ctx, "web", map[object.Ref]plan.MemoEntry{a: {Desired: object.Hash{5}, Live: object.Hash{6}}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Memo(ctx, "web")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[object.Ref]state.MemoEntry{a: {Desired: object.Hash{5}, Live: object.Hash{6}}, b: first[b]}
+	want := map[object.Ref]plan.MemoEntry{a: {Desired: object.Hash{5}, Live: object.Hash{6}}, b: first[b]}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("memo (-want +got)\n%s", diff)
 	}

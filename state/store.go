@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/migrations"
 	"github.com/gantryops/gantry/state/pgembed"
+	"github.com/gantryops/gantry/state/seal"
 )
 
 // Options configures Open.
@@ -52,7 +53,7 @@ type Store struct {
 	connString string          // for the dedicated connections locks need
 	embedded   *pgembed.Server // nil for an external database
 	where      string
-	sealer     *sealer
+	sealer     *seal.Sealer
 	log        hclog.Logger
 	readOnly   bool
 	// keyMissing: the database is sealed with GANTRY_SECRET_KEY and this
@@ -82,7 +83,7 @@ func connect(ctx context.Context, opts Options) (*Store, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	seal, err := newSealer(opts.SecretKey)
+	seal, err := seal.New(opts.SecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -209,3 +210,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ErrSecretNotRecoverable and ErrSecretUnproven are the sealer's errors
+// (package seal), as callers of the store test for them.
+var (
+	ErrSecretNotRecoverable = seal.ErrSecretNotRecoverable
+	ErrSecretUnproven       = seal.ErrSecretUnproven
+)

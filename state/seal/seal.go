@@ -1,4 +1,8 @@
-package state
+// Package seal seals Secret values before they reach the record: encrypted
+// with AES-256-GCM under GANTRY_SECRET_KEY (bound to the object and field
+// they belong to), or replaced by a salted HMAC without a key; and keys the
+// hashes gantry shows and stores of a stack's objects. No I/O.
+package seal
 
 import (
 	"bytes"
@@ -28,9 +32,9 @@ const (
 // values cannot be read back.
 var ErrSecretNotRecoverable = errors.New("the values of this Secret were stored as salted hashes only")
 
-// sealer seals Secret values before they reach Postgres: encrypted with
+// Sealer seals Secret values before they reach Postgres: encrypted with
 // AES-256-GCM when a key is configured, else replaced by a salted HMAC.
-type sealer struct {
+type Sealer struct {
 	aead cipher.AEAD // nil: no key, hash only
 	key  []byte
 	// hashRoot derives the stacks' hash keys from GANTRY_SECRET_KEY; nil
@@ -41,11 +45,11 @@ type sealer struct {
 	check []byte
 }
 
-// newSealer parses GANTRY_SECRET_KEY: 32 random bytes, base64-encoded
-// (`openssl rand -base64 32`). An empty key gives a hash-only sealer.
-func newSealer(encoded string) (*sealer, error) {
+// New parses GANTRY_SECRET_KEY: 32 random bytes, base64-encoded
+// (`openssl rand -base64 32`). An empty key gives a hash-only Sealer.
+func New(encoded string) (*Sealer, error) {
 	if encoded == "" {
-		return &sealer{}, nil
+		return &Sealer{}, nil
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
 	if err != nil || len(key) != 32 {
@@ -59,7 +63,7 @@ func newSealer(encoded string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead, key: key, hashRoot: derive(key, "gantry hash v1"), check: derive(key, keyCheckLabel)}, nil
+	return &Sealer{aead: aead, key: key, hashRoot: derive(key, "gantry hash v1"), check: derive(key, keyCheckLabel)}, nil
 }
 
 // keyCheckLabel is what a key's check value is the HMAC of.
@@ -73,11 +77,11 @@ func derive(key []byte, label string) []byte {
 	return mac.Sum(nil)
 }
 
-// hashKey returns the key of a stack's hashes: HMAC-SHA256 of its salt under
+// HashKey returns the key of a stack's hashes: HMAC-SHA256 of its salt under
 // a key derived from GANTRY_SECRET_KEY, so that a reader of the database
 // (who has the salt) cannot confirm a guessed Secret value against a digest
 // either; without GANTRY_SECRET_KEY, the salt itself.
-func (s *sealer) hashKey(salt []byte) object.HashKey {
+func (s *Sealer) HashKey(salt []byte) object.HashKey {
 	if s.hashRoot == nil {
 		return object.HashKey(bytes.Clone(salt))
 	}
@@ -86,14 +90,14 @@ func (s *sealer) hashKey(salt []byte) object.HashKey {
 	return mac.Sum(nil)
 }
 
-// seal returns u, or for a Secret a copy whose sensitive fields
+// Seal returns u, or for a Secret a copy whose sensitive fields
 // (object.SensitiveFields: data, stringData, annotations holding Secret
 // content) are sealed. Sealing is deterministic (the nonce derives from the
 // key and the value), so equal Secrets seal equally and stay
 // content-addressed. An annotation that already reads as sealed is sealed
 // again, so that it round-trips. A sensitive value that is not a string (an
 // invalid Secret) is refused rather than stored as it is.
-func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
+func (s *Sealer) Seal(u *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
 	if !ref.IsSecret() {
 		return u, nil
@@ -124,9 +128,9 @@ func (s *sealer) seal(u *unstructured.Unstructured, salt []byte) (*unstructured.
 	return c, nil
 }
 
-// isAnnotation reports whether f is an annotation: revisions stored before
+// IsAnnotation reports whether f is an annotation: revisions stored before
 // annotations were sealed hold them in plaintext, which is left as it is.
-func isAnnotation(f object.SensitiveField) bool { return f.Path[0] == "metadata" }
+func IsAnnotation(f object.SensitiveField) bool { return f.Path[0] == "metadata" }
 
 // sealingData binds a sealed value to its object and field: it is
 // "REF\x00data\x00KEY" for data and stringData entries, as it always was.
@@ -134,9 +138,9 @@ func sealingData(ref object.Ref, f object.SensitiveField) []byte {
 	return []byte(ref.String() + "\x00" + strings.Join(f.Path, "\x00"))
 }
 
-// unseal reverses seal. Hashed values cannot be reversed: the error names
+// Unseal reverses Seal. Hashed values cannot be reversed: the error names
 // the Secret and says what to do.
-func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (s *Sealer) Unseal(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
 	if !ref.IsSecret() {
 		return u, nil
@@ -150,10 +154,10 @@ func (s *sealer) unseal(u *unstructured.Unstructured) (*unstructured.Unstructure
 // hashes cannot be proven from the Secret rendered again.
 var ErrSecretUnproven = errors.New("cannot prove the Secret's values")
 
-// prove fills a Secret stored as salted hashes from candidate (the same
+// Prove fills a Secret stored as salted hashes from candidate (the same
 // Secret rendered again from its commit), taking each value only if its
 // salted hash matches the stored one. Encrypted values are unsealed as usual.
-func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
+func (s *Sealer) Prove(sealed, candidate *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(sealed)
 	if candidate == nil {
 		return nil, fmt.Errorf("%s: %w: the commit rendered again has no such Secret", ref, ErrSecretUnproven)
@@ -172,7 +176,7 @@ func (s *sealer) prove(sealed, candidate *unstructured.Unstructured, salt []byte
 // open returns a copy of the sealed Secret u with its encrypted values
 // decrypted and each hashed one (which cannot be reversed) replaced by what
 // hashed returns for it; the errors of every field are joined.
-func (s *sealer) open(u *unstructured.Unstructured, hashed func(f object.SensitiveField, value string) (string, error)) (*unstructured.Unstructured, error) {
+func (s *Sealer) open(u *unstructured.Unstructured, hashed func(f object.SensitiveField, value string) (string, error)) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
 	c := u.DeepCopy()
 	var errs []error
@@ -183,12 +187,12 @@ func (s *sealer) open(u *unstructured.Unstructured, hashed func(f object.Sensiti
 		switch {
 		case f.Value == nil:
 			continue // null holds nothing
-		case isAnnotation(f) && !object.IsSealed(value):
+		case IsAnnotation(f) && !object.IsSealed(value):
 			continue // stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
 			plain, err = hashed(f, value)
 		default:
-			plain, err = s.unsealValue(ref, f, value)
+			plain, err = s.UnsealValue(ref, f, value)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -211,8 +215,8 @@ func macOf(key, ad []byte, value string) []byte {
 	return mac.Sum(nil)
 }
 
-// unsealValue decrypts one encrypted value.
-func (s *sealer) unsealValue(ref object.Ref, f object.SensitiveField, value string) (string, error) {
+// UnsealValue decrypts one encrypted value.
+func (s *Sealer) UnsealValue(ref object.Ref, f object.SensitiveField, value string) (string, error) {
 	if !strings.HasPrefix(value, sealedEncrypted) {
 		return "", fmt.Errorf("%s: %s was stored unsealed: the database is not one gantry wrote", ref, f)
 	}
@@ -241,3 +245,13 @@ func dedupe(errs []error) []error {
 	}
 	return out
 }
+
+// HasKey reports whether the sealer encrypts (GANTRY_SECRET_KEY is set).
+func (s *Sealer) HasKey() bool { return s.aead != nil }
+
+// Check is the value that tells whether GANTRY_SECRET_KEY is the key a
+// database was sealed with; nil without a key.
+func (s *Sealer) Check() []byte { return s.check }
+
+// SameKey reports whether s and o seal with the same key.
+func (s *Sealer) SameKey(o *Sealer) bool { return string(s.key) == string(o.key) }
