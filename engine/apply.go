@@ -11,7 +11,6 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/event"
-	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/state"
@@ -22,7 +21,7 @@ type ApplyRequest struct {
 	// Plan is the plan, whole (desired manifests included).
 	Plan *plan.Plan
 	// Cluster is the target cluster.
-	Cluster *kube.Cluster
+	Cluster Target
 	// Actor is who applies (recorded).
 	Actor string
 	// Approved says a person approved the plan; a destructive plan, and a
@@ -36,7 +35,7 @@ type ApplyRequest struct {
 	// approvalRecorded: the approval is on record already (gantry approve).
 	approvalRecorded bool
 	// lock is the stack's lock, held by the caller of applyLocked.
-	lock *state.Lock
+	lock StackLock
 }
 
 // Apply applies a plan: it takes the stack's lock (recovering the applies
@@ -60,7 +59,7 @@ func (e *Engine) Apply(ctx context.Context, req ApplyRequest) (*apply.Report, er
 // applies that holders which died left running (state.Lock.RecoverDead):
 // the first steps of every sequence that writes, so that it reads the
 // inventory those applies left.
-func (e *Engine) lock(ctx context.Context, stack, actor, planID string, timeout time.Duration) (*state.Lock, error) {
+func (e *Engine) lock(ctx context.Context, stack, actor, planID string, timeout time.Duration) (StackLock, error) {
 	l, err := e.store.Lock(ctx, stack, actor, planID, timeout)
 	if err != nil {
 		return nil, err
@@ -77,7 +76,7 @@ func (e *Engine) lock(ctx context.Context, stack, actor, planID string, timeout 
 }
 
 // release releases a stack lock, even when ctx was cancelled.
-func (e *Engine) release(ctx context.Context, lock *state.Lock) {
+func (e *Engine) release(ctx context.Context, lock StackLock) {
 	if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
 		e.log.Warn("release lock", "stack", lock.Holder().Stack, "error", err)
 	}

@@ -23,8 +23,8 @@ import (
 
 // Engine runs stacks against one database.
 type Engine struct {
-	store   *state.Store
-	fetcher *source.Fetcher
+	store   Record
+	fetcher Source
 	log     hclog.Logger
 	planner plan.PlannerOptions
 	now     func() time.Time
@@ -47,8 +47,13 @@ type Options struct {
 	FinishRetry time.Duration
 }
 
-// New returns an Engine.
-func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
+// New returns an Engine over the record in st and Git through fetcher.
+func New(st *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
+	return NewWith(store{st}, fetcher, opts)
+}
+
+// NewWith returns an Engine over any record and source (tests).
+func NewWith(rec Record, src Source, opts Options) *Engine {
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -63,7 +68,7 @@ func New(store *state.Store, fetcher *source.Fetcher, opts Options) *Engine {
 	if retry <= 0 {
 		retry = 2 * time.Minute
 	}
-	return &Engine{store: store, fetcher: fetcher, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
+	return &Engine{store: rec, fetcher: src, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
 }
 
 // Cluster is what planning reads the cluster through.

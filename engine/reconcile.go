@@ -11,7 +11,6 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
-	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -22,7 +21,7 @@ type ReconcileRequest struct {
 	// Stack is the stack's definition.
 	Stack stack.Stack
 	// Cluster is the target cluster; plans are applied through it.
-	Cluster *kube.Cluster
+	Cluster Target
 	// Reader is what plans read the cluster through (the engine's watch
 	// cache); nil reads through Cluster.
 	Reader Cluster
@@ -31,7 +30,7 @@ type ReconcileRequest struct {
 	// Apply configures the applier.
 	Apply apply.Options
 
-	lock *state.Lock // held by Reconcile for the whole turn
+	lock StackLock // held by Reconcile for the whole turn
 }
 
 // ReconcileResult says what a reconcile did.

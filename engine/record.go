@@ -11,12 +11,17 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
+// outcomeRecord is what the recorder needs of the record.
+type outcomeRecord interface {
+	RecordOutcomes(ctx context.Context, applyID string, outcomes []state.Outcome) error
+}
+
 // recorder writes a running apply's outcomes to the record as they come,
 // in batches, so that a process that dies mid-apply leaves what it did on
 // record. When a write fails (Postgres is down), it interrupts the apply:
 // gantry makes no change it cannot record.
 type recorder struct {
-	store   *state.Store
+	store   outcomeRecord
 	applyID string
 	stop    context.CancelCauseFunc
 
@@ -33,7 +38,7 @@ var errRecordLost = errors.New("the record of the apply cannot be written")
 // recordEvery is how often outcomes are flushed at most.
 const recordEvery = 50 * time.Millisecond
 
-func newRecorder(store *state.Store, applyID string, stop context.CancelCauseFunc) *recorder {
+func newRecorder(store outcomeRecord, applyID string, stop context.CancelCauseFunc) *recorder {
 	r := &recorder{store: store, applyID: applyID, stop: stop, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go r.loop()
 	return r

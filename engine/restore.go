@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
@@ -21,7 +20,7 @@ import (
 type RestoreRequest struct {
 	// Stack names the stack (as recorded in the database).
 	Stack   string
-	Cluster *kube.Cluster
+	Cluster Target
 	// To names the revision (number or ID); else At picks the one live then.
 	To string
 	At time.Time
