@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/apply/applytest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 )
@@ -22,7 +23,7 @@ import (
 // changed hands kept, and interruption.
 func TestExecute(t *testing.T) {
 	finalized := ", finalizers: [t.example.com/hold]"
-	forbidden := ", annotations: {" + forbidDeleteAnnotation + ": x}"
+	forbidden := ", annotations: {" + applytest.ForbidDeleteAnnotation + ": x}"
 	ours := func(doc, name string) string {
 		return strings.Replace(doc, "{name: "+name+"}", "{name: "+name+labelled+"}", 1)
 	}
@@ -119,7 +120,7 @@ func TestExecute(t *testing.T) {
 			for _, doc := range tc.live {
 				live = append(live, manifest(t, doc))
 			}
-			c := newMemCluster(live...)
+			c := applytest.New(live...)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			known := 0
@@ -135,7 +136,7 @@ func TestExecute(t *testing.T) {
 			if tc.interrupt != errors.Is(err, context.Canceled) {
 				t.Errorf("error %v: interruption %v, want %v", err, errors.Is(err, context.Canceled), tc.interrupt)
 			}
-			if diff := cmp.Diff(tc.writes, c.writes); diff != "" {
+			if diff := cmp.Diff(tc.writes, c.Writes()); diff != "" {
 				t.Errorf("writes (-want +got):\n%s", diff)
 			}
 			results := map[string]Result{}
@@ -157,15 +158,15 @@ func TestExecute(t *testing.T) {
 // TestExecuteFence: once the fence refuses (the stack's lock was lost),
 // no write is made: every object fails with the fence's error.
 func TestExecuteFence(t *testing.T) {
-	c := newMemCluster(manifest(t, nsOld))
+	c := applytest.New(manifest(t, nsOld))
 	lost := errors.New("the stack's lock was lost")
 	a := New(c, Options{Concurrency: 1})
 	a.SetFence(func(context.Context) error { return lost })
 	r, err := a.Execute(context.Background(), testPlan(t, step{configMap("old", "a", ""), plan.ActionCreate, ""}))
-	if err == nil || len(c.writes) != 0 || r.Outcomes[0].Result != ResultFailed || !errors.Is(r.Outcomes[0].Err, lost) {
-		t.Fatalf("error %v, writes %v, outcome %+v: want no write and the object failed with the fence's error", err, c.writes, r.Outcomes[0])
+	if err == nil || len(c.Writes()) != 0 || r.Outcomes[0].Result != ResultFailed || !errors.Is(r.Outcomes[0].Err, lost) {
+		t.Fatalf("error %v, writes %v, outcome %+v: want no write and the object failed with the fence's error", err, c.Writes(), r.Outcomes[0])
 	}
-	if ref := object.RefOf(manifest(t, configMap("old", "a", ""))); c.objs[ref] != nil {
+	if ref := object.RefOf(manifest(t, configMap("old", "a", ""))); c.Object(ref) != nil {
 		t.Fatalf("%s was written past the fence", ref)
 	}
 }

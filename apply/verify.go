@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gantryops/gantry/internal/crash"
@@ -27,13 +26,13 @@ import (
 func checkpoints(p *plan.Plan, byPhase [phases][]item) [phases][]item {
 	defined, changed := map[schema.GroupKind]bool{}, map[schema.GroupKind]bool{}
 	for _, u := range p.Desired {
-		if gk, ok := crdKind(u); ok {
+		if gk, ok := object.CRDKind(u); ok {
 			defined[gk] = true
 		}
 	}
 	for _, it := range byPhase[phaseCRDs] {
 		if it.desired != nil {
-			if gk, ok := crdKind(it.desired); ok {
+			if gk, ok := object.CRDKind(it.desired); ok {
 				changed[gk] = true
 			}
 		}
@@ -53,21 +52,6 @@ func checkpoints(p *plan.Plan, byPhase [phases][]item) [phases][]item {
 		}
 	}
 	return out
-}
-
-// crdKind is the group and kind a CustomResourceDefinition defines; ok is
-// false for any other object, or one whose group or kind is not a string
-// (the planner refuses those).
-func crdKind(u *unstructured.Unstructured) (schema.GroupKind, bool) {
-	if u.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) {
-		return schema.GroupKind{}, false
-	}
-	group, err := object.StringField(u.Object, "spec", "group")
-	if err != nil {
-		return schema.GroupKind{}, false
-	}
-	kind, err := object.StringField(u.Object, "spec", "names", "kind")
-	return schema.GroupKind{Group: group, Kind: kind}, err == nil && kind != ""
 }
 
 // verifyPending dry-runs items (checkpoints of the phase just applied) and,

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/apply/applytest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 )
@@ -20,7 +21,7 @@ const (
 	nsNew      = "apiVersion: v1\nkind: Namespace\nmetadata: {name: new}\n"
 	widgetCRD  = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.t.example.com}\nspec: {group: t.example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced, versions: [{name: v1, served: true, storage: true}]}\n"
 	role       = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
-	refused    = ", annotations: {" + refuseAnnotation + ": x}"
+	refused    = ", annotations: {" + applytest.RefuseAnnotation + ": x}"
 	labelled   = ", labels: {gantry.dev/stack: s}"
 	pendingNS  = "its Namespace new is created by this plan"
 	pendingCRD = "its CustomResourceDefinition widgets.t.example.com is created by this plan"
@@ -147,7 +148,7 @@ func TestExecuteChecksPendingObjectsFirst(t *testing.T) {
 			for _, doc := range tc.live {
 				live = append(live, manifest(t, doc))
 			}
-			c := newMemCluster(live...)
+			c := applytest.New(live...)
 			opts := Options{Concurrency: 1, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond}
 			r, err := New(c, opts).Execute(context.Background(), testPlan(t, tc.plan...))
 			if len(tc.err) == 0 && err != nil {
@@ -158,7 +159,7 @@ func TestExecuteChecksPendingObjectsFirst(t *testing.T) {
 					t.Errorf("the apply's error does not say %q: %v", want, err)
 				}
 			}
-			if diff := cmp.Diff(tc.writes, c.writes); diff != "" {
+			if diff := cmp.Diff(tc.writes, c.Writes()); diff != "" {
 				t.Errorf("writes (-want +got)\n%s", diff)
 			}
 			got := map[string]Result{}
@@ -168,8 +169,8 @@ func TestExecuteChecksPendingObjectsFirst(t *testing.T) {
 			if diff := cmp.Diff(tc.results, got); diff != "" {
 				t.Errorf("results (-want +got)\n%s", diff)
 			}
-			if c.dryRuns != tc.dryRuns {
-				t.Errorf("%d dry-runs, want %d", c.dryRuns, tc.dryRuns)
+			if c.DryRuns() != tc.dryRuns {
+				t.Errorf("%d dry-runs, want %d", c.DryRuns(), tc.dryRuns)
 			}
 		})
 	}
