@@ -106,7 +106,7 @@ func (c *Cluster) stored(obj *unstructured.Unstructured) (*unstructured.Unstruct
 		return nil, err
 	}
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "gantry", Operation: metav1.ManagedFieldsOperationApply,
-		APIVersion: obj.GetAPIVersion(), FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields}}})
+		APIVersion: obj.GetAPIVersion(), FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(string(fields))}})
 	if live := c.objs[object.RefOf(obj)]; live != nil {
 		u.SetUID(live.GetUID())
 		u.SetResourceVersion(live.GetResourceVersion())
