@@ -23,7 +23,7 @@ import (
 // the engine's sequence depends on: one lock holder per stack, one open
 // plan per stack at the gate, decisions only on pending plans, the
 // inventory replaced only at the generation read, a hold after a restore.
-// What only restores read (revisions by number or time) it does not hold.
+// Revisions are found by number or ID, not by time.
 type memRecord struct {
 	mu      sync.Mutex
 	stacks  map[string]*state.Stack
@@ -35,12 +35,16 @@ type memRecord struct {
 	applies map[string]*memApply
 	holds   map[string]*state.Hold
 	events  []state.AuditEvent
+	// revisions are the plans' revisions, in the order recorded: a stack's
+	// revision number is its place among the stack's.
+	revisions []*state.Revision
 }
 
 type memApply struct {
 	start    state.ApplyStart
 	status   state.ApplyStatus
 	outcomes []state.Outcome
+	finished time.Time
 }
 
 func newMemRecord() *memRecord {
@@ -48,7 +52,7 @@ func newMemRecord() *memRecord {
 		locks: map[string]bool{}, plans: map[string]*state.PlanRecord{}, applies: map[string]*memApply{}, holds: map[string]*state.Hold{}}
 }
 
-var errNotHeld = errors.New("the in-memory record holds no revisions by number or time (restores are tested against Postgres)")
+var errNotHeld = errors.New("the in-memory record finds no revision by time (restore --at is tested against Postgres)")
 
 func salt() []byte { return bytes.Repeat([]byte{7}, 32) }
 
@@ -161,6 +165,9 @@ func (m *memRecord) recordPlan(p *state.PlanRecord) error {
 		return nil
 	}
 	m.plans[p.ID] = p
+	if p.Revision != nil {
+		m.revisions = append(m.revisions, p.Revision)
+	}
 	m.audit(state.AuditEvent{Stack: p.Stack, Actor: p.CreatedBy, PlanID: p.ID, Data: event.PlanCreatedData{Digest: p.Digest, HasChanges: p.HasChanges}})
 	return nil
 }
@@ -340,7 +347,7 @@ func (m *memRecord) FinishApply(_ context.Context, f state.ApplyFinish) (int64, 
 	m.inv[f.Stack] = append([]plan.InventoryObject(nil), f.Inventory...)
 	m.putMemo(f.Stack, f.Memo)
 	a := m.applies[f.ID]
-	a.status, a.outcomes = f.Status, f.Outcomes
+	a.status, a.outcomes, a.finished = f.Status, f.Outcomes, f.FinishedAt
 	end := event.ApplyEnd{InventoryGeneration: st.InventoryGeneration, Objects: len(f.Outcomes), Error: f.Error}
 	var data event.Data = event.ApplyFailedData(end)
 	switch f.Status {
@@ -348,7 +355,8 @@ func (m *memRecord) FinishApply(_ context.Context, f state.ApplyFinish) (int64, 
 		data = event.ApplySucceededData(end)
 		delete(m.holds, f.Stack)
 		if f.Restore {
-			m.holds[f.Stack] = &state.Hold{Since: f.FinishedAt, By: f.Actor}
+			rev := m.plans[f.PlanID].Revision
+			m.holds[f.Stack] = &state.Hold{Revision: m.info(rev), Since: f.FinishedAt, By: f.Actor, AgainstCommit: m.liveCommit(f.Stack)}
 		}
 	case state.ApplyInterrupted:
 		data = event.ApplyInterruptedData(end)
@@ -357,34 +365,91 @@ func (m *memRecord) FinishApply(_ context.Context, f state.ApplyFinish) (int64, 
 	return st.InventoryGeneration, nil
 }
 
-func (m *memRecord) LastApplyOf(context.Context, string, time.Time) (string, time.Time, error) {
-	return "", time.Time{}, errNotHeld
+// info describes rev: its number is its place among the stack's revisions.
+func (m *memRecord) info(rev *state.Revision) state.RevisionInfo {
+	n := 0
+	for _, r := range m.revisions {
+		if r.Stack == rev.Stack {
+			n++
+		}
+		if r == rev {
+			break
+		}
+	}
+	return state.RevisionInfo{ID: rev.ID, Stack: rev.Stack, Commit: rev.Commit, Number: n, RestoredFrom: rev.RestoredFrom, Objects: len(rev.Objects)}
 }
-func (m *memRecord) Revision(context.Context, string) (*state.Revision, error) {
-	return nil, errNotHeld
+
+// LastApplyOf is the last succeeded apply of a plan of the revision.
+func (m *memRecord) LastApplyOf(_ context.Context, revisionID string, at time.Time) (string, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var planID string
+	var finished time.Time
+	for _, a := range m.applies {
+		p := m.plans[a.start.PlanID]
+		if a.status == state.ApplySucceeded && p.Revision.ID == revisionID && (at.IsZero() || !a.finished.After(at)) && a.finished.After(finished) {
+			planID, finished = p.ID, a.finished
+		}
+	}
+	if planID == "" {
+		return "", time.Time{}, state.ErrNotFound
+	}
+	return planID, finished, nil
 }
-func (m *memRecord) RevisionWithProof(context.Context, string, map[object.Ref]*unstructured.Unstructured) (*state.Revision, error) {
-	return nil, errNotHeld
+
+func (m *memRecord) Revision(_ context.Context, id string) (*state.Revision, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.revisions {
+		if r.ID == id {
+			c := *r
+			c.Objects = nil
+			for _, u := range r.Objects {
+				c.Objects = append(c.Objects, u.DeepCopy())
+			}
+			return &c, nil
+		}
+	}
+	return nil, fmt.Errorf("revision %s: %w", id, state.ErrNotFound)
 }
-func (m *memRecord) ResolveRevision(context.Context, string, string) (*state.RevisionInfo, error) {
-	return nil, errNotHeld
+
+func (m *memRecord) RevisionWithProof(ctx context.Context, id string, _ map[object.Ref]*unstructured.Unstructured) (*state.Revision, error) {
+	return m.Revision(ctx, id)
 }
+
+// ResolveRevision finds a revision of the stack by number or ID.
+func (m *memRecord) ResolveRevision(_ context.Context, stack, ref string) (*state.RevisionInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.revisions {
+		if info := m.info(r); r.Stack == stack && (fmt.Sprint(info.Number) == ref || r.ID == ref) {
+			return &info, nil
+		}
+	}
+	return nil, fmt.Errorf("revision %s of %s: %w", ref, stack, state.ErrNotFound)
+}
+
 func (m *memRecord) LiveRevisionAt(context.Context, string, time.Time) (*state.RevisionInfo, time.Time, error) {
 	return nil, time.Time{}, errNotHeld
 }
+
 func (m *memRecord) HashedSecrets(context.Context, string) ([]object.Ref, error) { return nil, nil }
 
 // LiveCommit is the commit of the stack's last succeeded apply.
 func (m *memRecord) LiveCommit(_ context.Context, stack string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.liveCommit(stack), nil
+}
+
+func (m *memRecord) liveCommit(stack string) string {
 	for i := len(m.events) - 1; i >= 0; i-- {
 		e := m.events[i]
 		if e.Stack == stack && e.Kind == event.ApplySucceeded {
-			return m.plans[e.PlanID].Revision.Commit, nil
+			return m.plans[e.PlanID].Revision.Commit
 		}
 	}
-	return "", nil
+	return ""
 }
 
 func (m *memRecord) HoldOf(_ context.Context, stack string) (*state.Hold, error) {
