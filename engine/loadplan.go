@@ -8,6 +8,7 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -26,7 +27,7 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
+	p, err := planfile.UnmarshalWithDesired(rec.Body, rec.Revision.Objects, st.HashKey)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}
@@ -42,7 +43,7 @@ func (e *Engine) LoadPlan(ctx context.Context, ref string) (*plan.Plan, error) {
 // its digest under its stack's hash key, which lives in this database (and
 // GANTRY_SECRET_KEY).
 func (e *Engine) ReadPlanfile(ctx context.Context, r io.Reader) (*plan.Plan, error) {
-	return plan.ReadPlanfile(r, func(stack string) (object.HashKey, error) {
+	return planfile.Read(r, func(stack string) (object.HashKey, error) {
 		st, err := e.store.ReadStack(ctx, stack)
 		if err != nil {
 			return nil, err
@@ -59,7 +60,7 @@ func (e *Engine) RecordedPlan(ctx context.Context, ref string) (*plan.Plan, erro
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.UnmarshalRecorded(rec.Body)
+	p, err := planfile.UnmarshalRecorded(rec.Body)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", rec.ID, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -343,7 +344,7 @@ func (e *Engine) recordPlan(ctx context.Context, p *plan.Plan, actor string) err
 // without desired manifests, and those as a revision keyed with the
 // stack's key.
 func (e *Engine) planRecord(ctx context.Context, p *plan.Plan, actor string) (*state.PlanRecord, error) {
-	body, err := plan.MarshalWithoutDesired(p)
+	body, err := planfile.MarshalWithoutDesired(p)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -111,7 +112,7 @@ func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.Revi
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	p, err := plan.UnmarshalRecorded(rec.Body)
+	p, err := planfile.UnmarshalRecorded(rec.Body)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("plan %s that applied revision %d: %w", planID, info.Number, err)
 	}

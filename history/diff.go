@@ -4,7 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
-	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/ssa"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -24,7 +24,7 @@ type ObjectDiff struct {
 	Ref object.Ref `json:"ref"`
 	// Fields lists the changed fields of a changed object (Secret values
 	// marked sensitive, without values); empty for added and removed ones.
-	Fields []plan.FieldDiff `json:"fields,omitempty"`
+	Fields []ssa.FieldDiff `json:"fields,omitempty"`
 	// Before and After are the object in each revision, stripped of server
 	// fields and with Secret values masked; nil where it is absent.
 	Before *unstructured.Unstructured `json:"-"`
@@ -68,11 +68,11 @@ func Compare(from, to *state.Revision) *Diff {
 		seen[ref] = true
 		old, ok := before[ref]
 		if !ok {
-			_, a, _ := plan.ObjectDiff(nil, u)
+			_, a, _ := ssa.ObjectDiff(nil, u)
 			d.Added = append(d.Added, ObjectDiff{Ref: ref, After: a})
 			continue
 		}
-		b, a, fields := plan.ObjectDiff(old, u)
+		b, a, fields := ssa.ObjectDiff(old, u)
 		if len(fields) == 0 {
 			d.Unchanged++
 			continue
@@ -81,7 +81,7 @@ func Compare(from, to *state.Revision) *Diff {
 	}
 	for _, u := range from.Objects {
 		if ref := object.RefOf(u); !seen[ref] {
-			b, _, _ := plan.ObjectDiff(u, nil)
+			b, _, _ := ssa.ObjectDiff(u, nil)
 			d.Removed = append(d.Removed, ObjectDiff{Ref: ref, Before: b})
 		}
 	}

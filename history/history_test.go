@@ -13,7 +13,7 @@ import (
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/history"
 	"github.com/gantryops/gantry/object"
-	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/ssa"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -63,11 +63,11 @@ func TestCompare(t *testing.T) {
 	if d.Unchanged != 2 {
 		t.Errorf("unchanged = %d, want 2 (kept, same)", d.Unchanged)
 	}
-	want := []plan.FieldDiff{{Path: "data.value", Before: "old", After: "new"}}
+	want := []ssa.FieldDiff{{Path: "data.value", Before: "old", After: "new"}}
 	if diff := cmp.Diff(want, d.Changed[0].Fields); diff != "" {
 		t.Errorf("fields of the ConfigMap (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff([]plan.FieldDiff{{Path: "data.password", Sensitive: true}}, d.Changed[1].Fields); diff != "" {
+	if diff := cmp.Diff([]ssa.FieldDiff{{Path: "data.password", Sensitive: true}}, d.Changed[1].Fields); diff != "" {
 		t.Errorf("fields of the Secret (-want +got)\n%s", diff)
 	}
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gantryops/gantry/internal/textout"
 	"github.com/gantryops/gantry/object"
-	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -203,7 +203,7 @@ func WriteDiff(w io.Writer, d *Diff) error {
 	section := func(sym, what string, objs []ObjectDiff) {
 		for _, o := range objs {
 			out.Printf("\n  # %s %s\n%3s %s\n", o.Ref, what, sym, o.Ref)
-			for _, line := range plan.DiffLines(o.Before, o.After) {
+			for _, line := range render.DiffLines(o.Before, o.After) {
 				out.Printf("    %s\n", line)
 			}
 		}

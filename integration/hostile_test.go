@@ -15,6 +15,7 @@ import (
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/stack"
 )
@@ -127,7 +128,7 @@ func TestKnownFailureWritesNothing(t *testing.T) {
 		t.Fatalf("known failures = %+v, want shared owned by known-a", got)
 	}
 	var text strings.Builder
-	if err := plan.RenderText(&text, p, plan.TextOptions{}); err != nil {
+	if err := render.Text(&text, p, render.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`REFUSED at apply: it belongs to stack "known-a"`, "Error: this plan cannot be applied as it is.", "kubectl label --overwrite configmap/shared -n " + ns + " gantry.dev/stack=known-b"} {

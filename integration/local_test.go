@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -113,7 +114,7 @@ func TestPlanLocalReadOnly(t *testing.T) {
 		t.Errorf("a local plan sent %d dry-runs and %d writes", wire.DryRuns, wire.Writes)
 	}
 	var text bytes.Buffer
-	_ = plan.RenderText(&text, p, plan.TextOptions{})
+	_ = render.Text(&text, p, render.TextOptions{})
 	if !strings.Contains(text.String(), "approximate") {
 		t.Errorf("the local plan does not say it is approximate:\n%s", text.String())
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 )
 
 // TestOwnershipBetweenStacks: two stacks render the same object. The
@@ -43,7 +44,7 @@ func TestOwnershipBetweenStacks(t *testing.T) {
 		t.Fatalf("the second stack's plan does not say shared belongs to owner-a: %+v", owned)
 	}
 	var text strings.Builder
-	if err := plan.RenderText(&text, p, plan.TextOptions{}); err != nil {
+	if err := render.Text(&text, p, render.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(text.String(), `REFUSED at apply: it belongs to stack "owner-a"`) {
@@ -98,8 +99,8 @@ func TestAdoptIsExplicit(t *testing.T) {
 		t.Fatalf("plan = %s, want handmade adopted and new created", got)
 	}
 	var text, md strings.Builder
-	_ = plan.RenderText(&text, p, plan.TextOptions{})
-	_ = plan.RenderMarkdown(&md, p, plan.DefaultMarkdownOptions())
+	_ = render.Text(&text, p, render.TextOptions{})
+	_ = render.Markdown(&md, p, render.DefaultMarkdownOptions())
 	if !strings.Contains(text.String(), "ConfigMap/"+ns+"/handmade will be adopted") || !strings.Contains(md.String(), "| adopt") {
 		t.Errorf("the adoption is not visible:\n%s\n%s", text.String(), md.String())
 	}

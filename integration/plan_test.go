@@ -18,6 +18,8 @@ import (
 
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -147,7 +149,7 @@ func TestPlanConflicts(t *testing.T) {
 		t.Error("without forceConflicts the conflict must block the apply")
 	}
 	var text bytes.Buffer
-	if err := plan.RenderText(&text, p, plan.TextOptions{}); err != nil {
+	if err := render.Text(&text, p, render.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{`! .data.contested is owned by field manager "team-b"`, "forceConflicts: true", `+   contested: gantry`} {
@@ -195,7 +197,7 @@ func TestPlanReplace(t *testing.T) {
 		t.Errorf("replacing a PVC loses its data and must be destructive: %v", p.Destructive)
 	}
 	var text bytes.Buffer
-	_ = plan.RenderText(&text, p, plan.TextOptions{})
+	_ = render.Text(&text, p, render.TextOptions{})
 	if !strings.Contains(text.String(), "-/+ Service/"+ns+"/fixed") || !strings.Contains(text.String(), "must be replaced") {
 		t.Errorf("text plan does not show the replace:\n%s", text.String())
 	}
@@ -217,7 +219,7 @@ func TestPlanStale(t *testing.T) {
 
 	// Round-trip through a planfile, as `gantry plan --out` + `gantry apply FILE`.
 	var file bytes.Buffer
-	if err := plan.WritePlanfile(&file, p); err != nil {
+	if err := planfile.Write(&file, p); err != nil {
 		t.Fatal(err)
 	}
 	saved, err := s.Engine.ReadPlanfile(context.Background(), &file)

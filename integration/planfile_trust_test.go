@@ -9,6 +9,7 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 )
 
 // TestRestoredFromCannotBeEdited: a planfile edited to make a plan a
@@ -33,7 +34,7 @@ func TestRestoredFromCannotBeEdited(t *testing.T) {
 	// from ("" removes it).
 	file := func(p *plan.Plan, from string) []byte {
 		var b bytes.Buffer
-		if err := plan.WritePlanfile(&b, p); err != nil {
+		if err := planfile.Write(&b, p); err != nil {
 			t.Fatal(err)
 		}
 		dec := json.NewDecoder(&b)

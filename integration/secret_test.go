@@ -17,6 +17,9 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
+	"github.com/gantryops/gantry/plan/render"
+	"github.com/gantryops/gantry/plan/ssa"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -40,22 +43,22 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 	show := func(p *plan.Plan) {
 		t.Helper()
 		for _, render := range []func() error{
-			func() error { return plan.RenderText(&shown, p, plan.TextOptions{Color: true}) },
-			func() error { return plan.RenderJSON(&shown, p) },
-			func() error { return plan.RenderMarkdown(&shown, p, plan.DefaultMarkdownOptions()) },
+			func() error { return render.Text(&shown, p, render.TextOptions{Color: true}) },
+			func() error { return render.JSON(&shown, p) },
+			func() error { return render.Markdown(&shown, p, render.DefaultMarkdownOptions()) },
 			func() error { // a planfile as `gantry show` renders it
 				var file bytes.Buffer
-				if err := plan.WritePlanfile(&file, p); err != nil {
+				if err := planfile.Write(&file, p); err != nil {
 					return err
 				}
 				saved, err := s.Engine.ReadPlanfile(context.Background(), &file)
 				if err != nil {
 					return err
 				}
-				if err := plan.RenderText(&shown, saved, plan.TextOptions{}); err != nil {
+				if err := render.Text(&shown, saved, render.TextOptions{}); err != nil {
 					return err
 				}
-				return plan.RenderJSON(&shown, saved)
+				return render.JSON(&shown, saved)
 			},
 		} {
 			if err := render(); err != nil {
@@ -97,7 +100,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 	show(s.Plan(t, parseObjects(t, secret(canary)), plan.DiffLocal))
 
 	// The renderings still say which keys change.
-	for _, want := range []string{"password: " + plan.SensitiveChanged, "token: (sensitive value)"} {
+	for _, want := range []string{"password: " + ssa.SensitiveChanged, "token: (sensitive value)"} {
 		if !strings.Contains(shown.String(), want) {
 			t.Errorf("renderings do not show %q", want)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -39,7 +40,7 @@ func TestPlanVerifiedAtApply(t *testing.T) {
 		}
 	}
 	var text strings.Builder
-	_ = plan.RenderText(&text, p, plan.TextOptions{})
+	_ = render.Text(&text, p, render.TextOptions{})
 	for _, w := range []string{"visible: yes-in-plan", "size: 3", "(verified at apply: its Namespace " + ns} {
 		if !strings.Contains(text.String(), w) {
 			t.Errorf("text plan lacks %q:\n%s", w, text.String())

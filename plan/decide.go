@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,7 +41,7 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 		return pendingChange(ch, d), nil
 	}
 	var fp object.Hash
-	dh, err := desiredHash(r.in.Key, d.obj, r.in.Options.ForceConflicts)
+	dh, err := ssa.DesiredHash(r.in.Key, d.obj, r.in.Options.ForceConflicts)
 	if err != nil {
 		return ch, err
 	}
@@ -73,9 +74,9 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 func pendingChange(ch Change, d *desiredObject) Change {
 	secret := d.ref.IsSecret()
 	ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
-	ch.After = stripServerFields(d.obj)
-	ch.Diff = fieldDiffs(nil, ch.After, secret)
-	_, ch.After = maskSecret(secret, nil, ch.After)
+	ch.After = ssa.StripServerFields(d.obj)
+	ch.Diff = ssa.FieldDiffs(nil, ch.After, secret)
+	_, ch.After = ssa.MaskSecret(secret, nil, ch.After)
 	return ch
 }
 
@@ -90,12 +91,12 @@ func replaceChange(ch Change, d *desiredObject, live *unstructured.Unstructured,
 	ch.Action = ActionReplace
 	ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
 	var err error
-	if ch.Before, err = ownedView(live); err != nil {
+	if ch.Before, err = ssa.OwnedView(live); err != nil {
 		return ch, err
 	}
-	ch.After = stripServerFields(d.obj)
-	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
-	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
+	ch.After = ssa.StripServerFields(d.obj)
+	ch.Diff = ssa.FieldDiffs(ch.Before, ch.After, secret)
+	ch.Before, ch.After = ssa.MaskSecret(secret, ch.Before, ch.After)
 	return ch, nil
 }
 
@@ -109,11 +110,11 @@ func (r *run) createChange(ch Change, d *desiredObject, dh object.Hash, result *
 		ch.Drift = true
 	}
 	var err error
-	if ch.After, err = ownedView(result); err != nil {
+	if ch.After, err = ssa.OwnedView(result); err != nil {
 		return ch, err
 	}
-	ch.Diff = fieldDiffs(nil, ch.After, secret)
-	_, ch.After = maskSecret(secret, nil, ch.After)
+	ch.Diff = ssa.FieldDiffs(nil, ch.After, secret)
+	_, ch.After = ssa.MaskSecret(secret, nil, ch.After)
 	return ch, nil
 }
 
@@ -122,11 +123,11 @@ func (r *run) createChange(ch Change, d *desiredObject, dh object.Hash, result *
 // the desired object did not change while the live one did.
 func (r *run) updateChange(ch Change, d *desiredObject, dh, fp object.Hash, live, result *unstructured.Unstructured) (Change, error) {
 	secret := d.ref.IsSecret()
-	cmp, err := compare(live, result)
+	cmp, err := ssa.Compare(live, result)
 	if err != nil {
 		return ch, err
 	}
-	if !cmp.changed {
+	if !cmp.Changed {
 		ch.Action = ActionNoop
 		if r.in.Mode != DiffLocal && len(ch.Conflicts) == 0 {
 			r.remember(d.ref, MemoEntry{Desired: dh, Live: fp})
@@ -137,9 +138,9 @@ func (r *run) updateChange(ch Change, d *desiredObject, dh, fp object.Hash, live
 	if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh && m.Live != fp {
 		ch.Drift = true
 	}
-	ch.Before, ch.After = cmp.before, cmp.after
-	ch.Diff = fieldDiffs(ch.Before, ch.After, secret)
-	ch.Before, ch.After = maskSecret(secret, ch.Before, ch.After)
+	ch.Before, ch.After = cmp.Before, cmp.After
+	ch.Diff = ssa.FieldDiffs(ch.Before, ch.After, secret)
+	ch.Before, ch.After = ssa.MaskSecret(secret, ch.Before, ch.After)
 	return ch, nil
 }
 

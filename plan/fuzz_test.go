@@ -1,4 +1,4 @@
-package plan
+package plan_test
 
 import (
 	"bytes"
@@ -15,41 +15,10 @@ import (
 
 	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
+	"github.com/gantryops/gantry/plan/render"
 )
-
-// FuzzPlanfile feeds arbitrary bytes to the planfile reader: it never
-// panics, refuses what is not a planfile of a known format version or does
-// not match its digest, and what it accepts writes back to a planfile that
-// reads the same.
-func FuzzPlanfile(f *testing.F) {
-	p := examplePlan(f)
-	var good bytes.Buffer
-	if err := WritePlanfile(&good, p); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good.Bytes())
-	f.Add(bytes.Replace(good.Bytes(), []byte(`"format_version": 1`), []byte(`"format_version": 99`), 1))
-	f.Add(bytes.Replace(good.Bytes(), []byte(`"stack": "shop"`), []byte(`"stack": "shoq"`), 1))
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"format_version": 1, "changes": [{"action": "delete"}]}`))
-	f.Add([]byte(`not json`))
-	f.Add([]byte(`{"format_version": 1, "desired": [null]}`))
-	f.Add([]byte(`{"format_version": 1, "desired": [{"apiVersion": 1, "kind": [], "metadata": "x"}], "changes": [{"before": {"metadata": {"labels": {"a": 1}}}}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ReadPlanfile(bytes.NewReader(data), testKeyOf)
-		if err != nil {
-			return
-		}
-		var again bytes.Buffer
-		if err := WritePlanfile(&again, p); err != nil {
-			t.Fatalf("an accepted plan does not write back: %v", err)
-		}
-		q, err := ReadPlanfile(&again, testKeyOf)
-		if err != nil || q.Digest != p.Digest {
-			t.Fatalf("an accepted plan does not read back the same: %v", err)
-		}
-	})
-}
 
 // FuzzPlan plans objects of any shape, desired and live, against gantry's
 // Cluster held in memory (memCluster), in each diff mode. The seeds in
@@ -81,14 +50,14 @@ func FuzzPlan(f *testing.F) {
 		if !ok {
 			return
 		}
-		in := Input{Stack: "fuzz", Objects: desired, Key: object.HashKey("salt"), Mode: []DiffMode{DiffAuto, DiffServer, DiffLocal}[mode%3],
-			Options: Options{Namespace: "fuzz", Prune: true, MaxPrunePercent: 50}}
+		in := plan.Input{Stack: "fuzz", Objects: desired, Key: object.HashKey("salt"), Mode: []plan.DiffMode{plan.DiffAuto, plan.DiffServer, plan.DiffLocal}[mode%3],
+			Options: plan.Options{Namespace: "fuzz", Prune: true, MaxPrunePercent: 50}}
 		for _, u := range live {
 			if v, ok := u.Object["apiVersion"].(string); ok {
-				in.Inventory = append(in.Inventory, InventoryObject{Ref: object.RefOf(u), APIVersion: v})
+				in.Inventory = append(in.Inventory, plan.InventoryObject{Ref: object.RefOf(u), APIVersion: v})
 			}
 		}
-		res, err := NewPlanner(&memCluster{live: live}, PlannerOptions{Concurrency: 4}).Compute(context.Background(), in)
+		res, err := plan.NewPlanner(plan.NewMemCluster(live), plan.PlannerOptions{Concurrency: 4}).Compute(context.Background(), in)
 		var ce *crash.Error
 		if errors.As(err, &ce) {
 			t.Fatalf("planning panicked: %v\n%s", ce.Value, ce.Stack)
@@ -102,16 +71,16 @@ func FuzzPlan(f *testing.F) {
 				t.Errorf("the plan holds a manifest Validate refuses (%v): %v", err, u.Object)
 			}
 		}
-		_ = KnownFailures(p)
-		if err := RenderText(io.Discard, p, TextOptions{}); err != nil {
+		_ = plan.KnownFailures(p)
+		if err := render.Text(io.Discard, p, render.TextOptions{}); err != nil {
 			t.Errorf("text: %v", err)
 		}
-		if err := RenderJSON(io.Discard, p); err != nil {
+		if err := render.JSON(io.Discard, p); err != nil {
 			t.Errorf("JSON: %v", err)
 		}
-		_ = RenderMarkdown(io.Discard, p, DefaultMarkdownOptions())
-		var planfile bytes.Buffer
-		if err := WritePlanfile(&planfile, p); err != nil {
+		_ = render.Markdown(io.Discard, p, render.DefaultMarkdownOptions())
+		var file bytes.Buffer
+		if err := planfile.Write(&file, p); err != nil {
 			t.Errorf("planfile: %v", err)
 		}
 	})

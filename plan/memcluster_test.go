@@ -3,14 +3,17 @@ package plan
 import (
 	"context"
 	"encoding/json"
+	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan/ssa"
 )
 
 // memCluster is gantry's plan.Cluster held in memory, for planning objects
@@ -74,7 +77,7 @@ func (c *memCluster) applied(desired *unstructured.Unstructured) (*unstructured.
 	if err := json.Unmarshal(fields, &fieldsV1); err != nil {
 		return nil, err
 	}
-	entries := []any{map[string]any{"manager": FieldManager, "operation": "Apply", "apiVersion": desired.GetAPIVersion(), "fieldsType": "FieldsV1", "fieldsV1": fieldsV1}}
+	entries := []any{map[string]any{"manager": ssa.FieldManager, "operation": "Apply", "apiVersion": desired.GetAPIVersion(), "fieldsType": "FieldsV1", "fieldsV1": fieldsV1}}
 	ref := object.RefOf(desired)
 	for _, l := range c.live {
 		if object.RefOf(l) != ref {
@@ -88,7 +91,7 @@ func (c *memCluster) applied(desired *unstructured.Unstructured) (*unstructured.
 		}
 		others, _ := md["managedFields"].([]any)
 		for _, e := range others {
-			if m, ok := e.(map[string]any); ok && m["manager"] == FieldManager {
+			if m, ok := e.(map[string]any); ok && m["manager"] == ssa.FieldManager {
 				continue
 			}
 			entries = append(entries, e)
@@ -99,4 +102,15 @@ func (c *memCluster) applied(desired *unstructured.Unstructured) (*unstructured.
 	}
 	out.Object["metadata"].(map[string]any)["managedFields"] = entries
 	return out, nil
+}
+
+// parse reads one object from YAML (plantest.Parse, for the tests inside
+// the package, which cannot import plantest).
+func parse(t testing.TB, s string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

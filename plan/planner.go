@@ -17,6 +17,7 @@ import (
 	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan/ssa"
 )
 
 // Cluster is what the planner needs from the API server. kube.Cluster
@@ -293,7 +294,7 @@ func (r *run) fingerprint(ref ObjectRef, live *unstructured.Unstructured) (objec
 	if ok {
 		return fp, nil
 	}
-	fp, err := fingerprint(r.in.Key, live)
+	fp, err := ssa.Fingerprint(r.in.Key, live)
 	if err != nil {
 		return fp, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gantryops/gantry/plan/ssa"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -42,12 +43,12 @@ func (r *run) prune() []Change {
 		default:
 			ch.Action = ActionDelete
 			ch.Reason = "no longer rendered by the revision"
-			view, err := ownedView(live)
+			view, err := ssa.OwnedView(live)
 			if err != nil {
-				view = stripServerFields(live)
+				view = ssa.StripServerFields(live)
 			}
-			ch.Diff = fieldDiffs(view, nil, o.Ref.IsSecret())
-			ch.Before, _ = maskSecret(o.Ref.IsSecret(), view, nil)
+			ch.Diff = ssa.FieldDiffs(view, nil, o.Ref.IsSecret())
+			ch.Before, _ = ssa.MaskSecret(o.Ref.IsSecret(), view, nil)
 		}
 		out = append(out, ch)
 	}

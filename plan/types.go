@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan/ssa"
 )
 
 // ObjectRef identifies an object version-free: group, kind, namespace, name.
@@ -166,7 +167,7 @@ type Change struct {
 	// delete. Secret values are masked, changed ones marked as changed.
 	After *unstructured.Unstructured `json:"after,omitempty"`
 	// Diff lists the changed fields; sensitive values are left out.
-	Diff []FieldDiff `json:"diff,omitempty"`
+	Diff []ssa.FieldDiff `json:"diff,omitempty"`
 	// Conflicts are fields another field manager owns and this apply sets.
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	// Drift: the object changed out of band while its desired state did not.
@@ -181,18 +182,6 @@ type Change struct {
 	// Reason explains a replace (the immutable fields), a delete, or a noop
 	// that keeps an object the stack no longer renders.
 	Reason string `json:"reason,omitempty"`
-}
-
-// FieldDiff is one changed field.
-type FieldDiff struct {
-	// Path is the field, e.g. "spec.template.spec.containers[name=web].image".
-	Path string `json:"path"`
-	// Before is the old value; nil when the field is added or sensitive.
-	Before any `json:"before,omitempty"`
-	// After is the new value; nil when the field is removed or sensitive.
-	After any `json:"after,omitempty"`
-	// Sensitive marks a Secret value: it changed, and it is not shown.
-	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // Conflict is a field another field manager owns.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan/ssa"
 )
 
 // ErrPlanStale is the error (wrapped by *StaleError) for a plan whose base
@@ -70,7 +71,7 @@ func Verify(ctx context.Context, c Cluster, p *Plan, key object.HashKey, invento
 	for _, b := range p.Base {
 		var fp object.Hash
 		if l := live[b.Ref]; l != nil {
-			if fp, err = fingerprint(key, l); err != nil {
+			if fp, err = ssa.Fingerprint(key, l); err != nil {
 				return err
 			}
 		}

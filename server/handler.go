@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/review"
 	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/state"
@@ -178,7 +179,7 @@ func (a *api) getPlan(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = plan.RenderJSON(w, p)
+	_ = render.JSON(w, p)
 }
 
 // decide approves or rejects a pending plan. The body may carry

@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -144,7 +145,7 @@ func runApply(cmd *cobra.Command, g *globals, f *applyFlags, args []string) erro
 // applies it.
 func confirmAndApply(ctx context.Context, g *globals, sess *session, p *plan.Plan, interactive bool, f gateFlags) error {
 	actor := g.actorName()
-	if err := plan.RenderText(g.stdout, p, plan.TextOptions{Color: g.colour(f.noColor)}); err != nil {
+	if err := render.Text(g.stdout, p, render.TextOptions{Color: g.colour(f.noColor)}); err != nil {
 		return err
 	}
 	if !p.HasChanges() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 )
 
 // TestWritePlanfilePrivate: a planfile (it holds Secret values) is a
@@ -186,7 +187,7 @@ func TestWritePlanfilePrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			got, err := plan.ReadPlanfile(f, func(string) (object.HashKey, error) { return key, nil })
+			got, err := planfile.Read(f, func(string) (object.HashKey, error) { return key, nil })
 			if err != nil || got.ID != p.ID {
 				t.Errorf("the planfile reads back as %v, %v", got, err)
 			}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -130,19 +132,19 @@ func printStats(g *globals, p *plan.Plan) {
 func renderPlan(w io.Writer, p *plan.Plan, output string, color bool) error {
 	switch output {
 	case "json":
-		return plan.RenderJSON(w, p)
+		return render.JSON(w, p)
 	case "markdown":
-		opts := plan.DefaultMarkdownOptions()
+		opts := render.DefaultMarkdownOptions()
 		opts.FullCommand = "gantry show " + p.ID
-		return plan.RenderMarkdown(w, p, opts)
+		return render.Markdown(w, p, opts)
 	}
-	return plan.RenderText(w, p, plan.TextOptions{Color: color})
+	return render.Text(w, p, render.TextOptions{Color: color})
 }
 
 // writePlanfile writes the plan to path as a private file (0600, replaced
 // atomically, never through a symlink): it holds Secret values.
 func writePlanfile(path string, p *plan.Plan) error {
-	return writePrivate(path, func(w io.Writer) error { return plan.WritePlanfile(w, p) })
+	return writePrivate(path, func(w io.Writer) error { return planfile.Write(w, p) })
 }
 
 // colour reports whether text output should be coloured: only on a

@@ -14,6 +14,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/render"
 	"github.com/gantryops/gantry/review"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
@@ -148,14 +149,14 @@ func runReviewGitHub(cmd *cobra.Command, g *globals, f *reviewFlags) error {
 // comment renders p as the pull request's comment for s (planned at
 // head), writes or edits it, and prints it.
 func (g *globals) comment(ctx context.Context, gh *review.GitHub, f *reviewFlags, s *stack.Stack, head string, p *plan.Plan) error {
-	mopts := plan.DefaultMarkdownOptions()
+	mopts := render.DefaultMarkdownOptions()
 	mopts.Marker = review.Marker(s.Name)
 	mopts.FullCommand = fmt.Sprintf("gantry plan --repo %s --ref %s --path %s", source.RedactURL(s.Source.Repo), head, s.Source.Path)
 	if s.Target.Namespace != "" {
 		mopts.FullCommand += " --namespace " + s.Target.Namespace
 	}
 	var md bytes.Buffer
-	if err := plan.RenderMarkdown(&md, p, mopts); err != nil {
+	if err := render.Markdown(&md, p, mopts); err != nil {
 		return err
 	}
 	comment, err := gh.Upsert(ctx, f.pr, mopts.Marker, md.String())

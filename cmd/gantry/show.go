@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/history"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 )
 
 func newShowCommand(g *globals) *cobra.Command {
@@ -56,7 +57,7 @@ func readPlanArg(cmd *cobra.Command, g *globals, arg string) (*plan.Plan, error)
 	f, err := os.Open(arg)
 	if err == nil {
 		defer f.Close()
-		p, err := plan.ReadPlanfileUnverified(f)
+		p, err := planfile.ReadUnverified(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", arg, err)
 		}

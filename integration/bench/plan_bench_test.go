@@ -21,6 +21,7 @@ import (
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -340,7 +341,7 @@ func readPlan(b *testing.B, path string) *plan.Plan {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	p, err := plan.ReadPlanfileUnverified(f)
+	p, err := planfile.ReadUnverified(f)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/ssa"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -102,7 +103,7 @@ type changeShape struct {
 	Ref             string
 	Action          plan.Action
 	Before, After   map[string]any
-	Diff            []plan.FieldDiff
+	Diff            []ssa.FieldDiff
 	Conflicts       []plan.Conflict
 	Drift           bool
 	VerifiedAtApply string

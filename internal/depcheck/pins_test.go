@@ -1,7 +1,8 @@
-// Package depcheck holds one test: the module's dependencies are at the
+// Package depcheck holds two tests: the module's dependencies are at the
 // versions DESIGN.md pins (checked together on this Go version). A `go get`
 // of an older version of anything can silently downgrade other modules to
-// satisfy it; this test makes that visible in CI.
+// satisfy it; this test makes that visible in CI. The other
+// (TestArchitectureTable) keeps docs/architecture.md's package table true.
 package depcheck
 
 import (

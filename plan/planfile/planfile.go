@@ -1,4 +1,4 @@
-package plan
+package planfile
 
 import (
 	"bytes"
@@ -9,12 +9,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 )
 
-// WritePlanfile writes p in its serialised form (JSON). A planfile holds the
+// Write writes p in its serialised form (JSON). A planfile holds the
 // desired manifests unmasked, Secret data included, because applying it needs
 // them: treat it like the Secrets themselves (gantry creates it mode 0600).
-func WritePlanfile(w io.Writer, p *Plan) error {
+func Write(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	if err := enc.Encode(p); err != nil {
@@ -27,13 +28,13 @@ func WritePlanfile(w io.Writer, p *Plan) error {
 // digests are keyed with.
 type KeyOf func(stack string) (object.HashKey, error)
 
-// ReadPlanfile reads a plan written by WritePlanfile. It refuses a format
+// Read reads a plan written by Write. It refuses a format
 // version it does not know and a plan whose content does not match its
 // digest (edited or damaged), which it checks under the key keyOf returns
 // for the plan's stack: without that key, no one can edit a planfile and
 // give it a digest that matches.
-func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
-	p, err := ReadPlanfileUnverified(r)
+func Read(r io.Reader, keyOf KeyOf) (*plan.Plan, error) {
+	p, err := ReadUnverified(r)
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +48,11 @@ func ReadPlanfile(r io.Reader, keyOf KeyOf) (*Plan, error) {
 	return p, nil
 }
 
-// ReadPlanfileUnverified reads a planfile for showing only: the format version
+// ReadUnverified reads a planfile for showing only: the format version
 // is checked, the digest is not (it is keyed with the stack's key, which
 // lives with the database). A plan read this way must not be applied:
-// ReadPlanfile that.
-func ReadPlanfileUnverified(r io.Reader) (*Plan, error) {
+// Read that.
+func ReadUnverified(r io.Reader) (*plan.Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read planfile: %w", err)
@@ -66,7 +67,7 @@ func ReadPlanfileUnverified(r io.Reader) (*Plan, error) {
 // MarshalWithoutDesired returns the plan's JSON without its desired
 // manifests, which callers store elsewhere (sealed); Secret values are
 // masked in the rest.
-func MarshalWithoutDesired(p *Plan) ([]byte, error) {
+func MarshalWithoutDesired(p *plan.Plan) ([]byte, error) {
 	c := *p
 	c.Desired = nil
 	return json.Marshal(&c)
@@ -76,7 +77,7 @@ func MarshalWithoutDesired(p *Plan) ([]byte, error) {
 // its desired manifests, refusing unknown format versions and checking that
 // the result matches its digest under key, the stack's hash key (or, for a
 // plan an older gantry recorded, its unkeyed digest).
-func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured, key object.HashKey) (*Plan, error) {
+func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured, key object.HashKey) (*plan.Plan, error) {
 	p, err := decode(body)
 	if err != nil {
 		return nil, err
@@ -92,12 +93,12 @@ func UnmarshalWithDesired(body []byte, desired []*unstructured.Unstructured, key
 // format version is checked, but not the digest, which covers the desired
 // manifests the body lacks. A plan read this way cannot be applied (Verify
 // and Apply need Desired); the store keeps recorded bodies immutable.
-func UnmarshalRecorded(body []byte) (*Plan, error) {
+func UnmarshalRecorded(body []byte) (*plan.Plan, error) {
 	return decode(body)
 }
 
 // decode parses a plan, refusing a format version it does not know.
-func decode(data []byte) (*Plan, error) {
+func decode(data []byte) (*plan.Plan, error) {
 	var head struct {
 		FormatVersion *int `json:"format_version"`
 	}
@@ -107,12 +108,12 @@ func decode(data []byte) (*Plan, error) {
 	if head.FormatVersion == nil {
 		return nil, fmt.Errorf("not a gantry plan: no format_version")
 	}
-	if *head.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("format version %d is not supported by this gantry (it reads version %d): compute the plan again with this gantry", *head.FormatVersion, FormatVersion)
+	if *head.FormatVersion != plan.FormatVersion {
+		return nil, fmt.Errorf("format version %d is not supported by this gantry (it reads version %d): compute the plan again with this gantry", *head.FormatVersion, plan.FormatVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // large integers must survive exactly, or the digest breaks
-	p := &Plan{}
+	p := &plan.Plan{}
 	if err := dec.Decode(p); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"bytes"
@@ -86,17 +86,17 @@ func TestCompare(t *testing.T) {
 	live := withManaged(deployment, fields)
 	// Another manager's field (replicas) and server churn (status) differ: no change.
 	same := withManaged(strings.Replace(deployment, "replicas: 3", "replicas: 5", 1)+"status: {observedGeneration: 9}\n", fields)
-	if c, err := compare(live, same); err != nil || c.changed {
-		t.Errorf("changes outside gantry's fields: changed=%v err=%v", c.changed, err)
+	if c, err := Compare(live, same); err != nil || c.Changed {
+		t.Errorf("changes outside gantry's fields: changed=%v err=%v", c.Changed, err)
 	}
 	// A field gantry owns differs: a change, and the diff names it.
 	other := withManaged(strings.Replace(deployment, `"nginx:1"`, `"nginx:2"`, 1), fields)
-	c, err := compare(live, other)
-	if err != nil || !c.changed {
-		t.Fatalf("image changed: changed=%v err=%v", c.changed, err)
+	c, err := Compare(live, other)
+	if err != nil || !c.Changed {
+		t.Fatalf("image changed: changed=%v err=%v", c.Changed, err)
 	}
 	want := []FieldDiff{{Path: "spec.template.spec.containers[name=web].image", Before: "nginx:1", After: "nginx:2"}}
-	if diff := cmp.Diff(want, fieldDiffs(c.before, c.after, false)); diff != "" {
+	if diff := cmp.Diff(want, FieldDiffs(c.Before, c.After, false)); diff != "" {
 		t.Errorf("field diffs (-want +got)\n%s", diff)
 	}
 }
@@ -105,7 +105,7 @@ func TestMaskSecret(t *testing.T) {
 	t.Parallel()
 	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yg==}\n")
 	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yw==, c: ZA==}\n")
-	mb, ma := maskSecret(true, before, after)
+	mb, ma := MaskSecret(true, before, after)
 	wantAfter := map[string]any{"a": "(sensitive value)", "b": SensitiveChanged, "c": SensitiveChanged}
 	if diff := cmp.Diff(wantAfter, ma.Object["data"]); diff != "" {
 		t.Errorf("after (-want +got)\n%s", diff)
@@ -114,9 +114,9 @@ func TestMaskSecret(t *testing.T) {
 		t.Errorf("before (-want +got)\n%s", diff)
 	}
 	if after.Object["data"].(map[string]any)["b"] != "Yw==" {
-		t.Error("maskSecret changed its argument")
+		t.Error("MaskSecret changed its argument")
 	}
-	diffs := fieldDiffs(before, after, true)
+	diffs := FieldDiffs(before, after, true)
 	for _, d := range diffs {
 		if !d.Sensitive || d.Before != nil || d.After != nil {
 			t.Errorf("secret field diff %+v carries a value", d)
@@ -134,16 +134,16 @@ func TestFingerprintIgnoresStatusAndBookkeeping(t *testing.T) {
 	a.SetResourceVersion("10")
 	b := parse(t, deployment+"status: {replicas: 2}\n")
 	b.SetResourceVersion("11")
-	fa, _ := fingerprint(salt, a)
-	fb, _ := fingerprint(salt, b)
+	fa, _ := Fingerprint(salt, a)
+	fb, _ := Fingerprint(salt, b)
 	if fa != fb {
 		t.Error("status and resourceVersion moved the fingerprint")
 	}
 	c := parse(t, strings.Replace(deployment, "replicas: 3", "replicas: 4", 1))
-	if fc, _ := fingerprint(salt, c); fc == fa {
+	if fc, _ := Fingerprint(salt, c); fc == fa {
 		t.Error("a spec change did not move the fingerprint")
 	}
-	if fd, _ := fingerprint([]byte("another salt, another stack....."), a); fd == fa {
+	if fd, _ := Fingerprint([]byte("another salt, another stack....."), a); fd == fa {
 		t.Error("the fingerprint does not depend on the salt")
 	}
 }
@@ -153,7 +153,7 @@ func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 	secret := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==, other: b3RoZXI=}\n")
 	secret.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
 		FieldsV1: metav1.NewFieldsV1(`{"f:stringData":{"f:password":{}},"f:type":{}}`)}})
-	owned, err := ownedSet(secret, FieldManager)
+	owned, err := OwnedSet(secret, FieldManager)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 		t.Errorf("owned %s, want %s", owned, want)
 	}
 	// Only the key gantry writes shows, not another manager's.
-	view, _ := ownedView(secret)
+	view, _ := OwnedView(secret)
 	if diff := cmp.Diff(map[string]any{"password": "aHVudGVyMg=="}, view.Object["data"]); diff != "" {
 		t.Errorf("owned view of data (-want +got)\n%s", diff)
 	}
@@ -174,7 +174,7 @@ func TestFieldDiffsHideSecretLastApplied(t *testing.T) {
 	t.Parallel()
 	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"b2xk\"}}'}\n")
 	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"bmV3\"}}'}\n")
-	diffs := fieldDiffs(before, after, true)
+	diffs := FieldDiffs(before, after, true)
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].Before != nil || diffs[0].After != nil {
 		t.Errorf("diffs = %+v, want one sensitive change without values", diffs)
 	}
@@ -194,7 +194,7 @@ func TestFieldDiffsMaskSecretsOfAnyShape(t *testing.T) {
 	} {
 		before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.before+"\n")
 		after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.after+"\n")
-		diffs := fieldDiffs(before, after, true)
+		diffs := FieldDiffs(before, after, true)
 		if len(diffs) == 0 {
 			t.Errorf("%s: no diff", tc.name)
 		}

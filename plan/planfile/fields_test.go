@@ -1,4 +1,4 @@
-package plan
+package planfile
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/plantest"
 )
 
 // planfileFields says, for every field of a planfile, how an edit to it is
@@ -42,28 +45,28 @@ var planfileFields = map[string]string{
 // fails the test: each must be covered or recomputed.
 func TestPlanfileFieldEdits(t *testing.T) {
 	t.Parallel()
-	for _, f := range reflect.VisibleFields(reflect.TypeFor[Plan]()) {
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[plan.Plan]()) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if _, ok := planfileFields[name]; !ok {
 			t.Errorf("Plan field %s (%q) is not in planfileFields: put it in the digest, or say why an edit is harmless", f.Name, name)
 		}
 	}
 
-	local := examplePlan(t)
-	local.Mode, local.Approximate = DiffLocal, true
-	restore := examplePlan(t)
+	local := plantest.Example(t)
+	local.Mode, local.Approximate = plan.DiffLocal, true
+	restore := plantest.Example(t)
 	restore.RestoredFrom = "6f1c1b1e-0000-4000-8000-000000000001"
-	gated := examplePlan(t)
+	gated := plantest.Example(t)
 	gated.Held, gated.Rollback, gated.BaseCommit = "the stack is held", "goes back", "fedcba9876543210fedcba9876543210fedcba98"
-	for _, p := range []*Plan{local, restore, gated} {
+	for _, p := range []*plan.Plan{local, restore, gated} {
 		var err error
-		if p.Digest, err = Digest(p, testKey); err != nil {
+		if p.Digest, err = plan.Digest(p, plantest.Key); err != nil {
 			t.Fatal(err)
 		}
 	}
 	edits := []any{"x", 7, true, nil, map[string]any{"a": "b"}, []any{}}
 
-	for _, p := range []*Plan{examplePlan(t), local, restore, gated} {
+	for _, p := range []*plan.Plan{plantest.Example(t), local, restore, gated} {
 		file := planfileJSON(t, p)
 		for name, how := range planfileFields {
 			for _, v := range edits {
@@ -86,7 +89,7 @@ func TestPlanfileFieldEdits(t *testing.T) {
 				if same(t, p, b) {
 					continue // not an edit: the plan reads the same
 				}
-				q, err := ReadPlanfile(bytes.NewReader(b), testKeyOf)
+				q, err := Read(bytes.NewReader(b), plantest.KeyOf)
 				switch {
 				case how == "digest" && err == nil:
 					t.Errorf("plan (mode %s, restored_from %q): %s set to %v was accepted; the digest does not cover it", p.Mode, p.RestoredFrom, name, v)
@@ -101,9 +104,9 @@ func TestPlanfileFieldEdits(t *testing.T) {
 }
 
 // same reports whether the planfile b reads as p (or does not read).
-func same(t *testing.T, p *Plan, b []byte) bool {
+func same(t *testing.T, p *plan.Plan, b []byte) bool {
 	t.Helper()
-	q, err := ReadPlanfileUnverified(bytes.NewReader(b))
+	q, err := ReadUnverified(bytes.NewReader(b))
 	if err != nil {
 		return false
 	}
@@ -119,10 +122,10 @@ func same(t *testing.T, p *Plan, b []byte) bool {
 }
 
 // planfileJSON is p's planfile as JSON values.
-func planfileJSON(t *testing.T, p *Plan) map[string]any {
+func planfileJSON(t *testing.T, p *plan.Plan) map[string]any {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WritePlanfile(&buf, p); err != nil {
+	if err := Write(&buf, p); err != nil {
 		t.Fatal(err)
 	}
 	dec := json.NewDecoder(&buf)

@@ -1,9 +1,8 @@
-package plan
+package ssa
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 
@@ -12,12 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// fingerprint is the salted hash of what an apply's outcome depends on in a
+// Fingerprint is the salted hash of what an apply's outcome depends on in a
 // live object: everything but status, resourceVersion, generation, managed
 // field timestamps and status-subresource entries. Status churn (a
 // Deployment's conditions) leaves it unchanged; any spec, metadata or
 // ownership change moves it.
-func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error) {
+func Fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error) {
 	// Shallow copies of the two maps edited; the rest is shared, read-only.
 	top := make(map[string]any, len(u.Object))
 	for k, v := range u.Object {
@@ -34,7 +33,7 @@ func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error)
 				meta[k] = v
 			}
 		}
-		entries, err := managedFields(u)
+		entries, err := ManagedFields(u)
 		if err != nil {
 			return object.Hash{}, err
 		}
@@ -58,9 +57,9 @@ func fingerprint(salt []byte, u *unstructured.Unstructured) (object.Hash, error)
 	return saltedHash(salt, top, "")
 }
 
-// desiredHash is the salted hash of a prepared desired manifest together with
+// DesiredHash is the salted hash of a prepared desired manifest together with
 // the apply options that shape its outcome.
-func desiredHash(salt []byte, u *unstructured.Unstructured, force bool) (object.Hash, error) {
+func DesiredHash(salt []byte, u *unstructured.Unstructured, force bool) (object.Hash, error) {
 	return saltedHash(salt, u.Object, fmt.Sprintf("manager=%s force=%t", FieldManager, force))
 }
 
@@ -78,21 +77,4 @@ func saltedHash(salt []byte, v any, extra string) (object.Hash, error) {
 	var h object.Hash
 	mac.Sum(h[:0])
 	return h, nil
-}
-
-func hashString(h object.Hash) string { return hex.EncodeToString(h[:]) }
-
-// MemoEntryFor returns the memo entry saying that applying desired onto live
-// changes nothing: true of the object a server-side apply of desired just
-// returned (applying the same configuration again is a no-op).
-func MemoEntryFor(salt []byte, desired, live *unstructured.Unstructured, force bool) (MemoEntry, error) {
-	dh, err := desiredHash(salt, desired, force)
-	if err != nil {
-		return MemoEntry{}, err
-	}
-	fp, err := fingerprint(salt, live)
-	if err != nil {
-		return MemoEntry{}, err
-	}
-	return MemoEntry{Desired: dh, Live: fp}, nil
 }

@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"encoding/json"
@@ -24,8 +24,8 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 			"stringData: {pw: " + pw + "}\n"
 	}
 	before, after := parse(t, view(canary)), parse(t, strings.Replace(view(rotated), "alice", "bob", 1))
-	mb, ma := maskSecret(true, before, after)
-	diffs := fieldDiffs(before, after, true)
+	mb, ma := MaskSecret(true, before, after)
+	diffs := FieldDiffs(before, after, true)
 	shown, err := json.Marshal([]any{mb.Object, ma.Object, diffs})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 	}
 
 	notMap := parse(t, "data: canary-data-not-a-map\n")
-	diffs = fieldDiffs(nil, notMap, true)
+	diffs = FieldDiffs(nil, notMap, true)
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].After != nil {
 		t.Errorf("data that is not a map: %+v", diffs)
 	}

@@ -1,4 +1,4 @@
-package plan
+package render
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/plantest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -38,10 +40,10 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func markdown(t *testing.T, p *Plan, opts MarkdownOptions) string {
+func markdown(t *testing.T, p *plan.Plan, opts MarkdownOptions) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := RenderMarkdown(&b, p, opts); err != nil {
+	if err := Markdown(&b, p, opts); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -49,7 +51,7 @@ func markdown(t *testing.T, p *Plan, opts MarkdownOptions) string {
 
 func TestMarkdownSmall(t *testing.T) {
 	t.Parallel()
-	p := examplePlan(t)
+	p := plantest.Example(t)
 	p.Changes, p.Destructive = p.Changes[:2], nil // a create and an update
 	p.BaseCommit = "fedcba9876543210fedcba9876543210fedcba98"
 	p.Options.Namespace = "n"
@@ -66,7 +68,7 @@ func TestMarkdownSmall(t *testing.T) {
 
 func TestMarkdownDestructive(t *testing.T) {
 	t.Parallel()
-	got := markdown(t, examplePlan(t), DefaultMarkdownOptions())
+	got := markdown(t, plantest.Example(t), DefaultMarkdownOptions())
 	golden(t, "markdown/destructive.md", got)
 	for _, want := range []string{"> **This plan is destructive**", "Destroyed: `Namespace/gone` (delete), `Service/n/s` (replace)", "nothing applied yet"} {
 		if !strings.Contains(got, want) {
@@ -83,7 +85,7 @@ func TestMarkdownDestructive(t *testing.T) {
 // in the text plan, escaped like any string from the record.
 func TestMarkdownWarnings(t *testing.T) {
 	t.Parallel()
-	p := examplePlan(t)
+	p := plantest.Example(t)
 	p.Held = "the stack is held at revision 3 <!-- after a restore"
 	p.Rollback = "commit 0123456789ab is older than 89abcdef0123, the last commit applied"
 	got := markdown(t, p, DefaultMarkdownOptions())
@@ -98,15 +100,15 @@ func TestMarkdownWarnings(t *testing.T) {
 }
 
 // bigPlan changes n ConfigMaps, each holding a 2 KB value.
-func bigPlan(t *testing.T, n int) *Plan {
-	p := examplePlan(t)
+func bigPlan(t *testing.T, n int) *plan.Plan {
+	p := plantest.Example(t)
 	p.Changes, p.Destructive, p.Desired = nil, nil, nil
 	for i := range n {
-		p.Desired = append(p.Desired, parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d, namespace: \"n\"}\n", i)))
-		p.Changes = append(p.Changes, Change{
-			Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: fmt.Sprintf("cm-%04d", i)}, APIVersion: "v1", Action: ActionUpdate,
-			Before: parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("a", 2000))),
-			After:  parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("b", 2000))),
+		p.Desired = append(p.Desired, plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d, namespace: \"n\"}\n", i)))
+		p.Changes = append(p.Changes, plan.Change{
+			Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: fmt.Sprintf("cm-%04d", i)}, APIVersion: "v1", Action: plan.ActionUpdate,
+			Before: plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("a", 2000))),
+			After:  plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("b", 2000))),
 		})
 	}
 	return p
@@ -150,7 +152,7 @@ func TestMarkdownHugeTable(t *testing.T) {
 
 func TestMarkdownNoChanges(t *testing.T) {
 	t.Parallel()
-	p := examplePlan(t)
+	p := plantest.Example(t)
 	p.Changes, p.Destructive = nil, nil
 	golden(t, "markdown/nochanges.md", markdown(t, p, DefaultMarkdownOptions()))
 }

@@ -1,35 +1,37 @@
-package plan
+package render
 
 import (
 	"encoding/json"
 	"io"
+
+	"github.com/gantryops/gantry/plan"
 )
 
 // jsonPlan is the plan as JSON output shows it: everything a machine needs
 // to act on the plan, without the desired manifests (they hold Secret data;
 // a planfile carries them).
 type jsonPlan struct {
-	FormatVersion       int         `json:"format_version"`
-	ID                  string      `json:"id"`
-	Stack               string      `json:"stack"`
-	Source              Source      `json:"source"`
-	Cluster             string      `json:"cluster"`
-	CreatedAt           string      `json:"created_at"`
-	Mode                DiffMode    `json:"mode"`
-	Approximate         bool        `json:"approximate"`
-	Options             Options     `json:"options"`
-	InventoryGeneration int64       `json:"inventory_generation"`
-	Summary             jsonSummary `json:"summary"`
-	Destructive         []string    `json:"destructive"`
-	Changes             []Change    `json:"changes"`
+	FormatVersion       int           `json:"format_version"`
+	ID                  string        `json:"id"`
+	Stack               string        `json:"stack"`
+	Source              plan.Source   `json:"source"`
+	Cluster             string        `json:"cluster"`
+	CreatedAt           string        `json:"created_at"`
+	Mode                plan.DiffMode `json:"mode"`
+	Approximate         bool          `json:"approximate"`
+	Options             plan.Options  `json:"options"`
+	InventoryGeneration int64         `json:"inventory_generation"`
+	Summary             jsonSummary   `json:"summary"`
+	Destructive         []string      `json:"destructive"`
+	Changes             []plan.Change `json:"changes"`
 	// KnownFailures are the changes the apply is known to fail on: when
 	// there are any, the plan cannot be applied as it is.
-	KnownFailures []KnownFailure `json:"known_failures"`
-	Digest        string         `json:"digest"`
-	RestoredFrom  string         `json:"restored_from,omitempty"`
-	Held          string         `json:"held,omitempty"`
-	Rollback      string         `json:"rollback,omitempty"`
-	Stats         Stats          `json:"stats"`
+	KnownFailures []plan.KnownFailure `json:"known_failures"`
+	Digest        string              `json:"digest"`
+	RestoredFrom  string              `json:"restored_from,omitempty"`
+	Held          string              `json:"held,omitempty"`
+	Rollback      string              `json:"rollback,omitempty"`
+	Stats         plan.Stats          `json:"stats"`
 }
 
 type jsonSummary struct {
@@ -43,13 +45,13 @@ type jsonSummary struct {
 	Applicable bool `json:"applicable"`
 }
 
-// RenderJSON writes p as JSON (format_version FormatVersion). Secret values
+// JSON writes p as JSON (format_version FormatVersion). Secret values
 // are masked as in every rendering.
-func RenderJSON(w io.Writer, p *Plan) error {
+func JSON(w io.Writer, p *plan.Plan) error {
 	add, change, destroy := p.Summary()
-	failures := KnownFailures(p)
+	failures := plan.KnownFailures(p)
 	if failures == nil {
-		failures = []KnownFailure{}
+		failures = []plan.KnownFailure{}
 	}
 	out := jsonPlan{
 		FormatVersion: p.FormatVersion, ID: p.ID, Stack: p.Stack, Source: p.Source, Cluster: p.Cluster,

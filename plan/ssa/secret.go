@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"reflect"
@@ -12,12 +12,12 @@ import (
 // it as "(sensitive value)"); unchanged ones read object.SensitiveValue.
 const SensitiveChanged = "(sensitive value changed)"
 
-// maskSecret replaces the sensitive fields (object.SecretFields) of a
+// MaskSecret replaces the sensitive fields (object.SecretFields) of a
 // Secret's before and after views: every value reads
 // object.SensitiveValue, except values of after that differ from before,
 // which read SensitiveChanged. Keys stay, so a reader sees which ones
 // change and nothing else. For other objects it returns its arguments.
-func maskSecret(secret bool, before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
+func MaskSecret(secret bool, before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
 	if !secret {
 		return before, after
 	}

@@ -1,4 +1,4 @@
-package plan
+package render
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	md "github.com/gantryops/gantry/internal/markdown"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 )
 
 // MarkdownOptions shapes a Markdown plan (a pull-request comment).
@@ -44,7 +45,7 @@ const maxListed = 20
 // at most 253, so only hostile or broken strings are cut.
 const maxInline = 512
 
-// RenderMarkdown writes p as GitHub-flavoured Markdown: the stack and its
+// Markdown writes p as GitHub-flavoured Markdown: the stack and its
 // target, base → head commits, the summary line, a warning naming what is
 // destroyed and why when the plan is destructive, a table of changed
 // objects, and each object's diff in a collapsible block, within
@@ -54,16 +55,16 @@ const maxInline = 512
 // the source) comes from the repository or the cluster, so is escaped for
 // where it goes (internal/markdown): none can hide the rest of the plan,
 // forge its marker, or add links, images or mentions.
-func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
+func Markdown(w io.Writer, p *plan.Plan, opts MarkdownOptions) error {
 	head := markdownHead(p, opts)
 	if !p.HasChanges() {
 		_, err := io.WriteString(w, head+"**No changes.** The cluster matches the revision.\n")
 		return err
 	}
-	var changed []Change
+	var changed []plan.Change
 	lines := 0
 	for _, ch := range p.Changes {
-		if ch.Action != ActionNoop {
+		if ch.Action != plan.ActionNoop {
 			changed = append(changed, ch)
 			lines += len(diffLines(ch))
 		}
@@ -99,7 +100,7 @@ func RenderMarkdown(w io.Writer, p *Plan, opts MarkdownOptions) error {
 
 // markdownHead is everything before the table: the marker, the title, the
 // target, the commits, notes and warnings, the summary.
-func markdownHead(p *Plan, opts MarkdownOptions) string {
+func markdownHead(p *plan.Plan, opts MarkdownOptions) string {
 	var b strings.Builder
 	if opts.Marker != "" {
 		b.WriteString(md.Comment(opts.Marker) + "\n")
@@ -141,7 +142,7 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 		}
 		var gone []string
 		for _, ch := range p.Changes {
-			if ch.Action == ActionDelete || ch.Action == ActionReplace {
+			if ch.Action == plan.ActionDelete || ch.Action == plan.ActionReplace {
 				gone = append(gone, fmt.Sprintf("%s (%s)", code(ch.Ref.String()), ch.Action))
 			}
 		}
@@ -157,7 +158,7 @@ func markdownHead(p *Plan, opts MarkdownOptions) string {
 // markdownTable lists the changed objects within budget characters (no
 // limit for a budget of 0 or less); the rows that do not fit are counted
 // in a last row. The first row is always shown.
-func markdownTable(changed []Change, budget int) string {
+func markdownTable(changed []plan.Change, budget int) string {
 	var b strings.Builder
 	b.WriteString("| | object | action |\n|---|---|---|\n")
 	for i, ch := range changed {
@@ -182,7 +183,7 @@ func markdownTable(changed []Change, budget int) string {
 }
 
 // markdownDiff is one object's diff in a collapsible block.
-func markdownDiff(ch Change, open bool) string {
+func markdownDiff(ch plan.Change, open bool) string {
 	var b strings.Builder
 	attr := ""
 	if open {

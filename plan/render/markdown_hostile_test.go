@@ -1,4 +1,4 @@
-package plan
+package render
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/plantest"
 )
 
 // hostileNames try every construct of Markdown, HTML and GitHub.
@@ -21,10 +23,10 @@ var hostileNames = []string{
 
 // hostilePlan changes an object per hostile name, in its kind, namespace
 // and name, with hostile values, reasons, owners, and a hostile source.
-func hostilePlan(t *testing.T) *Plan {
+func hostilePlan(t *testing.T) *plan.Plan {
 	t.Helper()
-	p := examplePlan(t)
-	p.Source = Source{Repo: "https://e.example/`x`<!--|@acme/admins", Ref: "main`<!--", Commit: "0123456789abcdef0123456789abcdef01234567", Path: "deploy\n# x|y"}
+	p := plantest.Example(t)
+	p.Source = plan.Source{Repo: "https://e.example/`x`<!--|@acme/admins", Ref: "main`<!--", Commit: "0123456789abcdef0123456789abcdef01234567", Path: "deploy\n# x|y"}
 	p.Cluster, p.Options.Namespace = "https://c.example/<!--", "n|`<!--"
 	p.Held = "held at revision 3 <!-- [x](https://e.example) @acme/admins"
 	p.Changes, p.Destructive = nil, nil
@@ -36,11 +38,11 @@ func hostilePlan(t *testing.T) *Plan {
 			return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "e.example/v1", "kind": "Kind" + name,
 				"metadata": map[string]any{"name": name, "namespace": "ns" + name}, "data": map[string]any{"v": v + name, "k" + name: name, "block": "a\n```\n</details>\n" + v}}}
 		}
-		ch := Change{Ref: ref, APIVersion: "e.example/v1", Action: []Action{ActionCreate, ActionUpdate, ActionDelete, ActionReplace}[i%4]}
+		ch := plan.Change{Ref: ref, APIVersion: "e.example/v1", Action: []plan.Action{plan.ActionCreate, plan.ActionUpdate, plan.ActionDelete, plan.ActionReplace}[i%4]}
 		switch ch.Action {
-		case ActionCreate:
+		case plan.ActionCreate:
 			ch.After = obj(value)
-		case ActionDelete:
+		case plan.ActionDelete:
 			ch.Before = obj(value)
 		default:
 			ch.Before, ch.After = obj("old"), obj(value)
@@ -90,13 +92,13 @@ func TestMarkdownHostileNames(t *testing.T) {
 // names still fits the budget, its table and summary intact.
 func TestMarkdownHostileBudget(t *testing.T) {
 	t.Parallel()
-	p := examplePlan(t)
+	p := plantest.Example(t)
 	p.Changes, p.Destructive = nil, nil
 	long := strings.Repeat("<|`@", 63)
 	for i := range 3000 {
 		ref := object.Ref{Kind: "Namespace", Name: fmt.Sprintf("%s%04d", long, i)}
-		p.Changes = append(p.Changes, Change{Ref: ref, APIVersion: "v1", Action: ActionDelete, Reason: long,
-			Before: parse(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\ndata: {v: %q}\n", i, long))})
+		p.Changes = append(p.Changes, plan.Change{Ref: ref, APIVersion: "v1", Action: plan.ActionDelete, Reason: long,
+			Before: plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\ndata: {v: %q}\n", i, long))})
 		p.Destructive = append(p.Destructive, "deletes "+ref.String())
 	}
 	opts := DefaultMarkdownOptions()

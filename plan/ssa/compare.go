@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"reflect"
@@ -133,30 +133,33 @@ func withIdentity(projected any, u *unstructured.Unstructured) *unstructured.Uns
 	return out
 }
 
-// comparison is the outcome of comparing a live object with an apply result.
-type comparison struct {
-	changed       bool
-	before, after *unstructured.Unstructured
+// Comparison is the outcome of comparing a live object with an apply result.
+type Comparison struct {
+	// Changed reports whether the apply changes anything it is responsible for.
+	Changed bool
+	// Before and After are live and the result projected on the fields
+	// gantry owns in either.
+	Before, After *unstructured.Unstructured
 }
 
-// compare decides whether after (a dry-run or predicted apply result) differs
+// Compare decides whether after (a dry-run or predicted apply result) differs
 // from live in anything the apply is responsible for: the values at every
 // path gantry owns before or after, and gantry's ownership itself. Fields of
 // other managers, status and server bookkeeping are not the apply's doing.
-func compare(live, after *unstructured.Unstructured) (comparison, error) {
-	ownedLive, err := ownedSet(live, FieldManager)
+func Compare(live, after *unstructured.Unstructured) (Comparison, error) {
+	ownedLive, err := OwnedSet(live, FieldManager)
 	if err != nil {
-		return comparison{}, err
+		return Comparison{}, err
 	}
-	ownedAfter, err := ownedSet(after, FieldManager)
+	ownedAfter, err := OwnedSet(after, FieldManager)
 	if err != nil {
-		return comparison{}, err
+		return Comparison{}, err
 	}
 	union := ownedLive.Union(ownedAfter)
 	before := withIdentity(project(live.Object, union), live)
 	afterP := withIdentity(project(after.Object, union), after)
 	changed := !reflect.DeepEqual(before.Object, afterP.Object) || !implied(ownedLive).Equals(implied(ownedAfter))
-	return comparison{changed: changed, before: before, after: afterP}, nil
+	return Comparison{Changed: changed, Before: before, After: afterP}, nil
 }
 
 // implied returns s without the members that also have children: a path
@@ -179,15 +182,15 @@ func implied(s *fieldpath.Set) *fieldpath.Set {
 	return out
 }
 
-// ownedView reduces u to the fields gantry owns in it, or, when it owns
+// OwnedView reduces u to the fields gantry owns in it, or, when it owns
 // none (an object applied by someone else), to u without server bookkeeping.
-func ownedView(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	owned, err := ownedSet(u, FieldManager)
+func OwnedView(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	owned, err := OwnedSet(u, FieldManager)
 	if err != nil {
 		return nil, err
 	}
 	if owned.Empty() {
-		return stripServerFields(u), nil
+		return StripServerFields(u), nil
 	}
 	return withIdentity(project(u.Object, owned), u), nil
 }
@@ -195,8 +198,8 @@ func ownedView(u *unstructured.Unstructured) (*unstructured.Unstructured, error)
 // serverMetadata are fields the server maintains, never set by an apply.
 var serverMetadata = []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
 
-// stripServerFields returns a copy of u without status and server metadata.
-func stripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured {
+// StripServerFields returns a copy of u without status and server metadata.
+func StripServerFields(u *unstructured.Unstructured) *unstructured.Unstructured {
 	c := u.DeepCopy()
 	delete(c.Object, "status")
 	if md, ok := c.Object["metadata"].(map[string]any); ok {

@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"fmt"
@@ -10,11 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// fieldDiffs lists the leaves that differ between before and after (either
+// FieldDiffs lists the leaves that differ between before and after (either
 // may be nil). Lists of maps that all have a name are matched by name, other
 // lists compared whole. For Secrets, fields that hold Secret content
 // (object.SecretFields) are reported as sensitive, without values.
-func fieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
+func FieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
 	var b, a map[string]any
 	if before != nil {
 		b = before.Object
@@ -116,18 +116,24 @@ func ObjectDiff(before, after *unstructured.Unstructured) (*unstructured.Unstruc
 	var b, a *unstructured.Unstructured
 	secret := false
 	if before != nil {
-		b, secret = stripServerFields(before), object.RefOf(before).IsSecret()
+		b, secret = StripServerFields(before), object.RefOf(before).IsSecret()
 	}
 	if after != nil {
-		a, secret = stripServerFields(after), object.RefOf(after).IsSecret()
+		a, secret = StripServerFields(after), object.RefOf(after).IsSecret()
 	}
-	diffs := fieldDiffs(b, a, secret)
-	b, a = maskSecret(secret, b, a)
+	diffs := FieldDiffs(b, a, secret)
+	b, a = MaskSecret(secret, b, a)
 	return b, a, diffs
 }
 
-// DiffLines returns the unified YAML diff of two views, as the text plan
-// shows a change.
-func DiffLines(before, after *unstructured.Unstructured) []string {
-	return diffLines(Change{Before: before, After: after})
+// FieldDiff is one changed field.
+type FieldDiff struct {
+	// Path is the field, e.g. "spec.template.spec.containers[name=web].image".
+	Path string `json:"path"`
+	// Before is the old value; nil when the field is added or sensitive.
+	Before any `json:"before,omitempty"`
+	// After is the new value; nil when the field is removed or sensitive.
+	After any `json:"after,omitempty"`
+	// Sensitive marks a Secret value: it changed, and it is not shown.
+	Sensitive bool `json:"sensitive,omitempty"`
 }

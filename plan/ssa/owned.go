@@ -1,4 +1,4 @@
-package plan
+package ssa
 
 import (
 	"bytes"
@@ -12,9 +12,9 @@ import (
 	"github.com/gantryops/gantry/object"
 )
 
-// ownedSet returns the fields the manager's apply entries own in u.
-func ownedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, error) {
-	entries, err := managedFields(u)
+// OwnedSet returns the fields the manager's apply entries own in u.
+func OwnedSet(u *unstructured.Unstructured, manager string) (*fieldpath.Set, error) {
+	entries, err := ManagedFields(u)
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +40,12 @@ var (
 	dataField       = "data"
 )
 
-// managedFields returns u's managed-field entries. Unlike
+// ManagedFields returns u's managed-field entries. Unlike
 // Unstructured.GetManagedFields, which returns none at all when one entry
 // does not decode, it is an error naming the object and the entry: read as
 // "no entries", such an object would look owned by nobody, and its plan
 // would be wrong without a word.
-func managedFields(u *unstructured.Unstructured) ([]metav1.ManagedFieldsEntry, error) {
+func ManagedFields(u *unstructured.Unstructured) ([]metav1.ManagedFieldsEntry, error) {
 	items, err := object.ListField(u.Object, "metadata", "managedFields")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", object.RefOf(u), err)

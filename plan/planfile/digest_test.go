@@ -1,4 +1,4 @@
-package plan
+package planfile
 
 import (
 	"bytes"
@@ -9,13 +9,15 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/plan/plantest"
 )
 
 // withPIN is examplePlan desiring also a Secret whose only unknown is pin.
-func withPIN(t testing.TB, pin string) *Plan {
+func withPIN(t testing.TB, pin string) *plan.Plan {
 	t.Helper()
-	p := examplePlan(t)
-	secret := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: door, namespace: n}\nstringData: {PIN: \""+pin+"\"}\n")
+	p := plantest.Example(t)
+	secret := plantest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: door, namespace: n}\nstringData: {PIN: \""+pin+"\"}\n")
 	p.Desired = append([]*unstructured.Unstructured{secret}, p.Desired...)
 	return p
 }
@@ -26,7 +28,7 @@ func withPIN(t testing.TB, pin string) *Plan {
 // the unkeyed formula find nothing; with the key, exactly the PIN.
 func TestPlanDigestConfirmsNoGuess(t *testing.T) {
 	t.Parallel()
-	shown, err := Digest(withPIN(t, "4821"), testKey)
+	shown, err := plan.Digest(withPIN(t, "4821"), plantest.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestPlanDigestConfirmsNoGuess(t *testing.T) {
 		if d, _ := legacyDigest(p); strings.TrimPrefix(d, legacyDigestPrefix) == strings.TrimPrefix(shown, object.KeyedPrefix) {
 			unkeyed = append(unkeyed, p.Desired[0].Object["stringData"].(map[string]any)["PIN"].(string))
 		}
-		if d, _ := Digest(p, testKey); d == shown {
+		if d, _ := plan.Digest(p, plantest.Key); d == shown {
 			withKey = append(withKey, p.Desired[0].Object["stringData"].(map[string]any)["PIN"].(string))
 		}
 	}
@@ -49,7 +51,7 @@ func TestPlanDigestConfirmsNoGuess(t *testing.T) {
 	if len(withKey) != 1 || withKey[0] != "4821" {
 		t.Errorf("with the key, the search finds %v, want [4821]: the test searches wrongly", withKey)
 	}
-	if _, err := Digest(withPIN(t, "4821"), nil); err == nil {
+	if _, err := plan.Digest(withPIN(t, "4821"), nil); err == nil {
 		t.Error("a digest without a key was computed")
 	}
 }
@@ -63,16 +65,16 @@ func TestPlanfileDigestNeedsTheStacksKey(t *testing.T) {
 	t.Parallel()
 	p := withPIN(t, "4821")
 	var err error
-	if p.Digest, err = Digest(p, testKey); err != nil {
+	if p.Digest, err = plan.Digest(p, plantest.Key); err != nil {
 		t.Fatal(err)
 	}
 	legacy := withPIN(t, "4821")
 	if legacy.Digest, err = legacyDigest(legacy); err != nil {
 		t.Fatal(err)
 	}
-	write := func(p *Plan) string {
+	write := func(p *plan.Plan) string {
 		var b bytes.Buffer
-		if err := WritePlanfile(&b, p); err != nil {
+		if err := Write(&b, p); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -83,13 +85,13 @@ func TestPlanfileDigestNeedsTheStacksKey(t *testing.T) {
 		keyOf KeyOf
 		want  string
 	}{
-		"its key":               {write(p), testKeyOf, ""},
+		"its key":               {write(p), plantest.KeyOf, ""},
 		"another key":           {write(p), otherKey, "does not match its digest"},
-		"older gantry":          {write(legacy), testKeyOf, "computed by an older gantry: its digest is not keyed"},
-		"keyed, edited":         {strings.Replace(write(p), `"k": "v"`, `"k": "w"`, 1), testKeyOf, "does not match its digest"},
-		"edited, digest redone": {strings.Replace(strings.Replace(write(p), `"k": "v"`, `"k": "w"`, 1), p.Digest, redone(t, p), 1), testKeyOf, "computed by an older gantry"},
+		"older gantry":          {write(legacy), plantest.KeyOf, "computed by an older gantry: its digest is not keyed"},
+		"keyed, edited":         {strings.Replace(write(p), `"k": "v"`, `"k": "w"`, 1), plantest.KeyOf, "does not match its digest"},
+		"edited, digest redone": {strings.Replace(strings.Replace(write(p), `"k": "v"`, `"k": "w"`, 1), p.Digest, redone(t, p), 1), plantest.KeyOf, "computed by an older gantry"},
 	} {
-		_, err := ReadPlanfile(strings.NewReader(tc.file), tc.keyOf)
+		_, err := Read(strings.NewReader(tc.file), tc.keyOf)
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
 		}
@@ -99,18 +101,18 @@ func TestPlanfileDigestNeedsTheStacksKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := UnmarshalWithDesired(body, legacy.Desired, testKey); err != nil {
+	if _, err := UnmarshalWithDesired(body, legacy.Desired, plantest.Key); err != nil {
 		t.Errorf("a plan an older gantry recorded does not load: %v", err)
 	}
 	legacy.Desired[1].Object["data"] = map[string]any{"k": "w"}
-	if _, err := UnmarshalWithDesired(body, legacy.Desired, testKey); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+	if _, err := UnmarshalWithDesired(body, legacy.Desired, plantest.Key); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
 		t.Errorf("an edited recorded plan of an older gantry: err = %v", err)
 	}
 }
 
 // redone is the unkeyed digest of p edited as the test edits it: what an
 // attacker without the key can give an edited planfile.
-func redone(t *testing.T, p *Plan) string {
+func redone(t *testing.T, p *plan.Plan) string {
 	t.Helper()
 	c := *p
 	c.Desired = append([]*unstructured.Unstructured{}, p.Desired...)
@@ -130,8 +132,8 @@ func redone(t *testing.T, p *Plan) string {
 // with such a digest does not.
 func TestRestoredFromInDigest(t *testing.T) {
 	t.Parallel()
-	p := examplePlan(t)
-	before, err := keyedDigest(p, testKey, false)
+	p := plantest.Example(t)
+	before, err := plan.KeyedDigest(p, plantest.Key, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,23 +141,23 @@ func TestRestoredFromInDigest(t *testing.T) {
 		t.Errorf("the digest of a plan that is not a restore moved: %s, was %s", p.Digest, before)
 	}
 
-	restore := examplePlan(t)
+	restore := plantest.Example(t)
 	restore.RestoredFrom = "6f1c1b1e-0000-4000-8000-000000000001"
-	if restore.Digest, err = keyedDigest(restore, testKey, false); err != nil {
+	if restore.Digest, err = plan.KeyedDigest(restore, plantest.Key, false); err != nil {
 		t.Fatal(err)
 	}
 	body, err := MarshalWithoutDesired(restore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := UnmarshalWithDesired(body, restore.Desired, testKey); err != nil {
+	if _, err := UnmarshalWithDesired(body, restore.Desired, plantest.Key); err != nil {
 		t.Errorf("a restore an older gantry recorded does not load: %v", err)
 	}
 	var file bytes.Buffer
-	if err := WritePlanfile(&file, restore); err != nil {
+	if err := Write(&file, restore); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlanfile(&file, testKeyOf); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+	if _, err := Read(&file, plantest.KeyOf); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
 		t.Errorf("a planfile whose digest leaves out restored_from: err = %v", err)
 	}
 

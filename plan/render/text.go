@@ -1,4 +1,4 @@
-package plan
+package render
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/gantryops/gantry/internal/textout"
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
 )
 
 // TextOptions configures RenderText.
@@ -30,39 +31,39 @@ func colours(on bool) palette {
 }
 
 // symbol is the Terraform marker of an action.
-func symbol(a Action) string {
+func symbol(a plan.Action) string {
 	switch a {
-	case ActionCreate:
+	case plan.ActionCreate:
 		return "+"
-	case ActionUpdate, ActionAdopt:
+	case plan.ActionUpdate, plan.ActionAdopt:
 		return "~"
-	case ActionDelete:
+	case plan.ActionDelete:
 		return "-"
-	case ActionReplace:
+	case plan.ActionReplace:
 		return "-/+"
 	}
 	return " "
 }
 
 // headline says what happens to the object, in Terraform's words.
-func headline(c Change) string {
+func headline(c plan.Change) string {
 	var s string
 	switch c.Action {
-	case ActionCreate:
+	case plan.ActionCreate:
 		s = "will be created"
-	case ActionUpdate:
+	case plan.ActionUpdate:
 		s = "will be updated in-place"
 		if c.Drift {
 			s = "has drifted from the revision and will be updated in-place"
 		}
-	case ActionAdopt:
+	case plan.ActionAdopt:
 		s = "will be adopted"
-	case ActionDelete:
+	case plan.ActionDelete:
 		s = "will be destroyed"
-	case ActionReplace:
+	case plan.ActionReplace:
 		s = "must be replaced"
 	}
-	if c.Reason != "" && c.Action != ActionUpdate {
+	if c.Reason != "" && c.Action != plan.ActionUpdate {
 		s += " (" + c.Reason + ")"
 	}
 	if c.Owner != "" {
@@ -74,9 +75,9 @@ func headline(c Change) string {
 	return s
 }
 
-// RenderText writes p the way `terraform plan` reads: a header per changed
+// Text writes p the way `terraform plan` reads: a header per changed
 // object with a unified YAML diff, warnings, and the summary line.
-func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
+func Text(w io.Writer, p *plan.Plan, opts TextOptions) error {
 	c := colours(opts.Color)
 	out := &textout.Writer{W: w}
 	out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
@@ -99,10 +100,10 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	}
 	out.Printf("\ngantry will perform the following actions:\n")
 	for _, ch := range p.Changes {
-		if ch.Action == ActionNoop {
+		if ch.Action == plan.ActionNoop {
 			continue
 		}
-		col := map[Action]string{ActionCreate: c.green, ActionUpdate: c.yellow, ActionDelete: c.red, ActionReplace: c.red}[ch.Action]
+		col := map[plan.Action]string{plan.ActionCreate: c.green, plan.ActionUpdate: c.yellow, plan.ActionDelete: c.red, plan.ActionReplace: c.red}[ch.Action]
 		out.Printf("\n  %s# %s%s %s\n", c.bold, ch.Ref, c.reset, headline(ch))
 		if len(ch.Conflicts) > 0 {
 			for _, cf := range ch.Conflicts {
@@ -136,10 +137,10 @@ func RenderText(w io.Writer, p *Plan, opts TextOptions) error {
 	return out.Err
 }
 
-func renderKept(out *textout.Writer, p *Plan, c palette) {
+func renderKept(out *textout.Writer, p *plan.Plan, c palette) {
 	first := true
 	for _, ch := range p.Changes {
-		if ch.Action != ActionNoop || ch.Reason == "" {
+		if ch.Action != plan.ActionNoop || ch.Reason == "" {
 			continue
 		}
 		if first {
@@ -152,7 +153,7 @@ func renderKept(out *textout.Writer, p *Plan, c palette) {
 
 // diffLines returns the unified diff of a change's before and after views
 // (all additions for a create, all removals for a delete).
-func diffLines(ch Change) []string {
+func diffLines(ch plan.Change) []string {
 	before, after := toYAML(ch.Before), toYAML(ch.After)
 	switch {
 	case before == "":
