@@ -16,6 +16,7 @@ import (
 	"github.com/gantryops/gantry/internal/crash"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // Phases, in apply order. Prune runs them in reverse.
@@ -120,7 +121,7 @@ func (a *Applier) runPhase(ctx context.Context, p *plan.Plan, r *Report, items [
 		// panicked on: scrubbed like every other error.
 		var o Outcome
 		if err := crash.Catch(func() error { o = do(ctx, it); return nil }); err != nil {
-			o = a.failed(it.outcome(), time.Now(), object.ScrubError(err, p.Desired...))
+			o = a.failed(it.outcome(), time.Now(), scrub(p, err))
 		}
 		a.settle(r, &mu, it, o)
 	})
@@ -180,7 +181,7 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := it.outcome()
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome { return a.failed(o, start, object.ScrubError(err, p.Desired...)) }
+	fail := func(err error) Outcome { return a.failed(o, start, scrub(p, err)) }
 	if it.desired == nil {
 		return fail(errors.New("the plan has no manifest for it: the planfile is damaged"))
 	}
@@ -204,7 +205,7 @@ func (a *Applier) applyOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	}
 	live, err := a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
 	if err != nil {
-		return fail(describe(o.Ref, err))
+		return fail(describe(p, o.Ref, err))
 	}
 	o.Live, o.Duration = live, time.Since(start)
 	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
@@ -242,7 +243,7 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 	o := Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: plan.ActionDelete}
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action})
 	start := time.Now()
-	fail := func(err error) Outcome { return a.failed(o, start, object.ScrubError(err, p.Desired...)) }
+	fail := func(err error) Outcome { return a.failed(o, start, scrub(p, err)) }
 	gv, err := schemaGroupVersion(o.APIVersion)
 	if err != nil {
 		return fail(err)
@@ -268,7 +269,7 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 		return fail(err)
 	}
 	if err := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); err != nil {
-		return fail(fmt.Errorf("delete %s: %w", o.Ref, describe(o.Ref, err)))
+		return fail(fmt.Errorf("delete %s: %w", o.Ref, describe(p, o.Ref, err)))
 	}
 	// Without finalizers a background delete removes the object at once;
 	// one still there is held by its finalizers.
@@ -286,7 +287,7 @@ func (a *Applier) pruneOne(ctx context.Context, p *plan.Plan, it item) Outcome {
 }
 
 // failed completes o as failed with err, and reports it. Callers pass err
-// through an object.Scrubber of the plan's Secrets first: outcomes are
+// through an sensitive.Scrubber of the plan's Secrets first: outcomes are
 // shown, logged and recorded.
 func (a *Applier) failed(o Outcome, start time.Time, err error) Outcome {
 	o.Result, o.Err, o.Duration = ResultFailed, err, time.Since(start)
@@ -294,12 +295,21 @@ func (a *Applier) failed(o Outcome, start time.Time, err error) Outcome {
 	return o
 }
 
-// describe keeps the server's message, except for Secrets, whose messages
-// may quote values (plan.WithheldStatus).
-func describe(ref object.Ref, err error) error {
+// describe keeps the server's message, except for objects that may hold
+// sensitive content under the plan's policy (a Secret, or a kind the stack
+// declares sensitive fields of), whose messages may quote values
+// (plan.WithheldStatus).
+func describe(p *plan.Plan, ref object.Ref, err error) error {
 	var se *apierrors.StatusError
-	if !ref.IsSecret() || !errors.As(err, &se) {
+	if !sensitive.Of(p.Options.Sensitive).Covers(ref) || !errors.As(err, &se) {
 		return err
 	}
 	return errors.New(plan.WithheldStatus(se))
+}
+
+// scrub removes from err's text every sensitive value of the plan's desired
+// objects, under the plan's policy: outcomes are shown, logged and
+// recorded.
+func scrub(p *plan.Plan, err error) error {
+	return sensitive.Of(p.Options.Sensitive).ScrubError(err, p.Desired...)
 }

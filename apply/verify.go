@@ -67,7 +67,7 @@ func (a *Applier) verifyPending(ctx context.Context, p *plan.Plan, r *Report, it
 		start := time.Now()
 		err := crash.Catch(func() error { return a.dryRun(ctx, p, it) })
 		if err != nil && ctx.Err() == nil {
-			a.settle(r, &mu, it, a.failed(it.outcome(), start, object.ScrubError(err, p.Desired...)))
+			a.settle(r, &mu, it, a.failed(it.outcome(), start, scrub(p, err)))
 		}
 	})
 	if ctx.Err() != nil {
@@ -98,7 +98,7 @@ func (a *Applier) dryRun(ctx context.Context, p *plan.Plan, it item) error {
 		_, err = a.cluster.DryRunApply(ctx, res, it.desired, p.Options.ForceConflicts)
 	}
 	if err != nil {
-		return fmt.Errorf("the server refuses it (%s, so it was dry-run during the apply): %w", why, describe(it.change.Ref, err))
+		return fmt.Errorf("the server refuses it (%s, so it was dry-run during the apply): %w", why, describe(p, it.change.Ref, err))
 	}
 	return nil
 }

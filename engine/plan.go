@@ -17,6 +17,7 @@ import (
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/planfile"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -246,6 +247,7 @@ func planOptions(s stack.Stack) plan.Options {
 		AllowEmpty:      s.AllowEmpty,
 		ForceConflicts:  s.ForceConflicts,
 		VerifiedSource:  s.Verify != nil,
+		Sensitive:       s.Sensitive,
 	}
 }
 
@@ -362,7 +364,7 @@ func (e *Engine) planRecord(ctx context.Context, p *plan.Plan, actor string) (*s
 	}
 	return &state.PlanRecord{
 		ID: p.ID, Stack: p.Stack, Digest: p.Digest, Body: body,
-		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
+		Revision:   &state.Revision{ID: state.NewID(), Stack: p.Stack, Commit: p.Source.Commit, Digest: digest, Objects: rev.Objects, Sensitive: sensitive.Of(p.Options.Sensitive), RestoredFrom: p.RestoredFrom, CreatedAt: p.CreatedAt},
 		HasChanges: p.HasChanges(), Destructive: len(p.Destructive) > 0, Approximate: p.IsApproximate(),
 		CreatedBy: actorOr(actor), CreatedAt: p.CreatedAt,
 	}, nil

@@ -130,6 +130,7 @@ func definitionOf(name string, p *plan.Plan) stack.Stack {
 		MaxPrunePercent: p.Options.MaxPrunePercent,
 		AllowEmpty:      p.Options.AllowEmpty,
 		ForceConflicts:  p.Options.ForceConflicts,
+		Sensitive:       p.Options.Sensitive,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan/ssa"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -49,6 +50,12 @@ type Diff struct {
 // Compare diffs revision from against revision to. Load them with
 // state.Store.SealedRevision: sealed Secret values compare equal exactly when
 // their values do, and no plaintext is needed.
+// sealed is the policy records are shown under: they are read sealed
+// (state.Store.SealedRevision), so every value that was sensitive when it
+// was stored (a Secret's content, a field its stack declared) reads as
+// sealed, and the policy without rules masks it.
+var sealed sensitive.Policy
+
 func Compare(from, to *state.Revision) *Diff {
 	d := &Diff{
 		Stack:   to.Stack,
@@ -68,11 +75,11 @@ func Compare(from, to *state.Revision) *Diff {
 		seen[ref] = true
 		old, ok := before[ref]
 		if !ok {
-			_, a, _ := ssa.ObjectDiff(nil, u)
+			_, a, _ := ssa.ObjectDiff(sealed, nil, u)
 			d.Added = append(d.Added, ObjectDiff{Ref: ref, After: a})
 			continue
 		}
-		b, a, fields := ssa.ObjectDiff(old, u)
+		b, a, fields := ssa.ObjectDiff(sealed, old, u)
 		if len(fields) == 0 {
 			d.Unchanged++
 			continue
@@ -81,7 +88,7 @@ func Compare(from, to *state.Revision) *Diff {
 	}
 	for _, u := range from.Objects {
 		if ref := object.RefOf(u); !seen[ref] {
-			b, _, _ := ssa.ObjectDiff(u, nil)
+			b, _, _ := ssa.ObjectDiff(sealed, u, nil)
 			d.Removed = append(d.Removed, ObjectDiff{Ref: ref, Before: b})
 		}
 	}

@@ -229,12 +229,13 @@ type RevisionView struct {
 	refs          []object.Ref
 }
 
-// NewRevisionView masks rev's Secrets for showing.
+// NewRevisionView masks rev's sensitive values for showing (rev is read
+// sealed: see sealed).
 func NewRevisionView(rev *state.Revision) *RevisionView {
 	v := &RevisionView{FormatVersion: FormatVersion, Stack: rev.Stack, Revision: rev.Number, ID: rev.ID, Commit: rev.Commit,
 		CreatedAt: rev.CreatedAt.UTC(), RestoredFrom: rev.RestoredFromNumber, Objects: make([]map[string]any, 0, len(rev.Objects))}
 	for _, u := range rev.Objects {
-		v.Objects = append(v.Objects, object.Redacted(u).Object)
+		v.Objects = append(v.Objects, sealed.Redacted(u).Object)
 		v.refs = append(v.refs, object.RefOf(u))
 	}
 	return v

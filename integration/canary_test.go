@@ -17,7 +17,8 @@ import (
 
 // TestSecretCanarySweep puts canaries in a Secret's data, stringData, its
 // last-applied-configuration and kapp original annotations, and an
-// annotation of its own that quotes a value, runs everything gantry does
+// annotation of its own that quotes a value, and a ConfigMap field that
+// gantry.yaml declares sensitive, runs everything gantry does
 // with it — plan in every format, apply, a rotation applied by gantry run,
 // history, the audit log, show, diff, restore, a pull-request review — with
 // logs at trace level, then searches every output, every log line, every
@@ -33,9 +34,14 @@ func TestSecretCanarySweep(t *testing.T) {
 		inLastApply  = "canary-lastapplied-e93d11"
 		inKapp       = "canary-kapp-original-4c19e0"
 		rotated      = "canary-rotated-77c2ab"
+		inDeclared   = "canary-declared-3e7a90" // a ConfigMap field gantry.yaml declares sensitive
+		declaredRot  = "canary-declared-rot-19bd4f"
 	)
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	canaries := []string{inData, inStringData, inLastApply, inKapp, rotated}
+	canaries := []string{inData, inStringData, inLastApply, inKapp, rotated, inDeclared, declaredRot}
+	app := func(password string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {password: " + password + ", mode: visible}\n"
+	}
 	secret := func(stringData string) string {
 		copyOf := func(value string) string {
 			c, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "db"},
@@ -49,13 +55,13 @@ func TestSecretCanarySweep(t *testing.T) {
 			copyOf(inLastApply), copyOf(inKapp), "the password is "+stringData, b64(inData), stringData)
 	}
 	ns := env.Namespace(t)
-	repo := harness.NewServedRepo(t, map[string]string{"deploy/secret.yaml": secret(inStringData), "deploy/cms.yaml": configMapDoc("settings", "1")})
+	repo := harness.NewServedRepo(t, map[string]string{"deploy/secret.yaml": secret(inStringData), "deploy/cms.yaml": configMapDoc("settings", "1"), "deploy/app.yaml": app(inDeclared)})
 	dsn := env.DB.NewDatabase(t)
 	c := newCLI(t, dsn)
 	key := base64.StdEncoding.EncodeToString([]byte("fedcba9876543210fedcba9876543210"))
 	gh := githubtest.NewServer(t, "acme", "deploy", "gh-token")
 	c.env = append(c.env, "GANTRY_SECRET_KEY="+key, "GITHUB_TOKEN=gh-token")
-	c.write("gantry.yaml", fmt.Sprintf("apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n- name: sweep\n  source: {repo: %s, ref: main, path: deploy}\n  target: {namespace: %s}\n  maxPrunePercent: 100\n", repo.URL, ns))
+	c.write("gantry.yaml", fmt.Sprintf("apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n- name: sweep\n  source: {repo: %s, ref: main, path: deploy}\n  target: {namespace: %s}\n  maxPrunePercent: 100\n  sensitive: [{kind: ConfigMap, name: app, fields: [data.password]}]\n", repo.URL, ns))
 
 	var seen strings.Builder
 	run := func(args ...string) string {
@@ -76,7 +82,7 @@ func TestSecretCanarySweep(t *testing.T) {
 	planID := regexp.MustCompile(`"id": "([0-9a-f-]{36})"`).FindStringSubmatch(js)
 
 	// A rotation, applied by the engine, with JSON logs.
-	sha := repo.Push("rotate", map[string]string{"deploy/secret.yaml": secret(rotated)})
+	sha := repo.Push("rotate", map[string]string{"deploy/secret.yaml": secret(rotated), "deploy/app.yaml": app(declaredRot)})
 	run("run", "--once", "--log-format", "json")
 	run("history", "sweep")
 	run("history", "sweep", "--audit")
@@ -94,7 +100,7 @@ func TestSecretCanarySweep(t *testing.T) {
 
 	// A pull request that rotates the Secret again, reviewed on GitHub.
 	repo.Git("checkout", "-q", "-b", "pr")
-	prSHA := repo.Push("pr rotation", map[string]string{"deploy/secret.yaml": secret(inStringData + "-pr")})
+	prSHA := repo.Push("pr rotation", map[string]string{"deploy/secret.yaml": secret(inStringData + "-pr"), "deploy/app.yaml": app(inDeclared + "-pr")})
 	gh.AddPR(githubtest.PR{Number: 3, HeadSHA: prSHA, HeadRef: "pr", HeadRepo: "acme/deploy", HeadCloneURL: repo.URL, BaseRef: "main"})
 	run("review", "github", "--repo", "acme/deploy", "--pr", "3", "--stack", "sweep", "--api-url", gh.URL)
 	for _, cm := range gh.Comments(3) {
@@ -117,7 +123,7 @@ func TestSecretCanarySweep(t *testing.T) {
 	for _, where := range []struct {
 		name, text string
 	}{{"outputs and logs", seen.String()}, {"the database (pg_dump)", string(dump)}, {"the database (pg_dump --format=custom)", string(custom)}} {
-		for _, canary := range append(canaries, inStringData+"-pr") {
+		for _, canary := range append(canaries, inStringData+"-pr", inDeclared+"-pr") {
 			// The canary itself, and its base64 as data holds it.
 			for _, value := range []string{canary, b64(canary)} {
 				for name, form := range leakForms(value) {

@@ -19,7 +19,7 @@ import (
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/plan/render"
-	"github.com/gantryops/gantry/plan/ssa"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -42,7 +42,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 	var shown bytes.Buffer
 	show := func(p *plan.Plan) {
 		t.Helper()
-		for _, render := range []func() error{
+		for _, r := range []func() error{
 			func() error { return render.Text(&shown, p, render.TextOptions{Color: true}) },
 			func() error { return render.JSON(&shown, p) },
 			func() error { return render.Markdown(&shown, p, render.DefaultMarkdownOptions()) },
@@ -61,7 +61,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 				return render.JSON(&shown, saved)
 			},
 		} {
-			if err := render(); err != nil {
+			if err := r(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -100,7 +100,7 @@ func TestSecretCanaryNeverShown(t *testing.T) {
 	show(s.Plan(t, parseObjects(t, secret(canary)), plan.DiffLocal))
 
 	// The renderings still say which keys change.
-	for _, want := range []string{"password: " + ssa.SensitiveChanged, "token: (sensitive value)"} {
+	for _, want := range []string{"password: " + sensitive.Changed, "token: (sensitive value)"} {
 		if !strings.Contains(shown.String(), want) {
 			t.Errorf("renderings do not show %q", want)
 		}

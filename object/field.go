@@ -54,3 +54,32 @@ func ListField(obj map[string]any, path ...string) ([]any, error) {
 	}
 	return l, nil
 }
+
+// SetField sets the value at path in obj, whose maps along path exist (as
+// they do for a path SecretFields returned).
+func SetField(obj map[string]any, path []string, v any) {
+	m := obj
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			return
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+// GetField returns the value at path in obj, and whether it is there.
+func GetField(obj map[string]any, path []string) (any, bool) {
+	var cur any = obj
+	for _, k := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}

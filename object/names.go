@@ -83,17 +83,17 @@ func describeFieldError(e *field.Error) string {
 	return fmt.Sprintf("%s: %s", e.Field, e.Detail)
 }
 
-// quotedLimit is where quoted cuts a value; a Scrubber removes that part
+// QuotedLimit is where quoted cuts a value; a Scrubber removes that part
 // of a sensitive value too.
-const quotedLimit = 100
+const QuotedLimit = 100
 
 // quoted returns s in double quotes with every control, bidirectional or
-// non-printable character escaped, cut after quotedLimit bytes: safe to
+// non-printable character escaped, cut after QuotedLimit bytes: safe to
 // print in an error message whatever the repository wrote.
 func quoted(s string) string {
 	cut := ""
-	if len(s) > quotedLimit {
-		s, cut = strings.ToValidUTF8(s[:quotedLimit], ""), "…"
+	if len(s) > QuotedLimit {
+		s, cut = strings.ToValidUTF8(s[:QuotedLimit], ""), "…"
 	}
 	return strconv.Quote(s) + cut
 }

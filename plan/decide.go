@@ -38,7 +38,7 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion()}
 	live := r.live[d.ref]
 	if live == nil && d.pending != "" {
-		return pendingChange(ch, d), nil
+		return r.pendingChange(ch, d), nil
 	}
 	var fp object.Hash
 	dh, err := ssa.DesiredHash(r.in.Key, d.obj, r.in.Options.ForceConflicts)
@@ -57,7 +57,7 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 	}
 	result, conflicts, err := r.applyResult(ctx, d, live)
 	if fields, others, ok := immutableCauses(err); ok && live != nil {
-		return replaceChange(ch, d, live, fields, others)
+		return r.replaceChange(ch, d, live, fields, others)
 	}
 	if err != nil {
 		return ch, describeServerError(d, err)
@@ -71,32 +71,27 @@ func (r *run) change(ctx context.Context, d *desiredObject) (Change, error) {
 
 // pendingChange is the creation of an object the server cannot check at
 // plan time (its Namespace or CRD is made by the plan): verified at apply.
-func pendingChange(ch Change, d *desiredObject) Change {
-	secret := d.ref.IsSecret()
+func (r *run) pendingChange(ch Change, d *desiredObject) Change {
 	ch.Action, ch.VerifiedAtApply = ActionCreate, d.pending
-	ch.After = ssa.StripServerFields(d.obj)
-	ch.Diff = ssa.FieldDiffs(nil, ch.After, secret)
-	_, ch.After = ssa.MaskSecret(secret, nil, ch.After)
+	_, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, nil, ssa.StripServerFields(d.obj))
 	return ch
 }
 
 // replaceChange is the replace of live, whose fields the server refused to
 // change in place: every cause must be an immutable field, else the plan
 // says what else the server refused.
-func replaceChange(ch Change, d *desiredObject, live *unstructured.Unstructured, fields []string, others []metav1.StatusCause) (Change, error) {
+func (r *run) replaceChange(ch Change, d *desiredObject, live *unstructured.Unstructured, fields []string, others []metav1.StatusCause) (Change, error) {
 	if len(others) > 0 {
 		return ch, notReplaceable(d, fields, others)
 	}
-	secret := d.ref.IsSecret()
 	ch.Action = ActionReplace
 	ch.Reason = fmt.Sprintf("%s cannot be changed in place (immutable)", strings.Join(fields, ", "))
 	var err error
-	if ch.Before, err = ssa.OwnedView(live); err != nil {
+	before, err := ssa.OwnedView(live)
+	if err != nil {
 		return ch, err
 	}
-	ch.After = ssa.StripServerFields(d.obj)
-	ch.Diff = ssa.FieldDiffs(ch.Before, ch.After, secret)
-	ch.Before, ch.After = ssa.MaskSecret(secret, ch.Before, ch.After)
+	ch.Before, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, before, ssa.StripServerFields(d.obj))
 	return ch, nil
 }
 
@@ -104,17 +99,15 @@ func replaceChange(ch Change, d *desiredObject, live *unstructured.Unstructured,
 // store it (result); drift when this very manifest was applied before
 // (deleted out of band).
 func (r *run) createChange(ch Change, d *desiredObject, dh object.Hash, result *unstructured.Unstructured) (Change, error) {
-	secret := d.ref.IsSecret()
 	ch.Action = ActionCreate
 	if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh {
 		ch.Drift = true
 	}
-	var err error
-	if ch.After, err = ssa.OwnedView(result); err != nil {
+	after, err := ssa.OwnedView(result)
+	if err != nil {
 		return ch, err
 	}
-	ch.Diff = ssa.FieldDiffs(nil, ch.After, secret)
-	_, ch.After = ssa.MaskSecret(secret, nil, ch.After)
+	_, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, nil, after)
 	return ch, nil
 }
 
@@ -122,7 +115,6 @@ func (r *run) createChange(ch Change, d *desiredObject, dh object.Hash, result *
 // no change (remembered in the memo when exact), or an update, drift when
 // the desired object did not change while the live one did.
 func (r *run) updateChange(ch Change, d *desiredObject, dh, fp object.Hash, live, result *unstructured.Unstructured) (Change, error) {
-	secret := d.ref.IsSecret()
 	cmp, err := ssa.Compare(live, result)
 	if err != nil {
 		return ch, err
@@ -138,9 +130,7 @@ func (r *run) updateChange(ch Change, d *desiredObject, dh, fp object.Hash, live
 	if m, ok := r.in.Memo[d.ref]; ok && m.Desired == dh && m.Live != fp {
 		ch.Drift = true
 	}
-	ch.Before, ch.After = cmp.Before, cmp.After
-	ch.Diff = ssa.FieldDiffs(ch.Before, ch.After, secret)
-	ch.Before, ch.After = ssa.MaskSecret(secret, ch.Before, ch.After)
+	ch.Before, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, cmp.Before, cmp.After)
 	return ch, nil
 }
 
@@ -236,37 +226,40 @@ func immutableCauses(err error) (fields []string, others []metav1.StatusCause, o
 
 // notReplaceable is the error for a change that would have to be replaced
 // (fields) and that the server refuses for other causes as well: the
-// replace would delete the object and fail to create it. A Secret's causes
-// are named by field and type only, as WithheldStatus does.
+// replace would delete the object and fail to create it. The causes of an
+// object that may hold sensitive content (a Secret, or a kind the stack
+// declares sensitive fields of) are named by field and type only, as
+// WithheldStatus does.
 func notReplaceable(d *desiredObject, fields []string, others []metav1.StatusCause) error {
 	causes := make([]string, len(others))
 	for i, c := range others {
 		causes[i] = fmt.Sprintf("%s: %s", c.Field, c.Message)
-		if d.ref.IsSecret() {
-			causes[i] = fmt.Sprintf("%s (%s; its message is withheld, as it may quote Secret data)", c.Field, c.Type)
+		if d.withheld {
+			causes[i] = fmt.Sprintf("%s (%s; its message is withheld, as it may quote sensitive data)", c.Field, c.Type)
 		}
 	}
 	return fmt.Errorf("%s: %s cannot be changed in place (immutable), but it cannot be replaced either: the server refuses the new object for other reasons too, so the replace would delete it and fail to create it again: %s; fix these in the source and plan again",
 		d.ref, strings.Join(fields, ", "), strings.Join(causes, "; "))
 }
 
-// describeServerError names the object. For Secrets only the error's code,
+// describeServerError names the object. For objects that may hold
+// sensitive content (sensitive.Policy.Covers) only the error's code,
 // reason and fields are kept: server messages may quote the invalid value,
 // in forms (decoded, converted) no scrubber can be sure to know.
 func describeServerError(d *desiredObject, err error) error {
-	if apierrors.IsForbidden(err) && !d.ref.IsSecret() {
+	if apierrors.IsForbidden(err) && !d.withheld {
 		// A dry-run is authorised like the write it rehearses.
 		return fmt.Errorf("%s: %w: a server-side dry-run needs the rights the apply needs; with read-only credentials plan with --diff=local, and apply with credentials that may write", d.ref, err)
 	}
 	var se *apierrors.StatusError
-	if !d.ref.IsSecret() || !errors.As(err, &se) {
+	if !d.withheld || !errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", d.ref, err)
 	}
 	return fmt.Errorf("%s: %s", d.ref, WithheldStatus(se))
 }
 
-// WithheldStatus describes a server error about a Secret without its
-// message: the HTTP code, the reason and the fields (never their values).
+// WithheldStatus describes a server error about an object that may hold
+// sensitive content without its message: the HTTP code, the reason and the fields (never their values).
 func WithheldStatus(se *apierrors.StatusError) string {
 	var fields []string
 	if se.ErrStatus.Details != nil {
@@ -278,5 +271,5 @@ func WithheldStatus(se *apierrors.StatusError) string {
 	if len(fields) > 0 {
 		what += ": " + strings.Join(fields, ", ")
 	}
-	return fmt.Sprintf("the server refused it (%s; its message is withheld, as it may quote Secret data)", what)
+	return fmt.Sprintf("the server refused it (%s; its message is withheld, as it may quote sensitive data)", what)
 }

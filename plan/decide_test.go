@@ -84,7 +84,7 @@ func TestNotReplaceable(t *testing.T) {
 			t.Errorf("%q does not say %q", got, want)
 		}
 	}
-	secret := &desiredObject{ref: object.Ref{Kind: "Secret", Namespace: "n", Name: "s"}}
+	secret := &desiredObject{ref: object.Ref{Kind: "Secret", Namespace: "n", Name: "s"}, withheld: true}
 	got = notReplaceable(secret, []string{"data"}, others).Error()
 	if strings.Contains(got, "hunter2") || !strings.Contains(got, "data[bad key!] (FieldValueInvalid") {
 		t.Errorf("the Secret's error: %q", got)

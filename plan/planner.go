@@ -18,6 +18,7 @@ import (
 	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan/ssa"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // Cluster is what the planner needs from the API server. kube.Cluster
@@ -115,6 +116,7 @@ func NewPlanner(c Cluster, opts PlannerOptions) *Planner {
 type run struct {
 	*Planner
 	in      Input
+	policy  sensitive.Policy // of in.Options.Sensitive
 	desired []*desiredObject
 	live    map[ObjectRef]*unstructured.Unstructured
 
@@ -130,7 +132,7 @@ type run struct {
 // kind, an invalid manifest, a namespace nobody creates) are collected and
 // returned together; no partial plan is returned with an error. No error
 // holds a value of a Secret, desired or live, in any form: whatever
-// planning fails with passes through an object.Scrubber of them.
+// planning fails with passes through a sensitive.Scrubber of them.
 func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	start := p.opts.Now()
 	switch in.Mode {
@@ -143,7 +145,7 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	if len(in.Key) == 0 {
 		return nil, errors.New("plan: no key given for the stack's hashes")
 	}
-	r := &run{Planner: p, in: in, memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}, inventory: make(map[ObjectRef]bool, len(in.Inventory))}
+	r := &run{Planner: p, in: in, policy: sensitive.Of(in.Options.Sensitive), memo: map[ObjectRef]MemoEntry{}, fingerprints: map[ObjectRef]object.Hash{}, inventory: make(map[ObjectRef]bool, len(in.Inventory))}
 	for _, o := range in.Inventory {
 		r.inventory[o.Ref] = true
 	}
@@ -154,9 +156,9 @@ func (p *Planner) Compute(ctx context.Context, in Input) (*Result, error) {
 	return &Result{Plan: plan, Memo: r.memo}, nil
 }
 
-// scrubber removes the values of every Secret the plan read, desired or
-// live, from text.
-func (r *run) scrubber() *object.Scrubber {
+// scrubber removes every sensitive value the plan read, desired or live,
+// from text.
+func (r *run) scrubber() *sensitive.Scrubber {
 	objs := slices.Clone(r.in.Objects)
 	for _, d := range r.desired {
 		objs = append(objs, d.obj)
@@ -164,7 +166,7 @@ func (r *run) scrubber() *object.Scrubber {
 	for _, u := range r.live {
 		objs = append(objs, u)
 	}
-	return object.NewScrubber(objs...)
+	return r.policy.Scrubber(objs...)
 }
 
 func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {

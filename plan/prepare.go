@@ -30,6 +30,10 @@ type desiredObject struct {
 	// pending says why the server cannot check the object yet (its CRD or
 	// Namespace is created by this plan); empty otherwise.
 	pending string
+	// withheld: the object may hold sensitive content (a Secret, or a kind
+	// the stack declares sensitive fields of), so the server's messages
+	// about it are withheld.
+	withheld bool
 }
 
 var crdKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
@@ -125,6 +129,12 @@ func (r *run) prepareOne(u *unstructured.Unstructured, defined map[schema.GroupK
 	labels[StackLabel] = r.in.Stack
 	d.obj.SetLabels(labels)
 	d.ref = object.RefOf(d.obj)
+	d.withheld = r.policy.Covers(d.ref)
+	if !d.ref.IsSecret() { // a Secret's values are refused by the store, unsealable
+		if err := r.policy.CheckStrings(d.ref, d.obj.Object); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 

@@ -47,8 +47,7 @@ func (r *run) prune() []Change {
 			if err != nil {
 				view = ssa.StripServerFields(live)
 			}
-			ch.Diff = ssa.FieldDiffs(view, nil, o.Ref.IsSecret())
-			ch.Before, _ = ssa.MaskSecret(o.Ref.IsSecret(), view, nil)
+			ch.Before, _, ch.Diff = ssa.Masked(r.policy, o.Ref, view, nil)
 		}
 		out = append(out, ch)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan/ssa"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // ObjectRef identifies an object version-free: group, kind, namespace, name.
@@ -149,6 +150,11 @@ type Options struct {
 	// time from the record). Left out of JSON when false, so digests of
 	// plans of other stacks are what they were.
 	VerifiedSource bool `json:"verified_source,omitempty"`
+	// Sensitive are the fields the stack declares sensitive (gantry.yaml's
+	// sensitive:), beyond a Secret's content: masked in every rendering of
+	// the plan, scrubbed from its errors, sealed when stored. Left out of
+	// JSON when empty, so digests of plans without are what they were.
+	Sensitive []sensitive.Rule `json:"sensitive,omitempty"`
 }
 
 // Change is what the plan does to one object.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -218,7 +219,7 @@ func decodeObject(js []byte) (*unstructured.Unstructured, error) {
 	}
 	u := &unstructured.Unstructured{Object: m}
 	if err := object.Validate(u); err != nil {
-		return nil, object.ScrubError(err, u)
+		return nil, sensitive.Policy{}.ScrubError(err, u) // the stack's declared fields are not known here: Secrets
 	}
 	return u, nil
 }

@@ -5,11 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gantryops/gantry/sensitive"
 	yamlv3 "go.yaml.in/yaml/v3"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gantryops/gantry/object"
 )
 
 // Errors from rendering can quote what they failed on: a parser the value
@@ -40,7 +39,7 @@ func (s *secretValues) add(values ...string) {
 }
 
 // scrub returns err without any of the values, in any form
-// object.Scrubber knows.
+// sensitive.Scrubber knows.
 func (s *secretValues) scrub(err error) error {
 	if err == nil || len(s.values) == 0 {
 		return err
@@ -62,7 +61,7 @@ func (s *secretValues) scrub(err error) error {
 			}
 		}
 	}
-	return object.NewValueScrubber(values...).Error(err)
+	return sensitive.NewValueScrubber(values...).Error(err)
 }
 
 // replacementDelimiters adds the delimiters the replacements of a parsed
@@ -128,7 +127,7 @@ func (s *secretValues) parsedDocument(d document, root *yamlv3.Node, parsed bool
 // object adds the sensitive fields of obj when its kind is Secret.
 func (s *secretValues) object(obj map[string]any) {
 	if kind, _ := obj["kind"].(string); kind == "Secret" {
-		s.add(object.SecretValues(obj)...)
+		s.add(sensitive.SecretValues(obj)...)
 	}
 }
 
@@ -142,7 +141,7 @@ func (s *secretValues) patchValues(d document) {
 	}
 	for _, op := range ops {
 		if m, ok := op.(map[string]any); ok && m["value"] != nil {
-			s.add(object.SecretValues(map[string]any{"data": map[string]any{"value": m["value"]}})...)
+			s.add(sensitive.SecretValues(map[string]any{"data": map[string]any{"value": m["value"]}})...)
 		}
 	}
 }

@@ -284,7 +284,8 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 				}
 			})
 		},
-		"verify": func(n *yaml.Node, path string) { s.Verify = p.verify(n, path) },
+		"verify":    func(n *yaml.Node, path string) { s.Verify = p.verify(n, path) },
+		"sensitive": func(n *yaml.Node, path string) { s.Sensitive = p.sensitive(n, path) },
 		"drift": func(n *yaml.Node, path string) {
 			s.Drift = Drift(p.str(n, path))
 			if s.Drift != DriftCorrect && s.Drift != DriftReport {

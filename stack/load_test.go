@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/stack"
 )
 
@@ -42,6 +43,11 @@ stacks:
         schedule: "0 22 * * 5"
         duration: 60h
         timeZone: Europe/Berlin
+    sensitive:
+      - kind: ConfigMap
+        name: db
+        fields: [data.password, "data['app.properties']"]
+      - {group: example.com, kind: Widget, fields: [spec.token]}
   - name: infra
     source:
       repo: https://github.com/acme/infra.git
@@ -65,6 +71,8 @@ stacks:
 			ForceConflicts: true, Approval: stack.ApprovalManual, Drift: stack.DriftReport,
 			Schedule: stack.Schedule{Interval: time.Minute, Jitter: 5 * time.Second},
 			Windows:  []stack.Window{{Kind: stack.WindowDeny, Schedule: "0 22 * * 5", Duration: 60 * time.Hour, TimeZone: "Europe/Berlin"}},
+			Sensitive: []sensitive.Rule{{Kind: "ConfigMap", Name: "db", Fields: []string{"data.password", "data['app.properties']"}},
+				{Group: "example.com", Kind: "Widget", Fields: []string{"spec.token"}}},
 		},
 		{
 			// Every default.
@@ -125,6 +133,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].source.allowInsecureHTTPCredentials: expected true or false"}},
 		{"path escapes", head + "  - name: a\n    source: {repo: r, path: ../x}\n",
 			[]string{"stacks[0].source.path", "stay inside"}},
+		{"sensitive without kind or fields", head + "  - name: a\n    source: {repo: r}\n    sensitive:\n      - name: db\n",
+			[]string{"gantry.yaml:7: stacks[0].sensitive[0].kind: missing", "gantry.yaml:7: stacks[0].sensitive[0].fields: missing"}},
+		{"sensitive field path", head + "  - name: a\n    source: {repo: r}\n    sensitive:\n      - {kind: ConfigMap, fields: [data., \"data['x\"]}\n",
+			[]string{"gantry.yaml:7: stacks[0].sensitive[0].fields[0]: \"data.\" is not a field path: a trailing dot", "stacks[0].sensitive[0].fields[1]", "an unclosed ['"}},
+		{"sensitive unknown field", head + "  - name: a\n    source: {repo: r}\n    sensitive: [{kind: ConfigMap, paths: [data.x]}]\n",
+			[]string{"stacks[0].sensitive[0].paths: unknown field", "fields"}},
 		{"duplicate names", head + "  - name: a\n    source: {repo: r}\n  - name: a\n    source: {repo: s}\n",
 			[]string{`stacks[1].name: "a" is already the name of stacks[0]`}},
 		{"field set twice", head + "  - name: a\n    name: b\n    source: {repo: r}\n",

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"time"
+
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // APIVersion and Kind identify a gantry.yaml document.
@@ -51,6 +53,10 @@ type Stack struct {
 	// Drift decides what `gantry run` does about out-of-band changes while
 	// Git did not change. Default DriftCorrect.
 	Drift Drift
+	// Sensitive declares fields of the stack's objects sensitive, beyond a
+	// Secret's content: masked in plans, history and errors, sealed when
+	// stored, as a Secret's values are.
+	Sensitive []sensitive.Rule
 	// Verify, when set, requires every commit applied to be signed by one
 	// of its keys; others are refused before they are rendered.
 	Verify *Verify

@@ -8,9 +8,7 @@ import (
 
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
-	"github.com/gantryops/gantry/object"
 	"github.com/jackc/pgx/v5"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Gate is a plan's row at the gate: what the gate decides on (PlanID,
@@ -116,9 +114,9 @@ type GateRecord struct {
 
 // RecordGate records a decision of the gate in one transaction.
 func (s *Store) RecordGate(ctx context.Context, r GateRecord) error {
-	var objs []*unstructured.Unstructured
+	var rev Revision
 	if r.Plan != nil && r.Plan.Revision != nil {
-		objs = r.Plan.Revision.Objects
+		rev = *r.Plan.Revision
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if r.Plan != nil {
@@ -145,7 +143,7 @@ func (s *Store) RecordGate(ctx context.Context, r GateRecord) error {
 		}
 		return appendAudit(ctx, tx, AuditEvent{Stack: r.Stack, Actor: r.Actor, PlanID: r.PlanID, Data: r.Event})
 	})
-	return object.ScrubError(err, objs...)
+	return rev.Sensitive.ScrubError(err, rev.Objects...)
 }
 
 // Supersede marks the stack's waiting or approved plan superseded (a newer

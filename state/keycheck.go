@@ -13,6 +13,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/state/seal"
 )
 
@@ -78,11 +79,11 @@ const (
 	// string starts), for checking a key no check value was recorded for.
 	sqlEncryptedSecrets = `
 SELECT DISTINCT o.hash, o.body FROM objects o JOIN revision_objects ro ON ro.object_hash = o.hash
-WHERE ro.api_group = '' AND ro.kind = 'Secret' AND position($1::bytea IN o.body) > 0`
+WHERE position($1::bytea IN o.body) > 0`
 )
 
 // encryptedMarker is how an encrypted value starts in a stored body.
-var encryptedMarker = []byte(`"` + object.SealedEncrypted)
+var encryptedMarker = []byte(`"` + sensitive.SealedEncrypted)
 
 // querier is what both a pool and a transaction can query.
 type querier interface {
@@ -180,9 +181,9 @@ func (s *Store) verifyKey(ctx context.Context) error {
 		return fmt.Errorf("%s: find a sealed Secret to check GANTRY_SECRET_KEY against: %w", s.where, err)
 	}
 	for _, sec := range secrets {
-		for _, f := range object.SensitiveFields(sec.obj) {
+		for _, f := range (sensitive.Policy{}).Fields(sec.obj) {
 			value, _ := f.Value.(string)
-			if seal.IsAnnotation(f) || !strings.HasPrefix(value, object.SealedEncrypted) {
+			if seal.IsAnnotation(f) || !strings.HasPrefix(value, sensitive.SealedEncrypted) {
 				continue
 			}
 			if _, err := s.sealer.UnsealValue(object.RefOf(sec.obj), f, value); err != nil {

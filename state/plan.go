@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/event"
-	"github.com/gantryops/gantry/object"
 )
 
 // PlanRecord is a plan as stored: its JSON body without the desired
@@ -55,13 +53,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`
 // RecordPlan stores a plan, its revision and a "plan.created" audit event in
 // one transaction. Recording the same plan again changes nothing; another
 // plan under the same ID is an error, and no error holds a value of the
-// revision's Secrets.
+// revision's Secrets or of the fields its policy declares sensitive.
 func (s *Store) RecordPlan(ctx context.Context, p *PlanRecord) error {
-	var objs []*unstructured.Unstructured
+	var rev Revision
 	if p.Revision != nil {
-		objs = p.Revision.Objects
+		rev = *p.Revision
 	}
-	return object.ScrubError(s.recordPlan(ctx, p), objs...)
+	return rev.Sensitive.ScrubError(s.recordPlan(ctx, p), rev.Objects...)
 }
 
 func (s *Store) recordPlan(ctx context.Context, p *PlanRecord) error {

@@ -14,6 +14,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // Revision is one rendered commit of a stack as stored.
@@ -28,6 +29,10 @@ type Revision struct {
 	Digest object.Hash
 	// Objects are the rendered objects; no two share a ref.
 	Objects []*unstructured.Unstructured
+	// Sensitive is what is sensitive in Objects beyond a Secret's content
+	// (the stack's declared fields, from its plan): those fields are sealed
+	// when stored. Not stored itself: a sealed value reads as sealed.
+	Sensitive sensitive.Policy
 	// RestoredFrom is the revision a restore copied (its ID), or empty.
 	RestoredFrom string
 	// RestoredFromNumber is that revision's number, set when loaded (0 when
@@ -79,7 +84,7 @@ ORDER BY ro.api_group, ro.kind, ro.namespace, ro.name`
 
 // PutRevision stores r and the objects it holds, each distinct object body
 // once however many revisions hold it, in one transaction. Secret values are
-// sealed (see Options.SecretKey). Writing the same revision again (a retry)
+// sealed (see Options.SecretKey), and so are the fields r.Sensitive declares. Writing the same revision again (a retry)
 // changes nothing; reusing an ID for other content is an error. No error
 // holds a value of r's Secrets.
 func (s *Store) PutRevision(ctx context.Context, r *Revision) error {
@@ -87,7 +92,7 @@ func (s *Store) PutRevision(ctx context.Context, r *Revision) error {
 		_, err := s.putRevision(ctx, tx, r)
 		return err
 	})
-	return object.ScrubError(err, r.Objects...)
+	return r.Sensitive.ScrubError(err, r.Objects...)
 }
 
 // putRevision stores r within tx and returns the ID it is stored under: r.ID,
@@ -160,7 +165,7 @@ func (s *Store) objectRows(r *Revision, salt []byte) (objectRows, error) {
 		groups: make([]string, n), kinds: make([]string, n), namespaces: make([]string, n), names: make([]string, n)}
 	for i, u := range r.Objects {
 		ref := object.RefOf(u)
-		sealed, err := s.sealer.Seal(u, salt)
+		sealed, err := s.sealer.Seal(u, salt, r.Sensitive)
 		if err != nil {
 			return rows, fmt.Errorf("store revision %s: %w", r.ID, err)
 		}
@@ -298,8 +303,8 @@ func (s *Store) HashedSecrets(ctx context.Context, id string) ([]object.Ref, err
 	}
 	var refs []object.Ref
 	for _, u := range r.Objects {
-		for _, f := range object.SensitiveFields(u) {
-			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, object.SealedHashed) {
+		for _, f := range (sensitive.Policy{}).Fields(u) {
+			if v, ok := f.Value.(string); ok && strings.HasPrefix(v, sensitive.SealedHashed) {
 				refs = append(refs, object.RefOf(u))
 				break
 			}

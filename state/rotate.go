@@ -146,16 +146,12 @@ func (s *Store) reseal(ctx context.Context, tx pgx.Tx, next *seal.Sealer) (int, 
 	}
 	olds, news, bodies := make([][]byte, 0, len(secrets)), make([][]byte, 0, len(secrets)), make([][]byte, 0, len(secrets))
 	for _, sec := range secrets {
-		plain, err := s.sealer.Unseal(sec.obj)
+		sealed, err := s.sealer.Reseal(sec.obj, next)
 		if errors.Is(err, ErrSecretNotRecoverable) {
 			continue // stored as salted hashes: no key involved
 		}
 		if err != nil {
 			return 0, err
-		}
-		sealed, err := next.Seal(plain, nil)
-		if err != nil {
-			return 0, object.ScrubError(err, plain)
 		}
 		body, err := object.Canonical(sealed)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/gantryops/gantry/source"
 )
 
@@ -95,11 +95,12 @@ func (g *globals) render(ctx context.Context, repo, ref, path, output, cacheDir 
 }
 
 // printObjects writes objects, Secret values masked, as a YAML stream or as
-// a JSON v1 List (the shapes kubectl reads back).
+// a JSON v1 List (the shapes kubectl reads back). render names no stack,
+// so no declared sensitive fields: a Secret's content is what it masks.
 func printObjects(g *globals, output string, objs []*unstructured.Unstructured) error {
 	shown := make([]any, len(objs))
 	for i, u := range objs {
-		shown[i] = object.Redacted(u).Object
+		shown[i] = sensitive.Policy{}.Redacted(u).Object
 	}
 	if output == "json" {
 		enc := json.NewEncoder(g.stdout)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -96,17 +98,17 @@ func TestCompare(t *testing.T) {
 		t.Fatalf("image changed: changed=%v err=%v", c.Changed, err)
 	}
 	want := []FieldDiff{{Path: "spec.template.spec.containers[name=web].image", Before: "nginx:1", After: "nginx:2"}}
-	if diff := cmp.Diff(want, FieldDiffs(c.Before, c.After, false)); diff != "" {
+	if diff := cmp.Diff(want, FieldDiffs(c.Before, c.After, nil)); diff != "" {
 		t.Errorf("field diffs (-want +got)\n%s", diff)
 	}
 }
 
-func TestMaskSecret(t *testing.T) {
+func TestMask(t *testing.T) {
 	t.Parallel()
 	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yg==}\n")
 	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yw==, c: ZA==}\n")
-	mb, ma := MaskSecret(true, before, after)
-	wantAfter := map[string]any{"a": "(sensitive value)", "b": SensitiveChanged, "c": SensitiveChanged}
+	mb, ma := zero.Mask(secretRef, before, after)
+	wantAfter := map[string]any{"a": "(sensitive value)", "b": sensitive.Changed, "c": sensitive.Changed}
 	if diff := cmp.Diff(wantAfter, ma.Object["data"]); diff != "" {
 		t.Errorf("after (-want +got)\n%s", diff)
 	}
@@ -114,9 +116,9 @@ func TestMaskSecret(t *testing.T) {
 		t.Errorf("before (-want +got)\n%s", diff)
 	}
 	if after.Object["data"].(map[string]any)["b"] != "Yw==" {
-		t.Error("MaskSecret changed its argument")
+		t.Error("Mask changed its argument")
 	}
-	diffs := FieldDiffs(before, after, true)
+	diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 	for _, d := range diffs {
 		if !d.Sensitive || d.Before != nil || d.After != nil {
 			t.Errorf("secret field diff %+v carries a value", d)
@@ -174,7 +176,7 @@ func TestFieldDiffsHideSecretLastApplied(t *testing.T) {
 	t.Parallel()
 	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"b2xk\"}}'}\n")
 	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"bmV3\"}}'}\n")
-	diffs := FieldDiffs(before, after, true)
+	diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].Before != nil || diffs[0].After != nil {
 		t.Errorf("diffs = %+v, want one sensitive change without values", diffs)
 	}
@@ -194,7 +196,7 @@ func TestFieldDiffsMaskSecretsOfAnyShape(t *testing.T) {
 	} {
 		before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.before+"\n")
 		after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.after+"\n")
-		diffs := FieldDiffs(before, after, true)
+		diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 		if len(diffs) == 0 {
 			t.Errorf("%s: no diff", tc.name)
 		}
@@ -205,3 +207,10 @@ func TestFieldDiffsMaskSecretsOfAnyShape(t *testing.T) {
 		}
 	}
 }
+
+// zero is the policy of a stack that declares nothing; secretRef names a
+// Secret to it.
+var (
+	zero      sensitive.Policy
+	secretRef = object.Ref{Kind: "Secret", Namespace: "n", Name: "s"}
+)

@@ -7,14 +7,15 @@ import (
 	"sort"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // FieldDiffs lists the leaves that differ between before and after (either
 // may be nil). Lists of maps that all have a name are matched by name, other
-// lists compared whole. For Secrets, fields that hold Secret content
-// (object.SecretFields) are reported as sensitive, without values.
-func FieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDiff {
+// lists compared whole. Fields at or around a hidden field
+// (sensitive.IsPath) are reported as sensitive, without values.
+func FieldDiffs(before, after *unstructured.Unstructured, hidden []sensitive.Field) []FieldDiff {
 	var b, a map[string]any
 	if before != nil {
 		b = before.Object
@@ -22,19 +23,24 @@ func FieldDiffs(before, after *unstructured.Unstructured, secret bool) []FieldDi
 	if after != nil {
 		a = after.Object
 	}
-	var sensitive []object.SensitiveField
-	if secret {
-		sensitive = sensitiveFieldsOf(b, a)
-	}
 	var out []FieldDiff
 	walkDiff("", b, a, func(path string, x, y any) {
-		if object.IsSensitivePath(sensitive, path) {
+		if sensitive.IsPath(hidden, path) {
 			out = append(out, FieldDiff{Path: path, Sensitive: true})
 			return
 		}
 		out = append(out, FieldDiff{Path: path, Before: x, After: y})
 	})
 	return out
+}
+
+// Masked returns the field diff of two views of the object ref names
+// (either may be nil) and the views with their sensitive values masked,
+// both under p: what a plan or a comparison of revisions shows.
+func Masked(p sensitive.Policy, ref object.Ref, before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured, []FieldDiff) {
+	diffs := FieldDiffs(before, after, p.Both(ref, before, after))
+	b, a := p.Mask(ref, before, after)
+	return b, a, diffs
 }
 
 func walkDiff(path string, x, y any, emit func(string, any, any)) {
@@ -109,21 +115,19 @@ func joinPath(path, key string) string {
 }
 
 // ObjectDiff compares two versions of one object (either may be nil) on all
-// their fields but status and server bookkeeping, Secret values masked, for
-// comparing recorded revisions. It returns the two views, masked, and the
-// changed fields.
-func ObjectDiff(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured, []FieldDiff) {
+// their fields but status and server bookkeeping, sensitive values masked
+// under p, for comparing recorded revisions. It returns the two views,
+// masked, and the changed fields.
+func ObjectDiff(p sensitive.Policy, before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured, []FieldDiff) {
 	var b, a *unstructured.Unstructured
-	secret := false
+	var ref object.Ref
 	if before != nil {
-		b, secret = StripServerFields(before), object.RefOf(before).IsSecret()
+		b, ref = StripServerFields(before), object.RefOf(before)
 	}
 	if after != nil {
-		a, secret = StripServerFields(after), object.RefOf(after).IsSecret()
+		a, ref = StripServerFields(after), object.RefOf(after)
 	}
-	diffs := FieldDiffs(b, a, secret)
-	b, a = MaskSecret(secret, b, a)
-	return b, a, diffs
+	return Masked(p, ref, b, a)
 }
 
 // FieldDiff is one changed field.
@@ -134,6 +138,6 @@ type FieldDiff struct {
 	Before any `json:"before,omitempty"`
 	// After is the new value; nil when the field is removed or sensitive.
 	After any `json:"after,omitempty"`
-	// Sensitive marks a Secret value: it changed, and it is not shown.
+	// Sensitive marks a sensitive value: it changed, and it is not shown.
 	Sensitive bool `json:"sensitive,omitempty"`
 }

@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryops/gantry/sensitive"
 	"github.com/google/go-cmp/cmp"
 )
 
 // TestSecretViewsHideEverySensitiveField: plan views and field diffs of a
-// Secret hide what object.SecretFields calls sensitive — copies of the
+// Secret hide what sensitive.Policy.Fields calls sensitive — copies of the
 // object in kapp's annotation, annotations quoting a value, data that is
 // not a map — even in views that lack apiVersion and kind, and keep the
 // rest visible.
@@ -24,8 +25,8 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 			"stringData: {pw: " + pw + "}\n"
 	}
 	before, after := parse(t, view(canary)), parse(t, strings.Replace(view(rotated), "alice", "bob", 1))
-	mb, ma := MaskSecret(true, before, after)
-	diffs := FieldDiffs(before, after, true)
+	mb, ma := zero.Mask(secretRef, before, after)
+	diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 	shown, err := json.Marshal([]any{mb.Object, ma.Object, diffs})
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +47,12 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("diff paths (-want +got)\n%s", diff)
 	}
-	if ma.GetAnnotations()["example.com/note"] != SensitiveChanged || ma.GetLabels()["team"] != "payments" {
+	if ma.GetAnnotations()["example.com/note"] != sensitive.Changed || ma.GetLabels()["team"] != "payments" {
 		t.Errorf("after view: %v", ma.Object)
 	}
 
 	notMap := parse(t, "data: canary-data-not-a-map\n")
-	diffs = FieldDiffs(nil, notMap, true)
+	diffs = FieldDiffs(nil, notMap, zero.Both(secretRef, nil, notMap))
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].After != nil {
 		t.Errorf("data that is not a map: %+v", diffs)
 	}

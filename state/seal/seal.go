@@ -19,12 +19,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // Sealed Secret values start with one of these prefixes.
 const (
-	sealedEncrypted = object.SealedEncrypted
-	sealedHashed    = object.SealedHashed
+	sealedEncrypted = sensitive.SealedEncrypted
+	sealedHashed    = sensitive.SealedHashed
 )
 
 // ErrSecretNotRecoverable is returned (wrapped) when a stored Secret was kept
@@ -90,27 +91,50 @@ func (s *Sealer) HashKey(salt []byte) object.HashKey {
 	return mac.Sum(nil)
 }
 
-// Seal returns u, or for a Secret a copy whose sensitive fields
-// (object.SensitiveFields: data, stringData, annotations holding Secret
-// content) are sealed. Sealing is deterministic (the nonce derives from the
-// key and the value), so equal Secrets seal equally and stay
-// content-addressed. An annotation that already reads as sealed is sealed
-// again, so that it round-trips. A sensitive value that is not a string (an
-// invalid Secret) is refused rather than stored as it is.
-func (s *Sealer) Seal(u *unstructured.Unstructured, salt []byte) (*unstructured.Unstructured, error) {
-	ref := object.RefOf(u)
-	if !ref.IsSecret() {
+// Seal returns u, or, when it holds sensitive fields under p (a Secret's
+// data and stringData, declared fields, annotations copying or quoting
+// them: sensitive.Policy.Fields), a copy with those fields sealed. Sealing
+// is deterministic (the nonce derives from the key and the value), so
+// equal objects seal equally and stay content-addressed. A value that
+// already reads as sealed is sealed again, so that it round-trips. A
+// sensitive value that is not a string is refused rather than stored as
+// it is.
+func (s *Sealer) Seal(u *unstructured.Unstructured, salt []byte, p sensitive.Policy) (*unstructured.Unstructured, error) {
+	return s.sealFields(u, salt, p.Fields(u))
+}
+
+// Reseal returns sealed (stored by s) sealed again with next instead: the
+// same fields, found without a policy (a sealed value reads as sealed).
+func (s *Sealer) Reseal(sealed *unstructured.Unstructured, next *Sealer) (*unstructured.Unstructured, error) {
+	fields := sensitive.Policy{}.Fields(sealed)
+	plain, err := s.Unseal(sealed)
+	if err != nil {
+		return nil, err
+	}
+	out, err := next.sealFields(plain, nil, fields)
+	return out, sensitive.Policy{}.ScrubError(err, plain)
+}
+
+// sealFields returns a copy of u with the values at the fields' paths (as
+// u holds them) sealed; u itself when there are none.
+func (s *Sealer) sealFields(u *unstructured.Unstructured, salt []byte, fields []sensitive.Field) (*unstructured.Unstructured, error) {
+	if len(fields) == 0 {
 		return u, nil
 	}
+	ref := object.RefOf(u)
 	c := u.DeepCopy()
 	var errs []error
-	for _, f := range object.SensitiveFields(c) {
-		value, ok := f.Value.(string)
+	for _, f := range fields {
+		v, _ := object.GetField(c.Object, f.Path)
+		value, ok := v.(string)
 		switch {
-		case f.Value == nil:
+		case v == nil:
 			continue // null holds nothing
-		case !ok:
+		case !ok && ref.IsSecret():
 			errs = append(errs, fmt.Errorf("%s: %s is not a string: Secret values are strings (quote it in the manifest)", ref, f))
+			continue
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: %s is sensitive but not a string: sensitive values are strings (quote it in the manifest)", ref, f))
 			continue
 		}
 		ad := sealingData(ref, f)
@@ -130,22 +154,20 @@ func (s *Sealer) Seal(u *unstructured.Unstructured, salt []byte) (*unstructured.
 
 // IsAnnotation reports whether f is an annotation: revisions stored before
 // annotations were sealed hold them in plaintext, which is left as it is.
-func IsAnnotation(f object.SensitiveField) bool { return f.Path[0] == "metadata" }
+func IsAnnotation(f sensitive.Field) bool { return f.Path[0] == "metadata" }
 
 // sealingData binds a sealed value to its object and field: it is
 // "REF\x00data\x00KEY" for data and stringData entries, as it always was.
-func sealingData(ref object.Ref, f object.SensitiveField) []byte {
+func sealingData(ref object.Ref, f sensitive.Field) []byte {
 	return []byte(ref.String() + "\x00" + strings.Join(f.Path, "\x00"))
 }
 
-// Unseal reverses Seal. Hashed values cannot be reversed: the error names
-// the Secret and says what to do.
+// Unseal reverses Seal, finding the sealed fields without a policy (a
+// Secret's content, and every value that reads as sealed). Hashed values
+// cannot be reversed: the error names the object and says what to do.
 func (s *Sealer) Unseal(u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(u)
-	if !ref.IsSecret() {
-		return u, nil
-	}
-	return s.open(u, func(object.SensitiveField, string) (string, error) {
+	return s.open(u, func(sensitive.Field, string) (string, error) {
 		return "", fmt.Errorf("%s: %w (set GANTRY_SECRET_KEY before storing to keep them, or re-render the commit from Git)", ref, ErrSecretNotRecoverable)
 	})
 }
@@ -162,7 +184,7 @@ func (s *Sealer) Prove(sealed, candidate *unstructured.Unstructured, salt []byte
 	if candidate == nil {
 		return nil, fmt.Errorf("%s: %w: the commit rendered again has no such Secret", ref, ErrSecretUnproven)
 	}
-	return s.open(sealed, func(f object.SensitiveField, value string) (string, error) {
+	return s.open(sealed, func(f sensitive.Field, value string) (string, error) {
 		got, _ := object.GetField(candidate.Object, f.Path)
 		plain, isString := got.(string)
 		want, err := hex.DecodeString(strings.TrimPrefix(value, sealedHashed))
@@ -176,18 +198,22 @@ func (s *Sealer) Prove(sealed, candidate *unstructured.Unstructured, salt []byte
 // open returns a copy of the sealed Secret u with its encrypted values
 // decrypted and each hashed one (which cannot be reversed) replaced by what
 // hashed returns for it; the errors of every field are joined.
-func (s *Sealer) open(u *unstructured.Unstructured, hashed func(f object.SensitiveField, value string) (string, error)) (*unstructured.Unstructured, error) {
+func (s *Sealer) open(u *unstructured.Unstructured, hashed func(f sensitive.Field, value string) (string, error)) (*unstructured.Unstructured, error) {
+	fields := sensitive.Policy{}.Fields(u)
+	if len(fields) == 0 {
+		return u, nil
+	}
 	ref := object.RefOf(u)
 	c := u.DeepCopy()
 	var errs []error
-	for _, f := range object.SensitiveFields(c) {
+	for _, f := range fields {
 		value, _ := f.Value.(string)
 		var plain string
 		var err error
 		switch {
 		case f.Value == nil:
 			continue // null holds nothing
-		case IsAnnotation(f) && !object.IsSealed(value):
+		case IsAnnotation(f) && !sensitive.IsSealed(value):
 			continue // stored in plaintext by an older gantry
 		case strings.HasPrefix(value, sealedHashed):
 			plain, err = hashed(f, value)
@@ -216,7 +242,7 @@ func macOf(key, ad []byte, value string) []byte {
 }
 
 // UnsealValue decrypts one encrypted value.
-func (s *Sealer) UnsealValue(ref object.Ref, f object.SensitiveField, value string) (string, error) {
+func (s *Sealer) UnsealValue(ref object.Ref, f sensitive.Field, value string) (string, error) {
 	if !strings.HasPrefix(value, sealedEncrypted) {
 		return "", fmt.Errorf("%s: %s was stored unsealed: the database is not one gantry wrote", ref, f)
 	}

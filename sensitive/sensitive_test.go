@@ -1,4 +1,4 @@
-package object_test
+package sensitive_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/sensitive"
 )
 
 // secretWith is a Secret with the given top-level fields and annotations.
@@ -31,6 +32,8 @@ func secretWith(fields map[string]any, annotations map[string]any) *unstructured
 	}
 	return obj(m)
 }
+
+func obj(m map[string]any) *unstructured.Unstructured { return &unstructured.Unstructured{Object: m} }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
@@ -60,7 +63,7 @@ func TestSensitiveFields(t *testing.T) {
 		"a Secret of another group":      {obj(map[string]any{"apiVersion": "example.com/v1", "kind": "Secret", "metadata": map[string]any{"name": "x"}, "data": map[string]any{"k": "v"}}), nil},
 	} {
 		var got []string
-		for _, f := range object.SensitiveFields(tc.u) {
+		for _, f := range zero.Fields(tc.u) {
 			got = append(got, f.String())
 		}
 		if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -69,20 +72,20 @@ func TestSensitiveFields(t *testing.T) {
 	}
 	bad := secretWith(nil, nil)
 	bad.Object["metadata"].(map[string]any)["annotations"] = "not a map"
-	if got := object.SensitiveFields(bad); len(got) != 1 || got[0].String() != "metadata.annotations" {
+	if got := zero.Fields(bad); len(got) != 1 || got[0].String() != "metadata.annotations" {
 		t.Errorf("annotations that are not a map: %v", got)
 	}
 }
 
 func TestIsSensitivePath(t *testing.T) {
 	t.Parallel()
-	fields := object.SensitiveFields(secretWith(map[string]any{"data": map[string]any{"a": "x"}}, map[string]any{object.LastApplied: "{}"}))
+	fields := zero.Fields(secretWith(map[string]any{"data": map[string]any{"a": "x"}}, map[string]any{object.LastApplied: "{}"}))
 	for path, want := range map[string]bool{
 		"data.a": true, "data.a.b": true, "data.a[0]": true, "data": true, "metadata": true, "metadata.annotations": true,
 		"metadata.annotations." + object.LastApplied: true,
 		"data.b": false, "type": false, "metadata.name": false, "metadata.annotations.kubectl": false, "metadata.labels.a": false,
 	} {
-		if got := object.IsSensitivePath(fields, path); got != want {
+		if got := sensitive.IsPath(fields, path); got != want {
 			t.Errorf("IsSensitivePath(%q) = %v, want %v", path, got, want)
 		}
 	}
@@ -126,26 +129,26 @@ func TestScrubber(t *testing.T) {
 		"in the copy":       "token " + copied,
 		"the copy whole":    secret.GetAnnotations()[object.LastApplied],
 	} {
-		scrubbed := object.NewScrubber(secret).Scrub(text)
+		scrubbed := zero.Scrubber(secret).Scrub(text)
 		for _, leak := range []string{plain, decoded, "918273", "9.1827364512e+10", "91827364512", "canary-listed-3", copied, b64(decoded)} {
 			if strings.Contains(scrubbed, leak) {
 				t.Errorf("%s: %q still holds %q", name, scrubbed, leak)
 			}
 		}
-		if !strings.Contains(scrubbed, object.SensitiveValue) {
+		if !strings.Contains(scrubbed, sensitive.Value) {
 			t.Errorf("%s: nothing scrubbed from %q", name, text)
 		}
 	}
 	// Base64 at an offset: the characters around the value survive.
 	text := embedded(plain, 1, base64.StdEncoding)
-	if got := object.NewScrubber(secret).Scrub(text); !strings.HasPrefix(got, text[:4]) {
+	if got := zero.Scrubber(secret).Scrub(text); !strings.HasPrefix(got, text[:4]) {
 		t.Errorf("offset 1: %q lost what is not the value", got)
 	}
 	harmless := "Secret/n/db: the server refused it (422 Invalid)"
-	if got := object.NewScrubber(secret).Scrub(harmless); got != harmless {
+	if got := zero.Scrubber(secret).Scrub(harmless); got != harmless {
 		t.Errorf("harmless text changed: %q", got)
 	}
-	if got := object.NewScrubber(obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x"}, "data": map[string]any{"k": plain}})).Scrub(plain); got != plain {
+	if got := zero.Scrubber(obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x"}, "data": map[string]any{"k": plain}})).Scrub(plain); got != plain {
 		t.Errorf("a ConfigMap's value was scrubbed: %q", got)
 	}
 }
@@ -154,8 +157,8 @@ func TestScrubError(t *testing.T) {
 	t.Parallel()
 	secret := secretWith(map[string]any{"stringData": map[string]any{"pin": "canary-pin-8841"}}, nil)
 	status := apierrors.NewBadRequest("value canary-pin-8841 is invalid")
-	err := object.ScrubError(fmt.Errorf("plan: %w", errors.Join(status, context.Canceled)), secret)
-	if strings.Contains(err.Error(), "canary-pin-8841") || !strings.Contains(err.Error(), object.SensitiveValue) {
+	err := zero.ScrubError(fmt.Errorf("plan: %w", errors.Join(status, context.Canceled)), secret)
+	if strings.Contains(err.Error(), "canary-pin-8841") || !strings.Contains(err.Error(), sensitive.Value) {
 		t.Errorf("scrubbed error: %v", err)
 	}
 	if !errors.Is(err, context.Canceled) {
@@ -166,13 +169,13 @@ func TestScrubError(t *testing.T) {
 		t.Errorf("errors.As reaches the server's error, message and all: %v", se)
 	}
 	clean := apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, "db")
-	if got := object.ScrubError(clean, secret); got != error(clean) {
+	if got := zero.ScrubError(clean, secret); got != error(clean) {
 		t.Errorf("an error without values was wrapped: %#v", got)
 	}
-	if object.ScrubError(nil, secret) != nil {
+	if zero.ScrubError(nil, secret) != nil {
 		t.Error("nil became an error")
 	}
-	if got := object.NewValueScrubber("PIN918273").Error(errors.New("invalid literal source PIN918273")); strings.Contains(got.Error(), "918273") {
+	if got := sensitive.NewValueScrubber("PIN918273").Error(errors.New("invalid literal source PIN918273")); strings.Contains(got.Error(), "918273") {
 		t.Errorf("value scrubber: %v", got)
 	}
 }
@@ -181,8 +184,40 @@ func TestRedactedCopiesAndQuotes(t *testing.T) {
 	t.Parallel()
 	secret := secretWith(map[string]any{"stringData": map[string]any{"password": "canary-pw-123"}},
 		map[string]any{object.KappOriginal: `{"stringData":{"password":"canary-pw-123"}}`, "note": "pw canary-pw-123", "team": "payments"})
-	js, _ := object.Canonical(object.Redacted(secret))
+	js, _ := object.Canonical(zero.Redacted(secret))
 	if strings.Contains(string(js), "canary-pw-123") || !strings.Contains(string(js), `"team":"payments"`) {
 		t.Errorf("redacted: %s", js)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	t.Parallel()
+	secret := obj(map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "db", "namespace": "n", "annotations": map[string]any{
+			"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"password":"aHVudGVyMg=="}}`,
+		}},
+		"data":       map[string]any{"password": "aHVudGVyMg=="},
+		"stringData": map[string]any{"token": "hunter2"},
+	})
+	red := zero.Redacted(secret)
+	js, _ := object.Canonical(red)
+	for _, leak := range []string{"aHVudGVyMg==", "hunter2"} {
+		if strings.Contains(string(js), leak) {
+			t.Errorf("redacted Secret still holds %q: %s", leak, js)
+		}
+	}
+	if !strings.Contains(string(js), `"password":"(sensitive value)"`) || !strings.Contains(string(js), `"token":"(sensitive value)"`) {
+		t.Errorf("redacted Secret lost its keys: %s", js)
+	}
+	if orig, _ := object.Canonical(secret); !strings.Contains(string(orig), "hunter2") {
+		t.Error("Redacted modified its argument")
+	}
+	cm := obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x"}, "data": map[string]any{"k": "v"}})
+	if zero.Redacted(cm) != cm {
+		t.Error("a ConfigMap was copied or changed")
+	}
+}
+
+// zero is the policy of a stack that declares nothing.
+var zero sensitive.Policy

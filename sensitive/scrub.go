@@ -1,4 +1,4 @@
-package object
+package sensitive
 
 import (
 	"encoding/base64"
@@ -10,10 +10,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gantryops/gantry/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Scrubber removes the sensitive values of some Secrets from text, in every
+// Scrubber removes the sensitive values of some objects from text, in every
 // form in which gantry or a library it calls could print them: as written,
 // Go- and JSON-quoted, cut where gantry's error messages cut a quoted
 // value, hex (lower and upper case), base64 (standard and URL alphabets,
@@ -28,14 +29,18 @@ type Scrubber struct {
 	replacer *strings.Replacer
 }
 
-// NewScrubber returns a Scrubber for the sensitive values of objs (Secrets;
-// other objects and nil contribute nothing).
-func NewScrubber(objs ...*unstructured.Unstructured) *Scrubber {
-	var fields []SensitiveField
+// Scrubber returns a Scrubber for the sensitive values of objs (nil
+// contributes nothing).
+func (p Policy) Scrubber(objs ...*unstructured.Unstructured) *Scrubber {
+	var values []string
 	for _, u := range objs {
-		fields = append(fields, SensitiveFields(u)...)
+		if u == nil {
+			continue
+		}
+		ref := object.RefOf(u)
+		values = append(values, plainValues(p, ref, p.FieldsOf(ref, u.Object), 0)...)
 	}
-	return newScrubber(newForms(plainValues(fields, 0)))
+	return newScrubber(newForms(values))
 }
 
 // NewValueScrubber returns a Scrubber for values given as plain bytes (the
@@ -47,13 +52,13 @@ func NewValueScrubber(values ...string) *Scrubber {
 func newScrubber(f forms) *Scrubber {
 	pairs := make([]string, 0, 2*len(f))
 	for _, form := range f {
-		pairs = append(pairs, form, SensitiveValue)
+		pairs = append(pairs, form, Value)
 	}
 	return &Scrubber{forms: f, replacer: strings.NewReplacer(pairs...)}
 }
 
 // Scrub returns text with every form of every sensitive value replaced by
-// SensitiveValue, in one pass (longest forms first).
+// Value, in one pass (longest forms first).
 func (s *Scrubber) Scrub(text string) string {
 	if len(s.forms) == 0 {
 		return text
@@ -73,19 +78,19 @@ func (s *Scrubber) Error(err error) error {
 }
 
 // SecretValues returns the plain values of the sensitive fields of obj
-// read as a Secret (SecretFields), those a Scrubber of it would remove: for
-// callers that gather values from several sources into one
-// NewValueScrubber.
+// read as a Secret, those a Scrubber of it would remove: for callers that
+// gather values from several sources into one NewValueScrubber.
 func SecretValues(obj map[string]any) []string {
-	return plainValues(SecretFields(obj), 0)
+	secret := object.Ref{Kind: "Secret"}
+	return plainValues(Policy{}, secret, Policy{}.FieldsOf(secret, obj), 0)
 }
 
-// ScrubError is NewScrubber(objs...).Error(err).
-func ScrubError(err error, objs ...*unstructured.Unstructured) error {
+// ScrubError is p.Scrubber(objs...).Error(err).
+func (p Policy) ScrubError(err error, objs ...*unstructured.Unstructured) error {
 	if err == nil {
 		return nil
 	}
-	return NewScrubber(objs...).Error(err)
+	return p.Scrubber(objs...).Error(err)
 }
 
 type scrubbedError struct {
@@ -139,10 +144,10 @@ func (f forms) foundIn(text string) bool {
 }
 
 // plainValues returns the byte strings the fields' values stand for: each
-// value as printed, the bytes a data entry decodes to, and, for a copy of
-// the object in an annotation, the values of the copy's own sensitive
-// fields.
-func plainValues(fields []SensitiveField, depth int) []string {
+// value as printed, the bytes a Secret's data entry decodes to, and, for a
+// copy of the object (ref) in an annotation, the values of the copy's own
+// sensitive fields under p.
+func plainValues(p Policy, ref object.Ref, fields []Field, depth int) []string {
 	var out []string
 	for _, f := range fields {
 		out = append(out, printed(f.Value)...)
@@ -150,7 +155,7 @@ func plainValues(fields []SensitiveField, depth int) []string {
 		if !ok {
 			continue
 		}
-		if f.InData() {
+		if f.Base64 {
 			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
 				if b, err := enc.DecodeString(s); err == nil {
 					out = append(out, string(b))
@@ -159,7 +164,7 @@ func plainValues(fields []SensitiveField, depth int) []string {
 		}
 		var copied map[string]any
 		if depth < maxCopyDepth && len(f.Path) == 3 && json.Unmarshal([]byte(s), &copied) == nil {
-			out = append(out, plainValues(SecretFields(copied), depth+1)...)
+			out = append(out, plainValues(p, ref, p.FieldsOf(ref, copied), depth+1)...)
 		}
 	}
 	return out
@@ -214,8 +219,8 @@ func encodings(raw string) []string {
 	for _, enc := range base64Encodings {
 		out = append(out, enc.EncodeToString([]byte(raw)))
 	}
-	if len(raw) > quotedLimit { // the part an error message quotes (quoted)
-		cut := strings.ToValidUTF8(raw[:quotedLimit], "")
+	if len(raw) > object.QuotedLimit { // the part an error message quotes (quoted)
+		cut := strings.ToValidUTF8(raw[:object.QuotedLimit], "")
 		q := strconv.Quote(cut)
 		out = append(out, cut, q[1:len(q)-1])
 	}
