@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -12,7 +13,7 @@ func TestKnownFailures(t *testing.T) {
 	t.Parallel()
 	ref := func(name string) ObjectRef { return ObjectRef{Kind: "ConfigMap", Namespace: "n", Name: name} }
 	manifest := func(name string) *unstructured.Unstructured {
-		return parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: \"n\"}\n")
+		return objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: \"n\"}\n")
 	}
 	change := func(name string, action Action, edit ...func(*Change)) Change {
 		c := Change{Ref: ref(name), APIVersion: "v1", Action: action}
@@ -41,7 +42,7 @@ func TestKnownFailures(t *testing.T) {
 		{"no manifest", []Change{change("a", ActionCreate)}, nil, false, []string{"no-manifest:a"}},
 		{"a nil manifest", []Change{change("a", ActionCreate)}, []*unstructured.Unstructured{nil}, false, []string{"no-manifest:a"}},
 		{"an invalid manifest", []Change{change("a", ActionCreate)},
-			[]*unstructured.Unstructured{parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: \"n\", annotations: {x: 1}}\n")}, false, []string{"invalid-manifest:a"}},
+			[]*unstructured.Unstructured{objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: \"n\", annotations: {x: 1}}\n")}, false, []string{"invalid-manifest:a"}},
 		{"an unknown action", []Change{change("a", "upsert")}, []*unstructured.Unstructured{manifest("a")}, false, []string{"unknown-action:a"}},
 		{"an empty apiVersion", []Change{change("gone", ActionDelete, func(c *Change) { c.APIVersion = "" })}, nil, false, []string{"invalid-api-version:gone"}},
 		{"in plan order", []Change{change("a", ActionUpdate, conflicted), change("b", ActionCreate), change("c", ActionUpdate, owned)},

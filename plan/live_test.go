@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/internal/crash"
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -43,9 +44,9 @@ func TestLiveObjectOfWrongTypes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			other := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-mine, namespace: web, labels: 5}\n")
-			c := &memCluster{live: []*unstructured.Unstructured{parse(t, tc.live), other}}
-			in := Input{Stack: "me", Objects: []*unstructured.Unstructured{parse(t, desired)}, Key: object.HashKey("salt"), Mode: DiffServer,
+			other := objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-mine, namespace: web, labels: 5}\n")
+			c := &memCluster{live: []*unstructured.Unstructured{objtest.Parse(t, tc.live), other}}
+			in := Input{Stack: "me", Objects: []*unstructured.Unstructured{objtest.Parse(t, desired)}, Key: object.HashKey("salt"), Mode: DiffServer,
 				Options: Options{Namespace: "web"}}
 			res, err := NewPlanner(c, PlannerOptions{Concurrency: 2}).Compute(context.Background(), in)
 			if errors.As(err, new(*crash.Error)) {

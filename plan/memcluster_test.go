@@ -3,14 +3,12 @@ package plan
 import (
 	"context"
 	"encoding/json"
-	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan/ssa"
@@ -102,15 +100,4 @@ func (c *memCluster) applied(desired *unstructured.Unstructured) (*unstructured.
 	}
 	out.Object["metadata"].(map[string]any)["managedFields"] = entries
 	return out, nil
-}
-
-// parse reads one object from YAML (plantest.Parse, for the tests inside
-// the package, which cannot import plantest).
-func parse(t testing.TB, s string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 )
 
@@ -42,7 +43,7 @@ func TestPrepareServedVersions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			objs := []*unstructured.Unstructured{parse(t, crdDoc(tc.versions)), parse(t, tc.widget)}
+			objs := []*unstructured.Unstructured{objtest.Parse(t, crdDoc(tc.versions)), objtest.Parse(t, tc.widget)}
 			in := Input{Stack: "s", Objects: objs, Key: object.HashKey("k"), Mode: DiffServer, Options: Options{Namespace: "n"}}
 			res, err := NewPlanner(&memCluster{}, PlannerOptions{Concurrency: 2}).Compute(context.Background(), in)
 			if tc.want != "" {

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/plantest"
@@ -17,7 +18,7 @@ import (
 func withPIN(t testing.TB, pin string) *plan.Plan {
 	t.Helper()
 	p := plantest.Example(t)
-	secret := plantest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: door, namespace: n}\nstringData: {PIN: \""+pin+"\"}\n")
+	secret := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: door, namespace: n}\nstringData: {PIN: \""+pin+"\"}\n")
 	p.Desired = append([]*unstructured.Unstructured{secret}, p.Desired...)
 	return p
 }

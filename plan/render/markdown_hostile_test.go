@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/plantest"
@@ -98,7 +99,7 @@ func TestMarkdownHostileBudget(t *testing.T) {
 	for i := range 3000 {
 		ref := object.Ref{Kind: "Namespace", Name: fmt.Sprintf("%s%04d", long, i)}
 		p.Changes = append(p.Changes, plan.Change{Ref: ref, APIVersion: "v1", Action: plan.ActionDelete, Reason: long,
-			Before: plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\ndata: {v: %q}\n", i, long))})
+			Before: objtest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\ndata: {v: %q}\n", i, long))})
 		p.Destructive = append(p.Destructive, "deletes "+ref.String())
 	}
 	opts := DefaultMarkdownOptions()

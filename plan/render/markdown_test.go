@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/plantest"
@@ -104,11 +105,11 @@ func bigPlan(t *testing.T, n int) *plan.Plan {
 	p := plantest.Example(t)
 	p.Changes, p.Destructive, p.Desired = nil, nil, nil
 	for i := range n {
-		p.Desired = append(p.Desired, plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d, namespace: \"n\"}\n", i)))
+		p.Desired = append(p.Desired, objtest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d, namespace: \"n\"}\n", i)))
 		p.Changes = append(p.Changes, plan.Change{
 			Ref: object.Ref{Kind: "ConfigMap", Namespace: "n", Name: fmt.Sprintf("cm-%04d", i)}, APIVersion: "v1", Action: plan.ActionUpdate,
-			Before: plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("a", 2000))),
-			After:  plantest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("b", 2000))),
+			Before: objtest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("a", 2000))),
+			After:  objtest.Parse(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%04d}\ndata: {v: %s}\n", i, strings.Repeat("b", 2000))),
 		})
 	}
 	return p

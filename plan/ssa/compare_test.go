@@ -5,23 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/sensitive"
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
-	"sigs.k8s.io/yaml"
 )
-
-func parse(t testing.TB, s string) *unstructured.Unstructured {
-	t.Helper()
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
 
 func set(t *testing.T, fieldsV1 string) *fieldpath.Set {
 	t.Helper()
@@ -48,7 +39,7 @@ spec:
 
 func TestProjectKeepsOnlyOwnedFields(t *testing.T) {
 	t.Parallel()
-	u := parse(t, deployment)
+	u := objtest.Parse(t, deployment)
 	owned := set(t, `{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`)
 	want := map[string]any{
 		"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
@@ -80,7 +71,7 @@ func TestImpliedMembersDoNotCountAsOwnership(t *testing.T) {
 func TestCompare(t *testing.T) {
 	t.Parallel()
 	withManaged := func(doc, fields string) *unstructured.Unstructured {
-		u := parse(t, doc)
+		u := objtest.Parse(t, doc)
 		u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}})
 		return u
 	}
@@ -105,8 +96,8 @@ func TestCompare(t *testing.T) {
 
 func TestMask(t *testing.T) {
 	t.Parallel()
-	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yg==}\n")
-	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yw==, c: ZA==}\n")
+	before := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yg==}\n")
+	after := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==, b: Yw==, c: ZA==}\n")
 	mb, ma := zero.Mask(secretRef, before, after)
 	wantAfter := map[string]any{"a": "(sensitive value)", "b": sensitive.Changed, "c": sensitive.Changed}
 	if diff := cmp.Diff(wantAfter, ma.Object["data"]); diff != "" {
@@ -132,16 +123,16 @@ func TestMask(t *testing.T) {
 func TestFingerprintIgnoresStatusAndBookkeeping(t *testing.T) {
 	t.Parallel()
 	salt := []byte("0123456789abcdef0123456789abcdef")
-	a := parse(t, deployment+"status: {replicas: 1}\n")
+	a := objtest.Parse(t, deployment+"status: {replicas: 1}\n")
 	a.SetResourceVersion("10")
-	b := parse(t, deployment+"status: {replicas: 2}\n")
+	b := objtest.Parse(t, deployment+"status: {replicas: 2}\n")
 	b.SetResourceVersion("11")
 	fa, _ := Fingerprint(salt, a)
 	fb, _ := Fingerprint(salt, b)
 	if fa != fb {
 		t.Error("status and resourceVersion moved the fingerprint")
 	}
-	c := parse(t, strings.Replace(deployment, "replicas: 3", "replicas: 4", 1))
+	c := objtest.Parse(t, strings.Replace(deployment, "replicas: 3", "replicas: 4", 1))
 	if fc, _ := Fingerprint(salt, c); fc == fa {
 		t.Error("a spec change did not move the fingerprint")
 	}
@@ -152,7 +143,7 @@ func TestFingerprintIgnoresStatusAndBookkeeping(t *testing.T) {
 
 func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 	t.Parallel()
-	secret := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==, other: b3RoZXI=}\n")
+	secret := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==, other: b3RoZXI=}\n")
 	secret.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
 		FieldsV1: metav1.NewFieldsV1(`{"f:stringData":{"f:password":{}},"f:type":{}}`)}})
 	owned, err := OwnedSet(secret, FieldManager)
@@ -174,8 +165,8 @@ func TestStringDataOwnershipIsDataOwnership(t *testing.T) {
 // Secret holds its data, so a change to it is sensitive, without values.
 func TestFieldDiffsHideSecretLastApplied(t *testing.T) {
 	t.Parallel()
-	before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"b2xk\"}}'}\n")
-	after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"bmV3\"}}'}\n")
+	before := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"b2xk\"}}'}\n")
+	after := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"bmV3\"}}'}\n")
 	diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].Before != nil || diffs[0].After != nil {
 		t.Errorf("diffs = %+v, want one sensitive change without values", diffs)
@@ -194,8 +185,8 @@ func TestFieldDiffsMaskSecretsOfAnyShape(t *testing.T) {
 		{"a list of named maps", "stringData: [{name: a, value: secret1}]", "stringData: [{name: a, value: secret2}]"},
 		{"a number", "stringData: {PIN: 1234}", "stringData: {PIN: 918273}"},
 	} {
-		before := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.before+"\n")
-		after := parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.after+"\n")
+		before := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.before+"\n")
+		after := objtest.Parse(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"+tc.after+"\n")
 		diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 		if len(diffs) == 0 {
 			t.Errorf("%s: no diff", tc.name)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/sensitive"
 	"github.com/google/go-cmp/cmp"
 )
@@ -24,7 +25,7 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 			"    example.com/owner: alice\n" +
 			"stringData: {pw: " + pw + "}\n"
 	}
-	before, after := parse(t, view(canary)), parse(t, strings.Replace(view(rotated), "alice", "bob", 1))
+	before, after := objtest.Parse(t, view(canary)), objtest.Parse(t, strings.Replace(view(rotated), "alice", "bob", 1))
 	mb, ma := zero.Mask(secretRef, before, after)
 	diffs := FieldDiffs(before, after, zero.Both(secretRef, before, after))
 	shown, err := json.Marshal([]any{mb.Object, ma.Object, diffs})
@@ -51,7 +52,7 @@ func TestSecretViewsHideEverySensitiveField(t *testing.T) {
 		t.Errorf("after view: %v", ma.Object)
 	}
 
-	notMap := parse(t, "data: canary-data-not-a-map\n")
+	notMap := objtest.Parse(t, "data: canary-data-not-a-map\n")
 	diffs = FieldDiffs(nil, notMap, zero.Both(secretRef, nil, notMap))
 	if len(diffs) != 1 || !diffs[0].Sensitive || diffs[0].After != nil {
 		t.Errorf("data that is not a map: %+v", diffs)
