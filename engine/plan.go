@@ -112,7 +112,9 @@ type PlanRequest struct {
 func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) {
 	opts := renderOptions(req.Stack)
 	if req.Untrusted {
+		chart := opts.Helm // the operator's gantry.yaml, not the branch
 		opts = source.UntrustedRenderOptions()
+		opts.Helm = chart
 		if b := req.Stack.Source.MaxRenderBytes; b > 0 {
 			opts.MaxRenderBytes = b // the operator's gantry.yaml, not the branch
 		}
@@ -133,6 +135,13 @@ func renderOptions(s stack.Stack) source.RenderOptions {
 	opts.AllowRemoteBases = s.Source.AllowRemoteBases
 	if s.Source.MaxRenderBytes > 0 {
 		opts.MaxRenderBytes = s.Source.MaxRenderBytes
+	}
+	opts.Helm = &source.HelmOptions{ReleaseName: s.Name, Namespace: s.Target.Namespace}
+	if h := s.Source.Helm; h != nil {
+		if h.ReleaseName != "" {
+			opts.Helm.ReleaseName = h.ReleaseName
+		}
+		opts.Helm.ValuesFiles, opts.Helm.Values = h.ValuesFiles, h.Values
 	}
 	return opts
 }

@@ -21,9 +21,12 @@ func renderKustomization(fsys filesys.FileSystem, dir string, opts RenderOptions
 	return out, nil
 }
 
-// build builds the kustomization in dir (buildEach), returning each
-// object's JSON as kustomize writes it: what the sandbox answers.
+// build builds the kustomization in dir (buildEach), or renders the chart
+// there, returning each object's JSON: what the sandbox answers.
 func build(fsys filesys.FileSystem, dir string, opts RenderOptions) ([][]byte, error) {
+	if isChart(fsys, dir) {
+		return chartJSON(fsys, dir, opts)
+	}
 	var out [][]byte
 	err := buildEach(fsys, dir, opts, func(js []byte, _ *unstructured.Unstructured) { out = append(out, js) })
 	if err != nil {

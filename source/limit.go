@@ -74,6 +74,29 @@ func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 	return data, nil
 }
 
+// checkRendered bounds what a render made rather than read (a chart's
+// templates' output): it is counted against MaxRenderBytes and checked for
+// YAML bombs like any file read, as name.
+func (b *boundedFS) checkRendered(name string, data []byte) error {
+	if err := b.guard.alive(); err != nil {
+		return err
+	}
+	if err := b.guard.spend(name, int64(len(data)), b.opts.MaxRenderBytes); err != nil {
+		return err
+	}
+	if b.opts.skipYAMLBounds {
+		return nil
+	}
+	added, err := checkYAML(name, data)
+	if err != nil {
+		return b.guard.refuse(err)
+	}
+	if added > 0 {
+		return b.guard.spend(name+" (its YAML aliases expanded)", added, b.opts.MaxRenderBytes)
+	}
+	return nil
+}
+
 // read reads p, refusing a file over MaxFileBytes before its content is
 // read: the commit's view checks its blobs' sizes itself; other file
 // systems (a checkout on disk, kustomize's clones of remote bases, a

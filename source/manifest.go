@@ -251,15 +251,34 @@ func readManifests(fsys filesys.FileSystem, dir string, limit int) ([]*unstructu
 	}
 	slices.Sort(files)
 
+	return decodeFiles(len(files), func(i int) (namedData, error) {
+		data, err := fsys.ReadFile(files[i])
+		if err != nil {
+			return namedData{}, fmt.Errorf("read %s: %w", display(files[i]), err)
+		}
+		return namedData{name: display(files[i]), data: data}, nil
+	}, limit)
+}
+
+// namedData is a file's content and the name errors give it.
+type namedData struct {
+	name string
+	data []byte
+}
+
+// decodeFiles decodes the documents of n files, read in order by read, into
+// objects: at most limit (0: no limit), no object twice. Its errors, read's
+// included, hold no value of a Secret it decoded.
+func decodeFiles(n int, read func(int) (namedData, error), limit int) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	first := map[object.Ref]string{}
 	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
-	for _, f := range files {
-		data, err := fsys.ReadFile(f)
+	for i := range n {
+		f, err := read(i)
 		if err != nil {
-			return nil, secrets.scrub(fmt.Errorf("read %s: %w", display(f), err))
+			return nil, secrets.scrub(err)
 		}
-		for _, d := range splitDocuments(display(f), data) {
+		for _, d := range splitDocuments(f.name, f.data) {
 			objs, err := decodeDocument(d)
 			if err != nil {
 				return nil, secrets.scrub(err)

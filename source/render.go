@@ -54,6 +54,9 @@ type RenderOptions struct {
 	// Timeout bounds a render (0: only the context's deadline); a
 	// sandboxed one is killed when it passes.
 	Timeout time.Duration
+	// Helm renders a directory holding Chart.yaml (nil: the chart's
+	// defaults); ignored for other paths.
+	Helm *HelmOptions `json:"helm,omitempty"`
 	// Logger receives warnings about the sandbox; nil discards them.
 	Logger hclog.Logger `json:"-"`
 
@@ -143,7 +146,7 @@ func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]
 	var objs []*unstructured.Unstructured
 	var read int64
 	var err error
-	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && kustomizationFile(view, root) != "" {
+	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && (kustomizationFile(view, root) != "" || isChart(view, root)) {
 		objs, read, err = c.renderSandboxed(ctx, rel, opts)
 	} else {
 		objs, read, err = renderView(view, g, root, opts)
@@ -210,6 +213,9 @@ func Render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstruc
 }
 
 func render(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+	if isChart(fsys, dir) {
+		return renderChart(fsys, dir, opts)
+	}
 	if fsys.IsDir(dir) && kustomizationFile(fsys, dir) != "" {
 		return renderKustomization(fsys, dir, opts)
 	}

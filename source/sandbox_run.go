@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// renderSandboxed renders rel of the commit, a kustomization, in a
-// sandbox process.
+// renderSandboxed renders rel of the commit, a kustomization or a Helm
+// chart, in a sandbox process.
 func (c *Commit) renderSandboxed(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
 	req := sandboxRequest{Repo: c.dir, Tree: c.tree.String(), Path: rel, Options: opts, SkipCheck: opts.skipPreCheck, SkipYAML: opts.skipYAMLBounds}
 	var resp sandboxResponse
@@ -56,7 +56,7 @@ func readResponse(out *bufio.Reader, rel string, limit int, maxBytes int64) (san
 		return resp, nil, errors.New(resp.Error)
 	}
 	if limit > 0 && resp.Objects > limit {
-		return resp, nil, fmt.Errorf("kustomize build %s: %w", rel, tooManyObjects(limit))
+		return resp, nil, fmt.Errorf("render %s: %w", rel, tooManyObjects(limit))
 	}
 	objs := make([]*unstructured.Unstructured, 0, min(resp.Objects, 1024))
 	var js []byte // reused: decoding copies what it keeps
@@ -75,7 +75,7 @@ func readResponse(out *bufio.Reader, rel string, limit int, maxBytes int64) (san
 		}
 		u, err := decodeObject(js)
 		if err != nil {
-			return resp, nil, fmt.Errorf("kustomize build %s: object %d (%s): %w", display(rel), i+1, objectName(js), err)
+			return resp, nil, fmt.Errorf("render %s: object %d (%s): %w", display(rel), i+1, objectName(js), err)
 		}
 		objs = append(objs, u)
 	}
@@ -149,7 +149,7 @@ func runSandbox(ctx context.Context, req sandboxRequest, opts RenderOptions, con
 	stopped := stoppedBy(ctx, opts)
 	switch {
 	case overMemory:
-		return fmt.Errorf("%w: the render used more than %d bytes of memory: render a smaller path, or split the kustomization", errRenderStopped, opts.MaxMemoryBytes)
+		return fmt.Errorf("%w: the render used more than %d bytes of memory: render a smaller path, or split the kustomization (or the chart)", errRenderStopped, opts.MaxMemoryBytes)
 	case stopped != nil:
 		return stopped
 	case out.over:

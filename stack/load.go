@@ -342,6 +342,7 @@ func (p *parser) source(n *yaml.Node, path string, src Source) Source {
 			insecure = n
 		},
 		"maxRenderBytes": func(n *yaml.Node, path string) { src.MaxRenderBytes = p.byteSize(n, path) },
+		"helm":           func(n *yaml.Node, path string) { src.Helm = p.helm(n, path) },
 	})
 	if n.Kind == yaml.MappingNode && (!sawRepo || src.Repo == "") {
 		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")

@@ -51,6 +51,13 @@ stacks:
   - name: infra
     source:
       repo: https://github.com/acme/infra.git
+      path: charts/infra
+      helm:
+        releaseName: infra-prod
+        valuesFiles: [env/prod.yaml]
+        values:
+          replicaCount: 3
+          image: {tag: "1.2"}
   - name: mirror
     source:
       repo: http://git.lan/infra.git
@@ -75,10 +82,12 @@ stacks:
 				{Group: "example.com", Kind: "Widget", Fields: []string{"spec.token"}}},
 		},
 		{
-			// Every default.
-			Name:   "infra",
-			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "."},
-			Prune:  true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
+			// Every default, and a chart.
+			Name: "infra",
+			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "charts/infra",
+				Helm: &stack.Helm{ReleaseName: "infra-prod", ValuesFiles: []string{"env/prod.yaml"},
+					Values: map[string]any{"replicaCount": float64(3), "image": map[string]any{"tag": "1.2"}}}},
+			Prune: true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
 			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
 		},
 		{
@@ -139,6 +148,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{"gantry.yaml:7: stacks[0].sensitive[0].fields[0]: \"data.\" is not a field path: a trailing dot", "stacks[0].sensitive[0].fields[1]", "an unclosed ['"}},
 		{"sensitive unknown field", head + "  - name: a\n    source: {repo: r}\n    sensitive: [{kind: ConfigMap, paths: [data.x]}]\n",
 			[]string{"stacks[0].sensitive[0].paths: unknown field", "fields"}},
+		{"helm values not a mapping", head + "  - name: a\n    source: {repo: r, helm: {values: [1]}}\n",
+			[]string{"gantry.yaml:5: stacks[0].source.helm.values: expected a mapping of chart values"}},
+		{"helm values file escapes", head + "  - name: a\n    source:\n      repo: r\n      helm: {valuesFiles: [../x.yaml], releaseName: Bad_Name}\n",
+			[]string{"gantry.yaml:7: stacks[0].source.helm.valuesFiles[0]", "stay inside", "stacks[0].source.helm.releaseName"}},
+		{"helm unknown field", head + "  - name: a\n    source: {repo: r, helm: {valueFiles: [x.yaml]}}\n",
+			[]string{"stacks[0].source.helm.valueFiles: unknown field", "valuesFiles"}},
 		{"duplicate names", head + "  - name: a\n    source: {repo: r}\n  - name: a\n    source: {repo: s}\n",
 			[]string{`stacks[1].name: "a" is already the name of stacks[0]`}},
 		{"field set twice", head + "  - name: a\n    name: b\n    source: {repo: r}\n",

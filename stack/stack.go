@@ -108,6 +108,9 @@ type Source struct {
 	// MaxRenderBytes bounds the bytes one render of the stack reads from
 	// its commit, every read counted. 0: source.DefaultRenderOptions'.
 	MaxRenderBytes int64
+	// Helm renders Path when it holds a Helm chart (a Chart.yaml); nil:
+	// the chart's defaults, released under the stack's name.
+	Helm *Helm
 }
 
 // Target is where a stack's objects go.

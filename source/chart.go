@@ -1,0 +1,181 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/ignore"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/source/helm"
+)
+
+// HelmOptions render a chart (a directory holding Chart.yaml): gantry.yaml's
+// source.helm, with the stack's name and namespace filled in.
+type HelmOptions struct {
+	// ReleaseName is .Release.Name; Namespace is .Release.Namespace.
+	ReleaseName string `json:"releaseName"`
+	Namespace   string `json:"namespace,omitempty"`
+	// ValuesFiles are values files of the same commit, by path from the
+	// repository's root, merged in order over the chart's values.yaml.
+	ValuesFiles []string `json:"valuesFiles,omitempty"`
+	// Values are merged last, over the files.
+	Values map[string]any `json:"values,omitempty"`
+	// KubeVersion and APIVersions are .Capabilities' ("" and none: the
+	// fixed set of helm.DefaultKubeVersion and helm.DefaultAPIVersions).
+	KubeVersion string   `json:"kubeVersion,omitempty"`
+	APIVersions []string `json:"apiVersions,omitempty"`
+}
+
+// chartFileName marks a directory as a Helm chart.
+const chartFileName = "Chart.yaml"
+
+// isChart reports whether dir of fsys is a Helm chart.
+func isChart(fsys filesys.FileSystem, dir string) bool {
+	return fsys.IsDir(dir) && fsys.Exists(path.Join(dir, chartFileName))
+}
+
+// renderChart renders the chart at dir with opts.Helm (zero: the chart's
+// defaults, released as "release"), reading its files and values files
+// through fsys's bounds, and decodes its CRDs, manifests and hooks into
+// objects with the bounds of any manifest. Test hooks are left out; other
+// hooks are refused until gantry runs them (their phases are not built yet).
+func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+	var ho HelmOptions
+	if opts.Helm != nil {
+		ho = *opts.Helm
+	}
+	files, err := chartFiles(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := helm.Load(files)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(dir), err)
+	}
+	values, err := valuesLayers(fsys, ho)
+	if err != nil {
+		return nil, err
+	}
+	if ho.ReleaseName == "" {
+		ho.ReleaseName = "release"
+	}
+	out, err := helm.Render(context.Background(), ch, helm.Options{ReleaseName: ho.ReleaseName, Namespace: ho.Namespace,
+		Values: values, KubeVersion: ho.KubeVersion, APIVersions: ho.APIVersions})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(dir), err)
+	}
+	rendered := append(append([]helm.File{}, out.CRDs...), out.Manifests...)
+	for _, h := range out.Hooks {
+		if h.IsTest() {
+			continue // `helm test` only: never applied
+		}
+		return nil, fmt.Errorf("%s: %s %s (%s) is a Helm hook (%s): gantry does not run chart hooks yet; disable it in the chart's values, or render the chart without it",
+			display(dir), h.Kind, h.Name, h.Path, strings.Join(h.Events, ", "))
+	}
+	return decodeRendered(fsys, display(dir), rendered, maxObjects(opts))
+}
+
+// chartJSON renders the chart at dir (renderChart) into each object's JSON,
+// as the sandbox answers.
+func chartJSON(fsys filesys.FileSystem, dir string, opts RenderOptions) ([][]byte, error) {
+	objs, err := renderChart(fsys, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(objs))
+	for i, u := range objs {
+		if out[i], err = json.Marshal(u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", object.RefOf(u), err)
+		}
+	}
+	return out, nil
+}
+
+// chartFiles reads the files of the chart at dir that .helmignore (and
+// Helm's defaults) keep, by path relative to dir.
+func chartFiles(fsys filesys.FileSystem, dir string) (map[string][]byte, error) {
+	rules := ignore.Empty()
+	if data, err := fsys.ReadFile(path.Join(dir, ignore.HelmIgnore)); err == nil {
+		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("%s: %w", display(path.Join(dir, ignore.HelmIgnore)), err)
+		}
+	}
+	rules.AddDefaults()
+	files := map[string][]byte{}
+	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
+		switch {
+		case rel == "":
+			return nil
+		case rules.Ignore(rel, info) && info.IsDir():
+			return filepath.SkipDir
+		case rules.Ignore(rel, info) || info.IsDir():
+			return nil
+		}
+		data, err := fsys.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read chart %s: %w", display(dir), err)
+	}
+	return files, nil
+}
+
+// valuesLayers reads the values files (paths from the repository's root)
+// and returns them with the inline values last, in merge order.
+func valuesLayers(fsys filesys.FileSystem, ho HelmOptions) ([]map[string]any, error) {
+	var layers []map[string]any
+	for _, f := range ho.ValuesFiles {
+		rel, err := cleanRepoPath(f)
+		if err != nil {
+			return nil, fmt.Errorf("values file %q: %w", f, err)
+		}
+		data, err := fsys.ReadFile("/" + rel)
+		if err != nil {
+			return nil, fmt.Errorf("values file %s: %w", rel, err)
+		}
+		vals, err := common.ReadValues(data)
+		if err != nil {
+			return nil, fmt.Errorf("values file %s: %w", rel, err)
+		}
+		layers = append(layers, vals)
+	}
+	if ho.Values != nil {
+		layers = append(layers, ho.Values)
+	}
+	return layers, nil
+}
+
+// decodeRendered decodes a chart's rendered files into objects, each file
+// counted against the render's budget and checked for YAML bombs like a
+// file read from the commit, named "CHART: TEMPLATE" (the chart's path in
+// the repository, the template's in the chart).
+func decodeRendered(fsys filesys.FileSystem, chart string, files []helm.File, limit int) ([]*unstructured.Unstructured, error) {
+	bounds, _ := fsys.(*boundedFS)
+	return decodeFiles(len(files), func(i int) (namedData, error) {
+		f := namedData{name: chart + ": " + files[i].Path, data: []byte(files[i].Content)}
+		if bounds != nil {
+			if err := bounds.checkRendered(f.name, f.data); err != nil {
+				return namedData{}, err
+			}
+		}
+		return f, nil
+	}, limit)
+}
