@@ -60,24 +60,8 @@ type item struct {
 // be (checkpoints): one refused stops the apply before any change of a
 // later phase.
 func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
-	desired := make(map[object.Ref]*unstructured.Unstructured, len(p.Desired))
-	for _, u := range p.Desired {
-		desired[object.RefOf(u)] = u
-	}
 	r := &Report{}
-	var byPhase, prunes [phases][]item
-	for _, c := range p.Changes {
-		if c.Action == plan.ActionNoop {
-			continue
-		}
-		it := item{index: len(r.Outcomes), change: c, desired: desired[c.Ref]}
-		r.Outcomes = append(r.Outcomes, Outcome{Ref: c.Ref, APIVersion: c.APIVersion, Action: c.Action, Result: ResultSkipped})
-		if c.Action == plan.ActionDelete {
-			prunes[phaseOf(c.Ref)] = append(prunes[phaseOf(c.Ref)], it)
-		} else {
-			byPhase[phaseOf(c.Ref)] = append(byPhase[phaseOf(c.Ref)], it)
-		}
-	}
+	byPhase, prunes, hooks := sortItems(p, r)
 
 	checks := checkpoints(p, byPhase)
 	for ph := range phases {
@@ -87,6 +71,11 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 		if ph == phaseCRDs && len(byPhase[ph]) > 0 {
 			if err := a.waitReady(ctx, r, byPhase[ph], true); err != nil {
 				return r, fmt.Errorf("CustomResourceDefinitions not established: %w", err)
+			}
+		}
+		if ph == phaseCRDs {
+			if err := a.runHooks(ctx, p, r, hooks[plan.HookPre]); err != nil {
+				return r, err
 			}
 		}
 		if err := a.verifyPending(ctx, p, r, checks[ph]); err != nil {
@@ -102,6 +91,9 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 			return r, err
 		}
 	}
+	if err := a.runHooks(ctx, p, r, hooks[plan.HookPost]); err != nil {
+		return r, err
+	}
 	for ph := phases - 1; ph >= 0; ph-- {
 		r.Pruned = true
 		if err := a.runPhase(ctx, p, r, prunes[ph], func(ctx context.Context, it item) Outcome { return a.pruneOne(ctx, p, it) }); err != nil {
@@ -109,6 +101,33 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// sortItems makes an item of every change of p that does something, its
+// outcome skipped until it is carried out, and sorts them into the phases
+// of applies and of prunes, and the hook phases.
+func sortItems(p *plan.Plan, r *Report) (byPhase, prunes [phases][]item, hooks map[plan.HookPhase][]item) {
+	desired := make(map[object.Ref]*unstructured.Unstructured, len(p.Desired))
+	for _, u := range p.Desired {
+		desired[object.RefOf(u)] = u
+	}
+	hooks = map[plan.HookPhase][]item{}
+	for _, c := range p.Changes {
+		if c.Action == plan.ActionNoop {
+			continue
+		}
+		it := item{index: len(r.Outcomes), change: c, desired: desired[c.Ref]}
+		r.Outcomes = append(r.Outcomes, Outcome{Ref: c.Ref, APIVersion: c.APIVersion, Action: c.Action, Result: ResultSkipped})
+		switch {
+		case c.Hook != nil:
+			hooks[c.Hook.Phase] = append(hooks[c.Hook.Phase], it)
+		case c.Action == plan.ActionDelete:
+			prunes[phaseOf(c.Ref)] = append(prunes[phaseOf(c.Ref)], it)
+		default:
+			byPhase[phaseOf(c.Ref)] = append(byPhase[phaseOf(c.Ref)], it)
+		}
+	}
+	return byPhase, prunes, hooks
 }
 
 // runPhase carries out items of p concurrently, records their outcomes, and

@@ -224,6 +224,36 @@ func (e *Engine) checkApply(ctx context.Context, req ApplyRequest, applier *appl
 	return &RefusedError{PlanID: p.ID, Err: checkErr}
 }
 
+// hookRefs are the plan's hook objects: run, never kept (not in the
+// inventory or the memo).
+func hookRefs(p *plan.Plan) map[object.Ref]bool {
+	hooks := map[object.Ref]bool{}
+	for _, u := range p.Desired {
+		if plan.IsHook(u) {
+			hooks[object.RefOf(u)] = true
+		}
+	}
+	return hooks
+}
+
+// inventoryBefore is the inventory an apply's outcomes are added to: the
+// plan's objects but its hooks after a success, else the inventory before.
+func inventoryBefore(p *plan.Plan, inventory []plan.InventoryObject, succeeded bool, hooks map[object.Ref]bool) map[object.Ref]string {
+	inv := map[object.Ref]string{}
+	if !succeeded {
+		for _, o := range inventory {
+			inv[o.Ref] = o.APIVersion
+		}
+		return inv
+	}
+	for _, u := range p.Desired {
+		if !hooks[object.RefOf(u)] {
+			inv[object.RefOf(u)] = u.GetAPIVersion()
+		}
+	}
+	return inv
+}
+
 // finishApply records the end of an apply, retrying with backoff while the
 // database does not answer (up to Options.FinishRetry): the outcomes are
 // written when it returns. If it never does, the apply stays "running" on
@@ -269,19 +299,14 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey,
 	for i, u := range p.Desired {
 		manifests[object.RefOf(u)] = i
 	}
-	inv := map[object.Ref]string{}
-	if f.Status == state.ApplySucceeded {
-		for _, u := range p.Desired {
-			inv[object.RefOf(u)] = u.GetAPIVersion()
-		}
-	} else {
-		for _, o := range inventory {
-			inv[o.Ref] = o.APIVersion
-		}
-	}
+	hooks := hookRefs(p)
+	inv := inventoryBefore(p, inventory, f.Status == state.ApplySucceeded, hooks)
 	if report != nil {
 		for _, o := range report.Outcomes {
 			f.Outcomes = append(f.Outcomes, stateOutcome(o))
+			if hooks[o.Ref] {
+				continue
+			}
 			attempted := o.Action != plan.ActionDelete && (o.Result == apply.ResultApplied || o.Result == apply.ResultReplaced || o.Result == apply.ResultFailed)
 			// A delete held by finalizers is not done: the object stays in
 			// the inventory, so that the next plan deletes it again.

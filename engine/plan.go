@@ -119,6 +119,9 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 			opts.MaxRenderBytes = b // the operator's gantry.yaml, not the branch
 		}
 	}
+	if err := capabilities(ctx, req, opts.Helm); err != nil {
+		return nil, err
+	}
 	src, objects, err := e.render(ctx, req.Stack, opts, !req.ReadOnly)
 	if err != nil {
 		return nil, err
@@ -127,6 +130,28 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 		return e.computePlan(ctx, req, src, objects, "")
 	}
 	return e.PlanRevision(ctx, req, src, objects)
+}
+
+// capabler is a cluster that tells a chart's render about itself
+// (*kube.Cluster, *kube.Cache).
+type capabler interface {
+	Capabilities(ctx context.Context) (kubeVersion string, apiVersions []string, err error)
+}
+
+// capabilities gives a chart's render the cluster's .Capabilities, for a
+// plan against the cluster; a local plan (--diff=local) and an untrusted
+// one (a review) keep the fixed, documented set (docs/sources.md).
+func capabilities(ctx context.Context, req PlanRequest, h *source.HelmOptions) error {
+	c, ok := req.Cluster.(capabler)
+	if !ok || h == nil || req.Untrusted || req.Mode == plan.DiffLocal {
+		return nil
+	}
+	v, apis, err := c.Capabilities(ctx)
+	if err != nil {
+		return fmt.Errorf("the cluster's capabilities, for the chart's render: %w", err)
+	}
+	h.KubeVersion, h.APIVersions = v, apis
+	return nil
 }
 
 // renderOptions are the safe defaults with what the stack allows.

@@ -107,7 +107,7 @@ func (e *Engine) Reconcile(ctx context.Context, req ReconcileRequest) (*Reconcil
 	req.lock = lock
 
 	res.Phase = PhaseRender
-	src, objects, err := e.render(ctx, s, renderOptions(s), true)
+	src, objects, err := e.renderAgainst(ctx, s, req.Cluster)
 	if err != nil {
 		return res, err
 	}
@@ -303,4 +303,14 @@ func (e *Engine) applyGated(ctx context.Context, req ReconcileRequest, p *plan.P
 	}
 	res.Outcome, res.Report = gate.Applied, report
 	return err
+}
+
+// renderAgainst renders s as a reconcile plans it: a chart with the
+// cluster's capabilities.
+func (e *Engine) renderAgainst(ctx context.Context, s stack.Stack, c Cluster) (plan.Source, []*unstructured.Unstructured, error) {
+	opts := renderOptions(s)
+	if err := capabilities(ctx, PlanRequest{Cluster: c, Mode: plan.DiffAuto}, opts.Helm); err != nil {
+		return plan.Source{}, nil, err
+	}
+	return e.render(ctx, s, opts, true)
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
@@ -137,5 +139,43 @@ func TestChartFromGit(t *testing.T) {
 	}
 	if p := both("after the upgrade"); p.HasChanges() {
 		t.Errorf("right after the upgrade the plan changes %v", harness.Changes(p))
+	}
+}
+
+// TestChartCapabilities: a chart planned against the cluster sees the
+// API server's version and the APIs it serves (group/versions and kinds)
+// in .Capabilities; planned with --diff=local it sees the fixed set
+// (docs/sources.md).
+func TestChartCapabilities(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := gittest.NewRepo(t)
+	repo.Commit("caps", map[string]string{
+		"chart/Chart.yaml": "apiVersion: v2\nname: caps\nversion: 0.1.0\n",
+		"chart/templates/caps.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caps}\ndata:\n" +
+			"  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n" +
+			"  leases: {{ .Capabilities.APIVersions.Has \"coordination.k8s.io/v1/Lease\" | quote }}\n" +
+			"  flowcontrol: {{ .Capabilities.APIVersions.Has \"flowcontrol.apiserver.k8s.io/v1\" | quote }}\n",
+	})
+	s := env.NewStack(t, stack.Stack{Name: "caps", Target: stack.Target{Namespace: env.Namespace(t)}, Prune: true,
+		Source: stack.Source{Repo: repo.Dir, Ref: "main", Path: "chart"}})
+	version, err := discovery.NewDiscoveryClientForConfigOrDie(env.Cluster.Config).ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixed set lists group/versions only, as Helm's default set does;
+	// the cluster's lists each kind too.
+	for mode, want := range map[plan.DiffMode][2]string{plan.DiffServer: {version.GitVersion, "true"}, plan.DiffLocal: {"v1.37.0", "false"}} {
+		p, err := s.Engine.Plan(ctx, engine.PlanRequest{Stack: s.Def, Cluster: s.Kube, Mode: mode, Actor: "test", ReadOnly: true})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		data, _, _ := unstructured.NestedStringMap(p.Desired[0].Object, "data")
+		if data["kube"] != want[0] || data["leases"] != want[1] || data["flowcontrol"] != "true" {
+			t.Errorf("%s: the chart saw %v; want kube %s, leases (a kind) %s, flowcontrol (a group/version) true", mode, data, want[0], want[1])
+		}
+	}
+	if version.GitVersion == "v1.37.0" {
+		t.Fatal("the control plane's version is the fixed one: the test cannot tell them apart")
 	}
 }

@@ -50,9 +50,12 @@ type Cluster struct {
 	dynamic   dynamic.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
-	counter   *counter
-	host      string
-	log       hclog.Logger
+
+	capsMu        sync.Mutex
+	serverVersion string // once known (Capabilities)
+	counter       *counter
+	host          string
+	log           hclog.Logger
 
 	convMu     sync.Mutex
 	converters map[schema.GroupVersion]managedfields.TypeConverter

@@ -172,9 +172,12 @@ func (r *run) scrubber() *sensitive.Scrubber {
 func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 	in := r.in
 	var err error
-	if r.desired, err = r.prepare(); err != nil {
+	all, err := r.prepare()
+	if err != nil {
 		return nil, err
 	}
+	var hooks []*desiredObject
+	r.desired, hooks = splitHooks(all)
 	if err := r.checkEmpty(); err != nil {
 		return nil, err
 	}
@@ -187,6 +190,9 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		return nil, err
 	}
 	changes = append(changes, r.prune()...)
+	if slices.ContainsFunc(changes, func(c Change) bool { return c.Action != ActionNoop }) {
+		changes = append(changes, r.hookChanges(hooks)...)
+	}
 	slices.SortFunc(changes, func(a, b Change) int { return object.Compare(a.Ref, b.Ref) })
 
 	plan := &Plan{
@@ -203,7 +209,7 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		Changes:             changes,
 		RestoredFrom:        in.RestoredFrom,
 	}
-	for _, d := range r.desired {
+	for _, d := range slices.Concat(r.desired, hooks) {
 		plan.Desired = append(plan.Desired, d.obj)
 	}
 	if plan.Base, err = r.base(); err != nil {

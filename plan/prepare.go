@@ -30,6 +30,9 @@ type desiredObject struct {
 	// pending says why the server cannot check the object yet (its CRD or
 	// Namespace is created by this plan); empty otherwise.
 	pending string
+	// hook is what the object's Helm hook annotations say; nil for an
+	// object that is not a hook.
+	hook *HookSpec
 	// withheld: the object may hold sensitive content (a Secret, or a kind
 	// the stack declares sensitive fields of), so the server's messages
 	// about it are withheld.
@@ -129,6 +132,12 @@ func (r *run) prepareOne(u *unstructured.Unstructured, defined map[schema.GroupK
 	labels[StackLabel] = r.in.Stack
 	d.obj.SetLabels(labels)
 	d.ref = object.RefOf(d.obj)
+	if spec, ok, err := HookSpecOf(d.obj); ok {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.ref, err)
+		}
+		d.hook = &spec
+	}
 	d.withheld = r.policy.Covers(d.ref)
 	if !d.ref.IsSecret() { // a Secret's values are refused by the store, unsealable
 		if err := r.policy.CheckStrings(d.ref, d.obj.Object); err != nil {

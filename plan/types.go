@@ -185,9 +185,12 @@ type Change struct {
 	// plan time (e.g. its Namespace or CRD is created by this plan); empty
 	// when it was checked.
 	VerifiedAtApply string `json:"verified_at_apply,omitempty"`
-	// Reason explains a replace (the immutable fields), a delete, or a noop
-	// that keeps an object the stack no longer renders.
+	// Reason explains a replace (the immutable fields), a delete, a noop
+	// that keeps an object the stack no longer renders, or a hook's run.
 	Reason string `json:"reason,omitempty"`
+	// Hook, for a hook object (helm.sh/hook), says how it runs: a create
+	// in its phase, after deleting the last run's object by its policy.
+	Hook *Hook `json:"hook,omitempty"`
 }
 
 // Conflict is a field another field manager owns.
@@ -244,6 +247,9 @@ func (p *Plan) IsApproximate() bool {
 // one to destroy.
 func (p *Plan) Summary() (add, change, destroy int) {
 	for _, c := range p.Changes {
+		if c.Hook != nil {
+			continue // Hooks counts them
+		}
 		switch c.Action {
 		case ActionCreate:
 			add++
@@ -257,6 +263,18 @@ func (p *Plan) Summary() (add, change, destroy int) {
 		}
 	}
 	return add, change, destroy
+}
+
+// Hooks counts the hook runs of the plan (only a plan that changes
+// something else runs hooks).
+func (p *Plan) Hooks() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Hook != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // HasChanges reports whether applying the plan would change anything.

@@ -60,6 +60,15 @@ func cacheStorage(dir string) *filesystem.Storage {
 		filesystem.Options{LargeObjectThreshold: largeObjectBytes})
 }
 
+// renderStorage opens the bare repository at dir for the render of a
+// sandbox process: it keeps up to four pack files open between reads (a
+// chart's many small files would otherwise open the pack for each), and
+// the process ends with the render.
+func renderStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+		filesystem.Options{LargeObjectThreshold: largeObjectBytes, MaxOpenDescriptors: 4})
+}
+
 // lockDir takes an exclusive flock on dir+".lock" so that processes sharing a
 // cache never write one repository at once. The lock dies with the process.
 // A cache directory gantry creates is private (0700): it holds the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -47,8 +48,9 @@ func isChart(fsys filesys.FileSystem, dir string) bool {
 // renderChart renders the chart at dir with opts.Helm (zero: the chart's
 // defaults, released as "release"), reading its files and values files
 // through fsys's bounds, and decodes its CRDs, manifests and hooks into
-// objects with the bounds of any manifest. Test hooks are left out; other
-// hooks are refused until gantry runs them (their phases are not built yet).
+// objects with the bounds of any manifest. Hooks keep their helm.sh/hook
+// annotations, which the planner reads to run them in their phases; test
+// hooks are left out.
 func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
 	var ho HelmOptions
 	if opts.Helm != nil {
@@ -76,11 +78,9 @@ func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*un
 	}
 	rendered := append(append([]helm.File{}, out.CRDs...), out.Manifests...)
 	for _, h := range out.Hooks {
-		if h.IsTest() {
-			continue // `helm test` only: never applied
+		if !h.IsTest() { // tests are `helm test`'s: never applied
+			rendered = append(rendered, h.File)
 		}
-		return nil, fmt.Errorf("%s: %s %s (%s) is a Helm hook (%s): gantry does not run chart hooks yet; disable it in the chart's values, or render the chart without it",
-			display(dir), h.Kind, h.Name, h.Path, strings.Join(h.Events, ", "))
 	}
 	return decodeRendered(fsys, display(dir), rendered, maxObjects(opts))
 }
@@ -125,7 +125,7 @@ func chartFiles(fsys filesys.FileSystem, dir string) (map[string][]byte, error) 
 		case rules.Ignore(rel, info) || info.IsDir():
 			return nil
 		}
-		data, err := fsys.ReadFile(p)
+		data, err := readChartFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -136,6 +136,19 @@ func chartFiles(fsys filesys.FileSystem, dir string) (map[string][]byte, error) 
 		return nil, fmt.Errorf("read chart %s: %w", display(dir), err)
 	}
 	return files, nil
+}
+
+// chartYAML are the files of a chart (and of its subcharts) that Helm
+// parses as YAML: read with the YAML checks of any manifest. Templates are
+// checked once rendered (decodeRendered); other files are text.
+var chartYAML = []string{chartFileName, "values.yaml", "Chart.lock", "requirements.yaml", "requirements.lock"}
+
+// readChartFile reads a chart's file through fsys's bounds.
+func readChartFile(fsys filesys.FileSystem, p string) ([]byte, error) {
+	if b, ok := fsys.(*boundedFS); ok && !slices.Contains(chartYAML, path.Base(p)) {
+		return b.readRaw(p)
+	}
+	return fsys.ReadFile(p)
 }
 
 // valuesLayers reads the values files (paths from the repository's root)

@@ -45,7 +45,7 @@ func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Un
 }
 
 // TestRenderChartFromCommit: a path holding Chart.yaml renders as a Helm
-// chart, in the sandbox, with the release name and namespace given, the
+// chart (in this process, as a trusted stack's), with the release name and namespace given, the
 // values files of the same commit merged in order and the inline values
 // last; test hooks are left out.
 func TestRenderChartFromCommit(t *testing.T) {
@@ -82,6 +82,14 @@ func TestRenderChartFromCommit(t *testing.T) {
 		}
 	}
 
+	ingress, err := commitAndFetch(t, chartFiles(t, "ingress-nginx", "ingress")).Render(context.Background(), "ingress", source.DefaultRenderOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := find(ingress.Objects, "Job", "release-ingress-nginx-admission-create"); job == nil || job.GetAnnotations()["helm.sh/hook"] != "pre-install,pre-upgrade" {
+		t.Errorf("ingress-nginx's admission Job is not rendered with its hook annotation: %v", job)
+	}
+
 	defaults, err := c.Render(context.Background(), "charts/podinfo", source.DefaultRenderOptions())
 	if err != nil || find(defaults.Objects, "Deployment", "release-podinfo") == nil {
 		t.Errorf("the chart with its defaults: %v", err)
@@ -104,15 +112,13 @@ func TestRenderChartErrors(t *testing.T) {
 		opts  func(*source.RenderOptions)
 		want  []string
 	}{
-		{"a hook", chartFiles(t, "ingress-nginx", "ingress"), "ingress", nil, nil,
-			[]string{"release-ingress-nginx-admission", "is a Helm hook (pre-install", "gantry does not run chart hooks yet"}},
 		{"a value the schema refuses", chartFiles(t, "cert-manager", "cm"), "cm", &source.HelmOptions{Values: map[string]any{"replicaCount": "three"}}, nil,
 			[]string{"values of chart cert-manager", "replicaCount"}},
 		{"a missing values file", chartFiles(t, "podinfo", "p"), "p", &source.HelmOptions{ValuesFiles: []string{"p/nope.yaml"}}, nil,
 			[]string{"values file p/nope.yaml"}},
 		{"a values file outside the repository", chartFiles(t, "podinfo", "p"), "p", &source.HelmOptions{ValuesFiles: []string{"../x.yaml"}}, nil,
 			[]string{`values file "../x.yaml"`, "stay inside"}},
-		{"a template that runs too long", loop, "c", nil, func(o *source.RenderOptions) { o.Timeout = 3 * time.Second },
+		{"a template that runs too long (untrusted: in the sandbox)", loop, "c", nil, func(o *source.RenderOptions) { o.Timeout, o.SandboxCharts = 3*time.Second, true },
 			[]string{"3s"}},
 		{"output over the render's budget", big, "c", nil, func(o *source.RenderOptions) { o.MaxRenderBytes = 1 << 20 },
 			[]string{"c: c/templates/cm.yaml", "over the limit of 1048576 bytes"}},

@@ -74,6 +74,20 @@ func (b *boundedFS) ReadFile(p string) ([]byte, error) {
 	return data, nil
 }
 
+// readRaw reads p through the bounds but the YAML checks: for files no YAML
+// reader of the render parses (a chart's templates, which Helm executes,
+// and its other files, which templates read as text).
+func (b *boundedFS) readRaw(p string) ([]byte, error) {
+	if err := b.guard.alive(); err != nil {
+		return nil, err
+	}
+	data, err := b.read(p)
+	if err != nil {
+		return nil, err
+	}
+	return data, b.count(p, len(data))
+}
+
 // checkRendered bounds what a render made rather than read (a chart's
 // templates' output): it is counted against MaxRenderBytes and checked for
 // YAML bombs like any file read, as name.

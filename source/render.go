@@ -48,6 +48,12 @@ type RenderOptions struct {
 	// root), instead of leaving it out: for untrusted branches, an attempt
 	// is an error worth seeing.
 	RefuseEscapingSymlinks bool
+	// SandboxCharts renders Helm charts in the sandbox process too (an
+	// untrusted branch's). A trusted stack's chart renders in this
+	// process: Helm's templates cannot fetch anything (no DNS, lookup
+	// returns nothing), and the sandbox's process would cost more than the
+	// render (docs/sources.md).
+	SandboxCharts bool
 	// MaxMemoryBytes bounds the memory of a sandboxed render's process (0:
 	// no limit): it is stopped when its resident memory passes this.
 	MaxMemoryBytes int64
@@ -93,6 +99,7 @@ func UntrustedRenderOptions() RenderOptions {
 		MaxMemoryBytes:         512 << 20,
 		Timeout:                time.Minute,
 		RefuseEscapingSymlinks: true,
+		SandboxCharts:          true,
 	}
 }
 
@@ -146,7 +153,7 @@ func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]
 	var objs []*unstructured.Unstructured
 	var read int64
 	var err error
-	if !opts.AllowRemoteBases && !opts.inProcess && view.IsDir(root) && (kustomizationFile(view, root) != "" || isChart(view, root)) {
+	if sandboxed(view, root, opts) {
 		objs, read, err = c.renderSandboxed(ctx, rel, opts)
 	} else {
 		objs, read, err = renderView(view, g, root, opts)
@@ -155,6 +162,19 @@ func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]
 		return nil, read, fmt.Errorf("render %s at %s: %w", rel, object.ShortSHA(c.SHA), err)
 	}
 	return objs, read, nil
+}
+
+// sandboxed reports whether root of view renders in the sandbox process: a
+// kustomization unless remote bases are allowed, a chart of an untrusted
+// branch.
+func sandboxed(view *gitFS, root string, opts RenderOptions) bool {
+	if opts.inProcess || !view.IsDir(root) {
+		return false
+	}
+	if isChart(view, root) {
+		return opts.SandboxCharts
+	}
+	return !opts.AllowRemoteBases && kustomizationFile(view, root) != ""
 }
 
 // renderView renders root of a commit's view in this process: the body of

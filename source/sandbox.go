@@ -107,7 +107,7 @@ func sandboxRender(req sandboxRequest) (objs [][]byte, resp sandboxResponse) {
 			objs, resp = nil, sandboxResponse{Error: cutText(fmt.Sprintf("the render panicked on this input: %v", r), maxErrorBytes)}
 		}
 	}()
-	storage := cacheStorage(req.Repo)
+	storage := renderStorage(req.Repo) // the process ends with the render
 	opts := req.Options
 	opts.skipPreCheck, opts.skipYAMLBounds = req.SkipCheck, req.SkipYAML
 	g := &guard{}

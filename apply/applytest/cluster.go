@@ -117,8 +117,9 @@ func (c *Cluster) stored(obj *unstructured.Unstructured) (*unstructured.Unstruct
 }
 
 var builtIn = map[schema.GroupKind]object.Resource{
-	{Kind: "Namespace"}: {GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}},
-	{Kind: "ConfigMap"}: {GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespaced: true},
+	{Kind: "Namespace"}:           {GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}},
+	{Kind: "ConfigMap"}:           {GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, Namespaced: true},
+	{Group: "batch", Kind: "Job"}: {GVR: schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, Namespaced: true},
 	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: {GVR: schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}},
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:         {GVR: schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}},
 }

@@ -38,6 +38,7 @@ type jsonSummary struct {
 	Add       int  `json:"add"`
 	Change    int  `json:"change"`
 	Destroy   int  `json:"destroy"`
+	Hooks     int  `json:"hooks"`
 	Conflicts int  `json:"conflicts"`
 	NoChanges bool `json:"no_changes"`
 	// Applicable is false when gantry apply refuses the plan whatever is
@@ -57,7 +58,7 @@ func JSON(w io.Writer, p *plan.Plan) error {
 		FormatVersion: p.FormatVersion, ID: p.ID, Stack: p.Stack, Source: p.Source, Cluster: p.Cluster,
 		CreatedAt: p.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Mode: p.Mode, Approximate: p.IsApproximate(),
 		Options: p.Options, InventoryGeneration: p.InventoryGeneration,
-		Summary: jsonSummary{Add: add, Change: change, Destroy: destroy, Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges(),
+		Summary: jsonSummary{Add: add, Change: change, Destroy: destroy, Hooks: p.Hooks(), Conflicts: len(p.Conflicted()), NoChanges: !p.HasChanges(),
 			Applicable: !p.IsApproximate() && len(failures) == 0},
 		Destructive: p.Destructive, Changes: p.Changes, KnownFailures: failures, Digest: p.Digest, Stats: p.Stats,
 		RestoredFrom: p.RestoredFrom, Held: p.Held, Rollback: p.Rollback,

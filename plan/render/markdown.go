@@ -130,7 +130,7 @@ func markdownHead(p *plan.Plan, opts MarkdownOptions) string {
 		return b.String()
 	}
 	add, change, destroy := p.Summary()
-	fmt.Fprintf(&b, "**Plan: %d to add, %d to change, %d to destroy.**\n\n", add, change, destroy)
+	fmt.Fprintf(&b, "**Plan: %d to add, %d to change, %d to destroy%s.**\n\n", add, change, destroy, hooksToRun(p))
 	if len(p.Destructive) > 0 {
 		b.WriteString("> [!WARNING]\n> **This plan is destructive** and needs approval before it is applied:\n")
 		for i, r := range p.Destructive {

@@ -48,6 +48,11 @@ func symbol(a plan.Action) string {
 // headline says what happens to the object, in Terraform's words.
 func headline(c plan.Change) string {
 	var s string
+	switch {
+	case c.Hook != nil:
+		s = fmt.Sprintf("will be run as a %s hook (%s, weight %d%s)", c.Hook.Phase, c.Hook.Event, c.Hook.Weight, hookDeletes(*c.Hook))
+		return s
+	}
 	switch c.Action {
 	case plan.ActionCreate:
 		s = "will be created"
@@ -133,7 +138,7 @@ func Text(w io.Writer, p *plan.Plan, opts TextOptions) error {
 	}
 	renderKept(out, p, c)
 	add, change, destroy := p.Summary()
-	out.Printf("\n%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, add, change, destroy)
+	out.Printf("\n%sPlan:%s %d to add, %d to change, %d to destroy%s.\n", c.bold, c.reset, add, change, destroy, hooksToRun(p))
 	return out.Err
 }
 
@@ -198,4 +203,34 @@ func toYAML(u *unstructured.Unstructured) string {
 		return fmt.Sprintf("(cannot show: %v)\n", err)
 	}
 	return string(b)
+}
+
+// hookDeletes says when a hook's object is deleted, by its policies.
+func hookDeletes(h plan.Hook) string {
+	var when []string
+	if h.Deletes(plan.DeleteBeforeCreation) {
+		when = append(when, "the last run's deleted first")
+	}
+	if h.Deletes(plan.DeleteOnSuccess) {
+		when = append(when, "deleted when it succeeds")
+	}
+	if h.Deletes(plan.DeleteOnFailure) {
+		when = append(when, "deleted when it fails")
+	}
+	if len(when) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(when, ", ")
+}
+
+// hooksToRun is ", N hooks to run" for a plan that runs hooks.
+func hooksToRun(p *plan.Plan) string {
+	switch n := p.Hooks(); n {
+	case 0:
+		return ""
+	case 1:
+		return ", 1 hook to run"
+	default:
+		return fmt.Sprintf(", %d hooks to run", n)
+	}
 }

@@ -1,0 +1,95 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+)
+
+// hookOrder orders a phase's hooks as Helm runs them: by weight, then in
+// the phase order of their kinds, then by ref.
+func hookOrder(a, b item) int {
+	return cmp.Or(cmp.Compare(a.change.Hook.Weight, b.change.Hook.Weight),
+		cmp.Compare(phaseOf(a.change.Ref), phaseOf(b.change.Ref)), object.Compare(a.change.Ref, b.change.Ref))
+}
+
+// runHooks runs a phase's hooks one at a time, in hookOrder: each is
+// deleted first when its policy says so (before-hook-creation, the
+// default), created, waited for (with Wait: a Job until it completes,
+// anything else until it is ready), then deleted when its policy says so
+// for how it ended. The first hook that fails stops the apply: no later
+// hook, object or prune.
+func (a *Applier) runHooks(ctx context.Context, p *plan.Plan, r *Report, hooks []item) error {
+	slices.SortStableFunc(hooks, hookOrder)
+	var mu sync.Mutex
+	for _, it := range hooks {
+		o, err := a.runHook(ctx, p, r, it)
+		a.settle(r, &mu, it, o)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.Interrupted = true
+			}
+			return fmt.Errorf("%s hook %s failed, later hooks, objects and prune skipped: %w", it.change.Hook.Phase, it.change.Ref, err)
+		}
+	}
+	return nil
+}
+
+// runHook runs one hook and returns its outcome.
+func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item) (Outcome, error) {
+	h, o := *it.change.Hook, it.outcome()
+	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action, Message: fmt.Sprintf("%s hook (%s)", h.Phase, h.Event)})
+	start := time.Now()
+	fail := func(err error) (Outcome, error) {
+		err = scrub(p, err)
+		return a.failed(o, start, err), err
+	}
+	if it.desired == nil {
+		return fail(fmt.Errorf("the plan has no manifest for it: the planfile is damaged"))
+	}
+	res, err := a.cluster.Resource(it.desired.GroupVersionKind())
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.fence(ctx); err != nil {
+		return fail(err)
+	}
+	if h.Deletes(plan.DeleteBeforeCreation) {
+		if err := a.deleteAndWait(ctx, res, o.Ref); err != nil {
+			return fail(fmt.Errorf("delete the last run: %w", err))
+		}
+	}
+	live, err := a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
+	if err != nil {
+		return fail(describe(p, o.Ref, err))
+	}
+	o.Result, o.Live = ResultApplied, live
+	if a.opts.Wait {
+		r.Outcomes[it.index] = o
+		err = a.waitReady(ctx, r, []item{it}, true)
+		o = r.Outcomes[it.index]
+	}
+	policy := plan.DeleteOnSuccess
+	if err != nil {
+		policy = plan.DeleteOnFailure
+	}
+	if h.Deletes(policy) {
+		if derr := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); derr != nil && err == nil {
+			err = fmt.Errorf("delete it after it succeeded: %w", derr)
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	o.Duration = time.Since(start)
+	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	return o, nil
+}

@@ -1,0 +1,133 @@
+package apply
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/apply/applytest"
+	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/plan"
+)
+
+// hookRun is a hook change of a test plan.
+type hookRun struct {
+	doc  string
+	hook plan.Hook
+}
+
+// withHooks adds hook runs to a test plan.
+func withHooks(t *testing.T, p *plan.Plan, hooks ...hookRun) *plan.Plan {
+	t.Helper()
+	for _, h := range hooks {
+		u := manifest(t, h.doc)
+		hook := h.hook
+		p.Changes = append(p.Changes, plan.Change{Ref: object.RefOf(u), APIVersion: u.GetAPIVersion(), Action: plan.ActionCreate, Hook: &hook})
+		p.Desired = append(p.Desired, u)
+	}
+	return p
+}
+
+// TestExecuteHooks: a row per way hooks run — pre hooks after Namespaces
+// and CRDs and before everything else, by weight; post hooks after every
+// other object, before prune; the last run deleted first by default,
+// deleted after success or failure by policy; a failing hook stopping
+// every later hook, object and prune.
+func TestExecuteHooks(t *testing.T) {
+	t.Parallel()
+	refused := ", annotations: {" + applytest.RefuseAnnotation + ": x}"
+	pre := func(weight int, policies ...string) plan.Hook {
+		return plan.Hook{Phase: plan.HookPre, Event: "pre-upgrade", Weight: weight, DeletePolicies: policies}
+	}
+	post := func(policies ...string) plan.Hook {
+		return plan.Hook{Phase: plan.HookPost, Event: "post-upgrade", DeletePolicies: policies}
+	}
+	cases := []struct {
+		name    string
+		live    []string
+		plan    []step
+		hooks   []hookRun
+		writes  []string
+		results map[string]Result
+		pruned  bool
+		wantErr string
+		wait    bool
+	}{
+		{
+			name: "phases, weights and delete policies",
+			live: []string{nsOld, configMap("old", "gone", labelled), configMap("old", "h1", "")},
+			plan: []step{{configMap("old", "a", ""), plan.ActionCreate, ""}, {configMap("old", "gone", labelled), plan.ActionDelete, ""}, {nsNew, plan.ActionCreate, ""}},
+			hooks: []hookRun{{configMap("old", "h1", ""), pre(5)}, {configMap("old", "h0", ""), pre(-1, plan.DeleteOnSuccess)},
+				{configMap("old", "p", ""), post(plan.DeleteOnSuccess, plan.DeleteOnFailure)}},
+			writes: []string{"apply Namespace/new", "apply ConfigMap/old/h0", "delete ConfigMap/old/h0", "delete ConfigMap/old/h1", "apply ConfigMap/old/h1",
+				"apply ConfigMap/old/a", "apply ConfigMap/old/p", "delete ConfigMap/old/p", "delete ConfigMap/old/gone"},
+			results: map[string]Result{"ConfigMap/old/h0": ResultApplied, "ConfigMap/old/h1": ResultApplied, "ConfigMap/old/p": ResultApplied, "ConfigMap/old/gone": ResultDeleted},
+			pruned:  true,
+		},
+		{
+			name:    "a failing pre hook stops every later hook, object and prune",
+			live:    []string{nsOld, configMap("old", "gone", labelled)},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}, {configMap("old", "gone", labelled), plan.ActionDelete, ""}},
+			hooks:   []hookRun{{configMap("old", "bad", refused), pre(0, plan.DeleteOnFailure)}, {configMap("old", "later", ""), pre(1)}, {configMap("old", "p", ""), post()}},
+			writes:  []string{"apply ConfigMap/old/bad"}, // refused: nothing was made, nothing to delete
+			results: map[string]Result{"ConfigMap/old/bad": ResultFailed, "ConfigMap/old/later": ResultSkipped, "ConfigMap/old/a": ResultSkipped, "ConfigMap/old/gone": ResultSkipped},
+			wantErr: "pre hook ConfigMap/old/bad failed, later hooks, objects and prune skipped",
+		},
+		{
+			name:    "a failing post hook skips prune",
+			live:    []string{nsOld, configMap("old", "gone", labelled)},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}, {configMap("old", "gone", labelled), plan.ActionDelete, ""}},
+			hooks:   []hookRun{{configMap("old", "p", refused), post(plan.DeleteOnSuccess)}},
+			writes:  []string{"apply ConfigMap/old/a", "apply ConfigMap/old/p"},
+			results: map[string]Result{"ConfigMap/old/a": ResultApplied, "ConfigMap/old/p": ResultFailed, "ConfigMap/old/gone": ResultSkipped},
+			wantErr: "post hook ConfigMap/old/p failed",
+		},
+		{
+			name: "waited for: a hook that fails is deleted by hook-failed, and stops the apply",
+			live: []string{nsOld},
+			plan: []step{{configMap("old", "a", ""), plan.ActionCreate, ""}},
+			hooks: []hookRun{{"apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: old, generation: 1}\nstatus: {observedGeneration: 1, conditions: [{type: Failed, status: \"True\"}]}\n",
+				pre(0, plan.DeleteOnFailure)}},
+			writes:  []string{"apply Job.batch/old/migrate", "delete Job.batch/old/migrate"},
+			results: map[string]Result{"Job.batch/old/migrate": ResultFailed, "ConfigMap/old/a": ResultSkipped},
+			wantErr: "pre hook Job.batch/old/migrate failed",
+			wait:    true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var live []*unstructured.Unstructured
+			for _, doc := range tc.live {
+				live = append(live, manifest(t, doc))
+			}
+			c := applytest.New(live...)
+			opts := Options{Concurrency: 1, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond, Wait: tc.wait}
+			if tc.wait {
+				opts.Timeout = 300 * time.Millisecond
+			}
+			r, err := New(c, opts).Execute(context.Background(), withHooks(t, testPlan(t, tc.plan...), tc.hooks...))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.writes, c.Writes()); diff != "" {
+				t.Errorf("writes (-want +got):\n%s", diff)
+			}
+			results := map[string]Result{}
+			for _, o := range r.Outcomes {
+				results[o.Ref.String()] = o.Result
+			}
+			for ref, want := range tc.results {
+				if results[ref] != want {
+					t.Errorf("%s: %s, want %s (all: %v)", ref, results[ref], want, results)
+				}
+			}
+			if r.Pruned != tc.pruned {
+				t.Errorf("pruned %v, want %v", r.Pruned, tc.pruned)
+			}
+		})
+	}
+}

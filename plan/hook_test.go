@@ -1,0 +1,132 @@
+package plan
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gantryops/gantry/internal/objtest"
+	"github.com/gantryops/gantry/object"
+)
+
+// hookCM is a ConfigMap hook with the given annotations.
+func hookCM(t *testing.T, name, annotations string) *unstructured.Unstructured {
+	t.Helper()
+	return objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+name+", namespace: web, annotations: {"+annotations+"}}\n")
+}
+
+func TestHookSpecOfAndRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		annotations       string
+		wantErr           string
+		install, upgrade  string // "phase event", or "" when it does not run
+		weight            int
+		deletesBeforeInit bool
+	}{
+		{`helm.sh/hook: pre-install`, "", "pre pre-install", "", 0, true},
+		{`helm.sh/hook: "pre-install,pre-upgrade", helm.sh/hook-weight: "-5"`, "", "pre pre-install", "pre pre-upgrade", -5, true},
+		{`helm.sh/hook: "post-install,post-upgrade", helm.sh/hook-delete-policy: hook-succeeded`, "", "post post-install", "post post-upgrade", 0, false},
+		{`helm.sh/hook: "pre-install,post-install"`, "", "pre pre-install", "", 0, true},
+		{`helm.sh/hook: test`, "", "", "", 0, true},
+		{`helm.sh/hook: "pre-delete,pre-rollback"`, "", "", "", 0, true},
+		{`helm.sh/hook: "pre-upgrade", helm.sh/hook-delete-policy: "before-hook-creation,hook-failed"`, "", "", "pre pre-upgrade", 0, true},
+		{`helm.sh/hook: preinstall`, `"preinstall" is not a hook event`, "", "", 0, false},
+		{`helm.sh/hook: pre-install, helm.sh/hook-weight: heavy`, `"heavy" is not a whole number`, "", "", 0, false},
+		{`helm.sh/hook: pre-install, helm.sh/hook-delete-policy: never`, `"never" is not a delete policy`, "", "", 0, false},
+	} {
+		spec, ok, err := HookSpecOf(hookCM(t, "h", tc.annotations))
+		if !ok {
+			t.Errorf("%s: not a hook", tc.annotations)
+			continue
+		}
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.annotations, err, tc.wantErr)
+			}
+			continue
+		}
+		for op, want := range map[bool]string{true: tc.install, false: tc.upgrade} {
+			h, runs := spec.Run(op)
+			got := ""
+			if runs {
+				got = string(h.Phase) + " " + h.Event
+				if h.Weight != tc.weight || h.Deletes(DeleteBeforeCreation) != tc.deletesBeforeInit {
+					t.Errorf("%s: weight %d, deletes before creation %t", tc.annotations, h.Weight, h.Deletes(DeleteBeforeCreation))
+				}
+			}
+			if got != want {
+				t.Errorf("%s (install %t): runs %q, want %q", tc.annotations, op, got, want)
+			}
+		}
+	}
+	if _, ok, _ := HookSpecOf(hookCM(t, "h", "team: a")); ok {
+		t.Error("an object without helm.sh/hook is a hook")
+	}
+}
+
+// TestPlanHooks: hooks are planned as runs in their phase only when the
+// plan changes something else; install hooks on a stack's first apply,
+// upgrade hooks after; never compared with the cluster, never in the memo,
+// never prune candidates.
+func TestPlanHooks(t *testing.T) {
+	t.Parallel()
+	cm := func(v string) *unstructured.Unstructured {
+		return objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: web}\ndata: {v: \""+v+"\"}\n")
+	}
+	hooks := []*unstructured.Unstructured{
+		hookCM(t, "migrate", `helm.sh/hook: "pre-install,pre-upgrade"`),
+		hookCM(t, "seed", `helm.sh/hook: post-install`),
+		hookCM(t, "notify", `helm.sh/hook: post-upgrade, helm.sh/hook-delete-policy: hook-succeeded`),
+	}
+	compute := func(c *memCluster, inventory []InventoryObject, app *unstructured.Unstructured) *Plan {
+		t.Helper()
+		in := Input{Stack: "s", Objects: append([]*unstructured.Unstructured{app}, hooks...), Key: object.HashKey("salt"), Mode: DiffServer,
+			Options: Options{Namespace: "web", Prune: true, MaxPrunePercent: 100}, Inventory: inventory}
+		res, err := NewPlanner(c, PlannerOptions{Concurrency: 2}).Compute(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Plan
+	}
+	runs := func(p *Plan) []string {
+		var out []string
+		for _, c := range p.Changes {
+			if c.Hook != nil {
+				out = append(out, c.Ref.Name+" "+c.Hook.Event)
+			}
+		}
+		return out
+	}
+	c := &memCluster{}
+	install := compute(c, nil, cm("1"))
+	if diff := cmp.Diff([]string{"migrate pre-install", "seed post-install"}, runs(install)); diff != "" {
+		t.Errorf("install runs (-want +got)\n%s", diff)
+	}
+	if a, _, _ := install.Summary(); a != 1 || install.Hooks() != 2 || len(install.Desired) != 4 || len(install.Base) != 1 {
+		t.Errorf("install: %d to add, %d hooks, %d manifests, %d bases; want 1, 2, 4 (hooks' included for the apply), 1 (not the hooks)", a, install.Hooks(), len(install.Desired), len(install.Base))
+	}
+	applied := cm("1")
+	applied.SetLabels(map[string]string{StackLabel: "s"})
+	live, err := (&memCluster{}).applied(applied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = &memCluster{live: []*unstructured.Unstructured{live}}
+	inventory := []InventoryObject{{Ref: object.RefOf(live), APIVersion: "v1"}}
+	if p := compute(c, inventory, cm("1")); p.HasChanges() || len(runs(p)) > 0 {
+		t.Errorf("a plan that changes nothing runs hooks: %v", runs(p))
+	}
+	upgrade := compute(c, inventory, cm("2"))
+	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade"}, runs(upgrade)); diff != "" {
+		t.Errorf("upgrade runs (-want +got)\n%s", diff)
+	}
+	for _, ch := range upgrade.Changes {
+		if ch.Action == ActionDelete {
+			t.Errorf("the upgrade deletes %s", ch.Ref)
+		}
+	}
+}
