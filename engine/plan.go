@@ -27,6 +27,7 @@ import (
 type Engine struct {
 	store   Record
 	fetcher Source
+	charts  Charts
 	log     hclog.Logger
 	planner plan.PlannerOptions
 	now     func() time.Time
@@ -47,6 +48,9 @@ type Options struct {
 	// FinishRetry is how long the end of an apply is retried while the
 	// database is down (default 2 minutes).
 	FinishRetry time.Duration
+	// Charts fetches the charts of stacks whose source is a Helm
+	// repository (nil: such stacks fail to render, saying so).
+	Charts Charts
 }
 
 // New returns an Engine over the record in st and Git through fetcher.
@@ -70,7 +74,7 @@ func NewWith(rec Record, src Source, opts Options) *Engine {
 	if retry <= 0 {
 		retry = 2 * time.Minute
 	}
-	return &Engine{store: rec, fetcher: src, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
+	return &Engine{store: rec, fetcher: src, charts: opts.Charts, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
 }
 
 // Cluster is what planning reads the cluster through.
@@ -130,67 +134,6 @@ func (e *Engine) Plan(ctx context.Context, req PlanRequest) (*plan.Plan, error) 
 		return e.computePlan(ctx, req, src, objects, "")
 	}
 	return e.PlanRevision(ctx, req, src, objects)
-}
-
-// capabler is a cluster that tells a chart's render about itself
-// (*kube.Cluster, *kube.Cache).
-type capabler interface {
-	Capabilities(ctx context.Context) (kubeVersion string, apiVersions []string, err error)
-}
-
-// capabilities gives a chart's render the cluster's .Capabilities, for a
-// plan against the cluster; a local plan (--diff=local) and an untrusted
-// one (a review) keep the fixed, documented set (docs/sources.md).
-func capabilities(ctx context.Context, req PlanRequest, h *source.HelmOptions) error {
-	c, ok := req.Cluster.(capabler)
-	if !ok || h == nil || req.Untrusted || req.Mode == plan.DiffLocal {
-		return nil
-	}
-	v, apis, err := c.Capabilities(ctx)
-	if err != nil {
-		return fmt.Errorf("the cluster's capabilities, for the chart's render: %w", err)
-	}
-	h.KubeVersion, h.APIVersions = v, apis
-	return nil
-}
-
-// renderOptions are the safe defaults with what the stack allows.
-func renderOptions(s stack.Stack) source.RenderOptions {
-	opts := source.DefaultRenderOptions()
-	opts.AllowRemoteBases = s.Source.AllowRemoteBases
-	if s.Source.MaxRenderBytes > 0 {
-		opts.MaxRenderBytes = s.Source.MaxRenderBytes
-	}
-	opts.Helm = &source.HelmOptions{ReleaseName: s.Name, Namespace: s.Target.Namespace}
-	if h := s.Source.Helm; h != nil {
-		if h.ReleaseName != "" {
-			opts.Helm.ReleaseName = h.ReleaseName
-		}
-		opts.Helm.ValuesFiles, opts.Helm.Values = h.ValuesFiles, h.Values
-	}
-	return opts
-}
-
-// render fetches the stack's ref, verifies the commit's signature when the
-// stack asks for it, and renders its path.
-func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions, verify bool) (plan.Source, []*unstructured.Unstructured, error) {
-	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
-	if err != nil {
-		return plan.Source{}, nil, err
-	}
-	if verify && s.Verify != nil {
-		if err := e.verify(ctx, s, commit); err != nil {
-			return plan.Source{}, nil, err
-		}
-	}
-	opts.Logger = e.log
-	rev, err := commit.Render(ctx, s.Source.Path, opts)
-	if err != nil {
-		return plan.Source{}, nil, err
-	}
-	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
-	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path}
-	return src, rev.Objects, nil
 }
 
 // PlanRevision plans objects (a revision already rendered, or loaded from

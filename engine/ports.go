@@ -12,6 +12,7 @@ import (
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/helmrepo"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -76,6 +77,13 @@ type StackLock interface {
 type Source interface {
 	Fetch(ctx context.Context, repo, ref string) (*source.Commit, error)
 	IsAncestor(ctx context.Context, repo, ancestor, descendant string) (bool, error)
+}
+
+// Charts is what the engine needs of Helm repositories
+// (*helmrepo.Client): a chart version resolved, and its archive.
+type Charts interface {
+	Resolve(ctx context.Context, repoURL, name, constraint string) (*helmrepo.Version, error)
+	Pull(ctx context.Context, v *helmrepo.Version) ([]byte, error)
 }
 
 // Target is a cluster plans are applied to: what planning reads (Cluster)

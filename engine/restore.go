@@ -89,6 +89,9 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 		return nil, err
 	}
 	src := plan.Source{Repo: s.Source.Repo, Ref: fmt.Sprintf("revision %d", info.Number), Commit: rev.Commit, Path: s.Source.Path}
+	if c := s.Source.Chart; c != nil {
+		src = plan.Source{Kind: plan.SourceHelmRepository, Repo: c.Repository, Ref: src.Ref, Commit: rev.Commit, Path: c.Name, Version: c.Version}
+	}
 	p, err := e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
 	if err != nil {
 		return nil, err
@@ -122,6 +125,10 @@ func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.Revi
 // definitionOf rebuilds the stack's definition as the plan that applied a
 // revision recorded it: restore does not need gantry.yaml.
 func definitionOf(name string, p *plan.Plan) stack.Stack {
+	var chart *stack.Chart
+	if p.Source.Kind == plan.SourceHelmRepository {
+		chart = &stack.Chart{Repository: p.Source.Repo, Name: p.Source.Path, Version: p.Source.Version}
+	}
 	return stack.Stack{
 		Name:            name,
 		Source:          stack.Source{Repo: p.Source.Repo, Ref: p.Source.Commit, Path: p.Source.Path},
@@ -131,7 +138,7 @@ func definitionOf(name string, p *plan.Plan) stack.Stack {
 		AllowEmpty:      p.Options.AllowEmpty,
 		ForceConflicts:  p.Options.ForceConflicts,
 		Sensitive:       p.Options.Sensitive,
-	}
+	}.WithChart(chart)
 }
 
 // proveSecrets loads a revision whose Secrets were stored as salted hashes by
@@ -162,6 +169,9 @@ func (e *Engine) proveSecrets(ctx context.Context, s stack.Stack, info *state.Re
 // rerender renders the stack's path at commit and defaults namespaces as
 // planning does, keyed by ref, for proving Secrets.
 func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (map[object.Ref]*unstructured.Unstructured, error) {
+	if s.Source.Chart != nil {
+		return nil, fmt.Errorf("its Secrets were stored as salted hashes (no GANTRY_SECRET_KEY then), and proving them would render chart %s %s again: set GANTRY_SECRET_KEY before storing to restore charts from the record alone", s.Source.Chart.Name, s.Source.Chart.Version)
+	}
 	if s.Source.Repo == "" {
 		return nil, errors.New("the plan that applied the revision recorded no repository: name it with restore --repo")
 	}
@@ -222,6 +232,9 @@ func (e *Engine) heldAgainst(ctx context.Context, p *plan.Plan) error {
 func (e *Engine) newerThan(ctx context.Context, src plan.Source, against string) (bool, error) {
 	if against == "" || src.Commit == against {
 		return false, nil
+	}
+	if src.Kind == plan.SourceHelmRepository {
+		return true, nil // a chart has no history: another archive is newer
 	}
 	if _, err := e.fetcher.Fetch(ctx, src.Repo, against); errors.Is(err, source.ErrRefNotFound) {
 		// The commit held against is gone from the repository (its history

@@ -124,13 +124,22 @@ type Plan struct {
 
 // Source is the revision a plan was computed from.
 type Source struct {
-	Repo   string `json:"repo"`
-	Ref    string `json:"ref"`
-	Commit string `json:"commit"`
-	Path   string `json:"path"`
+	// Kind is "" for a Git repository (Repo, Ref, Commit, Path), or
+	// SourceHelmRepository: a chart (Path) of the Helm repository Repo, at
+	// the version Ref asked for, Version resolved, its archive's SHA-256 in
+	// Commit. Left out of JSON for Git, so Git plans' digests are unchanged.
+	Kind    string `json:"kind,omitempty"`
+	Repo    string `json:"repo"`
+	Ref     string `json:"ref"`
+	Commit  string `json:"commit"`
+	Path    string `json:"path"`
+	Version string `json:"version,omitempty"`
 	// Digest is the rendered revision's digest.
 	Digest string `json:"digest"`
 }
+
+// SourceHelmRepository is the Kind of a chart taken from a Helm repository.
+const SourceHelmRepository = "helm-repository"
 
 // Options are the stack policies that shape a plan.
 type Options struct {

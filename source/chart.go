@@ -76,13 +76,54 @@ func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*un
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display(dir), err)
 	}
+	return decodeOutput(fsys, display(dir), out, opts)
+}
+
+// decodeOutput decodes a chart's rendering into objects: its CRDs, its
+// manifests and its hooks but tests (`helm test`'s: never applied), named
+// after chart in errors.
+func decodeOutput(fsys filesys.FileSystem, chart string, out *helm.Output, opts RenderOptions) ([]*unstructured.Unstructured, error) {
 	rendered := append(append([]helm.File{}, out.CRDs...), out.Manifests...)
 	for _, h := range out.Hooks {
-		if !h.IsTest() { // tests are `helm test`'s: never applied
+		if !h.IsTest() {
 			rendered = append(rendered, h.File)
 		}
 	}
-	return decodeRendered(fsys, display(dir), rendered, maxObjects(opts))
+	return decodeRendered(fsys, chart, rendered, maxObjects(opts))
+}
+
+// RenderChartArchive renders a packaged chart (a Helm repository's .tgz,
+// loaded within Helm's own decompression bound) with opts.Helm, in this
+// process: its output counted against MaxRenderBytes and checked as any
+// render's. Values files need a commit: they are refused here.
+func RenderChartArchive(ctx context.Context, archive []byte, name string, opts RenderOptions) ([]*unstructured.Unstructured, error) {
+	var ho HelmOptions
+	if opts.Helm != nil {
+		ho = *opts.Helm
+	}
+	if len(ho.ValuesFiles) > 0 {
+		return nil, fmt.Errorf("chart %s: values files are read from a Git commit; a chart from a repository takes values only", name)
+	}
+	ch, err := helm.LoadArchive(archive)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", name, err)
+	}
+	var values []map[string]any
+	if ho.Values != nil {
+		values = append(values, ho.Values)
+	}
+	out, err := helm.Render(ctx, ch, helm.Options{ReleaseName: ho.ReleaseName, Namespace: ho.Namespace,
+		Values: values, KubeVersion: ho.KubeVersion, APIVersions: ho.APIVersions})
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", name, err)
+	}
+	g := &guard{}
+	var objs []*unstructured.Unstructured
+	err = g.within(func() (err error) {
+		objs, err = decodeOutput(newBoundedFS(filesys.MakeFsInMemory(), opts, g), name, out, opts)
+		return err
+	})
+	return objs, cutError(err)
 }
 
 // chartJSON renders the chart at dir (renderChart) into each object's JSON,

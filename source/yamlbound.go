@@ -267,3 +267,11 @@ func mayAlias(data []byte) bool {
 	}
 	return false
 }
+
+// CheckYAML bounds a YAML document gantry reads from outside a render (a
+// Helm repository's index.yaml): aliases, expansion, nesting, as every
+// YAML read of a render is bounded (checkYAML). name names it in errors.
+func CheckYAML(name string, data []byte) error {
+	_, err := checkYAML(name, data)
+	return err
+}

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gantryops/gantry/internal/repourl"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -58,4 +60,64 @@ func (p *parser) values(n *yaml.Node, path string) map[string]any {
 	}
 	p.fail(n, path, "chart values: %v", err)
 	return nil
+}
+
+// chart reads source.chart.
+func (p *parser) chart(n *yaml.Node, path string) *Chart {
+	c := &Chart{}
+	p.mapping(n, path, map[string]func(*yaml.Node, string){
+		"repository": func(n *yaml.Node, path string) { c.Repository = p.str(n, path) },
+		"name":       func(n *yaml.Node, path string) { c.Name = p.str(n, path) },
+		"version":    func(n *yaml.Node, path string) { c.Version = p.str(n, path) },
+	})
+	if n.Kind != yaml.MappingNode {
+		return c
+	}
+	if form := repourl.FormOf(c.Repository); c.Repository == "" || form != repourl.HTTP {
+		p.fail(n, join(path, "repository"), "give the Helm repository's http:// or https:// URL (an oci:// registry is not supported yet)")
+	}
+	if c.Name == "" {
+		p.fail(n, join(path, "name"), "missing: the chart's name in the repository")
+	}
+	if c.Version == "" {
+		p.fail(n, join(path, "version"), "missing: an exact version (6.14.1) or a range (6.14.x, ^6): a chart is never taken at whatever is newest by default")
+	}
+	return c
+}
+
+// sourceKind checks that a source is a Git repository or a chart of a Helm
+// repository, and what goes with each.
+func (p *parser) sourceKind(n *yaml.Node, path string, src Source, sawRepo bool) {
+	switch {
+	case src.Chart != nil && sawRepo:
+		p.fail(n, join(path, "chart"), "a source is a Git repository (repo) or a chart of a Helm repository (chart), not both")
+	case src.Chart == nil && (!sawRepo || src.Repo == ""):
+		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL), or a chart of a Helm repository (chart)")
+	case src.Chart != nil && src.Helm != nil && len(src.Helm.ValuesFiles) > 0:
+		p.fail(n, join(path, "helm.valuesFiles"), "values files are read from a Git commit; a chart from a Helm repository takes values only")
+	}
+}
+
+// adHocSourceProblems checks an ad hoc stack's source, in its flags' names.
+func adHocSourceProblems(src Source) []string {
+	c := src.Chart
+	switch {
+	case c == nil && src.Repo == "":
+		return []string{"--repo: missing: name the Git repository (or --chart-repo, a Helm repository)"}
+	case c == nil:
+		return nil
+	case src.Repo != "":
+		return []string{"--chart-repo: a stack takes a Git repository (--repo) or a chart (--chart-repo), not both"}
+	}
+	var out []string
+	if repourl.FormOf(c.Repository) != repourl.HTTP {
+		out = append(out, "--chart-repo: give the Helm repository's http:// or https:// URL")
+	}
+	if c.Name == "" {
+		out = append(out, "--chart: missing: the chart's name in the repository")
+	}
+	if c.Version == "" {
+		out = append(out, "--chart-version: missing: an exact version or a semver range")
+	}
+	return out
 }

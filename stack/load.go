@@ -29,7 +29,7 @@ func Load(path string) (*Config, error) {
 	var errs []error
 	for i := range cfg.Stacks {
 		src := &cfg.Stacks[i].Source
-		if isLocalPath(src.Repo) && !filepath.IsAbs(src.Repo) {
+		if src.Repo != "" && isLocalPath(src.Repo) && !filepath.IsAbs(src.Repo) {
 			src.Repo = filepath.Join(dir, src.Repo)
 		}
 		if v := cfg.Stacks[i].Verify; v != nil {
@@ -223,7 +223,7 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	s.Name, s.Target.Namespace, s.ForceConflicts = name, namespace, forceConflicts
 	s.Source.Repo, s.Source.AllowRemoteBases = src.Repo, src.AllowRemoteBases
 	s.Source.AllowInsecureHTTPCredentials = src.AllowInsecureHTTPCredentials
-	s.Source.MaxRenderBytes = src.MaxRenderBytes
+	s.Source.MaxRenderBytes, s.Source.Chart = src.MaxRenderBytes, src.Chart
 	if src.Ref != "" {
 		s.Source.Ref = src.Ref
 	}
@@ -240,9 +240,7 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	if namespace != "" && !dnsLabel.MatchString(namespace) {
 		problems = append(problems, fmt.Sprintf("--namespace: %q is not a valid namespace name", namespace))
 	}
-	if s.Source.Repo == "" {
-		problems = append(problems, "--repo: missing: name the Git repository")
-	}
+	problems = append(problems, adHocSourceProblems(s.Source)...)
 	if msg := insecureCredentialsProblem(s.Source.Repo); s.Source.AllowInsecureHTTPCredentials && msg != "" {
 		problems = append(problems, "--allow-insecure-http-credentials: "+msg)
 	}
@@ -301,6 +299,9 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 			p.fail(n, join(path, "source"), "missing: give source.repo (and optionally ref and path)")
 		}
 	}
+	if s.Verify != nil && s.Source.Chart != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %s.verify: signatures are checked on Git commits; a chart from a Helm repository is checked by its digest", p.file, path))
+	}
 	if !jitterSet {
 		s.Schedule.Jitter = s.Schedule.Interval / 10
 	} else if s.Schedule.Jitter >= s.Schedule.Interval {
@@ -343,9 +344,10 @@ func (p *parser) source(n *yaml.Node, path string, src Source) Source {
 		},
 		"maxRenderBytes": func(n *yaml.Node, path string) { src.MaxRenderBytes = p.byteSize(n, path) },
 		"helm":           func(n *yaml.Node, path string) { src.Helm = p.helm(n, path) },
+		"chart":          func(n *yaml.Node, path string) { src.Chart = p.chart(n, path) },
 	})
-	if n.Kind == yaml.MappingNode && (!sawRepo || src.Repo == "") {
-		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL)")
+	if n.Kind == yaml.MappingNode {
+		p.sourceKind(n, path, src, sawRepo)
 	}
 	if insecure != nil && src.AllowInsecureHTTPCredentials && sawRepo {
 		if msg := insecureCredentialsProblem(src.Repo); msg != "" {

@@ -58,6 +58,10 @@ stacks:
         values:
           replicaCount: 3
           image: {tag: "1.2"}
+  - name: ingress
+    source:
+      chart: {repository: "https://kubernetes.github.io/ingress-nginx", name: ingress-nginx, version: 4.15.x}
+      helm: {values: {controller: {replicaCount: 2}}}
   - name: mirror
     source:
       repo: http://git.lan/infra.git
@@ -87,6 +91,13 @@ stacks:
 			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "charts/infra",
 				Helm: &stack.Helm{ReleaseName: "infra-prod", ValuesFiles: []string{"env/prod.yaml"},
 					Values: map[string]any{"replicaCount": float64(3), "image": map[string]any{"tag": "1.2"}}}},
+			Prune: true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
+			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
+		},
+		{
+			Name: "ingress",
+			Source: stack.Source{Ref: "HEAD", Path: ".", Chart: &stack.Chart{Repository: "https://kubernetes.github.io/ingress-nginx", Name: "ingress-nginx", Version: "4.15.x"},
+				Helm: &stack.Helm{Values: map[string]any{"controller": map[string]any{"replicaCount": float64(2)}}}},
 			Prune: true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
 			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
 		},
@@ -154,6 +165,14 @@ func TestParseErrors(t *testing.T) {
 			[]string{"gantry.yaml:7: stacks[0].source.helm.valuesFiles[0]", "stay inside", "stacks[0].source.helm.releaseName"}},
 		{"helm unknown field", head + "  - name: a\n    source: {repo: r, helm: {valueFiles: [x.yaml]}}\n",
 			[]string{"stacks[0].source.helm.valueFiles: unknown field", "valuesFiles"}},
+		{"chart and repo", head + "  - name: a\n    source: {repo: r, chart: {repository: https://charts.example.com, name: x, version: 1.0.0}}\n",
+			[]string{"gantry.yaml:5: stacks[0].source.chart: a source is a Git repository (repo) or a chart of a Helm repository (chart), not both"}},
+		{"chart without version, repository not http", head + "  - name: a\n    source:\n      chart: {repository: oci://r.example.com/charts, name: x}\n",
+			[]string{"stacks[0].source.chart.repository: give the Helm repository's http:// or https:// URL", "stacks[0].source.chart.version: missing"}},
+		{"chart with values files", head + "  - name: a\n    source:\n      chart: {repository: https://c.example.com, name: x, version: 1.0.0}\n      helm: {valuesFiles: [v.yaml]}\n",
+			[]string{"stacks[0].source.helm.valuesFiles: values files are read from a Git commit"}},
+		{"chart with verify", head + "  - name: a\n    source:\n      chart: {repository: https://c.example.com, name: x, version: 1.0.0}\n    verify: {provider: ssh, keys: k}\n",
+			[]string{"stacks[0].verify: signatures are checked on Git commits"}},
 		{"duplicate names", head + "  - name: a\n    source: {repo: r}\n  - name: a\n    source: {repo: s}\n",
 			[]string{`stacks[1].name: "a" is already the name of stacks[0]`}},
 		{"field set twice", head + "  - name: a\n    name: b\n    source: {repo: r}\n",

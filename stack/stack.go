@@ -89,7 +89,8 @@ const (
 	DriftReport Drift = "report"
 )
 
-// Source is a path in a Git repository at a ref.
+// Source is a path in a Git repository at a ref, or a chart of a Helm
+// repository (Chart).
 type Source struct {
 	// Repo is a local path (relative to the config file), file://, https://
 	// or ssh:// URL.
@@ -108,9 +109,21 @@ type Source struct {
 	// MaxRenderBytes bounds the bytes one render of the stack reads from
 	// its commit, every read counted. 0: source.DefaultRenderOptions'.
 	MaxRenderBytes int64
-	// Helm renders Path when it holds a Helm chart (a Chart.yaml); nil:
-	// the chart's defaults, released under the stack's name.
+	// Helm renders Path when it holds a Helm chart (a Chart.yaml), or
+	// Chart; nil: the chart's defaults, released under the stack's name.
 	Helm *Helm
+	// Chart, instead of Repo, takes a chart from a Helm HTTP repository.
+	Chart *Chart
+}
+
+// Chart is a chart of a Helm HTTP repository (an index.yaml).
+type Chart struct {
+	// Repository is the repository's http(s) URL, without credentials.
+	Repository string
+	// Name is the chart's name in the repository's index.
+	Name string
+	// Version is an exact version, or a semver range (the highest match).
+	Version string
 }
 
 // Target is where a stack's objects go.
@@ -168,4 +181,12 @@ func (c *Config) Names() []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// WithChart returns s taking its manifests from chart (nil: s as it is).
+func (s Stack) WithChart(chart *Chart) Stack {
+	if chart != nil {
+		s.Source.Chart, s.Source.Repo = chart, ""
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/helmrepo"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
@@ -22,6 +24,8 @@ import (
 type stackFlags struct {
 	config, stackName string
 	repo, ref, path   string
+	chartRepo, chart  string
+	chartVersion      string
 	forceConflicts    bool
 	allowRemote       bool
 	insecureCreds     bool
@@ -36,6 +40,9 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.repo, "repo", "", "ad hoc: Git repository (path, file://, https:// or ssh://)")
 	fl.StringVar(&f.ref, "ref", stack.DefaultRef, "ad hoc: branch, tag, HEAD or full commit SHA")
 	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
+	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) URL; credentials from GANTRY_HELM_USERNAME/PASSWORD)")
+	fl.StringVar(&f.chart, "chart", "", "ad hoc, with --chart-repo: the chart's name")
+	fl.StringVar(&f.chartVersion, "chart-version", "", "ad hoc, with --chart-repo: exact version or semver range")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
 	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
 	fl.BoolVar(&f.insecureCreds, "allow-insecure-http-credentials", false, "ad hoc: send Git credentials to an http:// --repo, in clear text")
@@ -45,11 +52,11 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 
 // resolveStack finds the stack in the config file, or builds an ad hoc one.
 func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack, error) {
-	if f.repo == "" {
+	if f.repo == "" && f.chartRepo == "" {
 		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
 			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
 		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials", "max-render-bytes"} {
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials", "max-render-bytes", "chart", "chart-version"} {
 			if cmd.Flags().Lookup(name).Changed {
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
@@ -59,12 +66,18 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 	name := f.stackName
 	if name == "" {
 		name = adHocName(f.repo, f.path)
+		if f.chartRepo != "" {
+			name = adHocName(f.chart, ".")
+		}
 	}
 	ns := ""
 	if g.kube.Namespace != nil {
 		ns = *g.kube.Namespace
 	}
 	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote, AllowInsecureHTTPCredentials: f.insecureCreds}
+	if f.chartRepo != "" {
+		src.Chart = &stack.Chart{Repository: f.chartRepo, Name: f.chart, Version: f.chartVersion}
+	}
 	b, err := maxRenderBytesFlag(f.maxRenderBytes)
 	if err != nil {
 		return nil, err
@@ -162,7 +175,17 @@ func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, opts sessi
 			fetch.InsecureHTTPCredentials = append(fetch.InsecureHTTPCredentials, s.Source.Repo)
 		}
 	}
-	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log})}, nil
+	hopts, err := helmrepo.FromEnv(filepath.Join(filepath.Dir(fetch.CacheDir), "helm"))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	charts, err := helmrepo.New(hopts)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log, Charts: charts})}, nil
 }
 
 func (s *session) Close() { s.store.Close() }

@@ -10,6 +10,7 @@
 package helm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -105,6 +106,16 @@ func Load(files map[string][]byte) (*chartv2.Chart, error) {
 	ch, err := loader.LoadFiles(buffered)
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
+	}
+	return ch, nil
+}
+
+// LoadArchive loads a packaged chart (.tgz), within Helm's bound on its
+// decompressed size.
+func LoadArchive(data []byte) (*chartv2.Chart, error) {
+	ch, err := loader.LoadArchive(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("load chart archive: %w", err)
 	}
 	return ch, nil
 }

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gantryops/gantry/plan"
+	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/stack"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// capabler is a cluster that tells a chart's render about itself
+// (*kube.Cluster, *kube.Cache).
+type capabler interface {
+	Capabilities(ctx context.Context) (kubeVersion string, apiVersions []string, err error)
+}
+
+// capabilities gives a chart's render the cluster's .Capabilities, for a
+// plan against the cluster; a local plan (--diff=local) and an untrusted
+// one (a review) keep the fixed, documented set (docs/sources.md).
+func capabilities(ctx context.Context, req PlanRequest, h *source.HelmOptions) error {
+	c, ok := req.Cluster.(capabler)
+	if !ok || h == nil || req.Untrusted || req.Mode == plan.DiffLocal {
+		return nil
+	}
+	v, apis, err := c.Capabilities(ctx)
+	if err != nil {
+		return fmt.Errorf("the cluster's capabilities, for the chart's render: %w", err)
+	}
+	h.KubeVersion, h.APIVersions = v, apis
+	return nil
+}
+
+// renderOptions are the safe defaults with what the stack allows.
+func renderOptions(s stack.Stack) source.RenderOptions {
+	opts := source.DefaultRenderOptions()
+	opts.AllowRemoteBases = s.Source.AllowRemoteBases
+	if s.Source.MaxRenderBytes > 0 {
+		opts.MaxRenderBytes = s.Source.MaxRenderBytes
+	}
+	opts.Helm = &source.HelmOptions{ReleaseName: s.Name, Namespace: s.Target.Namespace}
+	if h := s.Source.Helm; h != nil {
+		if h.ReleaseName != "" {
+			opts.Helm.ReleaseName = h.ReleaseName
+		}
+		opts.Helm.ValuesFiles, opts.Helm.Values = h.ValuesFiles, h.Values
+	}
+	return opts
+}
+
+// render fetches the stack's ref, verifies the commit's signature when the
+// stack asks for it, and renders its path.
+func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions, verify bool) (plan.Source, []*unstructured.Unstructured, error) {
+	if s.Source.Chart != nil {
+		return e.renderChart(ctx, s, opts)
+	}
+	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	if verify && s.Verify != nil {
+		if err := e.verify(ctx, s, commit); err != nil {
+			return plan.Source{}, nil, err
+		}
+	}
+	opts.Logger = e.log
+	rev, err := commit.Render(ctx, s.Source.Path, opts)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	e.log.Debug("rendered", "stack", s.Name, "commit", rev.Commit, "objects", len(rev.Objects))
+	src := plan.Source{Repo: commit.Repo, Ref: s.Source.Ref, Commit: rev.Commit, Path: s.Source.Path}
+	return src, rev.Objects, nil
+}
+
+// renderChart resolves the stack's chart in its Helm repository, pulls it
+// (from the cache by digest when it can) and renders it. The plan's source
+// is the repository, the version asked for, the chart's name, and its
+// digest in place of a commit.
+func (e *Engine) renderChart(ctx context.Context, s stack.Stack, opts source.RenderOptions) (plan.Source, []*unstructured.Unstructured, error) {
+	c := s.Source.Chart
+	if e.charts == nil {
+		return plan.Source{}, nil, fmt.Errorf("stack %s takes chart %s from %s, and this engine fetches no Helm repositories", s.Name, c.Name, c.Repository)
+	}
+	v, err := e.charts.Resolve(ctx, c.Repository, c.Name, c.Version)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	archive, err := e.charts.Pull(ctx, v)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	objs, err := source.RenderChartArchive(ctx, archive, v.Name+"-"+v.Version, opts)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	rev, err := source.NewRevision(v.Digest, objs)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	e.log.Debug("rendered", "stack", s.Name, "chart", v.Name, "version", v.Version, "digest", v.Digest, "objects", len(rev.Objects))
+	return plan.Source{Kind: plan.SourceHelmRepository, Repo: v.Repo, Ref: c.Version, Commit: v.Digest, Path: v.Name, Version: v.Version}, rev.Objects, nil
+}

@@ -1,0 +1,100 @@
+// Package helmtest serves real Helm repositories on loopback for tests:
+// charts packaged and indexed by the Helm SDK (as `helm package` and `helm
+// repo index` make them), served as static files with ETags, requests
+// counted, credentials optionally required.
+package helmtest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
+)
+
+// Repository is a Helm repository on loopback.
+type Repository struct {
+	*httptest.Server
+	// Dir holds its files: the archives and index.yaml.
+	Dir string
+	// Requests counts the requests it answered.
+	Requests atomic.Int64
+	auth     atomic.Value // the last Authorization header
+	user     string
+	pass     string
+}
+
+// New starts a repository, requiring basic auth user:pass when user is set;
+// it is stopped when the test ends.
+func New(t testing.TB, user, pass string) *Repository {
+	t.Helper()
+	r := &Repository{Dir: t.TempDir(), user: user, pass: pass}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *Repository) serve(w http.ResponseWriter, req *http.Request) {
+	r.Requests.Add(1)
+	r.auth.Store(req.Header.Get("Authorization"))
+	if u, p, ok := req.BasicAuth(); r.user != "" && (!ok || u != r.user || p != r.pass) {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(r.Dir, filepath.Base(req.URL.Path)))
+	if err != nil {
+		http.NotFound(w, req)
+		return
+	}
+	sum := sha256.Sum256(data)
+	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(data))
+}
+
+// Authorization is the Authorization header of the last request.
+func (r *Repository) Authorization() string {
+	s, _ := r.auth.Load().(string)
+	return s
+}
+
+// Load loads a chart directory.
+func Load(t testing.TB, dir string) *chartv2.Chart {
+	t.Helper()
+	ch, err := loader.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// Publish packages ch at each version into the repository and indexes
+// it, with chart URLs under urlBase ("": the repository itself).
+func (r *Repository) Publish(t testing.TB, ch *chartv2.Chart, urlBase string, versions ...string) {
+	t.Helper()
+	for _, v := range versions {
+		ch.Metadata.Version = v
+		if _, err := chartutil.Save(ch, r.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if urlBase == "" {
+		urlBase = r.URL
+	}
+	idx, err := repo.IndexDirectory(r.Dir, urlBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.WriteFile(filepath.Join(r.Dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
