@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantryops/gantry/object"
@@ -63,6 +64,9 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 		return fail(err)
 	}
 	if h.Deletes(plan.DeleteBeforeCreation) {
+		if err := a.ownLastRun(ctx, p, res, o.Ref); err != nil {
+			return fail(err)
+		}
 		if err := a.deleteAndWait(ctx, res, o.Ref); err != nil {
 			return fail(fmt.Errorf("delete the last run: %w", err))
 		}
@@ -92,4 +96,21 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 	o.Duration = time.Since(start)
 	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
 	return o, nil
+}
+
+// ownLastRun refuses to delete an object of the hook's name that lives
+// without the stack's label (another stack's, or nobody's): the plan
+// refused those it saw (plan.hookRisk); one made since is refused here.
+func (a *Applier) ownLastRun(ctx context.Context, p *plan.Plan, res object.Resource, ref object.Ref) error {
+	live, err := a.cluster.Get(ctx, res, ref)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	if owner := live.GetLabels()[plan.StackLabel]; owner != p.Stack {
+		return fmt.Errorf("an object of the hook's name is live that stack %s does not own (its %s label is %q): not deleting it; rename the hook, or relabel the object deliberately", p.Stack, plan.StackLabel, owner)
+	}
+	return nil
 }

@@ -59,7 +59,7 @@ func TestExecuteHooks(t *testing.T) {
 	}{
 		{
 			name: "phases, weights and delete policies",
-			live: []string{nsOld, configMap("old", "gone", labelled), configMap("old", "h1", "")},
+			live: []string{nsOld, configMap("old", "gone", labelled), configMap("old", "h1", labelled)},
 			plan: []step{{configMap("old", "a", ""), plan.ActionCreate, ""}, {configMap("old", "gone", labelled), plan.ActionDelete, ""}, {nsNew, plan.ActionCreate, ""}},
 			hooks: []hookRun{{configMap("old", "h1", ""), pre(5)}, {configMap("old", "h0", ""), pre(-1, plan.DeleteOnSuccess)},
 				{configMap("old", "p", ""), post(plan.DeleteOnSuccess, plan.DeleteOnFailure)}},
@@ -76,6 +76,15 @@ func TestExecuteHooks(t *testing.T) {
 			writes:  []string{"apply ConfigMap/old/bad"}, // refused: nothing was made, nothing to delete
 			results: map[string]Result{"ConfigMap/old/bad": ResultFailed, "ConfigMap/old/later": ResultSkipped, "ConfigMap/old/a": ResultSkipped, "ConfigMap/old/gone": ResultSkipped},
 			wantErr: "pre hook ConfigMap/old/bad failed, later hooks, objects and prune skipped",
+		},
+		{
+			name:    "the last run of a name the stack does not own is not deleted",
+			live:    []string{nsOld, configMap("old", "theirs", "")},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}},
+			hooks:   []hookRun{{configMap("old", "theirs", ""), pre(0)}},
+			writes:  nil,
+			results: map[string]Result{"ConfigMap/old/theirs": ResultFailed, "ConfigMap/old/a": ResultSkipped},
+			wantErr: `stack s does not own (its gantry.dev/stack label is "")`,
 		},
 		{
 			name:    "a failing post hook skips prune",

@@ -112,7 +112,7 @@ func TestCLIChartFromHelmRepository(t *testing.T) {
 	r := helmtest.New(t, "ci", "hunter2-helm")
 	r.Publish(t, helmtest.Load(t, filepath.Join("..", "testdata", "corpus", "charts", "podinfo")), "", "6.14.1")
 	c := newCLI(t, env.DB.NewDatabase(t))
-	c.env = append(c.env, "GANTRY_HELM_USERNAME=ci", "GANTRY_HELM_PASSWORD=hunter2-helm")
+	c.env = append(c.env, "GANTRY_HELM_REPOSITORY="+r.URL, "GANTRY_HELM_USERNAME=ci", "GANTRY_HELM_PASSWORD=hunter2-helm")
 	out, errOut, code := c.run("apply", "--auto-approve", "--wait=false", "--chart-repo", r.URL, "--chart", "podinfo", "--chart-version", "6.14.x", "--namespace", ns)
 	if code != 0 || !strings.Contains(out, "Apply complete! Resources: 2 added, 0 changed, 0 destroyed.") {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
@@ -123,7 +123,7 @@ func TestCLIChartFromHelmRepository(t *testing.T) {
 	if _, err := env.Clientset(t).AppsV1().Deployments(ns).Get(context.Background(), "podinfo", metav1.GetOptions{}); err != nil {
 		t.Errorf("the chart's Deployment: %v", err)
 	}
-	c.env = c.env[:len(c.env)-2]
+	c.env = c.env[:len(c.env)-3]
 	if _, errOut, code := c.run("plan", "--chart-repo", r.URL, "--chart", "podinfo", "--chart-version", "6.14.x", "--namespace", ns); code == 0 || !strings.Contains(errOut, "401 Unauthorized") {
 		t.Errorf("without credentials: exit %d, %s", code, errOut)
 	}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/gantryops/gantry/plan/ssa"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Helm's hook annotations, which gantry honours in objects of any source
@@ -154,17 +156,22 @@ func splitHooks(all []*desiredObject) (regular, hooks []*desiredObject) {
 	return regular, hooks
 }
 
-// hookChanges are the runs of the hooks whose events this apply fires
-// (install: the stack's inventory is empty): a hook is created anew in
-// its phase at every apply that changes something, never compared with
-// the cluster (it runs, it does not converge), never in the memo or the
-// inventory, so never pruned. Its view is masked like any object's.
-func (r *run) hookChanges(hooks []*desiredObject) []Change {
-	install := len(r.in.Inventory) == 0
+// hookChanges are the runs of the hooks whose events this apply fires: a
+// hook is created anew in its phase at every apply that changes something,
+// never compared with the cluster (it runs, it does not converge), never in
+// the memo or the inventory, so never pruned. Its view is masked like any
+// object's. A hook that would delete what it must not is refused (hookRisk).
+func (r *run) hookChanges() ([]Change, error) {
+	install := r.installing()
 	var out []Change
-	for _, d := range hooks {
+	var errs []error
+	for _, d := range r.hooks {
 		h, ok := d.hook.Run(install)
 		if !ok {
+			continue
+		}
+		if err := r.hookRisk(d); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion(), Action: ActionCreate, Hook: &h,
@@ -172,5 +179,39 @@ func (r *run) hookChanges(hooks []*desiredObject) []Change {
 		_, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, nil, ssa.StripServerFields(d.obj))
 		out = append(out, ch)
 	}
-	return out
+	return out, errors.Join(errs...)
+}
+
+// installing reports whether this apply is the stack's install: nothing of
+// it applied before (an empty inventory) and none of its objects live
+// already (a release first installed by helm, adopted, is upgraded: its
+// install hooks ran long ago).
+func (r *run) installing() bool {
+	if len(r.in.Inventory) > 0 {
+		return false
+	}
+	return !slices.ContainsFunc(r.desired, func(d *desiredObject) bool { return r.live[d.ref] != nil })
+}
+
+// unhookable are kinds a hook may not be: running a hook deletes the last
+// run's object, and deleting one of these deletes what lives in it.
+var unhookable = []schema.GroupKind{{Kind: "Namespace"}, {Kind: "PersistentVolume"}, {Kind: "PersistentVolumeClaim"}, crdKind}
+
+// hookRisk refuses a hook that could delete what is not its own: one of
+// the unhookable kinds, or an object of its name that lives without this
+// stack's label (another stack's, or nobody's), which its run would delete.
+func (r *run) hookRisk(d *desiredObject) error {
+	if slices.Contains(unhookable, d.ref.GroupKind()) {
+		return fmt.Errorf("%s is a hook (%s): a hook's run deletes its last object first, and deleting a %s deletes what lives in it; make it an ordinary object (remove %s)",
+			d.ref, HookAnnotation, d.ref.Kind, HookAnnotation)
+	}
+	live := r.live[d.ref]
+	if live == nil {
+		return nil
+	}
+	if owner := live.GetLabels()[StackLabel]; owner != r.in.Stack {
+		return fmt.Errorf("%s is a hook, and an object of that name is live that stack %s does not own (its %s label is %q): running the hook would delete it; rename the hook, or relabel the object deliberately",
+			d.ref, r.in.Stack, StackLabel, owner)
+	}
+	return nil
 }

@@ -130,3 +130,64 @@ func TestPlanHooks(t *testing.T) {
 		}
 	}
 }
+
+// TestHookRisks: a row per hook the planner refuses or treats with care —
+// an unhookable kind, an object of the hook's name another stack (or
+// nobody) owns; an object of the stack turned hook runs and is not pruned;
+// a first apply over live objects (a release helm installed, adopted) is
+// an upgrade.
+func TestHookRisks(t *testing.T) {
+	t.Parallel()
+	app := func(labels string) *unstructured.Unstructured {
+		return objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: web"+labels+"}\ndata: {v: \"2\"}\n")
+	}
+	ours, theirs := ", labels: {gantry.dev/stack: s}", ", labels: {gantry.dev/stack: other}"
+	hook := hookCM(t, "migrate", `helm.sh/hook: "pre-install,pre-upgrade"`)
+	for _, tc := range []struct {
+		name      string
+		objects   []*unstructured.Unstructured
+		live      []*unstructured.Unstructured
+		inventory []InventoryObject
+		wantErr   string
+		runs      string // the hook's event, "" for none
+		deletes   int
+	}{
+		{"a Namespace hook", []*unstructured.Unstructured{app(""), objtest.Parse(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: web, annotations: {helm.sh/hook: pre-install}}\n")},
+			nil, nil, "Namespace/web is a hook", "", 0},
+		{"a hook's name live, another stack's", []*unstructured.Unstructured{app(""), hook},
+			[]*unstructured.Unstructured{objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: migrate, namespace: web"+theirs+"}\n")},
+			nil, `stack s does not own (its gantry.dev/stack label is "other")`, "", 0},
+		{"an object of the stack turned hook: runs, not pruned", []*unstructured.Unstructured{app(""), hook},
+			[]*unstructured.Unstructured{app(ours), objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: migrate, namespace: web"+ours+"}\n")},
+			[]InventoryObject{{Ref: object.Ref{Kind: "ConfigMap", Namespace: "web", Name: "app"}, APIVersion: "v1"}, {Ref: object.Ref{Kind: "ConfigMap", Namespace: "web", Name: "migrate"}, APIVersion: "v1"}},
+			"", "pre-upgrade", 0},
+		{"a first apply over live objects is an upgrade", []*unstructured.Unstructured{app(""), hook},
+			[]*unstructured.Unstructured{app("")}, nil, "", "pre-upgrade", 0},
+	} {
+		in := Input{Stack: "s", Objects: tc.objects, Key: object.HashKey("salt"), Mode: DiffServer, Inventory: tc.inventory,
+			Options: Options{Namespace: "web", Prune: true, MaxPrunePercent: 100, ForceConflicts: true}}
+		res, err := NewPlanner(&memCluster{live: tc.live}, PlannerOptions{Concurrency: 2}).Compute(context.Background(), in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var runs string
+		deletes := 0
+		for _, c := range res.Plan.Changes {
+			if c.Hook != nil {
+				runs = c.Hook.Event
+			}
+			if c.Action == ActionDelete {
+				deletes++
+			}
+		}
+		if runs != tc.runs || deletes != tc.deletes {
+			t.Errorf("%s: the hook runs for %q, %d deletes; want %q, %d", tc.name, runs, deletes, tc.runs, tc.deletes)
+		}
+	}
+}

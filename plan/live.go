@@ -38,7 +38,7 @@ type located struct {
 // and keeps the live objects the plan is about.
 func (r *run) readLive(ctx context.Context) error {
 	var items []located
-	for _, d := range r.desired {
+	for _, d := range slices.Concat(r.desired, r.hooks) {
 		if d.pending == "" { // nothing of a kind whose CRD is not there yet exists
 			items = append(items, located{d.ref, d.res})
 		}

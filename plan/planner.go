@@ -118,6 +118,7 @@ type run struct {
 	in      Input
 	policy  sensitive.Policy // of in.Options.Sensitive
 	desired []*desiredObject
+	hooks   []*desiredObject // hook objects: run, never compared
 	live    map[ObjectRef]*unstructured.Unstructured
 
 	lists, dryRuns, memoHits, predictions atomic.Int64
@@ -176,8 +177,7 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hooks []*desiredObject
-	r.desired, hooks = splitHooks(all)
+	r.desired, r.hooks = splitHooks(all)
 	if err := r.checkEmpty(); err != nil {
 		return nil, err
 	}
@@ -191,7 +191,11 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 	}
 	changes = append(changes, r.prune()...)
 	if slices.ContainsFunc(changes, func(c Change) bool { return c.Action != ActionNoop }) {
-		changes = append(changes, r.hookChanges(hooks)...)
+		hookRuns, err := r.hookChanges()
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, hookRuns...)
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return object.Compare(a.Ref, b.Ref) })
 
@@ -209,7 +213,7 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		Changes:             changes,
 		RestoredFrom:        in.RestoredFrom,
 	}
-	for _, d := range slices.Concat(r.desired, hooks) {
+	for _, d := range slices.Concat(r.desired, r.hooks) {
 		plan.Desired = append(plan.Desired, d.obj)
 	}
 	if plan.Base, err = r.base(); err != nil {

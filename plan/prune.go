@@ -10,9 +10,9 @@ import (
 
 // pruneCandidates returns the inventory objects the revision no longer renders.
 func (r *run) pruneCandidates() []InventoryObject {
-	desired := make(map[ObjectRef]bool, len(r.desired))
-	for _, d := range r.desired {
-		desired[d.ref] = true
+	desired := make(map[ObjectRef]bool, len(r.desired)+len(r.hooks))
+	for _, d := range slices.Concat(r.desired, r.hooks) {
+		desired[d.ref] = true // an object turned hook runs: it is not pruned
 	}
 	var out []InventoryObject
 	for _, o := range r.in.Inventory {

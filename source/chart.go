@@ -104,7 +104,13 @@ func RenderChartArchive(ctx context.Context, archive []byte, name string, opts R
 	if len(ho.ValuesFiles) > 0 {
 		return nil, fmt.Errorf("chart %s: values files are read from a Git commit; a chart from a repository takes values only", name)
 	}
-	ch, err := helm.LoadArchive(archive)
+	ch, err := helm.LoadArchive(archive, func(file string, data []byte) error {
+		if !slices.Contains(chartYAML, path.Base(file)) {
+			return nil // templates are checked once rendered; other files are text
+		}
+		_, err := checkYAML(name+": "+file, data)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", name, err)
 	}

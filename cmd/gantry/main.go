@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -14,6 +15,11 @@ import (
 )
 
 func main() {
+	// The Helm SDK logs through the default slog logger, a warning per
+	// invalid entry of a repository's index: a hostile index would flood
+	// gantry's output. gantry logs through its own logger; the SDK's lines
+	// are dropped, its errors reach gantry as errors.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -111,9 +111,19 @@ func Load(files map[string][]byte) (*chartv2.Chart, error) {
 }
 
 // LoadArchive loads a packaged chart (.tgz), within Helm's bound on its
-// decompressed size.
-func LoadArchive(data []byte) (*chartv2.Chart, error) {
-	ch, err := loader.LoadArchive(bytes.NewReader(data))
+// decompressed size, calling check on each file first (a YAML bound, say)
+// so that nothing the check refuses reaches Helm's parsers.
+func LoadArchive(data []byte, check func(name string, data []byte) error) (*chartv2.Chart, error) {
+	files, err := archive.LoadArchiveFiles(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("load chart archive: %w", err)
+	}
+	for _, f := range files {
+		if err := check(f.Name, f.Data); err != nil {
+			return nil, err
+		}
+	}
+	ch, err := loader.LoadFiles(files)
 	if err != nil {
 		return nil, fmt.Errorf("load chart archive: %w", err)
 	}

@@ -55,6 +55,9 @@ func New(opts Options) (*Client, error) {
 	if opts.HTTP == nil {
 		opts.HTTP = &http.Client{Timeout: time.Minute}
 	}
+	client := *opts.HTTP
+	client.CheckRedirect = sameOriginAuth
+	opts.HTTP = &client
 	if opts.MaxIndexBytes <= 0 {
 		opts.MaxIndexBytes = 32 << 20
 	}
@@ -230,13 +233,24 @@ func writeAtomic(path string, data []byte) error {
 
 // FromEnv returns the options of a Client caching in cacheDir, with the
 // credentials and CA bundle the environment gives: GANTRY_HELM_USERNAME
-// and GANTRY_HELM_PASSWORD (sent to every chart source's repository, and
-// only to it), GANTRY_HELM_CA_FILE (PEM certificates trusted beside the
-// system's, for repositories with a private CA).
+// and GANTRY_HELM_PASSWORD (basic auth), sent only to the repository
+// GANTRY_HELM_REPOSITORY names (its scheme, host and port: required with
+// them, so that a private repository's password never reaches a public
+// one); GANTRY_HELM_CA_FILE (PEM certificates trusted beside the system's,
+// for repositories with a private CA).
 func FromEnv(cacheDir string) (Options, error) {
 	opts := Options{CacheDir: cacheDir}
 	if user, pass := os.Getenv("GANTRY_HELM_USERNAME"), os.Getenv("GANTRY_HELM_PASSWORD"); user != "" || pass != "" {
-		opts.Credentials = func(string) (string, string) { return user, pass }
+		origin := os.Getenv("GANTRY_HELM_REPOSITORY")
+		if origin == "" {
+			return opts, errors.New("GANTRY_HELM_USERNAME/GANTRY_HELM_PASSWORD are set without GANTRY_HELM_REPOSITORY: name the repository (its URL) they are for, so that they reach no other")
+		}
+		opts.Credentials = func(repoURL string) (string, string) {
+			if sameOrigin(repoURL, origin) {
+				return user, pass
+			}
+			return "", ""
+		}
 	}
 	if ca := os.Getenv("GANTRY_HELM_CA_FILE"); ca != "" {
 		pem, err := os.ReadFile(ca)
@@ -255,4 +269,17 @@ func FromEnv(cacheDir string) (Options, error) {
 		opts.HTTP = &http.Client{Transport: transport, Timeout: time.Minute}
 	}
 	return opts, nil
+}
+
+// sameOriginAuth follows at most 10 redirects, and drops the Authorization
+// header on one to another scheme, host or port (Go's client keeps it for
+// the same host name, a downgrade to http:// or another port included).
+func sameOriginAuth(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !sameOrigin(req.URL.String(), via[0].URL.String()) {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }

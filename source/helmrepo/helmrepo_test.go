@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +103,10 @@ func TestRepositoryRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bomb.Dir, "index.yaml"), []byte(y.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	flat := helmtest.New(t, "", "")
+	if err := os.WriteFile(filepath.Join(flat.Dir, "index.yaml"), []byte("apiVersion: v1\nentries:\n  a: ["+strings.Repeat("{},", 300000)+"{}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	locked := helmtest.New(t, "ci", "s3cret")
 	locked.Publish(t, corpus(t, "podinfo"), "", "6.14.1")
 	for _, tc := range []struct {
@@ -114,6 +120,7 @@ func TestRepositoryRefuses(t *testing.T) {
 		{"an archive that is not the one indexed", tampered.URL, "podinfo", "6.14.1", "the archive was changed or damaged", true},
 		{"an index over the limit", big.URL, "podinfo", "6.14.1", "over the limit of 1048576", false},
 		{"an index that is a YAML bomb", bomb.URL, "podinfo", "6.14.1", "alias", false},
+		{"an index of many tiny entries", flat.URL, "podinfo", "6.14.1", "holds more than 200000 entries", false},
 		{"credentials in the URL", strings.Replace(good.URL, "http://", "http://u:p@", 1), "podinfo", "6.14.1", "credentials in the URL are refused", false},
 		{"not http", "ftp://charts.example.com", "podinfo", "6.14.1", "use an http:// or https:// URL", false},
 		{"no credentials for a private repository", locked.URL, "podinfo", "6.14.1", "401 Unauthorized: give the repository's credentials", false},
@@ -155,5 +162,47 @@ func TestCredentialsStayWithTheRepository(t *testing.T) {
 	}
 	if got := charts.Authorization(); got != "" || index.Authorization() == "" {
 		t.Errorf("Authorization sent to the chart's host %q, to the repository %q; want none and some", got, index.Authorization())
+	}
+}
+
+// TestCredentialsNotRedirected: a repository that redirects its index to
+// another origin (here another port of the same host, as a downgrade to
+// http:// or a shared host would) does not get its credentials carried
+// there.
+func TestCredentialsNotRedirected(t *testing.T) {
+	t.Parallel()
+	other := helmtest.New(t, "", "")
+	other.Publish(t, corpus(t, "podinfo"), "", "6.14.1")
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(redirecting.Close)
+	c := client(t, t.TempDir(), func(string) (string, string) { return "ci", "s3cret" })
+	if _, err := c.Resolve(context.Background(), redirecting.URL, "podinfo", "6.14.1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.Authorization(); got != "" {
+		t.Errorf("the redirect carried Authorization %q to another origin", got)
+	}
+}
+
+// TestFromEnvScopesCredentials: credentials from the environment need the
+// repository they are for, and are given to it only.
+func TestFromEnvScopesCredentials(t *testing.T) {
+	t.Setenv("GANTRY_HELM_USERNAME", "ci")
+	t.Setenv("GANTRY_HELM_PASSWORD", "s3cret")
+	t.Setenv("GANTRY_HELM_REPOSITORY", "")
+	if _, err := helmrepo.FromEnv(t.TempDir()); err == nil || !strings.Contains(err.Error(), "without GANTRY_HELM_REPOSITORY") {
+		t.Errorf("credentials without their repository: %v", err)
+	}
+	t.Setenv("GANTRY_HELM_REPOSITORY", "https://charts.example.com/stable")
+	opts, err := helmrepo.FromEnv(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for repoURL, want := range map[string]string{"https://charts.example.com/other/": "ci", "https://kubernetes.github.io/ingress-nginx/": "", "http://charts.example.com/stable/": ""} {
+		if user, _ := opts.Credentials(repoURL); user != want {
+			t.Errorf("credentials for %s: user %q, want %q", repoURL, user, want)
+		}
 	}
 }

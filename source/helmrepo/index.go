@@ -1,6 +1,7 @@
 package helmrepo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -92,6 +93,9 @@ func (c *Client) fetchIndex(ctx context.Context, base *url.URL, dir string) (*re
 	if err := source.CheckYAML(redacted(base)+"index.yaml", data); err != nil {
 		return nil, fmt.Errorf("index of %s: %w", redacted(base), err)
 	}
+	if n := entries(data); n > maxIndexEntries {
+		return nil, fmt.Errorf("index of %s holds more than %d entries (%d mappings and list items): refused before it is parsed, each costing far more in memory than in bytes", redacted(base), maxIndexEntries, n)
+	}
 	if err := writeAtomic(filepath.Join(dir, "index.yaml"), data); err != nil {
 		return nil, err
 	}
@@ -163,4 +167,22 @@ func redactedString(raw string) string {
 		return "(an unreadable URL)"
 	}
 	return redacted(u)
+}
+
+// maxIndexEntries bounds the mappings and list items of an index: parsed,
+// each is a chart version of about half a kilobyte however few bytes it
+// took (a flow "{}" is two), so bytes alone do not bound the memory. The
+// largest public indexes hold tens of thousands of versions.
+const maxIndexEntries = 200000
+
+// entries counts an index's flow mappings and block list items, an upper
+// bound of the chart versions its parse makes.
+func entries(data []byte) int {
+	n := bytes.Count(data, []byte("{"))
+	for line := range bytes.Lines(data) {
+		if t := bytes.TrimLeft(line, " \t"); bytes.HasPrefix(t, []byte("- ")) || bytes.Equal(bytes.TrimSpace(t), []byte("-")) {
+			n++
+		}
+	}
+	return n
 }
