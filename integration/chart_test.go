@@ -25,6 +25,25 @@ import (
 
 var hpas = schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}
 
+// planBoth plans the stack's source (Git or a chart) with --diff=server
+// and --diff=auto, requires the two plans to be equal, and returns the
+// auto one.
+func planBoth(t *testing.T, s *harness.Stack, situation string) *plan.Plan {
+	t.Helper()
+	var plans [2]*plan.Plan
+	for i, mode := range []plan.DiffMode{plan.DiffServer, plan.DiffAuto} {
+		p, err := s.Engine.Plan(context.Background(), engine.PlanRequest{Stack: s.Def, Cluster: s.Kube, Mode: mode, Actor: "test"})
+		if err != nil {
+			t.Fatalf("%s (%s): %v", situation, mode, err)
+		}
+		plans[i] = p
+	}
+	if diff := cmp.Diff(harness.Shape(plans[0]), harness.Shape(plans[1])); diff != "" {
+		t.Fatalf("%s: the auto plan differs from the server plan (-server +auto)\n%s", situation, diff)
+	}
+	return plans[1]
+}
+
 // corpusChart returns a corpus chart's files under prefix, as a commit holds them.
 func corpusChart(t *testing.T, chart, prefix string) map[string]string {
 	t.Helper()
@@ -64,23 +83,8 @@ func TestChartFromGit(t *testing.T) {
 		Source: stack.Source{Repo: repo.Dir, Ref: "main", Path: "charts/podinfo",
 			Helm: &stack.Helm{ReleaseName: "web", ValuesFiles: []string{"env/podinfo.yaml"}, Values: map[string]any{"logLevel": "debug"}}}}
 	s := env.NewStack(t, def)
-	both := func(situation string) *plan.Plan {
-		t.Helper()
-		var plans [2]*plan.Plan
-		for i, mode := range []plan.DiffMode{plan.DiffServer, plan.DiffAuto} {
-			p, err := s.Engine.Plan(ctx, engine.PlanRequest{Stack: s.Def, Cluster: s.Kube, Mode: mode, Actor: "test"})
-			if err != nil {
-				t.Fatalf("%s (%s): %v", situation, mode, err)
-			}
-			plans[i] = p
-		}
-		if diff := cmp.Diff(harness.Shape(plans[0]), harness.Shape(plans[1])); diff != "" {
-			t.Fatalf("%s: the auto plan differs from the server plan (-server +auto)\n%s", situation, diff)
-		}
-		return plans[1]
-	}
 
-	first := both("empty namespace")
+	first := planBoth(t, s, "empty namespace")
 	kinds := map[string]int{}
 	for _, ch := range first.Changes {
 		kinds[ch.Ref.Kind]++
@@ -99,14 +103,14 @@ func TestChartFromGit(t *testing.T) {
 	if js, _ := json.Marshal(d.Object["spec"]); !strings.Contains(string(js), "--level=debug") || !strings.Contains(string(js), "from-git") {
 		t.Errorf("the live Deployment lacks gantry.yaml's value (--level=debug) or the values file's (from-git): %s", js)
 	}
-	if p := both("after apply"); p.HasChanges() {
+	if p := planBoth(t, s, "after apply"); p.HasChanges() {
 		t.Errorf("right after the apply the plan changes %v", harness.Changes(p))
 	}
 
 	if err := s.Dynamic.Resource(services).Namespace(ns).Delete(ctx, "web-podinfo", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if p := both("after the Service was deleted out of band"); len(p.Changes) == 0 || !slices.ContainsFunc(p.Changes, func(c plan.Change) bool {
+	if p := planBoth(t, s, "after the Service was deleted out of band"); len(p.Changes) == 0 || !slices.ContainsFunc(p.Changes, func(c plan.Change) bool {
 		return c.Ref.Kind == "Service" && c.Action == plan.ActionCreate && c.Drift
 	}) {
 		t.Errorf("the deleted Service is not planned back as drift: %v", harness.Changes(p))
@@ -120,7 +124,7 @@ func TestChartFromGit(t *testing.T) {
 		t.Fatal("the version bump did not apply: Chart.yaml has no version 6.14.1")
 	}
 	repo.Commit("podinfo 6.14.2 without HPA", bump)
-	upgrade := both("after a version bump")
+	upgrade := planBoth(t, s, "after a version bump")
 	deleted := 0
 	for _, ch := range upgrade.Changes {
 		if ch.Action == plan.ActionDelete {
@@ -137,7 +141,7 @@ func TestChartFromGit(t *testing.T) {
 	if _, err := s.Dynamic.Resource(hpas).Namespace(ns).Get(ctx, "web-podinfo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the HorizontalPodAutoscaler the new version dropped is still live: %v", err)
 	}
-	if p := both("after the upgrade"); p.HasChanges() {
+	if p := planBoth(t, s, "after the upgrade"); p.HasChanges() {
 		t.Errorf("right after the upgrade the plan changes %v", harness.Changes(p))
 	}
 }

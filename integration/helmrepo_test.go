@@ -18,7 +18,6 @@ import (
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/source/helmrepo"
 	"github.com/gantryops/gantry/stack"
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestChartFromHelmRepository deploys podinfo from a real Helm repository
@@ -45,21 +44,6 @@ func TestChartFromHelmRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Engine = engine.New(s.Store, source.NewFetcher(source.FetchOptions{CacheDir: t.TempDir()}), engine.Options{Charts: charts})
-	both := func(situation string) *plan.Plan {
-		t.Helper()
-		var plans [2]*plan.Plan
-		for i, mode := range []plan.DiffMode{plan.DiffServer, plan.DiffAuto} {
-			p, err := s.Engine.Plan(ctx, engine.PlanRequest{Stack: s.Def, Cluster: s.Kube, Mode: mode, Actor: "test"})
-			if err != nil {
-				t.Fatalf("%s (%s): %v", situation, mode, err)
-			}
-			plans[i] = p
-		}
-		if diff := cmp.Diff(harness.Shape(plans[0]), harness.Shape(plans[1])); diff != "" {
-			t.Fatalf("%s: the auto plan differs from the server plan (-server +auto)\n%s", situation, diff)
-		}
-		return plans[1]
-	}
 	serviceLive := func() bool {
 		_, err := s.Dynamic.Resource(services).Namespace(ns).Get(ctx, "podinfo-repo", metav1.GetOptions{}) // the release name holds the chart's: fullname is the release
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -68,7 +52,7 @@ func TestChartFromHelmRepository(t *testing.T) {
 		return err == nil
 	}
 
-	first := both("install")
+	first := planBoth(t, s, "install")
 	src := first.Source
 	if src.Kind != plan.SourceHelmRepository || src.Path != "podinfo" || src.Version != "6.14.1" || len(src.Commit) != 64 {
 		t.Errorf("the plan's source %+v does not name the repository's chart, version and digest", src)
@@ -78,12 +62,12 @@ func TestChartFromHelmRepository(t *testing.T) {
 		t.Fatal("the chart's Service is not live after the apply")
 	}
 	r.Requests.Store(0)
-	if p := both("pinned, nothing to do"); p.HasChanges() || r.Requests.Load() != 0 {
+	if p := planBoth(t, s, "pinned, nothing to do"); p.HasChanges() || r.Requests.Load() != 0 {
 		t.Errorf("a pinned chart from the cache: changes %v, %d requests to the repository; want none and 0", harness.Changes(p), r.Requests.Load())
 	}
 
 	s.Def.Source.Chart.Version = "6.15.x"
-	upgrade := both("range to 6.15.0")
+	upgrade := planBoth(t, s, "range to 6.15.0")
 	if upgrade.Source.Version != "6.15.0" || upgrade.Source.Commit == src.Commit {
 		t.Errorf("the range resolved to %s (%s)", upgrade.Source.Version, upgrade.Source.Commit)
 	}
