@@ -175,6 +175,9 @@ func (e *Engine) computePlan(ctx context.Context, req PlanRequest, src plan.Sour
 	if src.Digest, err = revisionDigest(st.HashKey, src.Commit, objects); err != nil {
 		return nil, err
 	}
+	if src.Values, err = valuesDigest(st.HashKey, s); err != nil {
+		return nil, err
+	}
 	// Every mode reads the memo: auto skips what it proves unchanged, and all
 	// modes use it to tell drift (live moved while the desired state did not).
 	memo, err := e.store.Memo(ctx, s.Name)

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
+	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
@@ -101,4 +103,28 @@ func (e *Engine) renderChart(ctx context.Context, s stack.Stack, opts source.Ren
 	}
 	e.log.Debug("rendered", "stack", s.Name, "chart", v.Name, "version", v.Version, "digest", v.Digest, "objects", len(rev.Objects))
 	return plan.Source{Kind: plan.SourceHelmRepository, Repo: v.Repo, Ref: c.Version, Commit: v.Digest, Path: v.Name, Version: v.Version}, rev.Objects, nil
+}
+
+// valuesDigest is the keyed digest of what a chart was rendered with
+// besides its source (gantry.yaml's source.helm: release name, values
+// files, inline values), for the record: keyed, because values may hold
+// secrets. Empty for a stack without source.helm.
+func valuesDigest(key object.HashKey, s stack.Stack) (string, error) {
+	h := s.Source.Helm
+	if h == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(struct {
+		ReleaseName string         `json:"releaseName"`
+		ValuesFiles []string       `json:"valuesFiles"`
+		Values      map[string]any `json:"values"`
+	}{h.ReleaseName, h.ValuesFiles, h.Values})
+	if err != nil {
+		return "", fmt.Errorf("stack %s: source.helm: %w", s.Name, err)
+	}
+	sum, err := key.Sum("helm-values", b)
+	if err != nil {
+		return "", err
+	}
+	return sum.Keyed(), nil
 }

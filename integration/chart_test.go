@@ -19,6 +19,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
 )
@@ -85,6 +86,9 @@ func TestChartFromGit(t *testing.T) {
 	s := env.NewStack(t, def)
 
 	first := planBoth(t, s, "empty namespace")
+	if !strings.HasPrefix(first.Source.Values, object.KeyedPrefix) {
+		t.Errorf("the plan's source records no keyed digest of the chart's values: %+v", first.Source)
+	}
 	kinds := map[string]int{}
 	for _, ch := range first.Changes {
 		kinds[ch.Ref.Kind]++
@@ -141,8 +145,12 @@ func TestChartFromGit(t *testing.T) {
 	if _, err := s.Dynamic.Resource(hpas).Namespace(ns).Get(ctx, "web-podinfo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the HorizontalPodAutoscaler the new version dropped is still live: %v", err)
 	}
-	if p := planBoth(t, s, "after the upgrade"); p.HasChanges() {
-		t.Errorf("right after the upgrade the plan changes %v", harness.Changes(p))
+	if p := planBoth(t, s, "after the upgrade"); p.HasChanges() || p.Source.Values != first.Source.Values {
+		t.Errorf("right after the upgrade the plan changes %v, or the same values digest differently", harness.Changes(p))
+	}
+	s.Def.Source.Helm.Values = map[string]any{"logLevel": "info"}
+	if p := planBoth(t, s, "other values"); !p.HasChanges() || p.Source.Values == first.Source.Values {
+		t.Errorf("other values: changes %v, values digest %s (was %s)", harness.Changes(p), p.Source.Values, first.Source.Values)
 	}
 }
 

@@ -134,6 +134,9 @@ type Source struct {
 	Commit  string `json:"commit"`
 	Path    string `json:"path"`
 	Version string `json:"version,omitempty"`
+	// Values is the keyed digest of the chart's release name, values files
+	// and values as gantry.yaml gave them (source.helm); empty without.
+	Values string `json:"values_digest,omitempty"`
 	// Digest is the rendered revision's digest.
 	Digest string `json:"digest"`
 }
