@@ -85,7 +85,9 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 	if err != nil {
 		policy = plan.DeleteOnFailure
 	}
-	if h.Deletes(policy) {
+	// Not waited for (--wait=false), a hook is not known to have succeeded
+	// or failed: it is left to run, and its next run deletes it first.
+	if (a.opts.Wait || err != nil) && h.Deletes(policy) {
 		if derr := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); derr != nil && err == nil {
 			err = fmt.Errorf("delete it after it succeeded: %w", derr)
 		}

@@ -55,7 +55,8 @@ func TestExecuteHooks(t *testing.T) {
 		results map[string]Result
 		pruned  bool
 		wantErr string
-		wait    bool
+		wait    bool // a short timeout: the hook never gets ready
+		noWait  bool // Options.Wait off
 	}{
 		{
 			name: "phases, weights and delete policies",
@@ -106,6 +107,16 @@ func TestExecuteHooks(t *testing.T) {
 			wantErr: "pre hook Job.batch/old/migrate failed",
 			wait:    true,
 		},
+		{
+			name:    "not waited for, a hook is left to run: hook-succeeded deletes nothing yet",
+			live:    []string{nsOld},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}},
+			hooks:   []hookRun{{configMap("old", "h", ""), pre(0, plan.DeleteOnSuccess)}},
+			writes:  []string{"apply ConfigMap/old/h", "apply ConfigMap/old/a"},
+			results: map[string]Result{"ConfigMap/old/h": ResultApplied, "ConfigMap/old/a": ResultApplied},
+			pruned:  true,
+			noWait:  true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,10 +125,11 @@ func TestExecuteHooks(t *testing.T) {
 				live = append(live, manifest(t, doc))
 			}
 			c := applytest.New(live...)
-			opts := Options{Concurrency: 1, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond, Wait: tc.wait}
+			opts := Options{Concurrency: 1, Timeout: 5 * time.Second, PollInterval: 10 * time.Millisecond, Wait: true}
 			if tc.wait {
 				opts.Timeout = 300 * time.Millisecond
 			}
+			opts.Wait = !tc.noWait
 			r, err := New(c, opts).Execute(context.Background(), withHooks(t, testPlan(t, tc.plan...), tc.hooks...))
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)

@@ -72,7 +72,7 @@ func TestChartHooks(t *testing.T) {
 	if diff := cmp.Diff([]string{"migrate pre-install", "seed post-install"}, runs(install)); diff != "" {
 		t.Errorf("install hooks (-want +got)\n%s", diff)
 	}
-	s.Apply(t, install)
+	applyWaiting(t, s, install)
 	got := map[string]string{"app": value("app"), "migrate": value("migrate"), "seed": value("seed"), "notify": value("notify")}
 	if diff := cmp.Diff(map[string]string{"app": "1", "migrate": "1", "seed": "(absent)", "notify": "(absent)"}, got); diff != "" {
 		t.Errorf("after the install (-want +got)\n%s", diff)
@@ -93,12 +93,24 @@ func TestChartHooks(t *testing.T) {
 	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade"}, runs(upgrade)); diff != "" {
 		t.Errorf("upgrade hooks (-want +got)\n%s", diff)
 	}
-	s.Apply(t, upgrade)
+	applyWaiting(t, s, upgrade)
 	got = map[string]string{"app": value("app"), "migrate": value("migrate"), "seed": value("seed"), "notify": value("notify")}
 	if diff := cmp.Diff(map[string]string{"app": "2", "migrate": "2", "seed": "(absent)", "notify": "2"}, got); diff != "" {
 		t.Errorf("after the upgrade (-want +got)\n%s", diff)
 	}
 	if p := planBoth(t, s, "after the upgrade"); p.HasChanges() {
 		t.Errorf("after the upgrade the plan changes %v", harness.Changes(p))
+	}
+}
+
+// applyWaiting applies p waiting for readiness, as gantry apply does by
+// default: hooks are waited for, then deleted by their policy (ConfigMaps
+// are ready at once; no kubelet runs here for anything else).
+func applyWaiting(t *testing.T, s *harness.Stack, p *plan.Plan) {
+	t.Helper()
+	opts := harness.ApplyOptions()
+	opts.Wait = true
+	if _, err := s.TryApply(p, true, opts); err != nil {
+		t.Fatalf("apply plan %s: %v", p.ID, err)
 	}
 }
