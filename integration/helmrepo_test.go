@@ -112,3 +112,30 @@ func TestCLIChartFromHelmRepository(t *testing.T) {
 		t.Errorf("without credentials: exit %d, %s", code, errOut)
 	}
 }
+
+// TestChartFromOCIRegistry deploys podinfo pushed to a real OCI registry
+// on loopback (oci://): planned auto == server and applied, the plan's
+// source naming the registry and the chart layer's digest; a plan of the
+// pinned version from the cache sends no request to the registry.
+func TestChartFromOCIRegistry(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	reg := helmtest.NewRegistry(t)
+	reg.Push(t, helmtest.Load(t, filepath.Join("..", "testdata", "corpus", "charts", "podinfo")), "charts", "6.14.1", "")
+	s := env.NewStack(t, stack.Stack{Name: "podinfo-oci", Target: stack.Target{Namespace: ns}, Prune: true,
+		Source: stack.Source{Chart: &stack.Chart{Repository: "oci://" + reg.Host() + "/charts", Name: "podinfo", Version: "6.14.1"}}})
+	charts, err := helmrepo.New(helmrepo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Engine = engine.New(s.Store, source.NewFetcher(source.FetchOptions{CacheDir: t.TempDir()}), engine.Options{Charts: charts})
+	first := planBoth(t, s, "install")
+	if first.Source.Kind != plan.SourceHelmRepository || !strings.HasPrefix(first.Source.Repo, "oci://") || len(first.Source.Commit) != 64 || !first.HasChanges() {
+		t.Errorf("the plan's source %+v, changes %v", first.Source, harness.Changes(first))
+	}
+	s.Apply(t, first)
+	reg.Requests.Store(0)
+	if p := planBoth(t, s, "pinned, nothing to do"); p.HasChanges() || reg.Requests.Load() != 0 {
+		t.Errorf("a pinned chart from the cache: changes %v, %d requests to the registry; want none and 0", harness.Changes(p), reg.Requests.Load())
+	}
+}

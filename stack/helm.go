@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"strings"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gantryops/gantry/internal/repourl"
@@ -73,8 +75,8 @@ func (p *parser) chart(n *yaml.Node, path string) *Chart {
 	if n.Kind != yaml.MappingNode {
 		return c
 	}
-	if form := repourl.FormOf(c.Repository); c.Repository == "" || form != repourl.HTTP {
-		p.fail(n, join(path, "repository"), "give the Helm repository's http:// or https:// URL (an oci:// registry is not supported yet)")
+	if form := repourl.FormOf(c.Repository); c.Repository == "" || (form != repourl.HTTP && !strings.HasPrefix(c.Repository, "oci://")) {
+		p.fail(n, join(path, "repository"), "give the Helm repository's http:// or https:// URL, or an OCI registry's oci://HOST/PATH")
 	}
 	if c.Name == "" {
 		p.fail(n, join(path, "name"), "missing: the chart's name in the repository")
@@ -110,8 +112,8 @@ func adHocSourceProblems(src Source) []string {
 		return []string{"--chart-repo: a stack takes a Git repository (--repo) or a chart (--chart-repo), not both"}
 	}
 	var out []string
-	if repourl.FormOf(c.Repository) != repourl.HTTP {
-		out = append(out, "--chart-repo: give the Helm repository's http:// or https:// URL")
+	if repourl.FormOf(c.Repository) != repourl.HTTP && !strings.HasPrefix(c.Repository, "oci://") {
+		out = append(out, "--chart-repo: give the Helm repository's http:// or https:// URL, or an OCI registry's oci://HOST/PATH")
 	}
 	if c.Name == "" {
 		out = append(out, "--chart: missing: the chart's name in the repository")

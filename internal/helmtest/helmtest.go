@@ -8,14 +8,24 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
@@ -95,6 +105,61 @@ func (r *Repository) Publish(t testing.TB, ch *chartv2.Chart, urlBase string, ve
 		t.Fatal(err)
 	}
 	if err := idx.WriteFile(filepath.Join(r.Dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Registry is an OCI registry on loopback (go-containerregistry's
+// implementation of the distribution API), for charts pushed as `helm push`
+// pushes them; it counts requests.
+type Registry struct {
+	*httptest.Server
+	Requests atomic.Int64
+}
+
+// NewRegistry starts a registry, stopped when the test ends.
+func NewRegistry(t testing.TB) *Registry {
+	t.Helper()
+	r := &Registry{}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.Requests.Add(1)
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Host is the registry's host:port, for oci://HOST/PATH.
+func (r *Registry) Host() string { return strings.TrimPrefix(r.URL, "http://") }
+
+// Push packages ch at version and pushes it as repo/NAME:VERSION (the tag
+// as Helm writes it, "+" as "_"), its archive a layer of Helm's chart media
+// type; layerType overrides that type ("": the chart's).
+func (r *Registry) Push(t testing.TB, ch *chartv2.Chart, repo, version, layerType string) {
+	t.Helper()
+	ch.Metadata.Version = version
+	path, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if layerType == "" {
+		layerType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+	}
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(tgz, types.MediaType(layerType))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), "application/vnd.cncf.helm.config.v1+json")
+	tag, err := name.NewTag(r.Host() + "/" + repo + "/" + ch.Name() + ":" + strings.ReplaceAll(version, "+", "_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -82,11 +82,14 @@ type Version struct {
 // range (the highest match, pre-releases only when the range names one).
 // An exact version found in the cached index costs no request.
 func (c *Client) Resolve(ctx context.Context, repoURL, name, constraint string) (*Version, error) {
+	if isOCI(repoURL) {
+		return c.ociResolve(ctx, repoURL, name, constraint)
+	}
 	base, err := repositoryURL(repoURL)
 	if err != nil {
 		return nil, err
 	}
-	dir := c.repoDir(base)
+	dir := c.repoDir(base.String())
 	if exact(constraint) {
 		if idx, err := c.cachedIndex(dir); err == nil {
 			if v, ok := find(idx, name, constraint); ok {
@@ -151,7 +154,13 @@ func (c *Client) Pull(ctx context.Context, v *Version) ([]byte, error) {
 			return data, nil
 		}
 	}
-	data, _, err := c.get(ctx, v.URL, v.Repo, "", c.opts.MaxChartBytes)
+	var data []byte
+	var err error
+	if isOCI(v.Repo) {
+		data, err = c.ociPull(ctx, v)
+	} else {
+		data, _, err = c.get(ctx, v.URL, v.Repo, "", c.opts.MaxChartBytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", v.Name, v.Version, err)
 	}

@@ -45,9 +45,10 @@ func redacted(u *url.URL) string {
 	return c.String()
 }
 
-// repoDir is where the cache keeps a repository's index.
-func (c *Client) repoDir(base *url.URL) string {
-	s := sha256.Sum256([]byte(base.String()))
+// repoDir is where the cache keeps what it knows of a repository (key:
+// its URL).
+func (c *Client) repoDir(key string) string {
+	s := sha256.Sum256([]byte(key))
 	return filepath.Join(c.opts.CacheDir, "repositories", hex.EncodeToString(s[:12]))
 }
 
