@@ -93,7 +93,12 @@ func (c *Client) Resolve(ctx context.Context, repoURL, name, constraint string) 
 	if exact(constraint) {
 		if idx, err := c.cachedIndex(dir); err == nil {
 			if v, ok := find(idx, name, constraint); ok {
-				return c.version(base, v)
+				// Trusted without a request only with its archive cached: a
+				// version republished since (another digest) is seen by
+				// asking the repository again before anything is pulled.
+				if ver, err := c.version(base, v); err == nil && c.archiveCached(ver.Digest) {
+					return ver, nil
+				}
 			}
 		}
 	}
@@ -142,6 +147,15 @@ func (c *Client) version(base *url.URL, v *repo.ChartVersion) (*Version, error) 
 		return nil, fmt.Errorf("%s: chart %s %s: digest %q is not a SHA-256", redacted(base), v.Name, v.Version, v.Digest)
 	}
 	return &Version{Repo: redacted(base), Name: v.Name, Version: v.Version, Digest: digest, URL: u.String()}, nil
+}
+
+// archiveCached reports whether the archive of digest is in the cache.
+func (c *Client) archiveCached(digest string) bool {
+	if digest == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(c.opts.CacheDir, "charts", digest+".tgz"))
+	return err == nil
 }
 
 // Pull returns the archive of v: from the cache by digest, else downloaded

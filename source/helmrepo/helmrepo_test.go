@@ -206,3 +206,27 @@ func TestFromEnvScopesCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestRepublishedVersion: a version republished with another archive after
+// the index was cached (its archive not pulled yet) is resolved from the
+// repository again, not refused forever against the stale digest.
+func TestRepublishedVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := helmtest.New(t, "", "")
+	ch := corpus(t, "podinfo")
+	r.Publish(t, ch, "", "6.14.1")
+	cache := t.TempDir()
+	if _, err := client(t, cache, nil).Resolve(ctx, r.URL, "podinfo", "6.14.1"); err != nil {
+		t.Fatal(err) // the index is cached; the archive is not pulled
+	}
+	ch.Metadata.Description = "republished"
+	r.Publish(t, ch, "", "6.14.1")
+	v, err := client(t, cache, nil).Resolve(ctx, r.URL, "podinfo", "6.14.1")
+	if err == nil {
+		_, err = client(t, cache, nil).Pull(ctx, v)
+	}
+	if err != nil {
+		t.Errorf("the republished version: %v", err)
+	}
+}

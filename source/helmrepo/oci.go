@@ -61,7 +61,7 @@ func (c *Client) ociResolve(ctx context.Context, repoURL, chart, constraint stri
 	}
 	cached := filepath.Join(c.repoDir(repo.String()), strings.ReplaceAll(version, "+", "_")+".json")
 	var v Version
-	if data, err := os.ReadFile(cached); err == nil && json.Unmarshal(data, &v) == nil && validDigest(v.Digest) {
+	if data, err := os.ReadFile(cached); err == nil && json.Unmarshal(data, &v) == nil && validDigest(v.Digest) && c.archiveCached(v.Digest) {
 		return &v, nil
 	}
 	tag := repo.Tag(strings.ReplaceAll(version, "+", "_"))
