@@ -73,13 +73,13 @@ func (a *Applier) Execute(ctx context.Context, p *plan.Plan) (*Report, error) {
 				return r, fmt.Errorf("CustomResourceDefinitions not established: %w", err)
 			}
 		}
-		if ph == phaseCRDs {
+		if err := a.verifyPending(ctx, p, r, checks[ph]); err != nil {
+			return r, err
+		}
+		if ph == phaseCRDs { // after the checks the CRDs made possible: a refusal runs no hook
 			if err := a.runHooks(ctx, p, r, hooks[plan.HookPre]); err != nil {
 				return r, err
 			}
-		}
-		if err := a.verifyPending(ctx, p, r, checks[ph]); err != nil {
-			return r, err
 		}
 	}
 	if a.opts.Wait {

@@ -88,6 +88,15 @@ func TestExecuteHooks(t *testing.T) {
 			wantErr: `stack s does not own (its gantry.dev/stack label is "")`,
 		},
 		{
+			name:    "a refusal of an object the new CRD made checkable runs no hook",
+			live:    []string{nsOld},
+			plan:    []step{{widgetCRD, plan.ActionCreate, ""}, {widget("old", "w", refused), plan.ActionCreate, pendingCRD}},
+			hooks:   []hookRun{{configMap("old", "migrate", ""), pre(0)}},
+			writes:  []string{"apply CustomResourceDefinition.apiextensions.k8s.io/widgets.t.example.com"},
+			results: map[string]Result{"Widget.t.example.com/old/w": ResultFailed, "ConfigMap/old/migrate": ResultSkipped},
+			wantErr: "could not be checked at plan time",
+		},
+		{
 			name:    "a failing post hook skips prune",
 			live:    []string{nsOld, configMap("old", "gone", labelled)},
 			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}, {configMap("old", "gone", labelled), plan.ActionDelete, ""}},

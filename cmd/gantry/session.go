@@ -40,7 +40,7 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.repo, "repo", "", "ad hoc: Git repository (path, file://, https:// or ssh://)")
 	fl.StringVar(&f.ref, "ref", stack.DefaultRef, "ad hoc: branch, tag, HEAD or full commit SHA")
 	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
-	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) URL; credentials from GANTRY_HELM_USERNAME/PASSWORD)")
+	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) or oci:// URL; credentials from GANTRY_HELM_USERNAME/PASSWORD for GANTRY_HELM_REPOSITORY)")
 	fl.StringVar(&f.chart, "chart", "", "ad hoc, with --chart-repo: the chart's name")
 	fl.StringVar(&f.chartVersion, "chart-version", "", "ad hoc, with --chart-repo: exact version or semver range")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
