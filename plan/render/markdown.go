@@ -111,7 +111,11 @@ func markdownHead(p *plan.Plan, opts MarkdownOptions) string {
 		target += ", namespace " + code(p.Options.Namespace)
 	}
 	fmt.Fprintf(&b, "**Target:** %s  \n", target)
-	fmt.Fprintf(&b, "**Source:** %s path %s, ref %s  \n", code(p.Source.Repo), code(p.Source.Path), code(p.Source.Ref))
+	if p.Source.Kind == plan.SourceHelmRepository {
+		fmt.Fprintf(&b, "**Source:** chart %s %s (asked %s) from %s  \n", code(p.Source.Path), code(p.Source.Version), code(p.Source.Ref), code(p.Source.Repo))
+	} else {
+		fmt.Fprintf(&b, "**Source:** %s path %s, ref %s  \n", code(p.Source.Repo), code(p.Source.Path), code(p.Source.Ref))
+	}
 	base := "nothing applied yet"
 	if p.BaseCommit != "" {
 		base = code(object.ShortSHA(p.BaseCommit)) + " (applied)"

@@ -136,3 +136,23 @@ func TestRenderKnownFailures(t *testing.T) {
 		t.Errorf("a plan without known failures reads as one with:\n%s\n%s\n%s", text.String(), md.String(), js.String())
 	}
 }
+
+// TestRenderChartSource: a plan of a chart from a Helm repository names
+// the chart, the version resolved and asked, the repository and the digest.
+func TestRenderChartSource(t *testing.T) {
+	t.Parallel()
+	p := plantest.Example(t)
+	p.Source = plan.Source{Kind: plan.SourceHelmRepository, Repo: "https://charts.example.com/", Ref: "6.14.x", Version: "6.14.1", Path: "podinfo",
+		Commit: "654683b0b29e0000000000000000000000000000000000000000000000000000"}
+	var txt, md bytes.Buffer
+	if err := Text(&txt, p, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Markdown(&md, p, DefaultMarkdownOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(txt.String(), "chart podinfo 6.14.1 (asked 6.14.x) from https://charts.example.com/ (digest 654683b0b29e)") ||
+		!strings.Contains(md.String(), "chart `podinfo` `6.14.1` (asked `6.14.x`)") {
+		t.Errorf("the chart source is not named:\n%s\n%s", txt.String(), md.String())
+	}
+}

@@ -85,7 +85,11 @@ func headline(c plan.Change) string {
 func Text(w io.Writer, p *plan.Plan, opts TextOptions) error {
 	c := colours(opts.Color)
 	out := &textout.Writer{W: w}
-	out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
+	if p.Source.Kind == plan.SourceHelmRepository {
+		out.Printf("Stack %s%s%s: chart %s %s (asked %s) from %s (digest %s)\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Path, p.Source.Version, p.Source.Ref, p.Source.Repo, object.ShortSHA(p.Source.Commit), p.Cluster)
+	} else {
+		out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
+	}
 	if p.Held != "" {
 		out.Printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
 	}

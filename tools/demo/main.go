@@ -92,6 +92,9 @@ func run(ctx context.Context) (err error) {
 	if err := d.restore(ctx, config); err != nil {
 		return err
 	}
+	if err := d.chart(ctx); err != nil {
+		return err
+	}
 	return d.engine(ctx, config, repo)
 }
 
