@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/integration/harness"
 	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/internal/helmtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/stack"
@@ -48,21 +48,7 @@ func planBoth(t *testing.T, s *harness.Stack, situation string) *plan.Plan {
 // corpusChart returns a corpus chart's files under prefix, as a commit holds them.
 func corpusChart(t *testing.T, chart, prefix string) map[string]string {
 	t.Helper()
-	dir := filepath.Join("..", "testdata", "corpus", "charts", chart)
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		files[prefix+"/"+filepath.ToSlash(rel)] = string(data)
-		return err
-	})
-	if err != nil || len(files) == 0 {
-		t.Fatalf("corpus chart %s: %v", chart, err)
-	}
-	return files
+	return helmtest.Files(t, filepath.Join("..", "testdata", "corpus", "charts", chart), prefix)
 }
 
 // TestChartFromGit plans and applies the podinfo chart from a Git

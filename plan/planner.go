@@ -172,7 +172,6 @@ func (r *run) scrubber() *sensitive.Scrubber {
 
 func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 	in := r.in
-	var err error
 	all, err := r.prepare()
 	if err != nil {
 		return nil, err
@@ -185,19 +184,10 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 		return nil, err
 	}
 
-	changes, err := r.decideAll(ctx)
+	changes, err := r.changes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	changes = append(changes, r.prune()...)
-	if slices.ContainsFunc(changes, func(c Change) bool { return c.Action != ActionNoop }) {
-		hookRuns, err := r.hookChanges()
-		if err != nil {
-			return nil, err
-		}
-		changes = append(changes, hookRuns...)
-	}
-	slices.SortFunc(changes, func(a, b Change) int { return object.Compare(a.Ref, b.Ref) })
 
 	plan := &Plan{
 		FormatVersion:       FormatVersion,
@@ -236,6 +226,25 @@ func (r *run) compute(ctx context.Context, start time.Time) (*Plan, error) {
 
 // decideAll decides every desired object concurrently, and returns every
 // object's error together.
+// changes are the plan's changes, by ref: one per desired object, the
+// prunes, and, when any of them does something, the hooks' runs.
+func (r *run) changes(ctx context.Context) ([]Change, error) {
+	changes, err := r.decideAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changes = append(changes, r.prune()...)
+	if slices.ContainsFunc(changes, func(c Change) bool { return c.Action != ActionNoop }) {
+		hookRuns, err := r.hookChanges()
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, hookRuns...)
+	}
+	slices.SortFunc(changes, func(a, b Change) int { return object.Compare(a.Ref, b.Ref) })
+	return changes, nil
+}
+
 func (r *run) decideAll(ctx context.Context) ([]Change, error) {
 	changes := make([]Change, len(r.desired))
 	errs := make([]error, len(r.desired))

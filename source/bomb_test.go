@@ -10,20 +10,12 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/source"
 )
 
-// bomb is a 400-byte YAML document whose aliases expand to 9^9 (387
-// million) scalars: "billion laughs".
-func bomb(indent string) string {
-	var b strings.Builder
-	b.WriteString(indent + "a: &a [x,x,x,x,x,x,x,x,x]\n")
-	for i, name := range "bcdefghi" {
-		prev := string("abcdefgh"[i])
-		b.WriteString(indent + string(name) + ": &" + string(name) + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+",", 9), ",") + "]\n")
-	}
-	return b.String()
-}
+// bomb is objtest.Bomb: "billion laughs" in 400 bytes.
+func bomb(indent string) string { return objtest.Bomb(indent) }
 
 // hiddenBombs are the bomb written so that no blank or line start comes
 // before its aliases, or with no '&' or '*' in the file's bytes at all.

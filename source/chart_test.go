@@ -3,7 +3,6 @@ package source_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gantryops/gantry/internal/helmtest"
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/source"
 )
@@ -18,21 +18,7 @@ import (
 // chartFiles are a corpus chart's files under prefix, as a commit holds them.
 func chartFiles(t *testing.T, chart, prefix string) map[string]string {
 	t.Helper()
-	dir := filepath.Join(corpusDir(t), "charts", chart)
-	files := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		files[prefix+"/"+filepath.ToSlash(rel)] = string(data)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return helmtest.Files(t, filepath.Join(corpusDir(t), "charts", chart), prefix)
 }
 
 func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {

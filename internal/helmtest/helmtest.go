@@ -163,3 +163,23 @@ func (r *Registry) Push(t testing.TB, ch *chartv2.Chart, repo, version, layerTyp
 		t.Fatal(err)
 	}
 }
+
+// Files reads a chart directory into files by path under prefix, as a
+// commit holds them (none is an error).
+func Files(t testing.TB, dir, prefix string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, err := os.ReadFile(p)
+		files[prefix+"/"+filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("chart %s: %v", dir, err)
+	}
+	return files
+}

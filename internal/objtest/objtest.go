@@ -3,6 +3,7 @@
 package objtest
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,4 +18,16 @@ func Parse(t testing.TB, s string) *unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// Bomb is a 400-byte YAML document whose aliases expand to 9^9 (387
+// million) scalars ("billion laughs"), each line indented by indent.
+func Bomb(indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "a: &a [x,x,x,x,x,x,x,x,x]\n")
+	for i, name := range "bcdefghi" {
+		prev := string("abcdefgh"[i])
+		b.WriteString(indent + string(name) + ": &" + string(name) + " [" + strings.TrimSuffix(strings.Repeat("*"+prev+",", 9), ",") + "]\n")
+	}
+	return b.String()
 }

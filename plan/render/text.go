@@ -85,23 +85,7 @@ func headline(c plan.Change) string {
 func Text(w io.Writer, p *plan.Plan, opts TextOptions) error {
 	c := colours(opts.Color)
 	out := &textout.Writer{W: w}
-	if p.Source.Kind == plan.SourceHelmRepository {
-		out.Printf("Stack %s%s%s: chart %s %s (asked %s) from %s (digest %s)\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Path, p.Source.Version, p.Source.Ref, p.Source.Repo, object.ShortSHA(p.Source.Commit), p.Cluster)
-	} else {
-		out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
-	}
-	if p.Held != "" {
-		out.Printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
-	}
-	if p.Rollback != "" {
-		out.Printf("\n%sWarning:%s %s.\n", c.yellow, c.reset, p.Rollback)
-	}
-	if p.RestoredFrom != "" {
-		out.Printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
-	}
-	if p.IsApproximate() {
-		out.Printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
-	}
+	textHeader(out, p, c)
 	if !p.HasChanges() {
 		out.Printf("\n%sNo changes.%s The cluster matches the revision.\n", c.green, c.reset)
 		renderKept(out, p, c)
@@ -207,6 +191,29 @@ func toYAML(u *unstructured.Unstructured) string {
 		return fmt.Sprintf("(cannot show: %v)\n", err)
 	}
 	return string(b)
+}
+
+// textHeader writes what a plan is of (the stack, its source, the
+// cluster) and the notes that frame it: a hold, a rollback, a restore, an
+// approximate plan.
+func textHeader(out *textout.Writer, p *plan.Plan, c palette) {
+	if p.Source.Kind == plan.SourceHelmRepository {
+		out.Printf("Stack %s%s%s: chart %s %s (asked %s) from %s (digest %s)\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Path, p.Source.Version, p.Source.Ref, p.Source.Repo, object.ShortSHA(p.Source.Commit), p.Cluster)
+	} else {
+		out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
+	}
+	if p.Held != "" {
+		out.Printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
+	}
+	if p.Rollback != "" {
+		out.Printf("\n%sWarning:%s %s.\n", c.yellow, c.reset, p.Rollback)
+	}
+	if p.RestoredFrom != "" {
+		out.Printf("\n%sRestore%s of %s (ID %s), loaded from the database.\n", c.bold, c.reset, p.Source.Ref, p.RestoredFrom)
+	}
+	if p.IsApproximate() {
+		out.Printf("\n%sNote:%s planned with --diff=local: changes are predicted from managed fields and the cluster's\nOpenAPI schema without asking the server. The plan is approximate: server defaults, admission\nwebhooks and immutable fields are not checked.\n", c.yellow, c.reset)
+	}
 }
 
 // hookDeletes says when a hook's object is deleted, by its policies.

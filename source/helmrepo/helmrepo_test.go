@@ -3,7 +3,6 @@ package helmrepo_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
 	"github.com/gantryops/gantry/internal/helmtest"
+	"github.com/gantryops/gantry/internal/objtest"
 	"github.com/gantryops/gantry/source/helmrepo"
 )
 
@@ -95,12 +95,7 @@ func TestRepositoryRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	bomb := helmtest.New(t, "", "")
-	var y strings.Builder
-	y.WriteString("apiVersion: v1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
-	for i := 1; i < 9; i++ {
-		fmt.Fprintf(&y, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
-	}
-	if err := os.WriteFile(filepath.Join(bomb.Dir, "index.yaml"), []byte(y.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bomb.Dir, "index.yaml"), []byte("apiVersion: v1\n"+objtest.Bomb("")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	flat := helmtest.New(t, "", "")
