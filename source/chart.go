@@ -37,6 +37,11 @@ type HelmOptions struct {
 	APIVersions []string `json:"apiVersions,omitempty"`
 }
 
+// options are the render options of h with values, its layers in order.
+func (h HelmOptions) options(values []map[string]any) helm.Options {
+	return helm.Options{ReleaseName: h.ReleaseName, Namespace: h.Namespace, Values: values, KubeVersion: h.KubeVersion, APIVersions: h.APIVersions}
+}
+
 // chartFileName marks a directory as a Helm chart.
 const chartFileName = "Chart.yaml"
 
@@ -71,8 +76,7 @@ func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*un
 	if ho.ReleaseName == "" {
 		ho.ReleaseName = "release"
 	}
-	out, err := helm.Render(context.Background(), ch, helm.Options{ReleaseName: ho.ReleaseName, Namespace: ho.Namespace,
-		Values: values, KubeVersion: ho.KubeVersion, APIVersions: ho.APIVersions})
+	out, err := helm.Render(context.Background(), ch, ho.options(values))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display(dir), err)
 	}
@@ -118,8 +122,7 @@ func RenderChartArchive(ctx context.Context, archive []byte, name string, opts R
 	if ho.Values != nil {
 		values = append(values, ho.Values)
 	}
-	out, err := helm.Render(ctx, ch, helm.Options{ReleaseName: ho.ReleaseName, Namespace: ho.Namespace,
-		Values: values, KubeVersion: ho.KubeVersion, APIVersions: ho.APIVersions})
+	out, err := helm.Render(ctx, ch, ho.options(values))
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", name, err)
 	}
