@@ -28,6 +28,7 @@ type Engine struct {
 	store   Record
 	fetcher Source
 	charts  Charts
+	arts    Artifacts
 	log     hclog.Logger
 	planner plan.PlannerOptions
 	now     func() time.Time
@@ -51,6 +52,9 @@ type Options struct {
 	// Charts fetches the charts of stacks whose source is a Helm
 	// repository (nil: such stacks fail to render, saying so).
 	Charts Charts
+	// Artifacts fetches the OCI artifacts of stacks whose source is one
+	// (nil: such stacks fail to render, saying so).
+	Artifacts Artifacts
 }
 
 // New returns an Engine over the record in st and Git through fetcher.
@@ -74,7 +78,7 @@ func NewWith(rec Record, src Source, opts Options) *Engine {
 	if retry <= 0 {
 		retry = 2 * time.Minute
 	}
-	return &Engine{store: rec, fetcher: src, charts: opts.Charts, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
+	return &Engine{store: rec, fetcher: src, charts: opts.Charts, arts: opts.Artifacts, log: log.Named("engine"), planner: planner, now: now, reported: map[string]string{}, refused: map[string]refusal{}, finishRetry: retry}
 }
 
 // Cluster is what planning reads the cluster through.

@@ -12,7 +12,9 @@ import (
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/artifact"
 	"github.com/gantryops/gantry/source/helmrepo"
+	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -84,6 +86,13 @@ type Source interface {
 type Charts interface {
 	Resolve(ctx context.Context, repoURL, name, constraint string) (*helmrepo.Version, error)
 	Pull(ctx context.Context, v *helmrepo.Version) ([]byte, error)
+}
+
+// Artifacts is what the engine needs of OCI registries
+// (*artifact.Client): an artifact resolved to its digest, and its files.
+type Artifacts interface {
+	Resolve(ctx context.Context, a stack.Artifact) (*artifact.Artifact, error)
+	Pull(ctx context.Context, a *artifact.Artifact) (*source.Commit, error)
 }
 
 // Target is a cluster plans are applied to: what planning reads (Cluster)

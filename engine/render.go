@@ -57,6 +57,9 @@ func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOp
 	if s.Source.Chart != nil {
 		return e.renderChart(ctx, s, opts)
 	}
+	if s.Source.Artifact != nil {
+		return e.renderArtifact(ctx, s, opts)
+	}
 	commit, err := e.fetcher.Fetch(ctx, s.Source.Repo, s.Source.Ref)
 	if err != nil {
 		return plan.Source{}, nil, err
@@ -103,6 +106,32 @@ func (e *Engine) renderChart(ctx context.Context, s stack.Stack, opts source.Ren
 	}
 	e.log.Debug("rendered", "stack", s.Name, "chart", v.Name, "version", v.Version, "digest", v.Digest, "objects", len(rev.Objects))
 	return plan.Source{Kind: plan.SourceHelmRepository, Repo: v.Repo, Ref: c.Version, Commit: v.Digest, Path: v.Name, Version: v.Version}, rev.Objects, nil
+}
+
+// renderArtifact resolves the stack's OCI artifact to its digest, pulls
+// it (from the store by digest when it can) and renders its path as a
+// commit's. The plan's source is the repository, what was asked, the
+// tag resolved, and the manifest's digest in place of a commit.
+func (e *Engine) renderArtifact(ctx context.Context, s stack.Stack, opts source.RenderOptions) (plan.Source, []*unstructured.Unstructured, error) {
+	a := s.Source.Artifact
+	if e.arts == nil {
+		return plan.Source{}, nil, fmt.Errorf("stack %s takes artifact %s, and this engine fetches no OCI artifacts", s.Name, a.URL)
+	}
+	resolved, err := e.arts.Resolve(ctx, *a)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	commit, err := e.arts.Pull(ctx, resolved)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	opts.Logger = e.log
+	rev, err := commit.Render(ctx, s.Source.Path, opts)
+	if err != nil {
+		return plan.Source{}, nil, err
+	}
+	e.log.Debug("rendered", "stack", s.Name, "artifact", a.URL, "version", resolved.Version, "digest", resolved.Digest, "objects", len(rev.Objects))
+	return plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: a.Asked(), Commit: resolved.Digest, Path: s.Source.Path, Version: resolved.Version}, rev.Objects, nil
 }
 
 // valuesDigest is the keyed digest of what a chart was rendered with

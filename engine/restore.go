@@ -13,6 +13,7 @@ import (
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/plan/planfile"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/artifact"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
 )
@@ -92,6 +93,9 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 	if c := s.Source.Chart; c != nil {
 		src = plan.Source{Kind: plan.SourceHelmRepository, Repo: c.Repository, Ref: src.Ref, Commit: rev.Commit, Path: c.Name, Version: c.Version}
 	}
+	if a := s.Source.Artifact; a != nil {
+		src = plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: src.Ref, Commit: rev.Commit, Path: s.Source.Path}
+	}
 	p, err := e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
 	if err != nil {
 		return nil, err
@@ -126,8 +130,12 @@ func (e *Engine) appliedPlan(ctx context.Context, stack string, info *state.Revi
 // revision recorded it: restore does not need gantry.yaml.
 func definitionOf(name string, p *plan.Plan) stack.Stack {
 	var chart *stack.Chart
-	if p.Source.Kind == plan.SourceHelmRepository {
+	var art *stack.Artifact
+	switch p.Source.Kind {
+	case plan.SourceHelmRepository:
 		chart = &stack.Chart{Repository: p.Source.Repo, Name: p.Source.Path, Version: p.Source.Version}
+	case plan.SourceOCIArtifact:
+		art = &stack.Artifact{URL: p.Source.Repo, Digest: "sha256:" + p.Source.Commit}
 	}
 	return stack.Stack{
 		Name:            name,
@@ -138,7 +146,7 @@ func definitionOf(name string, p *plan.Plan) stack.Stack {
 		AllowEmpty:      p.Options.AllowEmpty,
 		ForceConflicts:  p.Options.ForceConflicts,
 		Sensitive:       p.Options.Sensitive,
-	}.WithChart(chart)
+	}.WithChart(chart).WithArtifact(art)
 }
 
 // proveSecrets loads a revision whose Secrets were stored as salted hashes by
@@ -172,10 +180,15 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	if s.Source.Chart != nil {
 		return nil, fmt.Errorf("its Secrets were stored as salted hashes (no GANTRY_SECRET_KEY then), and proving them would render chart %s %s again: set GANTRY_SECRET_KEY before storing to restore charts from the record alone", s.Source.Chart.Name, s.Source.Chart.Version)
 	}
-	if s.Source.Repo == "" {
+	var c *source.Commit
+	var err error
+	if a := s.Source.Artifact; a != nil {
+		c, err = e.pullArtifact(ctx, a.URL, commit)
+	} else if s.Source.Repo == "" {
 		return nil, errors.New("the plan that applied the revision recorded no repository: name it with restore --repo")
+	} else {
+		c, err = e.fetcher.Fetch(ctx, s.Source.Repo, commit)
 	}
-	c, err := e.fetcher.Fetch(ctx, s.Source.Repo, commit)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +205,15 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 		out[ref] = u
 	}
 	return out, nil
+}
+
+// pullArtifact gives the artifact of url by its digest (hex): from the
+// store, or the registry.
+func (e *Engine) pullArtifact(ctx context.Context, url, digest string) (*source.Commit, error) {
+	if e.arts == nil {
+		return nil, fmt.Errorf("artifact %s: this engine fetches no OCI artifacts", url)
+	}
+	return e.arts.Pull(ctx, &artifact.Artifact{Artifact: stack.Artifact{URL: url, Digest: "sha256:" + digest}, Digest: digest})
 }
 
 // ErrHeld refuses applying Git over a restore until a newer commit or resume.
@@ -233,8 +255,8 @@ func (e *Engine) newerThan(ctx context.Context, src plan.Source, against string)
 	if against == "" || src.Commit == against {
 		return false, nil
 	}
-	if src.Kind == plan.SourceHelmRepository {
-		return true, nil // a chart has no history: another archive is newer
+	if src.Kind == plan.SourceHelmRepository || src.Kind == plan.SourceOCIArtifact {
+		return true, nil // a chart or an artifact has no history: another digest is newer
 	}
 	if _, err := e.fetcher.Fetch(ctx, src.Repo, against); errors.Is(err, source.ErrRefNotFound) {
 		// The commit held against is gone from the repository (its history

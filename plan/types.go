@@ -127,7 +127,8 @@ type Source struct {
 	// Kind is "" for a Git repository (Repo, Ref, Commit, Path), or
 	// SourceHelmRepository: a chart (Path) of the Helm repository Repo, at
 	// the version Ref asked for, Version resolved, its archive's SHA-256 in
-	// Commit. Left out of JSON for Git, so Git plans' digests are unchanged.
+	// Commit; or SourceOCIArtifact. Left out of JSON for Git, so Git
+	// plans' digests are unchanged.
 	Kind    string `json:"kind,omitempty"`
 	Repo    string `json:"repo"`
 	Ref     string `json:"ref"`
@@ -143,6 +144,12 @@ type Source struct {
 
 // SourceHelmRepository is the Kind of a chart taken from a Helm repository.
 const SourceHelmRepository = "helm-repository"
+
+// SourceOCIArtifact is the Kind of a path (Path) of an OCI artifact: the
+// repository oci://… (Repo), the tag, range or digest asked (Ref), the
+// tag resolved (Version; empty when asked by digest), the manifest's
+// SHA-256 in Commit.
+const SourceOCIArtifact = "oci-artifact"
 
 // Options are the stack policies that shape a plan.
 type Options struct {

@@ -87,16 +87,24 @@ func (p *parser) chart(n *yaml.Node, path string) *Chart {
 	return c
 }
 
-// sourceKind checks that a source is a Git repository or a chart of a Helm
-// repository, and what goes with each.
+// sourceKind checks that a source is one of a Git repository, a chart of
+// a Helm repository and an OCI artifact, and what goes with each.
 func (p *parser) sourceKind(n *yaml.Node, path string, src Source, sawRepo bool) {
+	kinds := 0
+	for _, set := range []bool{sawRepo, src.Chart != nil, src.Artifact != nil} {
+		if set {
+			kinds++
+		}
+	}
 	switch {
-	case src.Chart != nil && sawRepo:
-		p.fail(n, join(path, "chart"), "a source is a Git repository (repo) or a chart of a Helm repository (chart), not both")
-	case src.Chart == nil && (!sawRepo || src.Repo == ""):
-		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL), or a chart of a Helm repository (chart)")
+	case kinds > 1:
+		p.fail(n, path, "a source is one of a Git repository (repo), a chart of a Helm repository (chart) and an OCI artifact (artifact)")
+	case kinds == 0 || (sawRepo && src.Repo == ""):
+		p.fail(n, join(path, "repo"), "missing: name the Git repository (a path, file://, https:// or ssh:// URL), a chart of a Helm repository (chart), or an OCI artifact (artifact)")
 	case src.Chart != nil && src.Helm != nil && len(src.Helm.ValuesFiles) > 0:
 		p.fail(n, join(path, "helm.valuesFiles"), "values files are read from a Git commit; a chart from a Helm repository takes values only")
+	case src.Chart != nil && src.Path != "" && src.Path != ".":
+		p.fail(n, join(path, "path"), "a chart from a Helm repository is rendered whole: leave path out")
 	}
 }
 
@@ -104,8 +112,16 @@ func (p *parser) sourceKind(n *yaml.Node, path string, src Source, sawRepo bool)
 func adHocSourceProblems(src Source) []string {
 	c := src.Chart
 	switch {
+	case src.Artifact != nil && (c != nil || src.Repo != ""):
+		return []string{"--artifact: a stack takes one of a Git repository (--repo), a chart (--chart-repo) and an artifact (--artifact)"}
+	case src.Artifact != nil:
+		var out []string
+		for _, msg := range src.Artifact.Problems() {
+			out = append(out, "--artifact: "+msg)
+		}
+		return out
 	case c == nil && src.Repo == "":
-		return []string{"--repo: missing: name the Git repository (or --chart-repo, a Helm repository)"}
+		return []string{"--repo: missing: name the Git repository (or --chart-repo, a Helm repository, or --artifact, an OCI artifact)"}
 	case c == nil:
 		return nil
 	case src.Repo != "":

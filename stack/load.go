@@ -223,7 +223,7 @@ func AdHoc(name string, src Source, namespace string, forceConflicts bool) (*Sta
 	s.Name, s.Target.Namespace, s.ForceConflicts = name, namespace, forceConflicts
 	s.Source.Repo, s.Source.AllowRemoteBases = src.Repo, src.AllowRemoteBases
 	s.Source.AllowInsecureHTTPCredentials = src.AllowInsecureHTTPCredentials
-	s.Source.MaxRenderBytes, s.Source.Chart = src.MaxRenderBytes, src.Chart
+	s.Source.MaxRenderBytes, s.Source.Chart, s.Source.Artifact = src.MaxRenderBytes, src.Chart, src.Artifact
 	if src.Ref != "" {
 		s.Source.Ref = src.Ref
 	}
@@ -299,8 +299,8 @@ func (p *parser) stack(n *yaml.Node, path string) Stack {
 			p.fail(n, join(path, "source"), "missing: give source.repo (and optionally ref and path)")
 		}
 	}
-	if s.Verify != nil && s.Source.Chart != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: %s.verify: signatures are checked on Git commits; a chart from a Helm repository is checked by its digest", p.file, path))
+	if s.Verify != nil && (s.Source.Chart != nil || s.Source.Artifact != nil) {
+		p.errs = append(p.errs, fmt.Errorf("%s: %s.verify: signatures are checked on Git commits; a chart from a Helm repository or an OCI artifact is checked by its digest", p.file, path))
 	}
 	if !jitterSet {
 		s.Schedule.Jitter = s.Schedule.Interval / 10
@@ -345,6 +345,7 @@ func (p *parser) source(n *yaml.Node, path string, src Source) Source {
 		"maxRenderBytes": func(n *yaml.Node, path string) { src.MaxRenderBytes = p.byteSize(n, path) },
 		"helm":           func(n *yaml.Node, path string) { src.Helm = p.helm(n, path) },
 		"chart":          func(n *yaml.Node, path string) { src.Chart = p.chart(n, path) },
+		"artifact":       func(n *yaml.Node, path string) { src.Artifact = p.artifact(n, path) },
 	})
 	if n.Kind == yaml.MappingNode {
 		p.sourceKind(n, path, src, sawRepo)

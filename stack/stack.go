@@ -89,8 +89,8 @@ const (
 	DriftReport Drift = "report"
 )
 
-// Source is a path in a Git repository at a ref, or a chart of a Helm
-// repository (Chart).
+// Source is a path in a Git repository at a ref, a chart of a Helm
+// repository (Chart), or a path in an OCI artifact (Artifact).
 type Source struct {
 	// Repo is a local path (relative to the config file), file://, https://
 	// or ssh:// URL.
@@ -114,6 +114,8 @@ type Source struct {
 	Helm *Helm
 	// Chart, instead of Repo, takes a chart from a Helm HTTP repository.
 	Chart *Chart
+	// Artifact, instead of Repo, takes Path of an OCI artifact.
+	Artifact *Artifact
 }
 
 // Chart is a chart of a Helm HTTP repository (an index.yaml).
@@ -181,6 +183,14 @@ func (c *Config) Names() []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// WithArtifact returns s taking its manifests from art (nil: s as it is).
+func (s Stack) WithArtifact(art *Artifact) Stack {
+	if art != nil {
+		s.Source.Artifact, s.Source.Repo = art, ""
+	}
+	return s
 }
 
 // WithChart returns s taking its manifests from chart (nil: s as it is).

@@ -15,6 +15,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/kube"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/artifact"
 	"github.com/gantryops/gantry/source/helmrepo"
 	"github.com/gantryops/gantry/stack"
 	"github.com/gantryops/gantry/state"
@@ -26,6 +27,8 @@ type stackFlags struct {
 	repo, ref, path   string
 	chartRepo, chart  string
 	chartVersion      string
+	artifact          string
+	artifactSemver    string
 	forceConflicts    bool
 	allowRemote       bool
 	insecureCreds     bool
@@ -43,6 +46,8 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) or oci:// URL; credentials from GANTRY_HELM_USERNAME/PASSWORD for GANTRY_HELM_REPOSITORY)")
 	fl.StringVar(&f.chart, "chart", "", "ad hoc, with --chart-repo: the chart's name")
 	fl.StringVar(&f.chartVersion, "chart-version", "", "ad hoc, with --chart-repo: exact version or semver range")
+	fl.StringVar(&f.artifact, "artifact", "", "ad hoc, instead of --repo: OCI artifact oci://HOST/PATH:TAG or oci://HOST/PATH@sha256:… (--path inside it)")
+	fl.StringVar(&f.artifactSemver, "artifact-semver", "", "ad hoc, with --artifact oci://HOST/PATH: the highest tag this semver range matches")
 	fl.BoolVar(&f.forceConflicts, "force-conflicts", false, "ad hoc: take over fields other field managers own")
 	fl.BoolVar(&f.allowRemote, "allow-remote-bases", false, "ad hoc: let kustomizations fetch remote bases")
 	fl.BoolVar(&f.insecureCreds, "allow-insecure-http-credentials", false, "ad hoc: send Git credentials to an http:// --repo, in clear text")
@@ -52,11 +57,11 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 
 // resolveStack finds the stack in the config file, or builds an ad hoc one.
 func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack, error) {
-	if f.repo == "" && f.chartRepo == "" {
+	if f.repo == "" && f.chartRepo == "" && f.artifact == "" {
 		if nsFlag := cmd.Flags().Lookup("namespace"); nsFlag != nil && nsFlag.Changed {
 			return nil, errors.New("--namespace applies to ad hoc stacks (--repo); for a stack in gantry.yaml set target.namespace there")
 		}
-		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials", "max-render-bytes", "chart", "chart-version"} {
+		for _, name := range []string{"ref", "path", "force-conflicts", "allow-remote-bases", "allow-insecure-http-credentials", "max-render-bytes", "chart", "chart-version", "artifact-semver"} {
 			if cmd.Flags().Lookup(name).Changed {
 				return nil, fmt.Errorf("--%s applies to ad hoc stacks (with --repo); for a stack in gantry.yaml set it there", name)
 			}
@@ -69,6 +74,9 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		if f.chartRepo != "" {
 			name = adHocName(f.chart, ".")
 		}
+		if f.artifact != "" {
+			name = adHocName(f.artifact, f.path)
+		}
 	}
 	ns := ""
 	if g.kube.Namespace != nil {
@@ -77,6 +85,11 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 	src := stack.Source{Repo: f.repo, Ref: f.ref, Path: f.path, AllowRemoteBases: f.allowRemote, AllowInsecureHTTPCredentials: f.insecureCreds}
 	if f.chartRepo != "" {
 		src.Chart = &stack.Chart{Repository: f.chartRepo, Name: f.chart, Version: f.chartVersion}
+	}
+	if f.artifact != "" {
+		a := stack.ParseArtifactRef(f.artifact)
+		a.Semver = f.artifactSemver
+		src.Artifact = &a
 	}
 	b, err := maxRenderBytesFlag(f.maxRenderBytes)
 	if err != nil {
@@ -185,7 +198,12 @@ func (g *globals) newDBSession(ctx context.Context, log hclog.Logger, opts sessi
 		store.Close()
 		return nil, err
 	}
-	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log, Charts: charts})}, nil
+	arts, err := artifact.New(artifact.Options{CacheDir: filepath.Join(filepath.Dir(fetch.CacheDir), "oci"), HTTP: hopts.HTTP, Credentials: hopts.Credentials})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &session{log: log, store: store, engine: engine.New(store, source.NewFetcher(fetch), engine.Options{Logger: log, Charts: charts, Artifacts: arts})}, nil
 }
 
 func (s *session) Close() { s.store.Close() }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -114,20 +115,38 @@ func (r *Repository) Publish(t testing.TB, ch *chartv2.Chart, urlBase string, ve
 // pushes them; it counts requests.
 type Registry struct {
 	*httptest.Server
-	Requests atomic.Int64
+	Requests   atomic.Int64
+	user, pass string
 }
 
 // NewRegistry starts a registry, stopped when the test ends.
-func NewRegistry(t testing.TB) *Registry {
+func NewRegistry(t testing.TB) *Registry { return NewPrivateRegistry(t, "", "") }
+
+// NewPrivateRegistry starts a registry that answers 401 to requests
+// without basic auth of user and password ("": any request).
+func NewPrivateRegistry(t testing.TB, user, pass string) *Registry {
 	t.Helper()
-	r := &Registry{}
+	r := &Registry{user: user, pass: pass}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.Requests.Add(1)
+		if u, p, _ := req.BasicAuth(); user != "" && (u != user || p != pass) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registry"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// Auth is the option that pushes to the registry with its credentials.
+func (r *Registry) Auth() remote.Option {
+	if r.user == "" {
+		return remote.WithAuth(authn.Anonymous)
+	}
+	return remote.WithAuth(&authn.Basic{Username: r.user, Password: r.pass})
 }
 
 // Host is the registry's host:port, for oci://HOST/PATH.
@@ -159,7 +178,7 @@ func (r *Registry) Push(t testing.TB, ch *chartv2.Chart, repo, version, layerTyp
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(tag, img); err != nil {
+	if err := remote.Write(tag, img, r.Auth()); err != nil {
 		t.Fatal(err)
 	}
 }

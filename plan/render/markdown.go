@@ -111,9 +111,12 @@ func markdownHead(p *plan.Plan, opts MarkdownOptions) string {
 		target += ", namespace " + code(p.Options.Namespace)
 	}
 	fmt.Fprintf(&b, "**Target:** %s  \n", target)
-	if p.Source.Kind == plan.SourceHelmRepository {
+	switch p.Source.Kind {
+	case plan.SourceHelmRepository:
 		fmt.Fprintf(&b, "**Source:** chart %s %s (asked %s) from %s  \n", code(p.Source.Path), code(p.Source.Version), code(p.Source.Ref), code(p.Source.Repo))
-	} else {
+	case plan.SourceOCIArtifact:
+		fmt.Fprintf(&b, "**Source:** artifact %s path %s (asked %s)  \n", code(p.Source.Repo+tagOf(p.Source)), code(p.Source.Path), code(p.Source.Ref))
+	default:
 		fmt.Fprintf(&b, "**Source:** %s path %s, ref %s  \n", code(p.Source.Repo), code(p.Source.Path), code(p.Source.Ref))
 	}
 	base := "nothing applied yet"

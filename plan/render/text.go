@@ -193,13 +193,25 @@ func toYAML(u *unstructured.Unstructured) string {
 	return string(b)
 }
 
+// tagOf is ":TAG" of an artifact resolved from a tag or a range, "" of
+// one asked by digest.
+func tagOf(src plan.Source) string {
+	if src.Version == "" {
+		return ""
+	}
+	return ":" + src.Version
+}
+
 // textHeader writes what a plan is of (the stack, its source, the
 // cluster) and the notes that frame it: a hold, a rollback, a restore, an
 // approximate plan.
 func textHeader(out *textout.Writer, p *plan.Plan, c palette) {
-	if p.Source.Kind == plan.SourceHelmRepository {
+	switch p.Source.Kind {
+	case plan.SourceHelmRepository:
 		out.Printf("Stack %s%s%s: chart %s %s (asked %s) from %s (digest %s)\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Path, p.Source.Version, p.Source.Ref, p.Source.Repo, object.ShortSHA(p.Source.Commit), p.Cluster)
-	} else {
+	case plan.SourceOCIArtifact:
+		out.Printf("Stack %s%s%s: artifact %s%s (asked %s, digest %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, tagOf(p.Source), p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
+	default:
 		out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
 	}
 	if p.Held != "" {

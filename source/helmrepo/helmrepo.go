@@ -259,18 +259,29 @@ func writeAtomic(path string, data []byte) error {
 // and GANTRY_HELM_PASSWORD (basic auth), sent only to the repository
 // GANTRY_HELM_REPOSITORY names (its scheme, host and port: required with
 // them, so that a private repository's password never reaches a public
-// one); GANTRY_HELM_CA_FILE (PEM certificates trusted beside the system's,
+// one); for OCI registries (charts and artifacts) without them, the
+// static credentials a Docker config file holds for the registry's host
+// ($DOCKER_CONFIG/config.json or ~/.docker/config.json; credential
+// helpers are not run); GANTRY_HELM_CA_FILE (PEM certificates trusted beside the system's,
 // for repositories with a private CA).
 func FromEnv(cacheDir string) (Options, error) {
 	opts := Options{CacheDir: cacheDir}
-	if user, pass := os.Getenv("GANTRY_HELM_USERNAME"), os.Getenv("GANTRY_HELM_PASSWORD"); user != "" || pass != "" {
-		origin := os.Getenv("GANTRY_HELM_REPOSITORY")
-		if origin == "" {
-			return opts, errors.New("GANTRY_HELM_USERNAME/GANTRY_HELM_PASSWORD are set without GANTRY_HELM_REPOSITORY: name the repository (its URL) they are for, so that they reach no other")
-		}
+	user, pass := os.Getenv("GANTRY_HELM_USERNAME"), os.Getenv("GANTRY_HELM_PASSWORD")
+	origin := os.Getenv("GANTRY_HELM_REPOSITORY")
+	if (user != "" || pass != "") && origin == "" {
+		return opts, errors.New("GANTRY_HELM_USERNAME/GANTRY_HELM_PASSWORD are set without GANTRY_HELM_REPOSITORY: name the repository (its URL) they are for, so that they reach no other")
+	}
+	docker, err := readDockerConfig(DockerConfigPath())
+	if err != nil {
+		return opts, fmt.Errorf("the Docker config file %s: %w", DockerConfigPath(), err)
+	}
+	if user != "" || pass != "" || len(docker) > 0 {
 		opts.Credentials = func(repoURL string) (string, string) {
-			if sameOrigin(repoURL, origin) {
+			if (user != "" || pass != "") && sameOrigin(repoURL, origin) {
 				return user, pass
+			}
+			if a, ok := docker[ociHost(repoURL)]; ok && ociHost(repoURL) != "" {
+				return a.Username, a.Password
 			}
 			return "", ""
 		}

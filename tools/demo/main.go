@@ -95,6 +95,9 @@ func run(ctx context.Context) (err error) {
 	if err := d.chart(ctx); err != nil {
 		return err
 	}
+	if err := d.artifact(ctx); err != nil {
+		return err
+	}
 	return d.engine(ctx, config, repo)
 }
 
