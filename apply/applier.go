@@ -22,6 +22,9 @@ type Cluster interface {
 	plan.Cluster
 	// Apply server-side applies obj as gantry and returns it as stored.
 	Apply(ctx context.Context, r object.Resource, obj *unstructured.Unstructured, force bool) (*unstructured.Unstructured, error)
+	// Create creates obj as gantry (a hook named by metadata.generateName:
+	// the server names it) and returns it as stored.
+	Create(ctx context.Context, r object.Resource, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
 	// Delete deletes ref; a missing object is not an error.
 	Delete(ctx context.Context, r object.Resource, ref object.Ref, propagation metav1.DeletionPropagation) error
 	// Get returns the live object (apierrors.IsNotFound when missing).
@@ -188,6 +191,8 @@ const (
 
 // Outcome is what the apply did to one change of the plan.
 type Outcome struct {
+	// Ref is the change's (for a hook the server names, its generateName
+	// followed by object.GeneratedMark; Live has the name it was given).
 	Ref        object.Ref
 	APIVersion string
 	Action     plan.Action
@@ -201,6 +206,9 @@ type Outcome struct {
 	Duration time.Duration
 	// Live is the object as the apply stored it (nil unless applied).
 	Live *unstructured.Unstructured
+	// Hook is set for a hook's run: never kept in the inventory or the
+	// memo.
+	Hook bool
 }
 
 // Report is the result of an apply.

@@ -117,7 +117,7 @@ func sortItems(p *plan.Plan, r *Report) (byPhase, prunes [phases][]item, hooks m
 			continue
 		}
 		it := item{index: len(r.Outcomes), change: c, desired: desired[c.Ref]}
-		r.Outcomes = append(r.Outcomes, Outcome{Ref: c.Ref, APIVersion: c.APIVersion, Action: c.Action, Result: ResultSkipped})
+		r.Outcomes = append(r.Outcomes, Outcome{Ref: c.Ref, APIVersion: c.APIVersion, Action: c.Action, Result: ResultSkipped, Hook: c.Hook != nil})
 		switch {
 		case c.Hook != nil:
 			hooks[c.Hook.Phase] = append(hooks[c.Hook.Phase], it)
@@ -192,7 +192,7 @@ func (a *Applier) settle(r *Report, mu *sync.Mutex, it item, o Outcome) {
 
 // outcome is it's outcome before it is carried out.
 func (it item) outcome() Outcome {
-	return Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action}
+	return Outcome{Ref: it.change.Ref, APIVersion: it.change.APIVersion, Action: it.change.Action, Hook: it.change.Hook != nil}
 }
 
 // applyOne applies (or replaces) one object.

@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -44,7 +45,10 @@ func (a *Applier) runHooks(ctx context.Context, p *plan.Plan, r *Report, hooks [
 	return nil
 }
 
-// runHook runs one hook and returns its outcome.
+// runHook runs one hook and returns its outcome. A hook the server names
+// (metadata.generateName) is created rather than applied; its outcome
+// keeps the plan's ref, its Live (and its done event) the name this run
+// was given.
 func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item) (Outcome, error) {
 	h, o := *it.change.Hook, it.outcome()
 	a.emit(Event{Kind: EventStarted, Ref: o.Ref, Action: o.Action, Message: fmt.Sprintf("%s hook (%s)", h.Phase, h.Event)})
@@ -63,19 +67,23 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 	if err := a.fence(ctx); err != nil {
 		return fail(err)
 	}
+	prefix, generated := o.Ref.Generated()
 	if h.Deletes(plan.DeleteBeforeCreation) {
-		if err := a.ownLastRun(ctx, p, res, o.Ref); err != nil {
+		if err := a.deleteLastRuns(ctx, p, res, o.Ref, prefix, generated); err != nil {
 			return fail(err)
 		}
-		if err := a.deleteAndWait(ctx, res, o.Ref); err != nil {
-			return fail(fmt.Errorf("delete the last run: %w", err))
-		}
 	}
-	live, err := a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
+	var live *unstructured.Unstructured
+	if generated {
+		live, err = a.cluster.Create(ctx, res, it.desired)
+	} else {
+		live, err = a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
+	}
 	if err != nil {
 		return fail(describe(p, o.Ref, err))
 	}
 	o.Result, o.Live = ResultApplied, live
+	run := object.RefOf(live) // a generated hook's: the name the server gave this run
 	if a.opts.Wait {
 		r.Outcomes[it.index] = o
 		err = a.waitReady(ctx, r, []item{it}, true)
@@ -88,7 +96,7 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 	// Not waited for (--wait=false), a hook is not known to have succeeded
 	// or failed: it is left to run, and its next run deletes it first.
 	if (a.opts.Wait || err != nil) && h.Deletes(policy) {
-		if derr := a.cluster.Delete(ctx, res, o.Ref, metav1.DeletePropagationBackground); derr != nil && err == nil {
+		if derr := a.cluster.Delete(ctx, res, run, metav1.DeletePropagationBackground); derr != nil && err == nil {
 			err = fmt.Errorf("delete it after it succeeded: %w", derr)
 		}
 	}
@@ -96,8 +104,42 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 		return fail(err)
 	}
 	o.Duration = time.Since(start)
-	a.emit(Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration})
+	done := Event{Kind: EventDone, Ref: o.Ref, Action: o.Action, Duration: o.Duration}
+	if generated {
+		done.Message = "created as " + run.Name
+	}
+	a.emit(done)
 	return o, nil
+}
+
+// deleteLastRuns deletes the hook's last run before it runs again
+// (before-hook-creation): the object of its name, or for a hook the server
+// names (generated) every object of its kind in its namespace that this
+// stack's hook of the same generateName made, found by the stack's label
+// and the generateName the server keeps.
+func (a *Applier) deleteLastRuns(ctx context.Context, p *plan.Plan, res object.Resource, ref object.Ref, prefix string, generated bool) error {
+	if !generated {
+		if err := a.ownLastRun(ctx, p, res, ref); err != nil {
+			return err
+		}
+		if err := a.deleteAndWait(ctx, res, ref); err != nil {
+			return fmt.Errorf("delete the last run: %w", err)
+		}
+		return nil
+	}
+	live, err := a.cluster.List(ctx, res, ref.Namespace)
+	if err != nil {
+		return fmt.Errorf("find the last runs: %w", err)
+	}
+	for _, u := range live {
+		if u.GetGenerateName() != prefix || u.GetLabels()[plan.StackLabel] != p.Stack || !plan.IsHook(u) {
+			continue
+		}
+		if err := a.deleteAndWait(ctx, res, object.RefOf(u)); err != nil {
+			return fmt.Errorf("delete the last run %s: %w", u.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // ownLastRun refuses to delete an object of the hook's name that lives

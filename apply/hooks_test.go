@@ -32,11 +32,22 @@ func withHooks(t *testing.T, p *plan.Plan, hooks ...hookRun) *plan.Plan {
 	return p
 }
 
+// generated is a ConfigMap hook named by generateName prefix (as the
+// server stores it once named, when name is given).
+func generated(prefix, name, extra string) string {
+	named := ""
+	if name != "" {
+		named = "name: " + name + ", "
+	}
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {" + named + "generateName: " + prefix + ", namespace: old, annotations: {helm.sh/hook: pre-upgrade}" + extra + "}\n"
+}
+
 // TestExecuteHooks: a row per way hooks run — pre hooks after Namespaces
 // and CRDs and before everything else, by weight; post hooks after every
 // other object, before prune; the last run deleted first by default,
-// deleted after success or failure by policy; a failing hook stopping
-// every later hook, object and prune.
+// deleted after success or failure by policy; a hook the server names
+// (generateName) created anew, its stack's last runs found and deleted; a
+// failing hook stopping every later hook, object and prune.
 func TestExecuteHooks(t *testing.T) {
 	t.Parallel()
 	refused := ", annotations: {" + applytest.RefuseAnnotation + ": x}"
@@ -115,6 +126,25 @@ func TestExecuteHooks(t *testing.T) {
 			results: map[string]Result{"Job.batch/old/migrate": ResultFailed, "ConfigMap/old/a": ResultSkipped},
 			wantErr: "pre hook Job.batch/old/migrate failed",
 			wait:    true,
+		},
+		{
+			name: "a hook the server names: its stack's last runs deleted first, then created under a new name",
+			live: []string{nsOld, generated("report-", "report-00042", labelled), generated("report-", "report-00043", ", labels: {gantry.dev/stack: other}"),
+				generated("other-", "other-00001", labelled), configMap("old", "report-00044", labelled)},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}},
+			hooks:   []hookRun{{generated("report-", "", labelled), pre(0)}},
+			writes:  []string{"delete ConfigMap/old/report-00042", "create ConfigMap/old/report-00001", "apply ConfigMap/old/a"},
+			results: map[string]Result{"ConfigMap/old/report-*": ResultApplied, "ConfigMap/old/a": ResultApplied},
+			pruned:  true,
+		},
+		{
+			name:    "a hook the server names, hook-succeeded: deleted by the name it was given",
+			live:    []string{nsOld},
+			plan:    []step{{configMap("old", "a", ""), plan.ActionCreate, ""}},
+			hooks:   []hookRun{{generated("report-", "", labelled), post(plan.DeleteOnSuccess)}},
+			writes:  []string{"apply ConfigMap/old/a", "create ConfigMap/old/report-00001", "delete ConfigMap/old/report-00001"},
+			results: map[string]Result{"ConfigMap/old/report-*": ResultApplied},
+			pruned:  true,
 		},
 		{
 			name:    "not waited for, a hook is left to run: hook-succeeded deletes nothing yet",

@@ -73,7 +73,7 @@ func (a *Applier) notReady(r *Report, items []item) (map[object.Ref]watched, err
 			if err != nil {
 				return nil, err
 			}
-			pending[o.Ref] = watched{it.index, res}
+			pending[object.RefOf(o.Live)] = watched{it.index, res} // a generated hook's by the name it was given
 		}
 	}
 	return pending, nil

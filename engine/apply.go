@@ -304,7 +304,7 @@ func (e *Engine) finish(p *plan.Plan, applyID, actor string, key object.HashKey,
 	if report != nil {
 		for _, o := range report.Outcomes {
 			f.Outcomes = append(f.Outcomes, stateOutcome(o))
-			if hooks[o.Ref] {
+			if o.Hook || hooks[o.Ref] {
 				continue
 			}
 			attempted := o.Action != plan.ActionDelete && (o.Result == apply.ResultApplied || o.Result == apply.ResultReplaced || o.Result == apply.ResultFailed)

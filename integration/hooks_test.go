@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,9 +16,11 @@ import (
 	"github.com/gantryops/gantry/stack"
 )
 
-// hookedChart is a chart with an object and three ConfigMap hooks: migrate
+// hookedChart is a chart with an object and four ConfigMap hooks: migrate
 // (pre-install and pre-upgrade, kept until the next run deletes it), seed
-// (post-install, deleted when it succeeds) and notify (post-upgrade).
+// (post-install, deleted when it succeeds), notify (post-upgrade) and
+// report (post-install and post-upgrade, named by generateName: a new
+// object at each run, the last one deleted first).
 func hookedChart(v string) map[string]string {
 	hook := func(name, events, extra string) string {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: " + events + "\n" + extra + "data: {v: {{ .Values.v | quote }}}\n"
@@ -29,6 +32,7 @@ func hookedChart(v string) map[string]string {
 		"chart/templates/migrate.yaml": hook("migrate", "pre-install,pre-upgrade", ""),
 		"chart/templates/seed.yaml":    hook("seed", "post-install", "    helm.sh/hook-delete-policy: hook-succeeded\n"),
 		"chart/templates/notify.yaml":  hook("notify", "post-upgrade", ""),
+		"chart/templates/report.yaml":  strings.Replace(hook("report-", "post-install,post-upgrade", ""), "  name: ", "  generateName: ", 1),
 	}
 }
 
@@ -68,14 +72,33 @@ func TestChartHooks(t *testing.T) {
 		return v
 	}
 
+	reports := func() []string {
+		t.Helper()
+		l, err := s.Dynamic.Resource(configmaps).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, u := range l.Items {
+			if u.GetGenerateName() == "report-" {
+				v, _, _ := unstructured.NestedString(u.Object, "data", "v")
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+
 	install := planBoth(t, s, "install")
-	if diff := cmp.Diff([]string{"migrate pre-install", "seed post-install"}, runs(install)); diff != "" {
+	if diff := cmp.Diff([]string{"migrate pre-install", "report-* post-install", "seed post-install"}, runs(install)); diff != "" {
 		t.Errorf("install hooks (-want +got)\n%s", diff)
 	}
 	applyWaiting(t, s, install)
 	got := map[string]string{"app": value("app"), "migrate": value("migrate"), "seed": value("seed"), "notify": value("notify")}
 	if diff := cmp.Diff(map[string]string{"app": "1", "migrate": "1", "seed": "(absent)", "notify": "(absent)"}, got); diff != "" {
 		t.Errorf("after the install (-want +got)\n%s", diff)
+	}
+	if got := reports(); len(got) != 1 || got[0] != "1" {
+		t.Errorf("after the install, report- runs %v, want one of value 1", got)
 	}
 	if p := planBoth(t, s, "nothing to do"); p.HasChanges() || len(runs(p)) > 0 {
 		t.Errorf("a plan that changes nothing: %v, hooks %v", harness.Changes(p), runs(p))
@@ -90,13 +113,16 @@ func TestChartHooks(t *testing.T) {
 
 	repo.Commit("v2", map[string]string{"chart/values.yaml": "v: \"2\"\n"})
 	upgrade := planBoth(t, s, "upgrade")
-	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade"}, runs(upgrade)); diff != "" {
+	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade", "report-* post-upgrade"}, runs(upgrade)); diff != "" {
 		t.Errorf("upgrade hooks (-want +got)\n%s", diff)
 	}
 	applyWaiting(t, s, upgrade)
 	got = map[string]string{"app": value("app"), "migrate": value("migrate"), "seed": value("seed"), "notify": value("notify")}
 	if diff := cmp.Diff(map[string]string{"app": "2", "migrate": "2", "seed": "(absent)", "notify": "2"}, got); diff != "" {
 		t.Errorf("after the upgrade (-want +got)\n%s", diff)
+	}
+	if got := reports(); len(got) != 1 || got[0] != "2" {
+		t.Errorf("after the upgrade, report- runs %v, want one of value 2: the last run deleted, a new one made", got)
 	}
 	if p := planBoth(t, s, "after the upgrade"); p.HasChanges() {
 		t.Errorf("after the upgrade the plan changes %v", harness.Changes(p))

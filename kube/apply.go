@@ -28,6 +28,13 @@ func (c *Cluster) Apply(ctx context.Context, r object.Resource, obj *unstructure
 	return c.apply(ctx, r, obj, force, nil)
 }
 
+// Create creates obj as FieldManager and returns it as stored: for hooks
+// named by metadata.generateName, which server-side apply cannot create
+// (it needs a name).
+func (c *Cluster) Create(ctx context.Context, r object.Resource, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.resource(r, obj.GetNamespace()).Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
+}
+
 // Delete deletes the object ref of resource r with the given propagation.
 // A missing object is not an error.
 func (c *Cluster) Delete(ctx context.Context, r object.Resource, ref object.Ref, propagation metav1.DeletionPropagation) error {

@@ -24,6 +24,19 @@ import (
 // CheckTypes. Such objects come from Git alone: refused here, they can
 // neither reach a plan unrefused in --diff=local, where no server checks
 // them, nor print control sequences to the terminal of whoever reads it.
+// generateNameProblem says what is wrong with a generateName prefix: the
+// server appends five characters, and the result must be a name.
+func generateNameProblem(prefix string) string {
+	msgs := content.IsPathSegmentName(prefix)
+	if hasControl(prefix) {
+		msgs = append(msgs, "must not contain control or bidirectional characters")
+	}
+	if len(prefix) > 253-5 {
+		msgs = append(msgs, "must be at most 248 characters (the server adds 5)")
+	}
+	return strings.Join(msgs, "; ")
+}
+
 func checkNames(u interface {
 	GetAPIVersion() string
 	GetKind() string

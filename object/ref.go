@@ -19,14 +19,31 @@ type Ref struct {
 	// Namespace is empty for cluster-scoped objects, and for namespaced objects
 	// whose namespace is still to be defaulted from the stack's target.
 	Namespace string `json:"namespace,omitempty"`
-	// Name is metadata.name; never empty for a valid object.
+	// Name is metadata.name; never empty for a valid object. A hook named
+	// by the server (metadata.generateName) has its prefix followed by
+	// GeneratedMark: a name no object can have, so that it never meets a
+	// named object's ref.
 	Name string `json:"name"`
 }
 
-// RefOf returns the Ref of u.
+// GeneratedMark ends the Name of a Ref whose object the server names.
+const GeneratedMark = "*"
+
+// Generated returns the generateName prefix of a ref the server names, and
+// whether it is one.
+func (r Ref) Generated() (prefix string, ok bool) {
+	return strings.CutSuffix(r.Name, GeneratedMark)
+}
+
+// RefOf returns the Ref of u; for an object without a name but with
+// metadata.generateName, a ref that says so (Generated).
 func RefOf(u *unstructured.Unstructured) Ref {
 	gvk := u.GroupVersionKind()
-	return Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+	name := u.GetName()
+	if name == "" && u.GetGenerateName() != "" {
+		name = u.GetGenerateName() + GeneratedMark
+	}
+	return Ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: name}
 }
 
 // GroupKind returns the Ref's group and kind.

@@ -12,9 +12,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// HookAnnotation marks a hook object (Helm's, honoured in any source):
+// the planner runs it in a phase of its own (plan.HookSpecOf).
+const HookAnnotation = "helm.sh/hook"
+
 // Validate reports what keeps u from being an object gantry can manage:
 // what CheckTypes reports, a missing apiVersion, kind or metadata.name
-// (generateName is not supported: gantry tracks objects by name), and
+// (generateName only for hooks, which are created anew at each run and
+// never tracked by name), and
 // names, labels and annotations no API server accepts (checkNames).
 func Validate(u *unstructured.Unstructured) error {
 	if err := CheckTypes(u); err != nil {
@@ -34,7 +39,12 @@ func Validate(u *unstructured.Unstructured) error {
 		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
 	if u.GetName() == "" {
-		return fmt.Errorf("metadata.generateName is not supported: gantry needs a stable metadata.name to track the object")
+		if _, hook := u.GetAnnotations()[HookAnnotation]; !hook {
+			return fmt.Errorf("metadata.generateName is supported for hooks only (%s): gantry needs a stable metadata.name to track the object", HookAnnotation)
+		}
+		if msg := generateNameProblem(u.GetGenerateName()); msg != "" {
+			return fmt.Errorf("metadata.generateName %s: %s", quoted(u.GetGenerateName()), msg)
+		}
 	}
 	if errs := checkNames(u); len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))

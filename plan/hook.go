@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan/ssa"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,7 +18,7 @@ import (
 // Helm's hook annotations, which gantry honours in objects of any source
 // (as Argo CD does): a chart's hooks keep them when it is rendered.
 const (
-	HookAnnotation       = "helm.sh/hook"
+	HookAnnotation       = object.HookAnnotation
 	HookWeightAnnotation = "helm.sh/hook-weight"
 	HookDeleteAnnotation = "helm.sh/hook-delete-policy"
 )
@@ -159,7 +160,9 @@ func splitHooks(all []*desiredObject) (regular, hooks []*desiredObject) {
 // hookChanges are the runs of the hooks whose events this apply fires: a
 // hook is created anew in its phase at every apply that changes something,
 // never compared with the cluster (it runs, it does not converge), never in
-// the memo or the inventory, so never pruned. Its view is masked like any
+// the memo or the inventory, so never pruned. A hook named by
+// metadata.generateName gets a new name from the server at each run (its
+// ref ends in object.GeneratedMark). Its view is masked like any
 // object's. A hook that would delete what it must not is refused (hookRisk).
 func (r *run) hookChanges() ([]Change, error) {
 	install := r.installing()
@@ -176,6 +179,9 @@ func (r *run) hookChanges() ([]Change, error) {
 		}
 		ch := Change{Ref: d.ref, APIVersion: d.obj.GetAPIVersion(), Action: ActionCreate, Hook: &h,
 			Reason: fmt.Sprintf("runs as a %s hook (%s)", h.Phase, h.Event)}
+		if prefix, ok := d.ref.Generated(); ok {
+			ch.Reason += fmt.Sprintf(", created under a name the server generates (%s…)", prefix)
+		}
 		_, ch.After, ch.Diff = ssa.Masked(r.policy, d.ref, nil, ssa.StripServerFields(d.obj))
 		out = append(out, ch)
 	}

@@ -81,6 +81,7 @@ func TestPlanHooks(t *testing.T) {
 		hookCM(t, "migrate", `helm.sh/hook: "pre-install,pre-upgrade"`),
 		hookCM(t, "seed", `helm.sh/hook: post-install`),
 		hookCM(t, "notify", `helm.sh/hook: post-upgrade, helm.sh/hook-delete-policy: hook-succeeded`),
+		objtest.Parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: report-, namespace: web, annotations: {helm.sh/hook: post-upgrade}}\n"),
 	}
 	compute := func(c *memCluster, inventory []InventoryObject, app *unstructured.Unstructured) *Plan {
 		t.Helper()
@@ -106,8 +107,8 @@ func TestPlanHooks(t *testing.T) {
 	if diff := cmp.Diff([]string{"migrate pre-install", "seed post-install"}, runs(install)); diff != "" {
 		t.Errorf("install runs (-want +got)\n%s", diff)
 	}
-	if a, _, _ := install.Summary(); a != 1 || install.Hooks() != 2 || len(install.Desired) != 4 || len(install.Base) != 1 {
-		t.Errorf("install: %d to add, %d hooks, %d manifests, %d bases; want 1, 2, 4 (hooks' included for the apply), 1 (not the hooks)", a, install.Hooks(), len(install.Desired), len(install.Base))
+	if a, _, _ := install.Summary(); a != 1 || install.Hooks() != 2 || len(install.Desired) != 5 || len(install.Base) != 1 {
+		t.Errorf("install: %d to add, %d hooks, %d manifests, %d bases; want 1, 2, 5 (hooks' included for the apply), 1 (not the hooks)", a, install.Hooks(), len(install.Desired), len(install.Base))
 	}
 	applied := cm("1")
 	applied.SetLabels(map[string]string{StackLabel: "s"})
@@ -121,8 +122,13 @@ func TestPlanHooks(t *testing.T) {
 		t.Errorf("a plan that changes nothing runs hooks: %v", runs(p))
 	}
 	upgrade := compute(c, inventory, cm("2"))
-	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade"}, runs(upgrade)); diff != "" {
+	if diff := cmp.Diff([]string{"migrate pre-upgrade", "notify post-upgrade", "report-* post-upgrade"}, runs(upgrade)); diff != "" {
 		t.Errorf("upgrade runs (-want +got)\n%s", diff)
+	}
+	for _, ch := range upgrade.Changes {
+		if ch.Ref.Name == "report-*" && !strings.Contains(ch.Reason, "created under a name the server generates (report-…)") {
+			t.Errorf("the generated hook's reason: %q", ch.Reason)
+		}
 	}
 	for _, ch := range upgrade.Changes {
 		if ch.Action == ActionDelete {

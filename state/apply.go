@@ -94,7 +94,9 @@ WHERE stack = $1 AND status = 'running' RETURNING id, plan_id`
 
 	// Everything a dead apply may have created or changed joins the
 	// inventory, addressed with the version its plan applied it with, so
-	// that nothing it made goes untracked.
+	// that nothing it made goes untracked; but hooks, which are runs, never
+	// kept (a prune would delete a hook's last run, and a generated hook's
+	// name is not the ref on record).
 	sqlGrowInventoryFrom = `
 INSERT INTO inventory_objects (stack, api_group, kind, namespace, name, api_version)
 SELECT $1, o.api_group, o.kind, o.namespace, o.name, convert_from(ob.body, 'UTF8')::jsonb->>'apiVersion'
@@ -105,6 +107,7 @@ JOIN revision_objects ro ON ro.revision_id = p.revision_id AND ro.api_group = o.
     AND ro.namespace = o.namespace AND ro.name = o.name
 JOIN objects ob ON ob.hash = ro.object_hash
 WHERE o.apply_id = $2 AND o.action <> 'delete' AND o.outcome IN ('applied', 'replaced', 'failed', 'unknown')
+    AND NOT coalesce(convert_from(ob.body, 'UTF8')::jsonb->'metadata'->'annotations' ? 'helm.sh/hook', false)
 ON CONFLICT DO NOTHING`
 )
 

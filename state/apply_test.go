@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
@@ -90,5 +91,42 @@ func TestApplyRecords(t *testing.T) {
 		if n := countWhere(t, dsn, "audit_events", "kind = '"+kind+"'"); n != want {
 			t.Errorf("%s events: %d, want %d", kind, n, want)
 		}
+	}
+}
+
+// TestRecoveryKeepsHooksOut: a dead apply's intents join the inventory
+// (what it may have made stays tracked), but its hooks' do not: a hook is
+// a run, never kept, and a generated hook's ref names no object.
+func TestRecoveryKeepsHooksOut(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	ctx := context.Background()
+	objs := configMaps(1, func(int) string { return "1" })
+	hook := func(meta map[string]any) *unstructured.Unstructured {
+		meta["namespace"], meta["annotations"] = "app", map[string]any{"helm.sh/hook": "pre-upgrade"}
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}}
+	}
+	objs = append(objs, hook(map[string]any{"name": "migrate"}), hook(map[string]any{"generateName": "report-"}))
+	p := &state.PlanRecord{ID: state.NewID(), Stack: "web", Digest: "sha256:test", Body: []byte(`{"id":"x"}`), HasChanges: true,
+		Revision: &state.Revision{ID: state.NewID(), Stack: "web", Objects: objs}, CreatedBy: "alice", CreatedAt: time.Now()}
+	if err := s.RecordPlan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var intent []state.Outcome
+	for _, u := range objs {
+		intent = append(intent, state.Outcome{Ref: object.RefOf(u), Action: "create"})
+	}
+	if err := s.StartApply(ctx, state.ApplyStart{ID: state.NewID(), PlanID: p.ID, Stack: "web", Actor: "alice", StartedAt: time.Now(), Intent: intent}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecoverDead(ctx, "web", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, inv, err := s.Inventory(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv) != 1 || inv[0].Ref.Name != "cm-000" {
+		t.Errorf("inventory after recovery %v, want only cm-000 (not the hooks)", inv)
 	}
 }

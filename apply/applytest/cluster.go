@@ -37,15 +37,17 @@ const ForbidDeleteAnnotation = "test.gantry.dev/forbid-delete"
 // once), and an object annotated RefuseAnnotation is invalid. It records
 // every write, in order, and counts dry-runs.
 type Cluster struct {
-	mu      sync.Mutex
-	objs    map[object.Ref]*unstructured.Unstructured
-	writes  []string
-	dryRuns int
-	stats   kube.Stats
-	version int
+	mu        sync.Mutex
+	objs      map[object.Ref]*unstructured.Unstructured
+	writes    []string
+	dryRuns   int
+	stats     kube.Stats
+	version   int
+	generated int // names given from generateName
 }
 
-// Writes are the writes made, in order ("apply REF", "delete REF").
+// Writes are the writes made, in order ("apply REF", "create REF",
+// "delete REF").
 func (c *Cluster) Writes() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -222,6 +224,40 @@ func (c *Cluster) Apply(ctx context.Context, _ object.Resource, obj *unstructure
 	c.writes = append(c.writes, "apply "+ref.String())
 	c.stats.Total++
 	c.stats.Writes++
+	if err := c.admit(obj); err != nil {
+		return nil, err
+	}
+	u, err := c.stored(obj)
+	if err != nil {
+		return nil, err
+	}
+	c.version++
+	u.SetResourceVersion(strconv.Itoa(c.version))
+	c.objs[ref] = u
+	return u.DeepCopy(), nil
+}
+
+// Create creates obj, as a server does: named from its generateName
+// (prefix and a counter) when it has no name; an object of its name
+// already there is a conflict.
+func (c *Cluster) Create(ctx context.Context, _ object.Resource, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	obj = obj.DeepCopy()
+	if obj.GetName() == "" {
+		c.generated++
+		obj.SetName(fmt.Sprintf("%s%05d", obj.GetGenerateName(), c.generated))
+	}
+	ref := object.RefOf(obj)
+	c.writes = append(c.writes, "create "+ref.String())
+	c.stats.Total++
+	c.stats.Writes++
+	if _, ok := c.objs[ref]; ok {
+		return nil, apierrors.NewAlreadyExists(schema.GroupResource{Resource: ref.Kind}, ref.Name)
+	}
 	if err := c.admit(obj); err != nil {
 		return nil, err
 	}
