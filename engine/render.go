@@ -131,7 +131,7 @@ func (e *Engine) renderArtifact(ctx context.Context, s stack.Stack, opts source.
 		return plan.Source{}, nil, err
 	}
 	e.log.Debug("rendered", "stack", s.Name, "artifact", a.URL, "version", resolved.Version, "digest", resolved.Digest, "objects", len(rev.Objects))
-	return plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: a.Asked(), Commit: resolved.Digest, Path: s.Source.Path, Version: resolved.Version}, rev.Objects, nil
+	return plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: a.Asked(), Commit: resolved.Digest, Path: s.Source.Path, Version: resolved.Version, MediaType: a.MediaType}, rev.Objects, nil
 }
 
 // valuesDigest is the keyed digest of what a chart was rendered with

@@ -94,7 +94,7 @@ func (e *Engine) Restore(ctx context.Context, req RestoreRequest) (*RestorePlan,
 		src = plan.Source{Kind: plan.SourceHelmRepository, Repo: c.Repository, Ref: src.Ref, Commit: rev.Commit, Path: c.Name, Version: c.Version}
 	}
 	if a := s.Source.Artifact; a != nil {
-		src = plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: src.Ref, Commit: rev.Commit, Path: s.Source.Path}
+		src = plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: src.Ref, Commit: rev.Commit, Path: s.Source.Path, MediaType: a.MediaType}
 	}
 	p, err := e.planRevision(ctx, PlanRequest{Stack: s, Cluster: req.Cluster, Actor: req.Actor}, src, rev.Objects, info.ID)
 	if err != nil {
@@ -135,7 +135,7 @@ func definitionOf(name string, p *plan.Plan) stack.Stack {
 	case plan.SourceHelmRepository:
 		chart = &stack.Chart{Repository: p.Source.Repo, Name: p.Source.Path, Version: p.Source.Version}
 	case plan.SourceOCIArtifact:
-		art = &stack.Artifact{URL: p.Source.Repo, Digest: "sha256:" + p.Source.Commit}
+		art = &stack.Artifact{URL: p.Source.Repo, Digest: "sha256:" + p.Source.Commit, MediaType: p.Source.MediaType}
 	}
 	return stack.Stack{
 		Name:            name,
@@ -183,7 +183,7 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	var c *source.Commit
 	var err error
 	if a := s.Source.Artifact; a != nil {
-		c, err = e.pullArtifact(ctx, a.URL, commit)
+		c, err = e.pullArtifact(ctx, *a, commit)
 	} else if s.Source.Repo == "" {
 		return nil, errors.New("the plan that applied the revision recorded no repository: name it with restore --repo")
 	} else {
@@ -207,13 +207,14 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	return out, nil
 }
 
-// pullArtifact gives the artifact of url by its digest (hex): from the
-// store, or the registry.
-func (e *Engine) pullArtifact(ctx context.Context, url, digest string) (*source.Commit, error) {
+// pullArtifact gives the artifact a names (its URL and layer media type)
+// at digest (hex): from the store, or the registry.
+func (e *Engine) pullArtifact(ctx context.Context, a stack.Artifact, digest string) (*source.Commit, error) {
 	if e.arts == nil {
-		return nil, fmt.Errorf("artifact %s: this engine fetches no OCI artifacts", url)
+		return nil, fmt.Errorf("artifact %s: this engine fetches no OCI artifacts", a.URL)
 	}
-	return e.arts.Pull(ctx, &artifact.Artifact{Artifact: stack.Artifact{URL: url, Digest: "sha256:" + digest}, Digest: digest})
+	pinned := stack.Artifact{URL: a.URL, Digest: "sha256:" + digest, MediaType: a.MediaType}
+	return e.arts.Pull(ctx, &artifact.Artifact{Artifact: pinned, Digest: digest})
 }
 
 // ErrHeld refuses applying Git over a restore until a newer commit or resume.

@@ -135,6 +135,9 @@ type Source struct {
 	Commit  string `json:"commit"`
 	Path    string `json:"path"`
 	Version string `json:"version,omitempty"`
+	// MediaType is the layer an OCI artifact was taken from, when its
+	// stack names one (source.artifact.mediaType).
+	MediaType string `json:"media_type,omitempty"`
 	// Values is the keyed digest of the chart's release name, values files
 	// and values as gantry.yaml gave them (source.helm); empty without.
 	Values string `json:"values_digest,omitempty"`

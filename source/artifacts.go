@@ -30,6 +30,11 @@ type ArtifactStore struct {
 // OpenArtifactStore opens (or creates) the store in dir, private to its
 // owner.
 func OpenArtifactStore(dir string) (*ArtifactStore, error) {
+	unlock, err := lockDir(dir) // two processes creating it at once
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	st := cacheStorage(dir)
 	if _, err := git.Open(st, nil); errors.Is(err, git.ErrRepositoryNotExists) {
 		if _, err := git.Init(st, nil); err != nil {
@@ -44,19 +49,21 @@ func OpenArtifactStore(dir string) (*ArtifactStore, error) {
 	return &ArtifactStore{dir: dir}, nil
 }
 
-// digestFile is where the tree of an artifact digest (hex SHA-256) is
-// named, once all its objects are stored.
-func (s *ArtifactStore) digestFile(digest string) string {
-	return filepath.Join(s.dir, "artifacts", digest)
+// keyFile is where the tree of an artifact's key (a hex SHA-256: its
+// digest, or a hash of its digest and the layer chosen) is named, once all
+// its objects are stored.
+func (s *ArtifactStore) keyFile(key string) string {
+	return filepath.Join(s.dir, "artifacts", key)
 }
 
-// Commit returns the artifact of digest (its manifest's hex SHA-256) as a
-// Commit of repo, at ref, to render; ok is false when it is not stored.
-func (s *ArtifactStore) Commit(digest, repo, ref string) (c *Commit, ok bool, err error) {
-	if !ValidDigest(digest) {
-		return nil, false, fmt.Errorf("artifact digest %q is not a hex SHA-256", digest)
+// Commit returns the artifact stored under key as a Commit of repo, at
+// ref, its SHA the artifact's digest (its manifest's hex SHA-256), to
+// render; ok is false when it is not stored.
+func (s *ArtifactStore) Commit(key, digest, repo, ref string) (c *Commit, ok bool, err error) {
+	if !ValidDigest(key) || !ValidDigest(digest) {
+		return nil, false, fmt.Errorf("artifact digest %q (key %q) is not a hex SHA-256", digest, key)
 	}
-	data, err := os.ReadFile(s.digestFile(digest))
+	data, err := os.ReadFile(s.keyFile(key))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -91,11 +98,15 @@ func ValidDigest(d string) bool {
 // TreeBuilder stores an artifact's files as a Git tree. Paths must be
 // clean, relative, and name each file once (the artifact's reader checks
 // them first, naming the entry; the builder refuses what slipped through).
+// Objects are written as they come, content-addressed (another process
+// writing the same object writes the same bytes), and the tree is named
+// only by Finish: until then nothing reads them.
 type TreeBuilder struct {
-	store  *ArtifactStore
-	st     *filesystem.Storage
-	root   *dirNode
-	unlock func()
+	store    *ArtifactStore
+	st       *filesystem.Storage
+	root     *dirNode
+	nodes    int // files and directories
+	maxNodes int
 }
 
 type dirNode struct {
@@ -107,14 +118,11 @@ func newDirNode() *dirNode {
 	return &dirNode{files: map[string]plumbing.Hash{}, dirs: map[string]*dirNode{}}
 }
 
-// Builder starts a tree, holding the store's lock (other processes
-// sharing the cache wait) until Finish or Abort.
-func (s *ArtifactStore) Builder() (*TreeBuilder, error) {
-	unlock, err := lockDir(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return &TreeBuilder{store: s, st: cacheStorage(s.dir), root: newDirNode(), unlock: unlock}, nil
+// Builder starts a tree of at most maxNodes files and directories (0: no
+// limit): a deep path makes a directory per part, and each is a tree
+// object to write.
+func (s *ArtifactStore) Builder(maxNodes int) *TreeBuilder {
+	return &TreeBuilder{store: s, st: cacheStorage(s.dir), root: newDirNode(), maxNodes: maxNodes}
 }
 
 // Add stores a file of the artifact at p (slash-separated, relative).
@@ -130,6 +138,9 @@ func (b *TreeBuilder) Add(p string, data []byte) error {
 		}
 		next, ok := d.dirs[name]
 		if !ok {
+			if err := b.grow(); err != nil {
+				return err
+			}
 			next = newDirNode()
 			d.dirs[name] = next
 		}
@@ -142,11 +153,23 @@ func (b *TreeBuilder) Add(p string, data []byte) error {
 	if _, ok := d.files[name]; ok {
 		return fmt.Errorf("%q is in the artifact twice", p)
 	}
+	if err := b.grow(); err != nil {
+		return err
+	}
 	h, err := b.write(plumbing.BlobObject, data)
 	if err != nil {
 		return err
 	}
 	d.files[name] = h
+	return nil
+}
+
+// grow counts a node, refusing one past maxNodes.
+func (b *TreeBuilder) grow() error {
+	b.nodes++
+	if b.maxNodes > 0 && b.nodes > b.maxNodes {
+		return fmt.Errorf("more than %d files and directories", b.maxNodes)
+	}
 	return nil
 }
 
@@ -196,27 +219,30 @@ func (b *TreeBuilder) tree(d *dirNode) (plumbing.Hash, error) {
 	return b.st.SetEncodedObject(obj)
 }
 
-// Finish stores the trees and names the root as digest's tree.
-func (b *TreeBuilder) Finish(digest string) error {
-	defer b.unlock()
-	if !ValidDigest(digest) {
-		return fmt.Errorf("artifact digest %q is not a hex SHA-256", digest)
+// Finish stores the trees and names the root as key's tree.
+func (b *TreeBuilder) Finish(key string) error {
+	if !ValidDigest(key) {
+		return fmt.Errorf("artifact key %q is not a hex SHA-256", key)
 	}
 	root, err := b.tree(b.root)
 	if err != nil {
 		return err
 	}
-	file := b.store.digestFile(digest)
+	file := b.store.keyFile(key)
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, []byte(root.String()+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, file)
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(root.String() + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }
-
-// Abort gives up the tree: its objects stay (unnamed, they cost disk
-// only), and the lock is released.
-func (b *TreeBuilder) Abort() { b.unlock() }

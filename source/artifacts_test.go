@@ -19,10 +19,7 @@ func TestArtifactStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := strings.Repeat("c", 64)
-	b, err := store.Builder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := store.Builder(0)
 	cm := func(name string) []byte {
 		return []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + "}\n")
 	}
@@ -42,10 +39,10 @@ func TestArtifactStore(t *testing.T) {
 	if err := b.Finish(digest); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := store.Commit(strings.Repeat("d", 64), "oci://r/x", "v1"); ok || err != nil {
+	if _, ok, err := store.Commit(strings.Repeat("d", 64), strings.Repeat("d", 64), "oci://r/x", "v1"); ok || err != nil {
 		t.Fatalf("an unknown digest: %v %v", ok, err)
 	}
-	c, ok, err := store.Commit(digest, "oci://r/x", "v1")
+	c, ok, err := store.Commit(digest, digest, "oci://r/x", "v1")
 	if err != nil || !ok {
 		t.Fatalf("stored digest: %v %v", ok, err)
 	}
@@ -62,5 +59,18 @@ func TestArtifactStore(t *testing.T) {
 		if strings.Join(got, ",") != want || rev.Commit != digest {
 			t.Errorf("%s rendered %v at %s, want %s", path, got, rev.Commit, want)
 		}
+	}
+}
+
+// TestArtifactStoreBoundsNodes: a deep path makes a directory per part,
+// each counted against the builder's bound with the files.
+func TestArtifactStoreBoundsNodes(t *testing.T) {
+	store, err := source.OpenArtifactStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := store.Builder(10)
+	if err := b.Add("a/b/c/d/e/f/g/h/i/j/k.yaml", []byte("x")); err == nil || !strings.Contains(err.Error(), "more than 10 files and directories") {
+		t.Fatalf("a path of 11 nodes under a bound of 10: %v", err)
 	}
 }

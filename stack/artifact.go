@@ -50,6 +50,8 @@ func (a Artifact) Problems() []string {
 	var out []string
 	if !ociRepository.MatchString(strings.TrimSuffix(a.URL, "/")) {
 		out = append(out, fmt.Sprintf("url: %q: write oci://HOST/PATH (lowercase path), without a tag, a digest or credentials", a.URL))
+	} else if host, _, _ := strings.Cut(strings.TrimPrefix(a.URL, "oci://"), "/"); !strings.ContainsAny(host, ".:") && host != "localhost" {
+		out = append(out, fmt.Sprintf("url: %q: give the registry's host a dot or a port (zot.registry.svc.cluster.local, zot:5000): registry clients read a first part without either as a path on Docker Hub", a.URL))
 	}
 	n := 0
 	for _, s := range []string{a.Tag, a.Semver, a.Digest} {

@@ -11,8 +11,11 @@ package artifact
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/gantryops/gantry/internal/ocitags"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
 )
@@ -49,9 +53,11 @@ type Artifact struct {
 type Options struct {
 	// CacheDir holds the artifact store and what tags resolved to.
 	CacheDir string
-	// HTTP's transport sends the requests (nil: a client with a 1-minute
-	// timeout).
+	// HTTP's transport sends the requests (nil: http.DefaultTransport).
 	HTTP *http.Client
+	// Timeout bounds each Resolve and each Pull (0: 2 minutes): a
+	// registry that stalls fails its stack, not the process.
+	Timeout time.Duration
 	// Credentials returns the user and password for a repository URL
 	// ("", "": none), sent to that registry and the token service it
 	// names only.
@@ -75,7 +81,10 @@ func New(opts Options) (*Client, error) {
 		return nil, errors.New("OCI artifacts need a cache directory")
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Timeout: time.Minute}
+		opts.HTTP = &http.Client{}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
 	}
 	opts.Limits = opts.Limits.withDefaults()
 	store, err := source.OpenArtifactStore(filepath.Join(opts.CacheDir, "store"))
@@ -106,14 +115,19 @@ func (c *Client) Resolve(ctx context.Context, r stack.Artifact) (*Artifact, erro
 	if p := r.Problems(); len(p) > 0 {
 		return nil, fmt.Errorf("artifact %s: %s", r.URL, strings.Join(p, "; "))
 	}
-	repo, _ := repository(r.URL)
+	repo, err := repository(r.URL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
 	a := &Artifact{Artifact: r, Version: r.Tag}
 	if r.Digest != "" {
 		a.Digest = strings.TrimPrefix(r.Digest, "sha256:")
 		return a, nil
 	}
 	if r.Semver != "" {
-		tags, err := remote.List(repo, c.remote(ctx, r.URL)...)
+		tags, err := ocitags.List(ctx, repo, c.remote(ctx, r.URL)...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: list tags: %w", repo, err)
 		}
@@ -139,9 +153,13 @@ func (c *Client) Resolve(ctx context.Context, r stack.Artifact) (*Artifact, erro
 	return a, nil
 }
 
-// versionFile records the digest a semver-chosen tag resolved to.
+// versionFile records the digest a semver-chosen tag of repo resolved
+// to: named by a hash of both, so that no two repositories share one
+// (a name spelled with "_" or "/" is another repository) and nothing a
+// registry names reaches a path.
 func (c *Client) versionFile(repo name.Repository, tag string) string {
-	return filepath.Join(c.opts.CacheDir, "tags", strings.ReplaceAll(repo.String(), "/", "_"), tag)
+	sum := sha256.Sum256([]byte(repo.String() + "\x00" + tag))
+	return filepath.Join(c.opts.CacheDir, "tags", hex.EncodeToString(sum[:]))
 }
 
 func (c *Client) knownVersion(repo name.Repository, tag string) (string, bool) {
@@ -151,24 +169,63 @@ func (c *Client) knownVersion(repo name.Repository, tag string) (string, bool) {
 }
 
 func (c *Client) rememberVersion(repo name.Repository, tag, digest string) {
-	f := c.versionFile(repo, tag)
-	if os.MkdirAll(filepath.Dir(f), 0o700) == nil && os.WriteFile(f+".tmp", []byte(digest+"\n"), 0o600) == nil {
-		_ = os.Rename(f+".tmp", f) // a cache: lost, it is asked again
+	_ = writeAtomic(c.versionFile(repo, tag), []byte(digest+"\n")) // a cache: lost, it is asked again
+}
+
+// forgetVersion drops what a tag resolved to, when its artifact could not
+// be pulled: the next Resolve asks the registry again.
+func (c *Client) forgetVersion(a *Artifact) {
+	if repo, err := repository(a.URL); err == nil && a.Semver != "" {
+		_ = os.Remove(c.versionFile(repo, a.Version))
 	}
 }
 
+// writeAtomic writes data to path through a temporary file of its own,
+// renamed over it.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // Pull returns the artifact's files as a commit to render: from the store
-// by digest (no request), else its manifest and layer fetched by digest
-// (each verified against it as it is read) and extracted into the store.
+// by digest (and layer media type) with no request, else its manifest and
+// layer fetched by digest and extracted into the store. The layer is
+// downloaded whole to a temporary file first (at most MaxLayerBytes) and
+// verified against its digest before a byte of it is extracted, so that a
+// tampered or damaged layer writes nothing to the store.
 func (c *Client) Pull(ctx context.Context, a *Artifact) (*source.Commit, error) {
-	ref := a.Asked()
-	if commit, ok, err := c.store.Commit(a.Digest, a.URL, ref); err != nil || ok {
+	ref, key := a.Asked(), storeKey(a)
+	if commit, ok, err := c.store.Commit(key, a.Digest, a.URL, ref); err != nil || ok {
 		return commit, err
 	}
+	commit, err := c.pull(ctx, a, ref, key)
+	if err != nil {
+		c.forgetVersion(a)
+	}
+	return commit, err
+}
+
+func (c *Client) pull(ctx context.Context, a *Artifact, ref, key string) (*source.Commit, error) {
 	repo, err := repository(a.URL)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
 	at := repo.Digest("sha256:" + a.Digest)
 	desc, err := remote.Get(at, c.remote(ctx, a.URL)...)
 	if err != nil {
@@ -185,19 +242,31 @@ func (c *Client) Pull(ctx context.Context, a *Artifact) (*source.Commit, error) 
 	if layer.Size > c.opts.Limits.MaxLayerBytes {
 		return nil, fmt.Errorf("%s: its layer is %d bytes, over the limit of %d", at, layer.Size, c.opts.Limits.MaxLayerBytes)
 	}
-	if err := c.extractLayer(ctx, repo, a, layer); err != nil {
+	if err := c.extractLayer(ctx, repo, a, layer, key); err != nil {
 		return nil, fmt.Errorf("artifact %s: %w", at, err)
 	}
-	commit, ok, err := c.store.Commit(a.Digest, a.URL, ref)
+	commit, ok, err := c.store.Commit(key, a.Digest, a.URL, ref)
 	if err == nil && !ok {
 		err = fmt.Errorf("artifact %s: stored, then not found in the store", at)
 	}
 	return commit, err
 }
 
-// extractLayer reads the layer by digest, verified as it is read, into a
-// tree of the store named by the artifact's digest.
-func (c *Client) extractLayer(ctx context.Context, repo name.Repository, a *Artifact, desc v1.Descriptor) error {
+// storeKey names an artifact's tree in the store: its manifest's digest,
+// and the layer media type asked for (another layer of the same artifact
+// is another tree).
+func storeKey(a *Artifact) string {
+	if a.MediaType == "" {
+		return a.Digest
+	}
+	sum := sha256.Sum256([]byte(a.Digest + "\x00" + a.MediaType))
+	return hex.EncodeToString(sum[:])
+}
+
+// extractLayer downloads the layer by digest into a temporary file,
+// verified as it is read to its end, then extracts the file into a tree of
+// the store named key.
+func (c *Client) extractLayer(ctx context.Context, repo name.Repository, a *Artifact, desc v1.Descriptor, key string) error {
 	l, err := remote.Layer(repo.Digest(desc.Digest.String()), c.remote(ctx, a.URL)...)
 	if err != nil {
 		return err
@@ -207,15 +276,27 @@ func (c *Client) extractLayer(ctx context.Context, repo name.Repository, a *Arti
 		return err
 	}
 	defer rc.Close()
-	b, err := c.store.Builder()
+	if err := os.MkdirAll(c.opts.CacheDir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.opts.CacheDir, ".layer-")
 	if err != nil {
 		return err
 	}
-	if err := Extract(rc, c.opts.Limits, b.Add); err != nil {
-		b.Abort()
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	capped := &capped{r: rc, left: c.opts.Limits.MaxLayerBytes, what: "the layer as stored"}
+	if _, err := io.Copy(tmp, capped); err != nil { // the digest is checked at EOF
+		return fmt.Errorf("layer %s: %w", desc.Digest, err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	b := c.store.Builder(c.opts.Limits.MaxEntries)
+	if err := Extract(tmp, c.opts.Limits, b.Add); err != nil {
 		return fmt.Errorf("layer %s (%s): %w", desc.Digest, desc.MediaType, err)
 	}
-	return b.Finish(a.Digest)
+	return b.Finish(key)
 }
 
 // remote are the registry client's options: this context, and a
@@ -238,6 +319,7 @@ func (c *Client) remote(ctx context.Context, repoURL string) []remote.Option {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	base = ocitags.LimitPages(base)
 	auth := authn.Anonymous
 	if c.opts.Credentials != nil {
 		if user, pass := c.opts.Credentials(repoURL); user != "" || pass != "" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
@@ -184,5 +185,50 @@ func TestTamperedLayer(t *testing.T) {
 	}
 	if got := names(t, commit, "deploy"); got != "ConfigMap/prod-web" {
 		t.Fatalf("rendered %s", got)
+	}
+}
+
+// TestTagCacheIsPerRepository: the digests semver-chosen tags resolved to
+// are kept per repository, so that two repositories whose names differ
+// only by "/" and "_" never answer for each other.
+func TestTagCacheIsPerRepository(t *testing.T) {
+	reg := helmtest.NewRegistry(t)
+	theirs := reg.PushFlux(t, "team_a/app", "1.0.0", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs}\n"})
+	ours := reg.PushFlux(t, "team/a_app", "1.0.0", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours}\n"})
+	c, err := artifact.New(artifact.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, row := range []struct{ repo, want string }{{"team_a/app", theirs}, {"team/a_app", ours}} {
+		a, err := c.Resolve(ctx, stack.Artifact{URL: "oci://" + reg.Host() + "/" + row.repo, Semver: "1.x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if "sha256:"+a.Digest != row.want {
+			t.Errorf("%s resolved to %s, want %s", row.repo, a.Digest, row.want)
+		}
+	}
+}
+
+// TestRegistryThatStalls: a registry that answers nothing within the
+// client's timeout fails the resolve, instead of holding it forever.
+func TestRegistryThatStalls(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c, err := artifact.New(artifact.Options{CacheDir: t.TempDir(), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Resolve(context.Background(), stack.Artifact{URL: "oci://" + strings.TrimPrefix(srv.URL, "http://") + "/apps/web", Tag: "v1"})
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("a stalled registry: %v after %s", err, time.Since(start))
 	}
 }

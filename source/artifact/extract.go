@@ -79,7 +79,7 @@ func Extract(layer io.Reader, l Limits, add func(path string, data []byte) error
 
 // extractTar reads the entries of t, returning the files added.
 func extractTar(t *tar.Reader, l Limits, add func(string, []byte) error) (int, error) {
-	files := 0
+	files, declared := 0, int64(0)
 	for entries := 0; ; entries++ {
 		h, err := t.Next()
 		if errors.Is(err, io.EOF) {
@@ -103,6 +103,11 @@ func extractTar(t *tar.Reader, l Limits, add func(string, []byte) error) (int, e
 		}
 		if h.Size > l.MaxFileBytes {
 			return files, fmt.Errorf("%s is %d bytes, over the limit of %d per file", p, h.Size, l.MaxFileBytes)
+		}
+		// The sizes the headers declare count too: a sparse file's holes
+		// are zeros the reader makes, never read from the layer.
+		if declared += h.Size; declared > l.MaxBytes {
+			return files, fmt.Errorf("its files hold more than the limit of %d bytes", l.MaxBytes)
 		}
 		data, err := io.ReadAll(io.LimitReader(t, h.Size))
 		if err != nil {
@@ -129,6 +134,11 @@ func entryPath(h *tar.Header) (string, error) {
 	default:
 		return "", fmt.Errorf("%q is of tar type %q: an artifact's files must be regular files", h.Name, string(h.Typeflag))
 	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return "", fmt.Errorf("%q is a sparse file: an artifact's files must be regular files", h.Name)
+		}
+	}
 	name := strings.TrimPrefix(h.Name, "./")
 	if strings.ContainsAny(name, "\\\x00") || path.IsAbs(name) {
 		return "", fmt.Errorf("%q: an entry's path must be relative, with / between its parts", h.Name)
@@ -136,7 +146,11 @@ func entryPath(h *tar.Header) (string, error) {
 	if len(name) > maxPath {
 		return "", fmt.Errorf("%.64q…: a path of more than %d bytes", h.Name, maxPath)
 	}
-	for _, part := range strings.Split(strings.TrimSuffix(name, "/"), "/") {
+	parts := strings.Split(strings.TrimSuffix(name, "/"), "/")
+	if len(parts) > maxDepth {
+		return "", fmt.Errorf("%.64q…: more than %d directories deep", h.Name, maxDepth)
+	}
+	for _, part := range parts {
 		if part == ".." {
 			return "", fmt.Errorf("%q climbs out of the artifact", h.Name)
 		}
@@ -155,6 +169,10 @@ func entryPath(h *tar.Header) (string, error) {
 // render's view of a tree enforces too.
 const maxPath, maxName = 4096, 255
 
+// maxDepth bounds the parts of an entry's path: each directory is a tree
+// object of the store.
+const maxDepth = 64
+
 // capped reads at most left bytes of r, then fails naming what.
 type capped struct {
 	r    io.Reader
@@ -163,8 +181,8 @@ type capped struct {
 }
 
 func (c *capped) Read(p []byte) (int, error) {
-	if int64(len(p)) > c.left+1 {
-		p = p[:c.left+1]
+	if c.left < int64(len(p)) {
+		p = p[:c.left+1] // one byte past the limit tells it is passed
 	}
 	n, err := c.r.Read(p)
 	if int64(n) > c.left {

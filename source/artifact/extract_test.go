@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 type entry struct {
 	name, body, link string
 	typ              byte
+	pax              map[string]string
 }
 
 func tarOf(t *testing.T, entries ...entry) []byte {
@@ -29,7 +31,7 @@ func tarOf(t *testing.T, entries ...entry) []byte {
 		if typ != tar.TypeReg {
 			size = 0
 		}
-		h := &tar.Header{Name: e.name, Typeflag: typ, Size: size, Mode: 0o644, Linkname: e.link}
+		h := &tar.Header{Name: e.name, Typeflag: typ, Size: size, Mode: 0o644, Linkname: e.link, PAXRecords: e.pax}
 		if err := w.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
@@ -42,6 +44,50 @@ func tarOf(t *testing.T, entries ...entry) []byte {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return buf.Bytes()
+}
+
+// sparse is a tar whose one file is a GNU sparse file (format 1.0, as GNU
+// tar writes one in PAX records, which Go's writer will not write): a
+// PAX header block, written by hand, then the file.
+func sparse(t *testing.T) []byte {
+	t.Helper()
+	var records string
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", "s"}, {"GNU.sparse.realsize", "1073741824"}} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 2
+		if len(fmt.Sprint(n)+rec) != n {
+			n++
+		}
+		records += fmt.Sprint(n) + rec
+	}
+	block := make([]byte, 512)
+	copy(block, "PaxHeaders/s")
+	copy(block[100:], "0000644\x00")
+	copy(block[108:], "0000000\x00")
+	copy(block[116:], "0000000\x00")
+	copy(block[124:], fmt.Sprintf("%011o\x00", len(records)))
+	copy(block[136:], "00000000000\x00")
+	block[156] = 'x'
+	copy(block[257:], "ustar\x0000")
+	copy(block[148:], "        ")
+	sum := 0
+	for _, b := range block {
+		sum += int(b)
+	}
+	copy(block[148:], fmt.Sprintf("%06o\x00 ", sum))
+	data := append(block, records...)
+	data = append(data, make([]byte, (512-len(records)%512)%512)...)
+	var buf bytes.Buffer
+	buf.Write(data)
+	w := tar.NewWriter(&buf)
+	// The sparse map (one region of one byte at 0), then the byte.
+	body := "1\n0\n1\n" + strings.Repeat("\x00", 512-6) + "x"
+	if err := w.WriteHeader(&tar.Header{Name: "s", Typeflag: tar.TypeReg, Size: int64(len(body)), Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(body))
+	w.Close()
 	return buf.Bytes()
 }
 
@@ -87,7 +133,10 @@ func TestExtract(t *testing.T) {
 		{name: "path too long", layer: tarOf(t, entry{name: strings.Repeat("d/", 2100) + "f", body: "x"}), err: "a path of more than 4096"},
 		{name: "too many entries", layer: tarOf(t, entry{name: "1", body: "x"}, entry{name: "2", body: "x"}, entry{name: "3", body: "x"}, entry{name: "4", body: "x"}, entry{name: "5", body: "x"}, entry{name: "6", body: "x"}), limits: small, err: "more than 5 entries"},
 		{name: "file over its limit", layer: tarOf(t, entry{name: "f", body: strings.Repeat("x", 1<<20+1)}), limits: Limits{MaxFileBytes: 1 << 20}, err: "over the limit of 1048576 per file"},
-		{name: "gzip bomb", layer: bomb, limits: small, err: "the layer decompressed is over the limit"},
+		{name: "gzip bomb", layer: bomb, limits: small, err: "its files hold more than the limit of 2097152 bytes"},
+		{name: "gzip bomb in headers", layer: gz(t, tarOf(t, entry{name: "a", body: "x", pax: map[string]string{"comment": strings.Repeat("c", 900<<10)}}, entry{name: "b", body: "x", pax: map[string]string{"comment": strings.Repeat("c", 900<<10)}}, entry{name: "c", body: "x", pax: map[string]string{"comment": strings.Repeat("c", 900<<10)}})), limits: small, err: "the layer decompressed is over the limit"},
+		{name: "sparse file", layer: gz(t, sparse(t)), err: `"s" is a sparse file`},
+		{name: "too deep", layer: tarOf(t, entry{name: strings.Repeat("d/", 64) + "f", body: "x"}), err: "more than 64 directories deep"},
 		{name: "layer over its stored limit", layer: tarOf(t, entry{name: "f", body: strings.Repeat("x", 900<<10)}, entry{name: "g", body: strings.Repeat("y", 900<<10)}), limits: small, err: "the layer as stored is over the limit"},
 		{name: "not a tar", layer: []byte(cm), err: "not a tar archive"},
 		{name: "gzip of not a tar", layer: gz(t, []byte(cm)), err: "not a tar archive"},

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gantryops/gantry/internal/ocitags"
 )
 
 // ChartLayerMediaType is the media type of a Helm chart's archive in an
@@ -51,7 +53,7 @@ func (c *Client) ociResolve(ctx context.Context, repoURL, chart, constraint stri
 	}
 	version := constraint
 	if !exact(constraint) {
-		tags, err := remote.List(repo, c.remoteOptions(ctx, repoURL)...)
+		tags, err := ocitags.List(ctx, repo, c.remoteOptions(ctx, repoURL)...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: list tags: %w", repo, err)
 		}
@@ -115,9 +117,9 @@ func (c *Client) ociPull(ctx context.Context, v *Version) ([]byte, error) {
 func (c *Client) remoteOptions(ctx context.Context, repoURL string) []remote.Option {
 	opts := []remote.Option{remote.WithContext(ctx)}
 	if t := c.opts.HTTP.Transport; t != nil {
-		opts = append(opts, remote.WithTransport(t))
+		opts = append(opts, remote.WithTransport(ocitags.LimitPages(t)))
 	} else {
-		opts = append(opts, remote.WithTransport(http.DefaultTransport))
+		opts = append(opts, remote.WithTransport(ocitags.LimitPages(http.DefaultTransport)))
 	}
 	if c.opts.Credentials != nil {
 		if user, pass := c.opts.Credentials(repoURL); user != "" || pass != "" {
