@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/plan"
 	"github.com/gantryops/gantry/source"
+	"github.com/gantryops/gantry/source/helm"
 	"github.com/gantryops/gantry/stack"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -54,6 +58,17 @@ func renderOptions(s stack.Stack) source.RenderOptions {
 // render fetches the stack's ref, verifies the commit's signature when the
 // stack asks for it, and renders its path.
 func (e *Engine) render(ctx context.Context, s stack.Stack, opts source.RenderOptions, verify bool) (plan.Source, []*unstructured.Unstructured, error) {
+	var deps []string
+	if !opts.SandboxCharts { // an untrusted render fetches nothing
+		opts.Dependencies = e.dependencies(s, &deps)
+	}
+	src, objs, err := e.renderSource(ctx, s, opts, verify)
+	src.Dependencies = deps
+	return src, objs, err
+}
+
+// renderSource renders the stack's source, whatever its kind.
+func (e *Engine) renderSource(ctx context.Context, s stack.Stack, opts source.RenderOptions, verify bool) (plan.Source, []*unstructured.Unstructured, error) {
 	if s.Source.Chart != nil {
 		return e.renderChart(ctx, s, opts)
 	}
@@ -132,6 +147,44 @@ func (e *Engine) renderArtifact(ctx context.Context, s stack.Stack, opts source.
 	}
 	e.log.Debug("rendered", "stack", s.Name, "artifact", a.URL, "version", resolved.Version, "digest", resolved.Digest, "objects", len(rev.Objects))
 	return plan.Source{Kind: plan.SourceOCIArtifact, Repo: a.URL, Ref: a.Asked(), Commit: resolved.Digest, Path: s.Source.Path, Version: resolved.Version, MediaType: a.MediaType}, rev.Objects, nil
+}
+
+// dependencies gives a chart's render a fetcher of the dependencies its
+// charts/ lacks, from the repositories the stack allows only
+// (source.helm.dependencyRepositories), resolved and pulled (cached by
+// digest) through the Charts port; each one taken is added to fetched
+// ("NAME VERSION DIGEST"), for the plan's source. Nil when the stack
+// allows none: such a chart fails to render, naming what it lacks.
+func (e *Engine) dependencies(s stack.Stack, fetched *[]string) func(context.Context, helm.Dependency) ([]byte, error) {
+	h := s.Source.Helm
+	if e.charts == nil || h == nil || len(h.DependencyRepositories) == 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(ctx context.Context, d helm.Dependency) ([]byte, error) {
+		if !allowedRepository(d.Repository, h.DependencyRepositories) {
+			return nil, fmt.Errorf("its repository %q is not one stack %s allows (source.helm.dependencyRepositories: %s)", d.Repository, s.Name, strings.Join(h.DependencyRepositories, ", "))
+		}
+		v, err := e.charts.Resolve(ctx, d.Repository, d.Name, d.Version)
+		if err != nil {
+			return nil, err
+		}
+		data, err := e.charts.Pull(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		*fetched = append(*fetched, v.Name+" "+v.Version+" "+v.Digest)
+		mu.Unlock()
+		return data, nil
+	}
+}
+
+// allowedRepository reports whether repo (a dependency's, as Chart.yaml
+// names it) is one of allowed: the same URL, a trailing slash aside.
+func allowedRepository(repo string, allowed []string) bool {
+	repo = strings.TrimSuffix(repo, "/")
+	return repo != "" && slices.ContainsFunc(allowed, func(a string) bool { return strings.TrimSuffix(a, "/") == repo })
 }
 
 // valuesDigest is the keyed digest of what a chart was rendered with

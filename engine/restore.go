@@ -192,7 +192,10 @@ func (e *Engine) rerender(ctx context.Context, s stack.Stack, commit string) (ma
 	if err != nil {
 		return nil, err
 	}
-	rev, err := c.Render(ctx, s.Source.Path, renderOptions(s))
+	opts := renderOptions(s)
+	var fetched []string
+	opts.Dependencies = e.dependencies(s, &fetched)
+	rev, err := c.Render(ctx, s.Source.Path, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,9 @@ type Source struct {
 	// MediaType is the layer an OCI artifact was taken from, when its
 	// stack names one (source.artifact.mediaType).
 	MediaType string `json:"media_type,omitempty"`
+	// Dependencies are the chart dependencies fetched for the render
+	// (charts/ lacked them): "NAME VERSION SHA256" each.
+	Dependencies []string `json:"dependencies,omitempty"`
 	// Values is the keyed digest of the chart's release name, values files
 	// and values as gantry.yaml gave them (source.helm); empty without.
 	Values string `json:"values_digest,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/ignore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -69,6 +70,9 @@ func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*un
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display(dir), err)
 	}
+	if err := fetchDependencies(context.Background(), ch, display(dir), opts); err != nil {
+		return nil, err
+	}
 	values, err := valuesLayers(fsys, ho)
 	if err != nil {
 		return nil, err
@@ -108,15 +112,12 @@ func RenderChartArchive(ctx context.Context, archive []byte, name string, opts R
 	if len(ho.ValuesFiles) > 0 {
 		return nil, fmt.Errorf("chart %s: values files are read from a Git commit; a chart from a repository takes values only", name)
 	}
-	ch, err := helm.LoadArchive(archive, func(file string, data []byte) error {
-		if !slices.Contains(chartYAML, path.Base(file)) {
-			return nil // templates are checked once rendered; other files are text
-		}
-		_, err := checkYAML(name+": "+file, data)
-		return err
-	})
+	ch, err := loadArchive(archive, name)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", name, err)
+	}
+	if err := fetchDependencies(ctx, ch, name, opts); err != nil {
+		return nil, err
 	}
 	var values []map[string]any
 	if ho.Values != nil {
@@ -133,6 +134,42 @@ func RenderChartArchive(ctx context.Context, archive []byte, name string, opts R
 		return err
 	})
 	return objs, cutError(err)
+}
+
+// loadArchive loads a packaged chart, its YAML files checked for bombs
+// before Helm parses them.
+func loadArchive(archive []byte, name string) (*chartv2.Chart, error) {
+	return helm.LoadArchive(archive, func(file string, data []byte) error {
+		if !slices.Contains(chartYAML, path.Base(file)) {
+			return nil // templates are checked once rendered; other files are text
+		}
+		_, err := checkYAML(name+": "+file, data)
+		return err
+	})
+}
+
+// fetchDependencies fetches, through opts.Dependencies, the dependencies
+// ch lists that its charts/ does not hold, and attaches them as
+// subcharts; without a fetcher it leaves them missing, for the render to
+// refuse by name.
+func fetchDependencies(ctx context.Context, ch *chartv2.Chart, name string, opts RenderOptions) error {
+	if opts.Dependencies == nil {
+		return nil
+	}
+	for _, dep := range helm.Missing(ch) {
+		archive, err := opts.Dependencies(ctx, dep)
+		if err != nil {
+			return fmt.Errorf("%s: dependency %s %s: %w", name, dep.Name, dep.Version, err)
+		}
+		sub, err := loadArchive(archive, name+": dependency "+dep.Name)
+		if err == nil {
+			err = helm.AddDependency(ch, dep, sub)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // chartJSON renders the chart at dir (renderChart) into each object's JSON,

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gantryops/gantry/object"
+	"github.com/gantryops/gantry/source/helm"
 )
 
 // RenderOptions configures Render.
@@ -63,6 +64,11 @@ type RenderOptions struct {
 	// Helm renders a directory holding Chart.yaml (nil: the chart's
 	// defaults); ignored for other paths.
 	Helm *HelmOptions `json:"helm,omitempty"`
+	// Dependencies fetches the archive of a chart's dependency that its
+	// charts/ does not hold (nil: such a chart fails to render, naming
+	// them). Renders in this process only: a sandboxed render (an
+	// untrusted branch's chart) fetches nothing.
+	Dependencies func(ctx context.Context, dep helm.Dependency) ([]byte, error) `json:"-"`
 	// Logger receives warnings about the sandbox; nil discards them.
 	Logger hclog.Logger `json:"-"`
 

@@ -19,6 +19,10 @@ type Helm struct {
 	ValuesFiles []string
 	// Values are merged last, over the files, as `helm --values` merges.
 	Values map[string]any
+	// DependencyRepositories are the repositories (http(s) or oci:// URLs,
+	// as Chart.yaml names them) the chart's dependencies may be fetched
+	// from when its charts/ does not hold them. None: nothing is fetched.
+	DependencyRepositories []string
 }
 
 // helm reads source.helm.
@@ -41,6 +45,15 @@ func (p *parser) helm(n *yaml.Node, path string) *Helm {
 			})
 		},
 		"values": func(n *yaml.Node, path string) { h.Values = p.values(n, path) },
+		"dependencyRepositories": func(n *yaml.Node, path string) {
+			p.sequence(n, path, func(r *yaml.Node, path string) {
+				u := p.str(r, path)
+				if repourl.FormOf(u) != repourl.HTTP && !strings.HasPrefix(u, "oci://") {
+					p.fail(r, path, "give a Helm repository's http:// or https:// URL, or an OCI registry's oci://HOST/PATH, as Chart.yaml names it")
+				}
+				h.DependencyRepositories = append(h.DependencyRepositories, u)
+			})
+		},
 	})
 	return h
 }

@@ -55,6 +55,7 @@ stacks:
       helm:
         releaseName: infra-prod
         valuesFiles: [env/prod.yaml]
+        dependencyRepositories: [https://charts.example.com/stable, oci://registry.example.com/charts]
         values:
           replicaCount: 3
           image: {tag: "1.2"}
@@ -89,7 +90,7 @@ stacks:
 			// Every default, and a chart.
 			Name: "infra",
 			Source: stack.Source{Repo: "https://github.com/acme/infra.git", Ref: "HEAD", Path: "charts/infra",
-				Helm: &stack.Helm{ReleaseName: "infra-prod", ValuesFiles: []string{"env/prod.yaml"},
+				Helm: &stack.Helm{ReleaseName: "infra-prod", ValuesFiles: []string{"env/prod.yaml"}, DependencyRepositories: []string{"https://charts.example.com/stable", "oci://registry.example.com/charts"},
 					Values: map[string]any{"replicaCount": float64(3), "image": map[string]any{"tag": "1.2"}}}},
 			Prune: true, MaxPrunePercent: 25, Approval: stack.ApprovalAutoUnlessDestructive, Drift: stack.DriftCorrect,
 			Schedule: stack.Schedule{Interval: 5 * time.Minute, Jitter: 30 * time.Second},
@@ -163,6 +164,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"gantry.yaml:5: stacks[0].source.helm.values: expected a mapping of chart values"}},
 		{"helm values file escapes", head + "  - name: a\n    source:\n      repo: r\n      helm: {valuesFiles: [../x.yaml], releaseName: Bad_Name}\n",
 			[]string{"gantry.yaml:7: stacks[0].source.helm.valuesFiles[0]", "stay inside", "stacks[0].source.helm.releaseName"}},
+		{"helm dependency repository not a URL", head + "  - name: a\n    source: {repo: r, helm: {dependencyRepositories: [\"@bitnami\"]}}\n",
+			[]string{"stacks[0].source.helm.dependencyRepositories[0]: give a Helm repository's http:// or https:// URL"}},
 		{"helm unknown field", head + "  - name: a\n    source: {repo: r, helm: {valueFiles: [x.yaml]}}\n",
 			[]string{"stacks[0].source.helm.valueFiles: unknown field", "valuesFiles"}},
 		{"chart and repo", head + "  - name: a\n    source: {repo: r, chart: {repository: https://charts.example.com, name: x, version: 1.0.0}}\n",

@@ -214,6 +214,11 @@ func textHeader(out *textout.Writer, p *plan.Plan, c palette) {
 	default:
 		out.Printf("Stack %s%s%s: %s at %s (commit %s), path %s\nCluster: %s\n", c.bold, p.Stack, c.reset, p.Source.Repo, p.Source.Ref, object.ShortSHA(p.Source.Commit), p.Source.Path, p.Cluster)
 	}
+	for _, d := range p.Source.Dependencies {
+		if f := strings.Fields(d); len(f) == 3 {
+			out.Printf("Chart dependency fetched: %s %s (digest %s)\n", f[0], f[1], object.ShortSHA(f[2]))
+		}
+	}
 	if p.Held != "" {
 		out.Printf("\n%sWarning:%s %s\n", c.yellow, c.reset, p.Held)
 	}

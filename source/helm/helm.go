@@ -157,6 +157,9 @@ func Render(ctx context.Context, ch *chartv2.Chart, opts Options) (*Output, erro
 	if kv := ch.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, caps.KubeVersion.String()) {
 		return nil, fmt.Errorf("chart %s requires kubeVersion %s, which Kubernetes %s does not meet", ch.Name(), kv, caps.KubeVersion.Version)
 	}
+	if err := checkDependencies(ch); err != nil {
+		return nil, err
+	}
 	given := MergeValues(opts.Values...)
 	// Subcharts' conditions and tags, and import-values, as helm install does.
 	if err := chartutil.ProcessDependencies(ch, given); err != nil {
