@@ -198,7 +198,7 @@ func chartFiles(fsys filesys.FileSystem, dir string) (map[string][]byte, error) 
 		}
 	}
 	rules.AddDefaults()
-	files := map[string][]byte{}
+	var paths, rels []string
 	err := fsys.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -212,15 +212,19 @@ func chartFiles(fsys filesys.FileSystem, dir string) (map[string][]byte, error) 
 		case rules.Ignore(rel, info) || info.IsDir():
 			return nil
 		}
-		data, err := readChartFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		files[rel] = data
+		paths, rels = append(paths, p), append(rels, rel)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read chart %s: %w", display(dir), err)
+	}
+	data, err := readAll(fsys, paths, readChartFile)
+	if err != nil {
+		return nil, fmt.Errorf("read chart %s: %w", display(dir), err)
+	}
+	files := make(map[string][]byte, len(paths))
+	for i, rel := range rels {
+		files[rel] = data[i]
 	}
 	return files, nil
 }
@@ -269,13 +273,14 @@ func valuesLayers(fsys filesys.FileSystem, ho HelmOptions) ([]map[string]any, er
 // the repository, the template's in the chart).
 func decodeRendered(fsys filesys.FileSystem, chart string, files []helm.File, limit int) ([]*unstructured.Unstructured, error) {
 	bounds, _ := fsys.(*boundedFS)
-	return decodeFiles(len(files), func(i int) (namedData, error) {
-		f := namedData{name: chart + ": " + files[i].Path, data: []byte(files[i].Content)}
+	named := make([]namedData, len(files))
+	for i, f := range files {
+		named[i] = namedData{name: chart + ": " + f.Path, data: []byte(f.Content)}
 		if bounds != nil {
-			if err := bounds.checkRendered(f.name, f.data); err != nil {
-				return namedData{}, err
+			if err := bounds.checkRendered(named[i].name, named[i].data); err != nil {
+				return nil, err
 			}
 		}
-		return f, nil
-	}, limit)
+	}
+	return decodeAll(named, limit)
 }

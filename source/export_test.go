@@ -21,3 +21,7 @@ func InProcess(opts RenderOptions) RenderOptions {
 	opts.inProcess = true
 	return opts
 }
+
+// ForgetObjects empties the process's cache of Git objects: benchmarks
+// measure a render of objects never read before.
+func ForgetObjects() { objectCache = newObjectLRU(objectCacheBytes) }

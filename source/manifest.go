@@ -8,9 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gantryops/gantry/object"
 	"github.com/gantryops/gantry/sensitive"
@@ -270,31 +273,111 @@ type namedData struct {
 // objects: at most limit (0: no limit), no object twice. Its errors, read's
 // included, hold no value of a Secret it decoded.
 func decodeFiles(n int, read func(int) (namedData, error), limit int) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	first := map[object.Ref]string{}
-	var secrets secretValues // of the documents read so far; a document's own are scrubbed by decodeDocument
+	m := newMerger(limit)
 	for i := range n {
 		f, err := read(i)
 		if err != nil {
-			return nil, secrets.scrub(err)
+			return nil, m.secrets.scrub(err)
 		}
-		for _, d := range splitDocuments(f.name, f.data) {
-			objs, err := decodeDocument(d)
-			if err != nil {
-				return nil, secrets.scrub(err)
+		docs, err := decodeFile(f)
+		if err := m.add(docs, err); err != nil {
+			return nil, err
+		}
+	}
+	return m.out, nil
+}
+
+// decodeAll is decodeFiles of files already read, decoded on every core
+// (a chart's rendered output), merged in order: the same objects, the
+// same first error. Decoding stops early once the objects passed limit.
+func decodeAll(files []namedData, limit int) ([]*unstructured.Unstructured, error) {
+	workers := min(runtime.GOMAXPROCS(0), 4, len(files)/4)
+	if workers < 2 {
+		return decodeFiles(len(files), func(i int) (namedData, error) { return files[i], nil }, limit)
+	}
+	docs := make([][]decodedDoc, len(files))
+	errs := make([]error, len(files))
+	done := make([]bool, len(files))
+	var made atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(files); i += workers {
+				if limit > 0 && made.Load() > int64(limit) {
+					return // the merge refuses them in order
+				}
+				docs[i], errs[i] = decodeFile(files[i])
+				done[i] = true
+				for _, d := range docs[i] {
+					made.Add(int64(len(d.objs)))
+				}
 			}
-			for _, u := range objs {
-				ref := object.RefOf(u)
-				if prev, dup := first[ref]; dup {
-					return nil, fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.where(), ref, prev)
-				}
-				first[ref] = d.where()
-				secrets.object(u.Object)
-				if out = append(out, u); limit > 0 && len(out) > limit {
-					return nil, fmt.Errorf("%s: %w", d.where(), tooManyObjects(limit))
-				}
+		}()
+	}
+	wg.Wait()
+	m := newMerger(limit)
+	for i := range files {
+		if !done[i] { // left once the objects passed the limit: the merge stops at it, or soon after
+			docs[i], errs[i] = decodeFile(files[i])
+		}
+		if err := m.add(docs[i], errs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return m.out, nil
+}
+
+// decodedDoc is a document and the objects decoded from it.
+type decodedDoc struct {
+	doc  document
+	objs []*unstructured.Unstructured
+}
+
+// decodeFile decodes the documents of one file; its error (of the first
+// document that failed) is scrubbed of that document's Secret values only.
+func decodeFile(f namedData) ([]decodedDoc, error) {
+	var out []decodedDoc
+	for _, d := range splitDocuments(f.name, f.data) {
+		objs, err := decodeDocument(d)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, decodedDoc{d, objs})
+	}
+	return out, nil
+}
+
+// merger gathers decoded documents in file order: no object twice, at
+// most limit, errors scrubbed of the Secret values decoded before them.
+type merger struct {
+	out     []*unstructured.Unstructured
+	first   map[object.Ref]string
+	secrets secretValues // of the documents merged so far; a document's own are scrubbed by decodeDocument
+	limit   int
+}
+
+func newMerger(limit int) *merger { return &merger{first: map[object.Ref]string{}, limit: limit} }
+
+// add merges one file's documents, then returns its error, if any, of
+// the document after them (scrubbed of theirs too).
+func (m *merger) add(docs []decodedDoc, err error) error {
+	for _, d := range docs {
+		for _, u := range d.objs {
+			ref := object.RefOf(u)
+			if prev, dup := m.first[ref]; dup {
+				return fmt.Errorf("%s: %s is defined twice (first at %s): remove one of them", d.doc.where(), ref, prev)
+			}
+			m.first[ref] = d.doc.where()
+			m.secrets.object(u.Object)
+			if m.out = append(m.out, u); m.limit > 0 && len(m.out) > m.limit {
+				return fmt.Errorf("%s: %w", d.doc.where(), tooManyObjects(m.limit))
 			}
 		}
 	}
-	return out, nil
+	if err != nil {
+		return m.secrets.scrub(err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/hashicorp/go-hclog"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -144,7 +145,17 @@ func (c *Commit) Render(ctx context.Context, p string, opts RenderOptions) (*Rev
 // the bytes read.
 func (c *Commit) render(ctx context.Context, rel string, opts RenderOptions) ([]*unstructured.Unstructured, int64, error) {
 	g := newGuard(ctx, opts.Timeout)
-	view := newGitFS(c.repo.Storer, c.tree, opts, g)
+	var objects storer.EncodedObjectStorer = c.repo.Storer
+	if c.dir != "" {
+		// A storage of the render's own, which keeps a few pack files open
+		// between reads (a chart's hundred small files would otherwise open
+		// the pack for each) and closes them when the render ends.
+		st := renderStorage(c.dir)
+		defer st.Close()
+		objects = withObjectCache(st, c.dir)
+	}
+	view := newGitFS(objects, c.tree, opts, g)
+	view.dir = c.dir
 	root := "/" + rel
 	if rel == "." {
 		root = "/"

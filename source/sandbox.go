@@ -112,6 +112,7 @@ func sandboxRender(req sandboxRequest) (objs [][]byte, resp sandboxResponse) {
 	opts.skipPreCheck, opts.skipYAMLBounds = req.SkipCheck, req.SkipYAML
 	g := &guard{}
 	view := newGitFS(storage, plumbing.NewHash(req.Tree), opts, g)
+	view.dir = req.Repo
 	root := "/" + req.Path
 	if req.Path == "." {
 		root = "/"

@@ -51,6 +51,7 @@ type gitFS struct {
 	root    plumbing.Hash
 	opts    RenderOptions
 	guard   *guard
+	dir     string // the bare repository objects is of ("": unknown), for readers of their own
 
 	mu      sync.Mutex
 	trees   map[plumbing.Hash][]treeEntry // decoded trees, entries sorted by name
