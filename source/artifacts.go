@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gantryops/gantry/internal/atomicfile"
+
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -228,21 +230,5 @@ func (b *TreeBuilder) Finish(key string) error {
 	if err != nil {
 		return err
 	}
-	file := b.store.keyFile(key)
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(root.String() + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
+	return atomicfile.Write(b.store.keyFile(key), []byte(root.String()+"\n"))
 }

@@ -220,21 +220,7 @@ func (c *Cluster) Apply(ctx context.Context, _ object.Resource, obj *unstructure
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ref := object.RefOf(obj)
-	c.writes = append(c.writes, "apply "+ref.String())
-	c.stats.Total++
-	c.stats.Writes++
-	if err := c.admit(obj); err != nil {
-		return nil, err
-	}
-	u, err := c.stored(obj)
-	if err != nil {
-		return nil, err
-	}
-	c.version++
-	u.SetResourceVersion(strconv.Itoa(c.version))
-	c.objs[ref] = u
-	return u.DeepCopy(), nil
+	return c.write("apply", obj, false)
 }
 
 // Create creates obj, as a server does: named from its generateName
@@ -251,11 +237,17 @@ func (c *Cluster) Create(ctx context.Context, _ object.Resource, obj *unstructur
 		c.generated++
 		obj.SetName(fmt.Sprintf("%s%05d", obj.GetGenerateName(), c.generated))
 	}
+	return c.write("create", obj, true)
+}
+
+// write stores obj as verb (apply or create: fresh, an object of its name
+// already there is a conflict), admitted as a server admits it.
+func (c *Cluster) write(verb string, obj *unstructured.Unstructured, fresh bool) (*unstructured.Unstructured, error) {
 	ref := object.RefOf(obj)
-	c.writes = append(c.writes, "create "+ref.String())
+	c.writes = append(c.writes, verb+" "+ref.String())
 	c.stats.Total++
 	c.stats.Writes++
-	if _, ok := c.objs[ref]; ok {
+	if _, ok := c.objs[ref]; ok && fresh {
 		return nil, apierrors.NewAlreadyExists(schema.GroupResource{Resource: ref.Kind}, ref.Name)
 	}
 	if err := c.admit(obj); err != nil {

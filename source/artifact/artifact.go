@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/gantryops/gantry/internal/atomicfile"
 	"github.com/gantryops/gantry/internal/ocitags"
 	"github.com/gantryops/gantry/source"
 	"github.com/gantryops/gantry/stack"
@@ -169,7 +170,7 @@ func (c *Client) knownVersion(repo name.Repository, tag string) (string, bool) {
 }
 
 func (c *Client) rememberVersion(repo name.Repository, tag, digest string) {
-	_ = writeAtomic(c.versionFile(repo, tag), []byte(digest+"\n")) // a cache: lost, it is asked again
+	_ = atomicfile.Write(c.versionFile(repo, tag), []byte(digest+"\n")) // a cache: lost, it is asked again
 }
 
 // forgetVersion drops what a tag resolved to, when its artifact could not
@@ -178,27 +179,6 @@ func (c *Client) forgetVersion(a *Artifact) {
 	if repo, err := repository(a.URL); err == nil && a.Semver != "" {
 		_ = os.Remove(c.versionFile(repo, a.Version))
 	}
-}
-
-// writeAtomic writes data to path through a temporary file of its own,
-// renamed over it.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Pull returns the artifact's files as a commit to render: from the store

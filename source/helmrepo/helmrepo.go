@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantryops/gantry/internal/atomicfile"
+
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 )
 
@@ -186,7 +188,7 @@ func (c *Client) Pull(ctx context.Context, v *Version) ([]byte, error) {
 	if got != v.Digest {
 		return nil, fmt.Errorf("chart %s %s from %s: its SHA-256 is %s, the index says %s: the archive was changed or damaged; refusing it", v.Name, v.Version, v.Repo, got, v.Digest)
 	}
-	return data, writeAtomic(path, data)
+	return data, atomicfile.Write(path, data)
 }
 
 // exact reports whether constraint names one version (not a range).
@@ -232,26 +234,6 @@ func validDigest(d string) bool {
 	}
 	_, err := hex.DecodeString(d)
 	return err == nil
-}
-
-// writeAtomic writes data to path through a temporary file renamed over it.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // FromEnv returns the options of a Client caching in cacheDir, with the

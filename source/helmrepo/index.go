@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gantryops/gantry/internal/atomicfile"
+
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/gantryops/gantry/internal/flock"
@@ -97,7 +99,7 @@ func (c *Client) fetchIndex(ctx context.Context, base *url.URL, dir string) (*re
 	if n := entries(data); n > maxIndexEntries {
 		return nil, fmt.Errorf("index of %s holds more than %d entries (%d mappings and list items): refused before it is parsed, each costing far more in memory than in bytes", redacted(base), maxIndexEntries, n)
 	}
-	if err := writeAtomic(filepath.Join(dir, "index.yaml"), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "index.yaml"), data); err != nil {
 		return nil, err
 	}
 	idx, err := c.cachedIndex(dir)
@@ -105,7 +107,7 @@ func (c *Client) fetchIndex(ctx context.Context, base *url.URL, dir string) (*re
 		_ = os.Remove(filepath.Join(dir, "index.yaml"))
 		return nil, fmt.Errorf("index of %s is not a Helm repository index: %w", redacted(base), err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "etag"), []byte(newTag)); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "etag"), []byte(newTag)); err != nil {
 		return nil, err
 	}
 	return idx, nil

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gantryops/gantry/internal/atomicfile"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -84,7 +86,7 @@ func (c *Client) ociResolve(ctx context.Context, repoURL, chart, constraint stri
 		}
 		v = Version{Repo: repoURL, Name: chart, Version: version, Digest: l.Digest.Hex, URL: repo.Digest(l.Digest.String()).String()}
 		js, _ := json.Marshal(v)
-		return &v, writeAtomic(cached, js)
+		return &v, atomicfile.Write(cached, js)
 	}
 	return nil, fmt.Errorf("%s:%s holds no Helm chart (no layer of media type %s)", repo, version, ChartLayerMediaType)
 }
