@@ -70,7 +70,11 @@ func renderChart(fsys filesys.FileSystem, dir string, opts RenderOptions) ([]*un
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display(dir), err)
 	}
-	if err := fetchDependencies(context.Background(), ch, display(dir), opts); err != nil {
+	ctx := context.Background()
+	if b, ok := fsys.(*boundedFS); ok && b.guard.ctx != nil {
+		ctx = b.guard.ctx // the render's deadline bounds the fetches too
+	}
+	if err := fetchDependencies(ctx, ch, display(dir), opts); err != nil {
 		return nil, err
 	}
 	values, err := valuesLayers(fsys, ho)

@@ -118,6 +118,8 @@ func (p *parser) sourceKind(n *yaml.Node, path string, src Source, sawRepo bool)
 		p.fail(n, join(path, "helm.valuesFiles"), "values files are read from a Git commit; a chart from a Helm repository takes values only")
 	case src.Chart != nil && src.Path != "" && src.Path != ".":
 		p.fail(n, join(path, "path"), "a chart from a Helm repository is rendered whole: leave path out")
+	case (src.Chart != nil || src.Artifact != nil) && src.Ref != "" && src.Ref != DefaultRef:
+		p.fail(n, join(path, "ref"), "ref names a Git branch, tag or commit: a chart takes chart.version, an artifact artifact.tag, semver or digest")
 	}
 }
 

@@ -178,6 +178,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"stacks[0].source.artifact: give one of tag, semver and digest", "stacks[0].source.artifact.layerSelector: unknown field"}},
 		{"artifact with verify", head + "  - name: a\n    source:\n      artifact: {url: oci://r.example.com/web, tag: v1}\n    verify: {provider: ssh, keys: k}\n",
 			[]string{"stacks[0].verify: signatures are checked on Git commits; a chart from a Helm repository or an OCI artifact"}},
+		{"artifact with a ref", head + "  - name: a\n    source:\n      artifact: {url: oci://r.example.com/web, tag: v1}\n      ref: main\n",
+			[]string{"stacks[0].source.ref: ref names a Git branch"}},
 		{"chart with a path", head + "  - name: a\n    source:\n      chart: {repository: https://c.example.com, name: x, version: 1.0.0}\n      path: sub\n",
 			[]string{"stacks[0].source.path: a chart from a Helm repository is rendered whole"}},
 		{"chart without version, repository not http", head + "  - name: a\n    source:\n      chart: {repository: ftp://r.example.com/charts, name: x}\n",

@@ -51,7 +51,7 @@ func (f *gateFlags) add(fl *pflag.FlagSet) {
 func newApplyCommand(g *globals) *cobra.Command {
 	f := &applyFlags{}
 	cmd := &cobra.Command{
-		Use:   "apply [PLANFILE | --plan-id ID | --stack NAME | --repo REPO ...]",
+		Use:   "apply [PLANFILE | --plan-id ID | --stack NAME | --repo REPO ... | --chart-repo URL ... | --artifact REF ...]",
 		Short: "Apply a stack's revision, or exactly a saved plan",
 		Long: `Apply plans the stack, shows the plan, asks for confirmation ("yes"), and
 applies exactly that plan: server-side apply as field manager gantry, in phases

@@ -247,3 +247,32 @@ func TestErrorsNameHostileFilesSafely(t *testing.T) {
 		t.Errorf("the error as printed is %q: want the file named with its escape sequences quoted", shown)
 	}
 }
+
+func TestAdHocFlagProblem(t *testing.T) {
+	rows := []struct {
+		flags string // changed flags, space-separated
+		want  string // part of the problem, "" for none
+	}{
+		{"repo ref path", ""},
+		{"repo ref allow-insecure-http-credentials", ""},
+		{"chart-repo chart chart-version", ""},
+		{"artifact path artifact-semver", ""},
+		{"artifact path namespace stack", ""},
+		{"repo artifact", "an ad hoc stack takes one source: --repo, --artifact were given"},
+		{"artifact ref", "--ref applies to a stack from --repo, not from --artifact"},
+		{"artifact chart", "--chart applies to a stack from --chart-repo, not from --artifact"},
+		{"repo artifact-semver", "--artifact-semver applies to a stack from --artifact, not from --repo"},
+		{"chart-repo chart chart-version ref", "--ref applies to a stack from --repo, not from --chart-repo"},
+		{"chart-repo chart chart-version path", "--path does not apply to a chart"},
+	}
+	for _, row := range rows {
+		changed := map[string]bool{}
+		for _, f := range strings.Fields(row.flags) {
+			changed[f] = true
+		}
+		got := adHocFlagProblem(changed)
+		if (row.want == "") != (got == "") || !strings.Contains(got, row.want) {
+			t.Errorf("%s: %q, want %q", row.flags, got, row.want)
+		}
+	}
+}

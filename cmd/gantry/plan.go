@@ -28,7 +28,7 @@ type planFlags struct {
 func newPlanCommand(g *globals) *cobra.Command {
 	f := &planFlags{}
 	cmd := &cobra.Command{
-		Use:   "plan [--stack NAME | --repo REPO --ref REF --path PATH]",
+		Use:   "plan [--stack NAME | --repo REPO --ref REF --path PATH | --chart-repo URL --chart NAME --chart-version V | --artifact oci://HOST/PATH:TAG]",
 		Short: "Show what applying a stack's revision would change in the cluster",
 		Long: `Plan renders the stack's revision and computes exactly what applying it would
 do to the live cluster: objects to create, update in place, replace (immutable
@@ -36,14 +36,17 @@ fields) and delete (no longer rendered), with a diff per object. It changes
 nothing in the cluster.
 
 A stack comes from gantry.yaml (--stack NAME, --config FILE), or ad hoc from
---repo, --ref and --path (--stack then names it; --namespace is its target
-namespace for objects that name none).
+--repo, --ref and --path; from a chart of a Helm repository or OCI registry
+(--chart-repo, --chart, --chart-version); or from an OCI artifact
+(--artifact, --path inside it). --stack then names it; --namespace is its
+target namespace for objects that name none.
 
 --diff auto (default) skips objects the no-op memo proves unchanged and asks
 the server (dry-run) about the rest; server dry-runs everything; local predicts
 without dry-runs, so read-only credentials suffice, and is approximate.`,
 		Example: `  gantry plan --stack shop
   gantry plan --repo . --ref main --path deploy --namespace web -o markdown
+  gantry plan --artifact oci://registry.example.com/manifests/web:v1.4.2 --path prod --namespace web
   gantry plan --stack shop --out shop.plan --detailed-exitcode`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPlan(cmd, g, f) },

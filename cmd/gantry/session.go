@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -42,8 +43,8 @@ func (f *stackFlags) add(fl *pflag.FlagSet, verb string) {
 	fl.StringVar(&f.stackName, "stack", "", "stack to "+verb+" (from --config), or the name of an ad hoc stack")
 	fl.StringVar(&f.repo, "repo", "", "ad hoc: Git repository (path, file://, https:// or ssh://)")
 	fl.StringVar(&f.ref, "ref", stack.DefaultRef, "ad hoc: branch, tag, HEAD or full commit SHA")
-	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository")
-	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) or oci:// URL; credentials from GANTRY_HELM_USERNAME/PASSWORD for GANTRY_HELM_REPOSITORY)")
+	fl.StringVar(&f.path, "path", ".", "ad hoc: path inside the repository (or the artifact)")
+	fl.StringVar(&f.chartRepo, "chart-repo", "", "ad hoc, instead of --repo: Helm repository (http(s) or oci:// URL; credentials from GANTRY_HELM_USERNAME/PASSWORD for GANTRY_HELM_REPOSITORY, or for oci:// a Docker config file)")
 	fl.StringVar(&f.chart, "chart", "", "ad hoc, with --chart-repo: the chart's name")
 	fl.StringVar(&f.chartVersion, "chart-version", "", "ad hoc, with --chart-repo: exact version or semver range")
 	fl.StringVar(&f.artifact, "artifact", "", "ad hoc, instead of --repo: OCI artifact oci://HOST/PATH:TAG or oci://HOST/PATH@sha256:… (--path inside it)")
@@ -68,14 +69,19 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 		}
 		return configStack(f.config, f.stackName)
 	}
+	changed := map[string]bool{}
+	cmd.Flags().Visit(func(fl *pflag.Flag) { changed[fl.Name] = true })
+	if msg := adHocFlagProblem(changed); msg != "" {
+		return nil, errors.New(msg)
+	}
 	name := f.stackName
 	if name == "" {
 		name = adHocName(f.repo, f.path)
 		if f.chartRepo != "" {
 			name = adHocName(f.chart, ".")
 		}
-		if f.artifact != "" {
-			name = adHocName(f.artifact, f.path)
+		if f.artifact != "" { // named after the repository, not the tag: the next tag is the same stack
+			name = adHocName(stack.ParseArtifactRef(f.artifact).URL, f.path)
 		}
 	}
 	ns := ""
@@ -97,6 +103,47 @@ func (g *globals) resolveStack(cmd *cobra.Command, f *stackFlags) (*stack.Stack,
 	}
 	src.MaxRenderBytes = b
 	return stack.AdHoc(name, src, ns, f.forceConflicts)
+}
+
+// adHocSources are the flags naming an ad hoc stack's source, and the flags
+// that apply to no other source.
+var adHocSources = []struct {
+	flag string
+	only []string
+}{
+	{"repo", []string{"ref", "allow-insecure-http-credentials"}},
+	{"chart-repo", []string{"chart", "chart-version"}},
+	{"artifact", []string{"artifact-semver"}},
+}
+
+// adHocFlagProblem refuses flags (changed: by name) that do not apply to
+// the ad hoc stack's source: --ref with an artifact, --chart with a Git
+// repository, --path with a chart (rendered whole), …, naming them; "" when
+// they all apply. A pure function.
+func adHocFlagProblem(changed map[string]bool) string {
+	var sources []string
+	for _, s := range adHocSources {
+		if changed[s.flag] {
+			sources = append(sources, "--"+s.flag)
+		}
+	}
+	if len(sources) > 1 {
+		return "an ad hoc stack takes one source: " + strings.Join(sources, ", ") + " were given"
+	}
+	for _, s := range adHocSources {
+		if len(sources) == 1 && sources[0] == "--"+s.flag {
+			continue
+		}
+		for _, only := range s.only {
+			if changed[only] {
+				return fmt.Sprintf("--%s applies to a stack from --%s, not from %s", only, s.flag, strings.Join(sources, ""))
+			}
+		}
+	}
+	if changed["chart-repo"] && changed["path"] {
+		return "--path does not apply to a chart from --chart-repo: it is rendered whole"
+	}
+	return ""
 }
 
 // maxRenderBytesFlag reads --max-render-bytes: 0 (the default) when it is
