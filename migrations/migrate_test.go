@@ -67,7 +67,7 @@ func tables(t *testing.T, conn *pgx.Conn) []string {
 	return names
 }
 
-var wantTables = "applies apply_outcomes audit_events gantry_schema_version inventory_objects objects plan_gates plan_memo plans revision_objects revisions secret_key_check stack_locks stacks"
+var wantTables = "applies apply_outcomes audit_events gantry_schema_version inventory_objects notification_deliveries notification_outbox objects plan_gates plan_memo plans revision_objects revisions secret_key_check stack_locks stacks"
 
 func TestMigrateTwiceIsIdempotent(t *testing.T) {
 	t.Parallel()

@@ -211,6 +211,9 @@ func TestOpenChecksKeyOfOlderDatabase(t *testing.T) {
 		}
 		putSecretRevision(t, s, "pin-4242")
 		s.Close()
+		execSQL(t, dsn, `DROP TABLE notification_deliveries, notification_outbox`) // 007's
+		execSQL(t, dsn, `DROP TRIGGER audit_events_outbox ON audit_events`)
+		execSQL(t, dsn, `DROP FUNCTION gantry_notification_outbox()`)
 		execSQL(t, dsn, `DROP TABLE secret_key_check`)
 		execSQL(t, dsn, `UPDATE `+migrations.VersionTable+` SET version = 5`)
 		return dsn

@@ -1,0 +1,130 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/state"
+)
+
+// Provider sends deliveries to one receiver.
+type Provider interface {
+	Name() string
+	Send(ctx context.Context, d state.Delivery) Attempt
+}
+
+// Record is what the dispatcher needs of the record (*state.Store).
+type Record interface {
+	RouteOutbox(ctx context.Context, route func(stack string, kind event.Kind) []string, limit int, now time.Time) (int, error)
+	DueStacks(ctx context.Context, provider string, now time.Time) ([]string, error)
+	SendHead(ctx context.Context, provider, stack string, now time.Time, send func(state.Delivery) state.DeliveryResult) (bool, error)
+}
+
+// Dispatcher routes the outbox and sends what is due, provider by
+// provider, stack by stack, each stack's deliveries in order. Several
+// dispatchers (replicas of gantry run) share the work through the record:
+// each event is routed once, and one process at a time sends to a
+// provider for a stack.
+type Dispatcher struct {
+	Record    Record
+	Providers []Provider
+	Routes    []Route
+	Retry     Retry
+	// Poll is how often the outbox is looked at (0: every second).
+	Poll time.Duration
+	// Timeout bounds one attempt (0: 10 seconds).
+	Timeout time.Duration
+	Log     hclog.Logger
+	Now     func() time.Time
+}
+
+// Once routes the outbox and makes every attempt due now, and returns how
+// many attempts it made.
+func (d *Dispatcher) Once(ctx context.Context) (int, error) {
+	route := Router(d.Routes)
+	for {
+		n, err := d.Record.RouteOutbox(ctx, route, 500, d.now())
+		if err != nil {
+			return 0, err
+		}
+		if n < 500 {
+			break
+		}
+	}
+	attempts := 0
+	for _, p := range d.Providers {
+		stacks, err := d.Record.DueStacks(ctx, p.Name(), d.now())
+		if err != nil {
+			return attempts, err
+		}
+		for _, stack := range stacks {
+			ok, err := d.Record.SendHead(ctx, p.Name(), stack, d.now(), func(del state.Delivery) state.DeliveryResult {
+				actx, cancel := context.WithTimeout(ctx, d.timeout())
+				defer cancel()
+				a := p.Send(actx, del)
+				r := d.retry().Decide(del.Attempts, a, d.now())
+				d.log().Debug("notification", "provider", p.Name(), "stack", stack, "delivery", del.ID, "event", del.Event.Kind, "sent", r.Sent, "dead", r.Dead, "error", r.Error)
+				return r
+			})
+			if err != nil {
+				return attempts, err
+			}
+			if ok {
+				attempts++
+			}
+		}
+	}
+	return attempts, nil
+}
+
+// Run calls Once every Poll until ctx ends; an error is logged and the
+// next round tries again (the record keeps everything meanwhile).
+func (d *Dispatcher) Run(ctx context.Context) {
+	poll := d.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if _, err := d.Once(ctx); err != nil && ctx.Err() == nil {
+			d.log().Warn("notifications: will try again", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dispatcher) retry() Retry {
+	if d.Retry.Attempts == 0 {
+		return DefaultRetry
+	}
+	return d.Retry
+}
+
+func (d *Dispatcher) timeout() time.Duration {
+	if d.Timeout <= 0 {
+		return 10 * time.Second
+	}
+	return d.Timeout
+}
+
+func (d *Dispatcher) log() hclog.Logger {
+	if d.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return d.Log
+}

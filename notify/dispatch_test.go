@@ -1,0 +1,225 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/notify"
+	"github.com/gantryops/gantry/state"
+)
+
+// receiver is a webhook receiver on loopback that checks each request's
+// signature and keeps what it got, in order; it answers status (200 when
+// zero) and, once, 429 with Retry-After when throttle is set.
+type receiver struct {
+	*httptest.Server
+	secret []byte
+
+	mu       sync.Mutex
+	got      []notify.Payload
+	ids      []string
+	down     atomic.Bool
+	throttle atomic.Int32 // 429s still to answer
+	requests atomic.Int32
+}
+
+func newReceiver(t *testing.T, secret string) *receiver {
+	r := &receiver{secret: []byte(secret)}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		if r.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if r.throttle.Load() > 0 {
+			r.throttle.Add(-1)
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
+		if req.Header.Get(notify.HeaderSignature) != notify.Sign(r.secret, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p notify.Payload
+		if err := json.Unmarshal(body, &p); err != nil || p.DeliveryID != req.Header.Get(notify.HeaderDelivery) {
+			http.Error(w, "bad payload", http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.got = append(r.got, p)
+		r.ids = append(r.ids, p.DeliveryID)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) kinds(stack string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, p := range r.got {
+		if p.Event.Stack == stack {
+			out = append(out, p.Event.Kind+" "+p.Summary)
+		}
+	}
+	return out
+}
+
+func open(t *testing.T) *state.Store {
+	t.Helper()
+	s, err := state.Open(context.Background(), state.Options{DatabaseURL: srv.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func audit(t *testing.T, s *state.Store, stack string, data event.Data) {
+	t.Helper()
+	if err := s.Audit(context.Background(), state.AuditEvent{Stack: stack, Actor: "alice", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeliveredInOrderThroughFaults records events of two stacks (each
+// event's outbox row written with it, by the record's trigger) and
+// delivers them to a signed webhook on loopback: every event the route
+// names arrives once, in order per stack, signed, with its delivery ID;
+// a receiver answering 503 for a while, then 429 with Retry-After, holds
+// each stack's later events back (in order) and loses nothing; two
+// dispatchers on one record never send one delivery twice.
+func TestDeliveredInOrderThroughFaults(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	r := newReceiver(t, "hook-secret")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	dispatcher := func() *notify.Dispatcher {
+		return &notify.Dispatcher{Record: s, Now: clock,
+			Providers: []notify.Provider{&notify.Webhook{ProviderName: "ops", URL: r.URL, Secret: []byte("hook-secret")}},
+			Routes:    []notify.Route{{Stacks: []string{"shop", "web"}, Kinds: []string{"plan.pending", "apply.*"}, Providers: []string{"ops"}}},
+			Retry:     notify.Retry{Base: time.Second, Max: 10 * time.Second, Attempts: 20}}
+	}
+	a, b := dispatcher(), dispatcher()
+
+	r.down.Store(true)
+	audit(t, s, "shop", event.PlanPendingData{Reason: "destructive: deletes Namespace shop"})
+	audit(t, s, "shop", event.PlanCreatedData{Digest: "sha256:x"}) // not routed
+	audit(t, s, "web", event.ApplyStartedData{Changes: 2})
+	audit(t, s, "shop", event.ApplyStartedData{Changes: 3})
+	audit(t, s, "shop", event.ApplySucceededData{Objects: 3})
+	audit(t, s, "web", event.ApplyFailedData{Error: "1 object(s) failed"})
+
+	for range 3 { // the receiver down: each stack's first delivery retried, the rest wait
+		if _, err := a.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(15 * time.Second)
+	}
+	if got := r.requests.Load(); got != 6 { // 2 stacks x 3 rounds: the heads only
+		t.Errorf("%d requests while down, want 6 (each stack's head, once a round)", got)
+	}
+	r.down.Store(false)
+	r.throttle.Store(1)
+	for range 12 {
+		var wg sync.WaitGroup
+		for _, d := range []*notify.Dispatcher{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := d.Once(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		now = now.Add(3 * time.Second)
+	}
+	want := map[string][]string{
+		"shop": {"plan.pending shop: plan waits for approval by alice: destructive: deletes Namespace shop", "apply.started shop: apply started by alice", "apply.succeeded shop: apply succeeded by alice"},
+		"web":  {"apply.started web: apply started by alice", "apply.failed web: apply failed by alice: 1 object(s) failed"},
+	}
+	for stack, w := range want {
+		if got := r.kinds(stack); !equal(got, w) {
+			t.Errorf("%s received %q, want %q", stack, got, w)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range r.ids {
+		if seen[id] {
+			t.Errorf("delivery %s received twice", id)
+		}
+		seen[id] = true
+	}
+	queued, err := s.Deliveries(ctx, state.DeliveryQueued, 100)
+	if err != nil || len(queued) != 0 {
+		t.Errorf("queued after delivery: %d, %v", len(queued), err)
+	}
+}
+
+// TestDeadLetterAndRetry: a delivery that fails every attempt is dead
+// after the last, visible, and the stack's next delivery goes on; retried
+// by hand, it is sent with the same delivery ID.
+func TestDeadLetterAndRetry(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	r := newReceiver(t, "k")
+	now := time.Now()
+	d := &notify.Dispatcher{Record: s, Now: func() time.Time { return now },
+		Providers: []notify.Provider{&notify.Webhook{ProviderName: "ops", URL: r.URL, Secret: []byte("k")}},
+		Routes:    []notify.Route{{Providers: []string{"ops"}}},
+		Retry:     notify.Retry{Base: time.Second, Max: time.Second, Attempts: 3}}
+	r.down.Store(true)
+	audit(t, s, "shop", event.ApplyFailedData{Error: "boom"})
+	for range 4 {
+		if _, err := d.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Second)
+	}
+	dead, err := s.Deliveries(ctx, state.DeliveryDead, 10)
+	if err != nil || len(dead) != 1 || dead[0].Attempts != 3 || dead[0].LastError == "" {
+		t.Fatalf("dead letters: %+v, %v; want the one delivery, 3 attempts, its error", dead, err)
+	}
+	r.down.Store(false)
+	audit(t, s, "shop", event.ApplySucceededData{Objects: 1})
+	if _, err := d.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.kinds("shop"); len(got) != 1 || got[0][:15] != "apply.succeeded" {
+		t.Fatalf("after the dead letter the stack's next delivery went: %q", got)
+	}
+	if err := s.RetryDelivery(ctx, dead[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ids; len(got) != 2 || got[1] != dead[0].ID {
+		t.Errorf("retried by hand: received %v, want the dead letter's ID %s last", got, dead[0].ID)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

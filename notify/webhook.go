@@ -1,0 +1,131 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gantryops/gantry/state"
+)
+
+// PayloadVersion names the generic webhook's JSON schema
+// (docs/notifications.md).
+const PayloadVersion = "gantry.dev/notification/v1"
+
+// Headers of the generic webhook.
+const (
+	HeaderDelivery  = "X-Gantry-Delivery"
+	HeaderEvent     = "X-Gantry-Event"
+	HeaderSignature = "X-Gantry-Signature-256"
+)
+
+// Payload is the generic webhook's body.
+type Payload struct {
+	Version    string `json:"version"`
+	DeliveryID string `json:"delivery_id"`
+	Summary    string `json:"summary"`
+	Link       string `json:"link,omitempty"`
+	Event      Event  `json:"event"`
+}
+
+// Event is an event as the webhook sends it.
+type Event struct {
+	ID      string         `json:"id"`
+	Kind    string         `json:"kind"`
+	At      time.Time      `json:"at"`
+	Stack   string         `json:"stack"`
+	Actor   string         `json:"actor"`
+	PlanID  string         `json:"plan_id,omitempty"`
+	ApplyID string         `json:"apply_id,omitempty"`
+	Data    map[string]any `json:"data"`
+}
+
+// Webhook posts each delivery as a Payload, signed with HMAC-SHA256 of the
+// body under Secret (X-Gantry-Signature-256: sha256=HEX), with the
+// delivery ID (X-Gantry-Delivery) every attempt of it repeats.
+type Webhook struct {
+	ProviderName string
+	URL          string
+	Secret       []byte
+	// PublicURL is gantry run's address as people reach it ("": no links).
+	PublicURL string
+	Client    *http.Client
+}
+
+// Name is the provider's name in gantry.yaml.
+func (w *Webhook) Name() string { return w.ProviderName }
+
+// Body is the JSON the webhook sends for d.
+func (w *Webhook) Body(d state.Delivery) ([]byte, error) {
+	p := Payload{Version: PayloadVersion, DeliveryID: d.ID, Summary: Summary(d.Event), Link: link(w.PublicURL, d.Event),
+		Event: Event{ID: d.Event.ID, Kind: string(d.Event.Kind), At: d.Event.At.UTC(), Stack: d.Event.Stack, Actor: d.Event.Actor,
+			PlanID: d.Event.PlanID, ApplyID: d.Event.ApplyID, Data: d.Event.Details}}
+	if p.Event.Data == nil {
+		p.Event.Data = map[string]any{}
+	}
+	return json.Marshal(p)
+}
+
+// Sign is the signature header's value for body under secret.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Send makes one attempt of d.
+func (w *Webhook) Send(ctx context.Context, d state.Delivery) Attempt {
+	body, err := w.Body(d)
+	if err != nil {
+		return Attempt{Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return Attempt{Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "gantry")
+	req.Header.Set(HeaderDelivery, d.ID)
+	req.Header.Set(HeaderEvent, string(d.Event.Kind))
+	if len(w.Secret) > 0 {
+		req.Header.Set(HeaderSignature, Sign(w.Secret, body))
+	}
+	return do(w.Client, req)
+}
+
+// do sends req and reads what an attempt needs of the answer: the status
+// and Retry-After (the body is drained, at most 64 KiB, and dropped).
+// Errors never quote the URL: a webhook's URL is a secret of its own.
+func do(c *http.Client, req *http.Request) Attempt {
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		msg := err.Error()
+		for _, u := range []string{req.URL.String(), req.URL.Redacted()} {
+			msg = strings.ReplaceAll(msg, u, "(the provider's URL)")
+		}
+		return Attempt{Err: errors.New(msg)}
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return Attempt{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+}
+
+// link is the address of the event's plan in gantry run's UI, when it
+// knows its public URL and the event has a plan.
+func link(public string, e state.AuditEvent) string {
+	if public == "" || e.PlanID == "" {
+		return ""
+	}
+	return strings.TrimSuffix(public, "/") + "/plans/" + e.PlanID
+}
