@@ -61,20 +61,40 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 			return attempts, err
 		}
 		for _, stack := range stacks {
-			ok, err := d.Record.SendHead(ctx, p.Name(), stack, d.now(), func(del state.Delivery) state.DeliveryResult {
-				actx, cancel := context.WithTimeout(ctx, d.timeout())
-				defer cancel()
-				a := p.Send(actx, del)
-				r := d.retry().Decide(del.Attempts, a, d.now())
-				d.log().Debug("notification", "provider", p.Name(), "stack", stack, "delivery", del.ID, "event", del.Event.Kind, "sent", r.Sent, "dead", r.Dead, "error", r.Error)
-				return r
-			})
+			n, err := d.sendDue(ctx, p, stack)
+			attempts += n
 			if err != nil {
 				return attempts, err
 			}
-			if ok {
-				attempts++
-			}
+		}
+	}
+	return attempts, nil
+}
+
+// maxPerRound bounds the attempts of one stack to one provider in a round,
+// so that a stack with a long backlog does not hold the others up.
+const maxPerRound = 100
+
+// sendDue sends stack's due deliveries to p, in order, until one fails
+// (the rest wait for it) or none is due.
+func (d *Dispatcher) sendDue(ctx context.Context, p Provider, stack string) (int, error) {
+	attempts := 0
+	for attempts < maxPerRound {
+		sent := false
+		ok, err := d.Record.SendHead(ctx, p.Name(), stack, d.now(), func(del state.Delivery) state.DeliveryResult {
+			actx, cancel := context.WithTimeout(ctx, d.timeout())
+			defer cancel()
+			r := d.retry().Decide(del.Attempts, p.Send(actx, del), d.now())
+			d.log().Debug("notification", "provider", p.Name(), "stack", stack, "delivery", del.ID, "event", del.Event.Kind, "sent", r.Sent, "dead", r.Dead, "error", r.Error)
+			sent = r.Sent || r.Dead
+			return r
+		})
+		if err != nil || !ok {
+			return attempts, err
+		}
+		attempts++
+		if !sent {
+			return attempts, nil // retried later: the stack's next deliveries wait
 		}
 	}
 	return attempts, nil

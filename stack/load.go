@@ -82,6 +82,7 @@ func Parse(file string, data []byte) (*Config, error) {
 				cfg.Stacks = append(cfg.Stacks, p.stack(item, path))
 			})
 		},
+		"notifications": func(n *yaml.Node, path string) { cfg.Notifications = p.notifications(n, path) },
 	})
 	if root.Kind == yaml.MappingNode {
 		if !sawVersion {

@@ -388,3 +388,52 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+func TestNotificationsConfig(t *testing.T) {
+	head := "apiVersion: gantry.dev/v1alpha1\nkind: Config\nstacks:\n  - {name: shop, source: {repo: r}}\nnotifications:\n"
+	cfg, err := stack.Parse("gantry.yaml", []byte(head+`  publicURL: https://gantry.example.com
+  providers:
+    - name: ops
+      type: webhook
+      url: {env: OPS_WEBHOOK_URL}
+      secret: {file: secrets/ops}
+  routes:
+    - stacks: ["shop-*"]
+      kinds: ["plan.pending", "apply.*"]
+      providers: [ops]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &stack.Notifications{PublicURL: "https://gantry.example.com",
+		Providers: []stack.NotificationProvider{{Name: "ops", Type: "webhook", URL: stack.SecretRef{Env: "OPS_WEBHOOK_URL"}, Secret: stack.SecretRef{File: "secrets/ops"}}},
+		Routes:    []stack.NotificationRoute{{Stacks: []string{"shop-*"}, Kinds: []string{"plan.pending", "apply.*"}, Providers: []string{"ops"}}}}
+	if diff := cmp.Diff(want, cfg.Notifications); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"url inline", "  providers: [{name: ops, type: webhook, url: https://hooks.example.com/x}]\n",
+			[]string{"gantry.yaml:6: notifications.providers[0].url: written inline: give {env: VARIABLE} or {file: PATH}"}},
+		{"unknown type, no url", "  providers: [{name: ops, type: carrier-pigeon}]\n",
+			[]string{`notifications.providers[0].type: "carrier-pigeon" is not a provider type`, "notifications.providers[0].url: missing"}},
+		{"env and file", "  providers: [{name: ops, type: webhook, url: {env: A, file: b}}]\n",
+			[]string{"notifications.providers[0].url: give one of env and file"}},
+		{"two of a name", "  providers: [{name: ops, type: webhook, url: {env: A}}, {name: ops, type: webhook, url: {env: B}}]\n",
+			[]string{`"ops" is the name of two providers`}},
+		{"route to nobody known, kind typo", "  providers: [{name: ops, type: webhook, url: {env: A}}]\n  routes: [{kinds: [aply.*], providers: [pager]}]\n",
+			[]string{"notifications.routes[0].kinds[0]: matches no event kind", "notifications.routes[0].providers[0]: no provider is named pager"}},
+		{"route without providers, bad pattern", "  providers: [{name: ops, type: webhook, url: {env: A}}]\n  routes: [{stacks: [\"[\"]}]\n",
+			[]string{"notifications.routes[0].stacks[0]: not a pattern", "notifications.routes[0].providers: missing"}},
+		{"unknown field", "  provider: []\n", []string{"notifications.provider: unknown field"}},
+	} {
+		_, err := stack.Parse("gantry.yaml", []byte(head+tc.body))
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %v, want %q", tc.name, err, w)
+			}
+		}
+	}
+}

@@ -18,6 +18,8 @@ type Config struct {
 	File string
 	// Stacks in file order; names are unique.
 	Stacks []Stack
+	// Notifications say which events go to which receivers (nil: none).
+	Notifications *Notifications
 }
 
 // Stack is one stack with every default resolved.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/gantryops/gantry/engine"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/kube"
+	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/runner"
 	"github.com/gantryops/gantry/server"
 	"github.com/gantryops/gantry/stack"
@@ -85,13 +88,23 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		return err
 	}
 	defer sess.Close()
+	disp, err := dispatcher(cfg, sess)
+	if err != nil {
+		return err
+	}
 	opts := runner.DefaultOptions()
 	opts.Stacks, opts.Cluster, opts.ApprovalPoll = stacks, sess.cluster, f.approvalPoll
 	opts.Actor, opts.Logger = "gantry-run@"+hostname(), sess.log
 	opts.Apply = apply.DefaultOptions()
 	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
 	if f.once {
-		return g.runOnce(ctx, sess, opts)
+		err := g.runOnce(ctx, sess, opts)
+		if disp != nil { // what the round recorded, announced before exiting
+			if _, derr := disp.Once(ctx); derr != nil {
+				err = errors.Join(err, fmt.Errorf("notifications: %w", derr))
+			}
+		}
+		return err
 	}
 	r := runner.New(sess.engine, opts)
 
@@ -107,6 +120,9 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
+	if disp != nil {
+		go disp.Run(runCtx)
+	}
 	select {
 	case err := <-srvErr:
 		cancel()
@@ -173,6 +189,30 @@ func (g *globals) runOnce(ctx context.Context, sess *session, opts runner.Option
 		return errors.Join(failed...)
 	}
 	return nil
+}
+
+// dispatcher is the notification dispatcher of gantry.yaml's
+// notifications (nil without), its secrets read now: a missing one stops
+// gantry run before it starts.
+func dispatcher(cfg *stack.Config, sess *session) (*notify.Dispatcher, error) {
+	if cfg.Notifications == nil || len(cfg.Notifications.Providers) == 0 {
+		return nil, nil
+	}
+	providers, routes, err := notify.FromConfig(cfg.Notifications, filepath.Dir(cfg.File), notify.Env{Getenv: os.Getenv, ReadFile: readSecretFile})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	return &notify.Dispatcher{Record: sess.store, Providers: providers, Routes: routes, Log: sess.log.Named("notify")}, nil
+}
+
+// readSecretFile reads a secret's file, at most 64 KiB and one byte.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64<<10+1))
 }
 
 // selectStacks returns the stacks named (all when none), or an error naming

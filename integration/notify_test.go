@@ -1,0 +1,89 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gantryops/gantry/internal/gittest"
+	"github.com/gantryops/gantry/notify"
+)
+
+// TestRunNotifiesWebhook: gantry run, with a webhook provider and a route
+// in gantry.yaml (its URL and HMAC key from the environment), announces
+// what its rounds record to a receiver on loopback that verifies each
+// signature: the plan waiting for approval, then, approved, the apply
+// started and succeeded, in order; events the route does not name are not
+// sent. The key is in no output.
+func TestRunNotifiesWebhook(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	var mu sync.Mutex
+	var got []notify.Payload
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get(notify.HeaderSignature) != notify.Sign([]byte("hmac-canary-key"), body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p notify.Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, p)
+		mu.Unlock()
+	}))
+	defer recv.Close()
+	kinds := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, p := range got {
+			out = append(out, p.Event.Kind)
+		}
+		return strings.Join(out, ",")
+	}
+
+	repo := gittest.NewRepo(t)
+	repo.Commit("v1", map[string]string{"deploy/cms.yaml": configMapDoc("a", "1")})
+	c := newCLI(t, env.DB.NewDatabase(t))
+	c.env = append(c.env, "OPS_HOOK_URL="+recv.URL, "OPS_HOOK_KEY=hmac-canary-key")
+	c.write("gantry.yaml", fmt.Sprintf(`apiVersion: gantry.dev/v1alpha1
+kind: Config
+stacks:
+- name: announced
+  source: {repo: %s, ref: main, path: deploy}
+  target: {namespace: %s}
+  approval: manual
+notifications:
+  publicURL: https://gantry.example.com
+  providers:
+  - {name: ops, type: webhook, url: {env: OPS_HOOK_URL}, secret: {env: OPS_HOOK_KEY}}
+  routes:
+  - {stacks: [announced], kinds: [plan.pending, "apply.*"], providers: [ops]}
+`, repo.Dir, ns))
+
+	out, errOut, code := c.run("run", "--once")
+	if code != 0 || kinds() != "plan.pending" {
+		t.Fatalf("run --once: exit %d, received %q\n%s\n%s", code, kinds(), out, errOut)
+	}
+	p := got[0]
+	if p.Event.Stack != "announced" || p.Event.PlanID == "" || p.Link != "https://gantry.example.com/plans/"+p.Event.PlanID || !strings.HasPrefix(p.Summary, "announced: plan waits for approval") {
+		t.Errorf("the pending plan's payload: %+v", p)
+	}
+	c.mustRun("", "approve", p.Event.PlanID)
+	out, errOut, code = c.run("run", "--once")
+	if code != 0 || kinds() != "plan.pending,apply.started,apply.succeeded" {
+		t.Fatalf("run --once after the approval: exit %d, received %q\n%s\n%s", code, kinds(), out, errOut)
+	}
+	if strings.Contains(out+errOut, "hmac-canary-key") {
+		t.Error("the webhook's key is in gantry's output")
+	}
+}

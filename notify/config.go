@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gantryops/gantry/stack"
+)
+
+// maxSecretBytes bounds a secret read from a file.
+const maxSecretBytes = 64 << 10
+
+// Env reads the environment and files, for FromConfig (os.Getenv and a
+// bounded os.ReadFile; tests give their own).
+type Env struct {
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+}
+
+// FromConfig builds the providers and routes of gantry.yaml's
+// notifications, reading each provider's URL and secret from the
+// environment or a file (relative to dir, gantry.yaml's directory). A
+// secret that is missing or empty is an error naming the field and where
+// it was looked for, never its value.
+func FromConfig(n *stack.Notifications, dir string, env Env) ([]Provider, []Route, error) {
+	if n == nil {
+		return nil, nil, nil
+	}
+	var providers []Provider
+	for i, p := range n.Providers {
+		field := fmt.Sprintf("notifications.providers[%d]", i)
+		rawURL, err := resolve(p.URL, dir, env)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s.url: %w", field, err)
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, nil, fmt.Errorf("%s.url: what %s holds is not an http(s) URL", field, where(p.URL))
+		}
+		var secret string
+		if !p.Secret.IsZero() {
+			if secret, err = resolve(p.Secret, dir, env); err != nil {
+				return nil, nil, fmt.Errorf("%s.secret: %w", field, err)
+			}
+		}
+		switch p.Type {
+		case "webhook":
+			providers = append(providers, &Webhook{ProviderName: p.Name, URL: rawURL, Secret: []byte(secret), PublicURL: n.PublicURL,
+				Client: &http.Client{Timeout: 10 * time.Second}})
+		default:
+			return nil, nil, fmt.Errorf("%s.type: %q is not a provider type gantry sends to", field, p.Type)
+		}
+	}
+	routes := make([]Route, len(n.Routes))
+	for i, r := range n.Routes {
+		routes[i] = Route{Stacks: r.Stacks, Kinds: r.Kinds, Providers: r.Providers}
+	}
+	return providers, routes, nil
+}
+
+// resolve reads a secret reference.
+func resolve(r stack.SecretRef, dir string, env Env) (string, error) {
+	var v string
+	if r.Env != "" {
+		v = env.Getenv(r.Env)
+	} else {
+		f := r.File
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(dir, f)
+		}
+		data, err := env.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", where(r), err)
+		}
+		if len(data) > maxSecretBytes {
+			return "", fmt.Errorf("%s is over %d bytes", where(r), maxSecretBytes)
+		}
+		v = string(data)
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", fmt.Errorf("%s is empty: set it", where(r))
+	}
+	return v, nil
+}
+
+func where(r stack.SecretRef) string {
+	if r.Env != "" {
+		return "environment variable " + r.Env
+	}
+	return "file " + r.File
+}
