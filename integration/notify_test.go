@@ -86,4 +86,11 @@ notifications:
 	if strings.Contains(out+errOut, "hmac-canary-key") {
 		t.Error("the webhook's key is in gantry's output")
 	}
+	list := c.mustRun("", "notifications", "--status", "sent")
+	if strings.Count(list, "  sent  ") != 3 || !strings.Contains(list, "apply.succeeded") || !strings.Contains(list, "ops") {
+		t.Errorf("gantry notifications --status sent:\n%s", list)
+	}
+	if _, errOut, code := c.run("notifications", "retry", "6f1c"); code == 0 || !strings.Contains(errOut, "is not a delivery ID") {
+		t.Errorf("retry of a partial ID: exit %d, %s", code, errOut)
+	}
 }
