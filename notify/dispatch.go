@@ -21,6 +21,7 @@ type Record interface {
 	RouteOutbox(ctx context.Context, route func(stack string, kind event.Kind) []string, limit int, now time.Time) (int, error)
 	DueStacks(ctx context.Context, provider string, now time.Time) ([]string, error)
 	SendHead(ctx context.Context, provider, stack string, now time.Time, send func(state.Delivery) state.DeliveryResult) (bool, error)
+	QueuedDeliveries(ctx context.Context) (map[string]int, error)
 }
 
 // Dispatcher routes the outbox and sends what is due, provider by
@@ -39,6 +40,8 @@ type Dispatcher struct {
 	Timeout time.Duration
 	Log     hclog.Logger
 	Now     func() time.Time
+	// Metrics count attempts and queued deliveries (nil: not counted).
+	Metrics *Metrics
 }
 
 // Once routes the outbox and makes every attempt due now, and returns how
@@ -68,6 +71,13 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	if d.Metrics != nil {
+		queued, err := d.Record.QueuedDeliveries(ctx)
+		if err != nil {
+			return attempts, err
+		}
+		d.Metrics.setQueued(d.Providers, queued)
+	}
 	return attempts, nil
 }
 
@@ -85,6 +95,7 @@ func (d *Dispatcher) sendDue(ctx context.Context, p Provider, stack string) (int
 			actx, cancel := context.WithTimeout(ctx, d.timeout())
 			defer cancel()
 			r := d.retry().Decide(del.Attempts, p.Send(actx, del), d.now())
+			d.Metrics.attempt(p.Name(), r)
 			d.log().Debug("notification", "provider", p.Name(), "stack", stack, "delivery", del.ID, "event", del.Event.Kind, "sent", r.Sent, "dead", r.Dead, "error", r.Error)
 			sent = r.Sent || r.Dead
 			return r

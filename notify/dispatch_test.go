@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/notify"
 	"github.com/gantryops/gantry/state"
@@ -113,6 +116,8 @@ func TestDeliveredInOrderThroughFaults(t *testing.T) {
 			Retry:     notify.Retry{Base: time.Second, Max: 10 * time.Second, Attempts: 20}}
 	}
 	a, b := dispatcher(), dispatcher()
+	reg := prometheus.NewRegistry()
+	a.Metrics = notify.NewMetrics(reg)
 
 	r.down.Store(true)
 	audit(t, s, "shop", event.PlanPendingData{Reason: "destructive: deletes Namespace shop"})
@@ -166,6 +171,13 @@ func TestDeliveredInOrderThroughFaults(t *testing.T) {
 	queued, err := s.Deliveries(ctx, state.DeliveryQueued, 100)
 	if err != nil || len(queued) != 0 {
 		t.Errorf("queued after delivery: %d, %v", len(queued), err)
+	}
+	// Dispatcher a's own attempts: the 6 while down, at least one 429, and
+	// its share of the 5 sent (b sent the rest); queued at its last round: 0.
+	sent := testutil.ToFloat64(a.Metrics.Counter("ops", "sent"))
+	retried := testutil.ToFloat64(a.Metrics.Counter("ops", "retried"))
+	if retried < 6 || sent < 1 || sent > 5 || testutil.ToFloat64(a.Metrics.Queued("ops")) != 0 {
+		t.Errorf("metrics of dispatcher a: %v sent, %v retried, %v queued", sent, retried, testutil.ToFloat64(a.Metrics.Queued("ops")))
 	}
 }
 

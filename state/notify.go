@@ -199,6 +199,22 @@ ORDER BY d.seq DESC, d.provider LIMIT $2`, status, limit)
 	return out, nil
 }
 
+// QueuedDeliveries counts the queued deliveries of each provider.
+func (s *Store) QueuedDeliveries(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT provider, count(*) FROM notification_deliveries WHERE status = 'queued' GROUP BY provider`)
+	if err != nil {
+		return nil, fmt.Errorf("queued notifications: %w", err)
+	}
+	out := map[string]int{}
+	var provider string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&provider, &n}, func() error { out[provider] = n; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("queued notifications: %w", err)
+	}
+	return out, nil
+}
+
 // RetryDelivery queues a delivery again (a dead letter, or a queued one
 // now), keeping its delivery ID: the receiver deduplicates it if it had it.
 func (s *Store) RetryDelivery(ctx context.Context, id string) error {

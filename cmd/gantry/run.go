@@ -107,6 +107,9 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 		return err
 	}
 	r := runner.New(sess.engine, opts)
+	if disp != nil {
+		disp.Metrics = notify.NewMetrics(r.Metrics().Registry)
+	}
 
 	srvErr := make(chan error, 1)
 	if f.listen != "" {

@@ -30,6 +30,16 @@ const (
 // by itself, a pushed deletion waits as a pending plan, and approving it
 // applies it.
 func (d *demo) engine(ctx context.Context, config, repo string) (err error) {
+	step("Start a webhook receiver on loopback, and route the shop stack's pending plans and applies to it in gantry.yaml (notifications)")
+	hook, err := startReceiver()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, hook.close()) }()
+	if err := addNotifications(config); err != nil {
+		return err
+	}
+	d.hookURL = hook.url
 	base, stop, err := d.startEngine(config)
 	if err != nil {
 		return err
@@ -58,6 +68,13 @@ func (d *demo) engine(ctx context.Context, config, repo string) (err error) {
 	if st.Outcome != "applied" {
 		return fmt.Errorf("the approved plan was not applied: %s %s %s", st.Outcome, st.Reason, st.Error)
 	}
+	step("The webhook receiver got, signed and in order, the pending plan and the applies (gantry notifications lists them)")
+	if err := hook.waitFor("plan.pending", "apply.succeeded"); err != nil {
+		return err
+	}
+	if err := d.gantryCmd(ctx, "notifications", "--limit", "3"); err != nil {
+		return err
+	}
 	if err := d.gantryCmd(ctx, "history", "shop", "--limit", "2"); err != nil {
 		return err
 	}
@@ -76,10 +93,10 @@ func (d *demo) startEngine(config string) (base string, stop func() error, err e
 	l.Close()
 	step("Start the continuous engine: gantry run, on the same stacks (webhook secret and API token from the environment)")
 	args := []string{"run", "--config", config, "--listen", addr, "--log-level", "info", "--wait=false", "--approval-poll", "1s"}
-	fmt.Printf("$ GANTRY_WEBHOOK_SECRET=... GANTRY_API_TOKEN=... gantry %s &\n", strings.Join(args, " "))
+	fmt.Printf("$ GANTRY_WEBHOOK_SECRET=... GANTRY_API_TOKEN=... DEMO_HOOK_URL=... DEMO_HOOK_KEY=... gantry %s &\n", strings.Join(args, " "))
 	cmd := exec.Command(d.gantry, args...)
 	cmd.Dir = d.root
-	cmd.Env = append(d.env, "GANTRY_WEBHOOK_SECRET="+demoSecret, "GANTRY_API_TOKEN="+demoToken)
+	cmd.Env = append(d.env, "GANTRY_WEBHOOK_SECRET="+demoSecret, "GANTRY_API_TOKEN="+demoToken, "DEMO_HOOK_URL="+d.hookURL, "DEMO_HOOK_KEY="+demoHookKey)
 	logFile := filepath.Join(d.work, "gantry-run.log")
 	logs, err := os.Create(logFile)
 	if err != nil {

@@ -36,6 +36,7 @@ type demo struct {
 	root, work string // repository root; .demo/ under it
 	gantry     string // the gantry binary
 	env        []string
+	hookURL    string // the demo's webhook receiver, for gantry run's notifications
 }
 
 func run(ctx context.Context) (err error) {
