@@ -78,6 +78,9 @@ notifications:
 	if p.Event.Stack != "announced" || p.Event.PlanID == "" || p.Link != "https://gantry.example.com/plans/"+p.Event.PlanID || !strings.HasPrefix(p.Summary, "announced: plan waits for approval") {
 		t.Errorf("the pending plan's payload: %+v", p)
 	}
+	if p.Plan == nil || len(p.Plan.Commit) != 40 || p.Plan.Repo != "file://"+repo.Dir || p.Plan.Add != 1 || !strings.Contains(p.Summary, p.Plan.Commit[:12]+", +1 ~0 -0") {
+		t.Errorf("the pending plan's payload names no commit or changes: %+v, %q", p.Plan, p.Summary)
+	}
 	c.mustRun("", "approve", p.Event.PlanID)
 	out, errOut, code = c.run("run", "--once")
 	if code != 0 || kinds() != "plan.pending,apply.started,apply.succeeded" {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/state"
 )
 
 func TestRouter(t *testing.T) {
@@ -74,6 +75,30 @@ func TestDecide(t *testing.T) {
 		}
 		if !strings.Contains(got.Error, row.err) {
 			t.Errorf("%s: error %q, want %q", row.name, got.Error, row.err)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	plan := state.PlanContext{Repo: "https://git.example.com/shop.git", Commit: "0123456789abcdef0123", Add: 2, Change: 1, Destroy: 3}
+	rows := []struct {
+		e    state.AuditEvent
+		p    state.PlanContext
+		want string
+	}{
+		{state.AuditEvent{Stack: "shop", Kind: event.ApplySucceeded, PlanID: "0c3e9a1b-aaaa", Actor: "gantry-run"}, plan,
+			"shop: apply succeeded (plan 0c3e9a1b) of https://git.example.com/shop.git at 0123456789ab, +2 ~1 -3 by gantry-run"},
+		{state.AuditEvent{Stack: "shop", Kind: event.PlanPending, PlanID: "0c3e9a1b-aaaa", Actor: "gantry-run", Details: map[string]any{"reason": "destructive: deletes Namespace shop\nand more"}}, plan,
+			"shop: plan waits for approval (plan 0c3e9a1b) of https://git.example.com/shop.git at 0123456789ab, +2 ~1 -3 by gantry-run: destructive: deletes Namespace shop"},
+		{state.AuditEvent{Stack: "shop", Kind: event.ObjectPruned, PlanID: "0c3e9a1b-aaaa"}, plan,
+			"shop: object pruned (plan 0c3e9a1b) of https://git.example.com/shop.git at 0123456789ab"},
+		{state.AuditEvent{Stack: "web", Kind: event.ApplyFailed, Actor: "alice", Details: map[string]any{"error": strings.Repeat("x", 300)}}, state.PlanContext{},
+			"web: apply failed by alice: " + strings.Repeat("x", 200) + "…"},
+		{state.AuditEvent{Stack: "web", Kind: "something.new"}, state.PlanContext{}, "web: something.new"},
+	}
+	for _, row := range rows {
+		if got := Summary(row.e, row.p); got != row.want {
+			t.Errorf("%s: %q\nwant %q", row.e.Kind, got, row.want)
 		}
 	}
 }

@@ -8,10 +8,11 @@ import (
 	"github.com/gantryops/gantry/state"
 )
 
-// Summary is an event's one line: the stack, what happened, by whom, and
+// Summary is an event's one line: the stack, what happened, the plan, its
+// source and commit and (for plans and applies) its changes, by whom, and
 // the reason or error the event holds (its first line, at most 200
 // characters).
-func Summary(e state.AuditEvent) string {
+func Summary(e state.AuditEvent, plan state.PlanContext) string {
 	what, ok := phrases[e.Kind]
 	if !ok {
 		what = string(e.Kind)
@@ -19,6 +20,12 @@ func Summary(e state.AuditEvent) string {
 	s := fmt.Sprintf("%s: %s", e.Stack, what)
 	if e.PlanID != "" {
 		s += " (plan " + short(e.PlanID) + ")"
+	}
+	if p := plan; p.Commit != "" {
+		s += fmt.Sprintf(" of %s at %s", p.Repo, short12(p.Commit))
+		if p.Add+p.Change+p.Destroy > 0 && changeKinds[e.Kind] {
+			s += fmt.Sprintf(", +%d ~%d -%d", p.Add, p.Change, p.Destroy)
+		}
 	}
 	if e.Actor != "" {
 		s += " by " + e.Actor
@@ -56,6 +63,17 @@ var phrases = map[event.Kind]string{
 	event.StackResumed:     "resumed",
 	event.GC:               "old revisions deleted",
 	event.KeyRotated:       "secret key rotated",
+}
+
+// changeKinds are the events whose message counts the plan's changes.
+var changeKinds = map[event.Kind]bool{event.PlanPending: true, event.PlanApproved: true, event.PlanRejected: true,
+	event.ApplyStarted: true, event.ApplySucceeded: true, event.ApplyFailed: true, event.ApplyInterrupted: true}
+
+func short12(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
 }
 
 func short(id string) string {

@@ -34,6 +34,26 @@ type Payload struct {
 	Summary    string `json:"summary"`
 	Link       string `json:"link,omitempty"`
 	Event      Event  `json:"event"`
+	// Plan is the event's plan, when it has one.
+	Plan *Plan `json:"plan,omitempty"`
+}
+
+// Plan is what the webhook says of an event's plan.
+type Plan struct {
+	Repo        string   `json:"repo"`
+	Commit      string   `json:"commit"`
+	SourceKind  string   `json:"source_kind,omitempty"`
+	Add         int      `json:"add"`
+	Change      int      `json:"change"`
+	Destroy     int      `json:"destroy"`
+	Destructive []string `json:"destructive,omitempty"`
+}
+
+func planOf(p state.PlanContext) *Plan {
+	if p.Commit == "" && p.Repo == "" {
+		return nil
+	}
+	return &Plan{Repo: p.Repo, Commit: p.Commit, SourceKind: p.SourceKind, Add: p.Add, Change: p.Change, Destroy: p.Destroy, Destructive: p.Destructive}
 }
 
 // Event is an event as the webhook sends it.
@@ -65,7 +85,7 @@ func (w *Webhook) Name() string { return w.ProviderName }
 
 // Body is the JSON the webhook sends for d.
 func (w *Webhook) Body(d state.Delivery) ([]byte, error) {
-	p := Payload{Version: PayloadVersion, DeliveryID: d.ID, Summary: Summary(d.Event), Link: link(w.PublicURL, d.Event),
+	p := Payload{Version: PayloadVersion, DeliveryID: d.ID, Summary: Summary(d.Event, d.Plan), Link: link(w.PublicURL, d.Event), Plan: planOf(d.Plan),
 		Event: Event{ID: d.Event.ID, Kind: string(d.Event.Kind), At: d.Event.At.UTC(), Stack: d.Event.Stack, Actor: d.Event.Actor,
 			PlanID: d.Event.PlanID, ApplyID: d.Event.ApplyID, Data: d.Event.Details}}
 	if p.Event.Data == nil {

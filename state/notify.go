@@ -34,7 +34,26 @@ type Delivery struct {
 	SentAt    *time.Time
 	// Event is the event delivered.
 	Event AuditEvent
+	// Plan is what the record says of the event's plan (zero: no plan).
+	Plan PlanContext
 }
+
+// PlanContext is what a message says of an event's plan: its source and
+// commit, its changes counted as Terraform counts them (a replace is one
+// to add and one to destroy; hooks aside), and why it is destructive.
+type PlanContext struct {
+	Repo, Commit, SourceKind string
+	Add, Change, Destroy     int
+	Destructive              []string
+}
+
+// planContextSQL reads a delivery's PlanContext from plans p (joined on
+// the event's plan; all zero without one).
+const planContextSQL = `coalesce(p.body->'source'->>'repo', ''), coalesce(p.body->'source'->>'commit', ''), coalesce(p.body->'source'->>'kind', ''),
+       (SELECT count(*) FROM jsonb_array_elements(coalesce(p.body->'changes', '[]')) c WHERE c->'hook' IS NULL AND c->>'action' IN ('create', 'replace')),
+       (SELECT count(*) FROM jsonb_array_elements(coalesce(p.body->'changes', '[]')) c WHERE c->'hook' IS NULL AND c->>'action' IN ('update', 'adopt')),
+       (SELECT count(*) FROM jsonb_array_elements(coalesce(p.body->'changes', '[]')) c WHERE c->'hook' IS NULL AND c->>'action' IN ('delete', 'replace')),
+       coalesce(p.body->'destructive', '[]')`
 
 // DeliveryResult is what became of an attempt, as the dispatcher decided
 // it: sent; or failed, with Error, to be tried again at NextAt, or Dead.
@@ -138,12 +157,14 @@ func (s *Store) SendHead(ctx context.Context, provider, stack string, now time.T
 		var e AuditEvent
 		err := tx.QueryRow(ctx, `
 SELECT d.id, d.seq, d.provider, d.stack, d.status, d.attempts, d.next_at, coalesce(d.last_error, ''), d.created_at,
-       e.id, e.at, e.stack, e.actor, e.kind, coalesce(e.plan_id::text, ''), coalesce(e.apply_id::text, ''), e.details
-FROM notification_deliveries d JOIN audit_events e ON e.id = d.event_id
+       e.id, e.at, e.stack, e.actor, e.kind, coalesce(e.plan_id::text, ''), coalesce(e.apply_id::text, ''), e.details,
+       `+planContextSQL+`
+FROM notification_deliveries d JOIN audit_events e ON e.id = d.event_id LEFT JOIN plans p ON p.id = e.plan_id
 WHERE d.provider = $1 AND d.stack = $2 AND d.status = 'queued'
 ORDER BY d.seq LIMIT 1 FOR UPDATE OF d`, provider, stack).Scan(
 			&d.ID, &d.Seq, &d.Provider, &d.Stack, &d.Status, &d.Attempts, &d.NextAt, &d.LastError, &d.CreatedAt,
-			&e.ID, &e.At, &e.Stack, &e.Actor, &e.Kind, &e.PlanID, &e.ApplyID, &e.Details)
+			&e.ID, &e.At, &e.Stack, &e.Actor, &e.Kind, &e.PlanID, &e.ApplyID, &e.Details,
+			&d.Plan.Repo, &d.Plan.Commit, &d.Plan.SourceKind, &d.Plan.Add, &d.Plan.Change, &d.Plan.Destroy, &d.Plan.Destructive)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
