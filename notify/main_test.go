@@ -9,4 +9,9 @@ import (
 
 var srv *statetest.Server
 
-func TestMain(m *testing.M) { os.Exit(statetest.Main(m, &srv)) }
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv("GANTRY_TEST_NOTIFY_DSN"); dsn != "" {
+		os.Exit(notifyChild(dsn, os.Getenv("GANTRY_TEST_NOTIFY_URL")))
+	}
+	os.Exit(statetest.Main(m, &srv))
+}
