@@ -33,6 +33,14 @@ func FromConfig(n *stack.Notifications, dir string, env Env) ([]Provider, []Rout
 	var providers []Provider
 	for i, p := range n.Providers {
 		field := fmt.Sprintf("notifications.providers[%d]", i)
+		if p.Type == "github" || p.Type == "gitlab" {
+			s, err := forgeStatus(p, dir, env, n.PublicURL)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", field, err)
+			}
+			providers = append(providers, s)
+			continue
+		}
 		rawURL, err := resolve(p.URL, dir, env)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s.url: %w", field, err)
@@ -51,6 +59,9 @@ func FromConfig(n *stack.Notifications, dir string, env Env) ([]Provider, []Rout
 		case "webhook":
 			providers = append(providers, &Webhook{ProviderName: p.Name, URL: rawURL, Secret: []byte(secret), PublicURL: n.PublicURL,
 				Client: &http.Client{Timeout: 10 * time.Second}})
+		case "slack", "teams":
+			providers = append(providers, &Chat{ProviderName: p.Name, Kind: p.Type, URL: rawURL, PublicURL: n.PublicURL,
+				Client: &http.Client{Timeout: 10 * time.Second}})
 		default:
 			return nil, nil, fmt.Errorf("%s.type: %q is not a provider type gantry sends to", field, p.Type)
 		}
@@ -60,6 +71,29 @@ func FromConfig(n *stack.Notifications, dir string, env Env) ([]Provider, []Rout
 		routes[i] = Route{Stacks: r.Stacks, Kinds: r.Kinds, Providers: r.Providers}
 	}
 	return providers, routes, nil
+}
+
+// forgeStatus is a github or gitlab provider: its API (the public one by
+// default), the Git host it sets statuses for (the API's host, GitHub's
+// api. aside), its token.
+func forgeStatus(p stack.NotificationProvider, dir string, env Env, public string) (*Status, error) {
+	api := p.APIURL
+	if api == "" {
+		api = map[string]string{"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}[p.Type]
+	}
+	u, err := url.Parse(api)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("apiURL %q is not an http(s) URL", api)
+	}
+	token, err := resolve(p.Secret, dir, env)
+	if err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	host := u.Hostname()
+	if host == "api.github.com" {
+		host = "github.com"
+	}
+	return &Status{ProviderName: p.Name, Kind: p.Type, API: api, Host: host, Token: token, PublicURL: public, Client: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 // resolve reads a secret reference.

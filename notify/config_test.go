@@ -8,6 +8,33 @@ import (
 	"github.com/gantryops/gantry/stack"
 )
 
+func TestForgeFromConfig(t *testing.T) {
+	env := Env{Getenv: func(k string) string { return map[string]string{"GH_TOKEN": "ghp_x", "GL_TOKEN": "glpat-y"}[k] }}
+	rows := []struct {
+		p              stack.NotificationProvider
+		api, host, err string
+	}{
+		{stack.NotificationProvider{Name: "gh", Type: "github", Secret: stack.SecretRef{Env: "GH_TOKEN"}}, "https://api.github.com", "github.com", ""},
+		{stack.NotificationProvider{Name: "ghe", Type: "github", Secret: stack.SecretRef{Env: "GH_TOKEN"}, APIURL: "https://ghe.example.com/api/v3"}, "https://ghe.example.com/api/v3", "ghe.example.com", ""},
+		{stack.NotificationProvider{Name: "gl", Type: "gitlab", Secret: stack.SecretRef{Env: "GL_TOKEN"}}, "https://gitlab.com/api/v4", "gitlab.com", ""},
+		{stack.NotificationProvider{Name: "gl", Type: "gitlab", Secret: stack.SecretRef{Env: "NOPE"}}, "", "", "secret: environment variable NOPE is empty"},
+		{stack.NotificationProvider{Name: "gl", Type: "gitlab", Secret: stack.SecretRef{Env: "GL_TOKEN"}, APIURL: "ftp://x"}, "", "", "is not an http(s) URL"},
+	}
+	for _, row := range rows {
+		ps, _, err := FromConfig(&stack.Notifications{Providers: []stack.NotificationProvider{row.p}}, "/", env)
+		if row.err != "" {
+			if err == nil || !strings.Contains(err.Error(), row.err) {
+				t.Errorf("%+v: %v, want %q", row.p, err, row.err)
+			}
+			continue
+		}
+		s, ok := ps[0].(*Status)
+		if err != nil || !ok || s.API != row.api || s.Host != row.host || s.Kind != row.p.Type || s.Token == "" {
+			t.Errorf("%+v: %+v, %v", row.p, ps, err)
+		}
+	}
+}
+
 func TestFromConfig(t *testing.T) {
 	env := Env{
 		Getenv: func(k string) string {

@@ -234,3 +234,61 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestChatProviders delivers an event to a Slack and a Teams incoming
+// webhook on loopback that check the body as each documents it (Slack:
+// JSON with text and blocks, answered "ok"; Teams: a message with an
+// Adaptive Card attachment, answered 202), and a Slack receiver refusing
+// a payload (400 invalid_payload) is retried, then sent.
+func TestChatProviders(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	var slackGot, teamsGot atomic.Int32
+	var refuse atomic.Bool
+	refuse.Store(true)
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct {
+			Text   string           `json:"text"`
+			Blocks []map[string]any `json:"blocks"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || r.Header.Get("Content-Type") != "application/json" || (p.Text == "" && len(p.Blocks) == 0) || refuse.Swap(false) {
+			http.Error(w, "invalid_payload", http.StatusBadRequest)
+			return
+		}
+		slackGot.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	defer slack.Close()
+	teams := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct {
+			Type        string `json:"type"`
+			Attachments []struct {
+				ContentType string         `json:"contentType"`
+				Content     map[string]any `json:"content"`
+			} `json:"attachments"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Type != "message" || len(p.Attachments) != 1 ||
+			p.Attachments[0].ContentType != "application/vnd.microsoft.card.adaptive" || p.Attachments[0].Content["type"] != "AdaptiveCard" {
+			http.Error(w, "bad card", http.StatusBadRequest)
+			return
+		}
+		teamsGot.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer teams.Close()
+	now := time.Now()
+	d := &notify.Dispatcher{Record: s, Now: func() time.Time { return now },
+		Providers: []notify.Provider{&notify.Chat{ProviderName: "chat", Kind: "slack", URL: slack.URL}, &notify.Chat{ProviderName: "ms", Kind: "teams", URL: teams.URL}},
+		Routes:    []notify.Route{{Providers: []string{"chat", "ms"}}},
+		Retry:     notify.Retry{Base: time.Second, Max: time.Second, Attempts: 5}}
+	audit(t, s, "shop", event.PlanPendingData{Reason: "destructive: deletes Namespace shop"})
+	for range 3 {
+		if _, err := d.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Second)
+	}
+	if slackGot.Load() != 1 || teamsGot.Load() != 1 {
+		t.Errorf("Slack got %d, Teams %d; want 1 each (Slack's first refused, then retried)", slackGot.Load(), teamsGot.Load())
+	}
+}

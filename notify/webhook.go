@@ -109,7 +109,7 @@ func (w *Webhook) Send(ctx context.Context, d state.Delivery) Attempt {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return Attempt{Err: err}
+		return Attempt{Err: errors.New("the provider's URL: not a URL")}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "gantry")

@@ -428,6 +428,10 @@ func TestNotificationsConfig(t *testing.T) {
 		{"route without providers, bad pattern", "  providers: [{name: ops, type: webhook, url: {env: A}}]\n  routes: [{stacks: [\"[\"]}]\n",
 			[]string{"notifications.routes[0].stacks[0]: not a pattern", "notifications.routes[0].providers: missing"}},
 		{"unknown field", "  provider: []\n", []string{"notifications.provider: unknown field"}},
+		{"github without a token, with a url", "  providers: [{name: gh, type: github, url: {env: A}}]\n",
+			[]string{"notifications.providers[0].secret: missing", "notifications.providers[0].url: a github provider takes apiURL"}},
+		{"slack with a secret and an apiURL", "  providers: [{name: s, type: slack, url: {env: A}, secret: {env: B}, apiURL: https://x}]\n",
+			[]string{"notifications.providers[0].secret: a slack incoming webhook's URL is its secret", "notifications.providers[0].apiURL: applies to github and gitlab"}},
 	} {
 		_, err := stack.Parse("gantry.yaml", []byte(head+tc.body))
 		for _, w := range tc.want {

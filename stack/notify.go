@@ -24,11 +24,16 @@ type Notifications struct {
 type NotificationProvider struct {
 	// Name is what routes call it.
 	Name string
-	// Type is webhook (more to come: docs/notifications.md).
+	// Type is webhook, slack or teams (incoming webhooks); more to come
+	// (docs/notifications.md).
 	Type string
 	// URL and Secret are read from the environment or a file, never
-	// written in gantry.yaml.
+	// written in gantry.yaml: a webhook's URL and HMAC key, a chat's URL,
+	// a forge's token (Secret).
 	URL, Secret SecretRef
+	// APIURL is a forge's API (github: https://api.github.com, gitlab:
+	// https://gitlab.com/api/v4, unless an enterprise server's).
+	APIURL string
 }
 
 // SecretRef names where a secret is read: an environment variable, or a
@@ -48,7 +53,10 @@ type NotificationRoute struct {
 }
 
 // NotificationTypes are the provider types gantry can send to.
-var NotificationTypes = []string{"webhook"}
+var NotificationTypes = []string{"webhook", "slack", "teams", "github", "gitlab"}
+
+// forge reports whether a provider type sets commit statuses.
+func forge(t string) bool { return t == "github" || t == "gitlab" }
 
 // notifications reads notifications.
 func (p *parser) notifications(n *yaml.Node, path string) *Notifications {
@@ -92,6 +100,7 @@ func (p *parser) notificationProvider(n *yaml.Node, path string) NotificationPro
 			}
 		},
 		"url":    func(n *yaml.Node, path string) { pr.URL = p.secretRef(n, path) },
+		"apiURL": func(n *yaml.Node, path string) { pr.APIURL = p.str(n, path) },
 		"secret": func(n *yaml.Node, path string) { pr.Secret = p.secretRef(n, path) },
 	})
 	if n.Kind == yaml.MappingNode {
@@ -101,8 +110,21 @@ func (p *parser) notificationProvider(n *yaml.Node, path string) NotificationPro
 		if pr.Type == "" {
 			p.fail(n, join(path, "type"), "missing: one of %s", strings.Join(NotificationTypes, ", "))
 		}
-		if pr.URL.IsZero() {
+		switch {
+		case forge(pr.Type):
+			if pr.Secret.IsZero() {
+				p.fail(n, join(path, "secret"), "missing: {env: VARIABLE} or {file: PATH} holding the %s token that may set commit statuses", pr.Type)
+			}
+			if !pr.URL.IsZero() {
+				p.fail(n, join(path, "url"), "a %s provider takes apiURL (its API, when not the public one), not url", pr.Type)
+			}
+		case pr.URL.IsZero():
 			p.fail(n, join(path, "url"), "missing: {env: VARIABLE} or {file: PATH} holding the receiver's URL")
+		case !pr.Secret.IsZero() && pr.Type != "webhook" && pr.Type != "":
+			p.fail(n, join(path, "secret"), "a %s incoming webhook's URL is its secret: give url only", pr.Type)
+		}
+		if pr.APIURL != "" && !forge(pr.Type) {
+			p.fail(n, join(path, "apiURL"), "applies to github and gitlab providers")
 		}
 	}
 	return pr

@@ -1,0 +1,97 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/state"
+)
+
+func TestStatusRequest(t *testing.T) {
+	sha := "7b7adc7dfca1384fad0965b00e92c77ef9515097"
+	d := func(kind event.Kind, repo, sourceKind string) state.Delivery {
+		return state.Delivery{Event: state.AuditEvent{Stack: "shop", Kind: kind, PlanID: "0c3e9a1b-1111"},
+			Plan: state.PlanContext{Repo: repo, Commit: sha, SourceKind: sourceKind}}
+	}
+	gh := &Status{Kind: "github", Host: "github.com", PublicURL: "https://gantry.example.com"}
+	gl := &Status{Kind: "gitlab", Host: "gitlab.com"}
+	rows := []struct {
+		name  string
+		s     *Status
+		d     state.Delivery
+		path  string // "" when no status
+		state string
+	}{
+		{"github pending", gh, d(event.PlanPending, "https://github.com/acme/shop.git", ""), "/repos/acme/shop/statuses/" + sha, "pending"},
+		{"github success, ssh URL", gh, d(event.ApplySucceeded, "ssh://git@github.com/acme/shop.git", ""), "/repos/acme/shop/statuses/" + sha, "success"},
+		{"github failure, scp-like URL", gh, d(event.ApplyFailed, "git@github.com:acme/shop.git", ""), "/repos/acme/shop/statuses/" + sha, "failure"},
+		{"github, another host", gh, d(event.ApplySucceeded, "https://gitlab.com/acme/shop.git", ""), "", ""},
+		{"github, a chart's plan", gh, d(event.ApplySucceeded, "https://github.com/acme/shop.git", "helm-repository"), "", ""},
+		{"github, a kind without a status", gh, d(event.ObjectPruned, "https://github.com/acme/shop.git", ""), "", ""},
+		{"gitlab running, nested group", gl, d(event.ApplyStarted, "https://gitlab.com/acme/platform/shop.git", ""), "/projects/acme%2Fplatform%2Fshop/statuses/" + sha, "running"},
+		{"gitlab rejected", gl, d(event.PlanRejected, "https://gitlab.com/acme/shop", ""), "/projects/acme%2Fshop/statuses/" + sha, "canceled"},
+	}
+	for _, row := range rows {
+		_, path, body := row.s.StatusRequest(row.d)
+		if path != row.path {
+			t.Errorf("%s: path %q, want %q", row.name, path, row.path)
+			continue
+		}
+		if row.path == "" {
+			continue
+		}
+		var b map[string]string
+		if err := json.Unmarshal(body, &b); err != nil || b["state"] != row.state || len(b["description"]) > 140*4 {
+			t.Errorf("%s: body %s", row.name, body)
+		}
+		if name := b["context"] + b["name"]; name != "gantry/shop" {
+			t.Errorf("%s: context %q", row.name, name)
+		}
+	}
+}
+
+// TestStatusSend sets statuses on GitHub's and GitLab's APIs as their
+// docs give them (stand-ins on loopback: the SaaS APIs cannot be reached
+// here): the token in the header each reads, 201 Created.
+func TestStatusSend(t *testing.T) {
+	sha := "7b7adc7dfca1384fad0965b00e92c77ef9515097"
+	var got []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path == "/repos/acme/shop/statuses/"+sha && r.Header.Get("Authorization") == "Bearer gh-token":
+		case r.URL.EscapedPath() == "/api/v4/projects/acme%2Fshop/statuses/"+sha && r.Header.Get("PRIVATE-TOKEN") == "gl-token":
+		default:
+			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+			return
+		}
+		got = append(got, r.URL.Path+" "+string(body))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer api.Close()
+	d := func(repo string) state.Delivery {
+		return state.Delivery{Event: state.AuditEvent{Stack: "shop", Kind: event.ApplySucceeded}, Plan: state.PlanContext{Repo: repo, Commit: sha}}
+	}
+	gh := &Status{Kind: "github", Host: "github.com", API: api.URL, Token: "gh-token"}
+	gl := &Status{Kind: "gitlab", Host: "gitlab.com", API: api.URL + "/api/v4", Token: "gl-token"}
+	for _, c := range []struct {
+		s    *Status
+		repo string
+	}{{gh, "https://github.com/acme/shop.git"}, {gl, "https://gitlab.com/acme/shop.git"}} {
+		if a := c.s.Send(context.Background(), d(c.repo)); a.Err != nil || a.Status != http.StatusCreated {
+			t.Errorf("%s: %+v", c.s.Kind, a)
+		}
+	}
+	if len(got) != 2 || !strings.Contains(got[0], `"state":"success"`) || !strings.Contains(got[1], `"name":"gantry/shop"`) {
+		t.Errorf("the APIs got %q", got)
+	}
+	if a := gh.Send(context.Background(), d("https://example.com/acme/shop.git")); a.Status != http.StatusNoContent || len(got) != 2 {
+		t.Errorf("a repository of another host: %+v, %d requests", a, len(got))
+	}
+}
