@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/gantryops/gantry/internal/gittest"
 	"github.com/gantryops/gantry/notify"
+	"github.com/gantryops/gantry/state"
 )
 
 // TestRunNotifiesWebhook: gantry run, with a webhook provider and a route
@@ -19,12 +22,14 @@ import (
 // what its rounds record to a receiver on loopback that verifies each
 // signature: the plan waiting for approval, then, approved, the apply
 // started and succeeded, in order; events the route does not name are not
-// sent. The key is in no output.
+// sent. The key is in no output, and the value of the stack's Secret in
+// no payload of any provider (the canary).
 func TestRunNotifiesWebhook(t *testing.T) {
 	t.Parallel()
 	ns := env.Namespace(t)
 	var mu sync.Mutex
 	var got []notify.Payload
+	var bodies []string
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if r.Header.Get(notify.HeaderSignature) != notify.Sign([]byte("hmac-canary-key"), body) {
@@ -37,7 +42,7 @@ func TestRunNotifiesWebhook(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		got = append(got, p)
+		got, bodies = append(got, p), append(bodies, string(body))
 		mu.Unlock()
 	}))
 	defer recv.Close()
@@ -52,9 +57,12 @@ func TestRunNotifiesWebhook(t *testing.T) {
 	}
 
 	repo := gittest.NewRepo(t)
-	repo.Commit("v1", map[string]string{"deploy/cms.yaml": configMapDoc("a", "1")})
-	c := newCLI(t, env.DB.NewDatabase(t))
-	c.env = append(c.env, "OPS_HOOK_URL="+recv.URL, "OPS_HOOK_KEY=hmac-canary-key")
+	repo.Commit("v1", map[string]string{"deploy/cms.yaml": configMapDoc("a", "1"),
+		"deploy/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: notify-canary-4711}\n"})
+	dsn := env.DB.NewDatabase(t)
+	c := newCLI(t, dsn)
+	c.env = append(c.env, "OPS_HOOK_URL="+recv.URL, "OPS_HOOK_KEY=hmac-canary-key",
+		"GANTRY_SECRET_KEY="+base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
 	c.write("gantry.yaml", fmt.Sprintf(`apiVersion: gantry.dev/v1alpha1
 kind: Config
 stacks:
@@ -78,7 +86,7 @@ notifications:
 	if p.Event.Stack != "announced" || p.Event.PlanID == "" || p.Link != "https://gantry.example.com/plans/"+p.Event.PlanID || !strings.HasPrefix(p.Summary, "announced: plan waits for approval") {
 		t.Errorf("the pending plan's payload: %+v", p)
 	}
-	if p.Plan == nil || len(p.Plan.Commit) != 40 || p.Plan.Repo != "file://"+repo.Dir || p.Plan.Add != 1 || !strings.Contains(p.Summary, p.Plan.Commit[:12]+", +1 ~0 -0") {
+	if p.Plan == nil || len(p.Plan.Commit) != 40 || p.Plan.Repo != "file://"+repo.Dir || p.Plan.Add != 2 || !strings.Contains(p.Summary, p.Plan.Commit[:12]+", +2 ~0 -0") {
 		t.Errorf("the pending plan's payload names no commit or changes: %+v, %q", p.Plan, p.Summary)
 	}
 	c.mustRun("", "approve", p.Event.PlanID)
@@ -88,6 +96,37 @@ notifications:
 	}
 	if strings.Contains(out+errOut, "hmac-canary-key") {
 		t.Error("the webhook's key is in gantry's output")
+	}
+	// The Secret canary: in no body the webhook got, nor in what Slack,
+	// Teams or a commit status would get for the same deliveries.
+	s, err := state.Open(context.Background(), state.Options{DatabaseURL: dsn, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ds, err := s.Deliveries(context.Background(), "", 100)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("deliveries: %d, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		for _, build := range []func(state.Delivery) ([]byte, error){
+			(&notify.Chat{Kind: "slack"}).Body, (&notify.Chat{Kind: "teams"}).Body,
+			func(d state.Delivery) ([]byte, error) {
+				_, _, b := (&notify.Status{Kind: "github", Host: "github.com"}).StatusRequest(d)
+				return b, nil
+			},
+		} {
+			b, err := build(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, string(b))
+		}
+	}
+	for _, b := range bodies {
+		if strings.Contains(b, "notify-canary-4711") {
+			t.Fatalf("a notification holds the Secret's value: %s", b)
+		}
 	}
 	list := c.mustRun("", "notifications", "--status", "sent")
 	if strings.Count(list, "  sent  ") != 3 || !strings.Contains(list, "apply.succeeded") || !strings.Contains(list, "ops") {

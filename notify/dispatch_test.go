@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -290,5 +291,56 @@ func TestChatProviders(t *testing.T) {
 	}
 	if slackGot.Load() != 1 || teamsGot.Load() != 1 {
 		t.Errorf("Slack got %d, Teams %d; want 1 each (Slack's first refused, then retried)", slackGot.Load(), teamsGot.Load())
+	}
+}
+
+// TestReceiverDownForAMinute runs a dispatcher on the real clock against
+// a receiver that is down for a minute: nothing is lost, and once it is
+// back every event arrives, in order per stack, each once.
+func TestReceiverDownForAMinute(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := open(t)
+	r := newReceiver(t, "k")
+	r.down.Store(true)
+	d := &notify.Dispatcher{Record: s, Poll: 200 * time.Millisecond,
+		Providers: []notify.Provider{&notify.Webhook{ProviderName: "ops", URL: r.URL, Secret: []byte("k")}},
+		Routes:    []notify.Route{{Providers: []string{"ops"}}},
+		Retry:     notify.Retry{Base: time.Second, Max: 5 * time.Second, Attempts: 100}}
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	want := map[string][]string{}
+	for i := range 3 {
+		for _, stack := range []string{"shop", "web"} {
+			audit(t, s, stack, event.ApplyStartedData{Changes: i + 1})
+			want[stack] = append(want[stack], fmt.Sprintf("apply.started %s: apply started by alice", stack))
+		}
+	}
+	time.Sleep(time.Minute)
+	if n := len(r.kinds("shop")) + len(r.kinds("web")); n != 0 || r.requests.Load() < 10 {
+		t.Fatalf("while down: %d received, %d requests (want 0 received, retries made)", n, r.requests.Load())
+	}
+	r.down.Store(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(r.kinds("shop"))+len(r.kinds("web")) < 6 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for stack, w := range want {
+		if got := r.kinds(stack); !equal(got, w) {
+			t.Errorf("%s received %q, want %q", stack, got, w)
+		}
+	}
+	var changes []float64
+	r.mu.Lock()
+	for _, p := range r.got {
+		if p.Event.Stack == "shop" {
+			changes = append(changes, p.Event.Data["changes"].(float64))
+		}
+	}
+	r.mu.Unlock()
+	if fmt.Sprint(changes) != "[1 2 3]" {
+		t.Errorf("shop's events arrived as %v, want in order [1 2 3]", changes)
 	}
 }
