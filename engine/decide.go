@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/state"
 	"github.com/hashicorp/go-hclog"
@@ -31,3 +32,9 @@ func (e *Engine) Now() time.Time { return e.now() }
 
 // Logger returns the engine's logger (Options.Logger, named "engine").
 func (e *Engine) Logger() hclog.Logger { return e.log }
+
+// RecordHealth records a stack's health event (stack.failing,
+// stack.recovered: gantry run's) on the event feed.
+func (e *Engine) RecordHealth(ctx context.Context, stack, actor string, data event.Data) error {
+	return e.store.Audit(ctx, state.AuditEvent{Stack: stack, Actor: actor, Data: data})
+}

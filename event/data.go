@@ -158,6 +158,20 @@ type StackResumedData struct {
 	HeldSince    *time.Time `json:"held_since,omitempty"`
 }
 
+// StackFailingData: the stack's reconciles failed this many times in a
+// row (gantry run): recorded once, when they reach the threshold.
+type StackFailingData struct {
+	Failures int    `json:"failures"`
+	Phase    string `json:"phase"`
+	Error    string `json:"error"`
+}
+
+// StackRecoveredData: a reconcile succeeded after the stack was failing.
+type StackRecoveredData struct {
+	// Failures is how many failed in a row before it.
+	Failures int `json:"failures"`
+}
+
 // GCData: gantry gc deleted old revisions.
 type GCData struct {
 	Keep      int        `json:"keep,omitempty"`
@@ -190,6 +204,8 @@ func (ApplyStartedData) Kind() Kind     { return ApplyStarted }
 func (ApplySucceededData) Kind() Kind   { return ApplySucceeded }
 func (ApplyFailedData) Kind() Kind      { return ApplyFailed }
 func (ApplyInterruptedData) Kind() Kind { return ApplyInterrupted }
+func (StackFailingData) Kind() Kind     { return StackFailing }
+func (StackRecoveredData) Kind() Kind   { return StackRecovered }
 func (ObjectPrunedData) Kind() Kind     { return ObjectPruned }
 func (ObjectKeptData) Kind() Kind       { return ObjectKept }
 func (LockBrokenData) Kind() Kind       { return LockBroken }
@@ -202,7 +218,9 @@ func (KeyRotatedData) Kind() Kind       { return KeyRotated }
 
 // Kinds are every kind, each with a zero value of its data.
 var Kinds = map[Kind]Data{
-	PlanCreated: PlanCreatedData{}, PlanPending: PlanPendingData{}, PlanApproved: PlanApprovedData{},
+	StackFailing:   StackFailingData{},
+	StackRecovered: StackRecoveredData{},
+	PlanCreated:    PlanCreatedData{}, PlanPending: PlanPendingData{}, PlanApproved: PlanApprovedData{},
 	PlanRejected: PlanRejectedData{}, PlanSuperseded: PlanSupersededData{}, PlanStale: PlanStaleData{},
 	ApplyDeferred: ApplyDeferredData{}, DriftDetected: DriftDetectedData{}, CommitRefused: CommitRefusedData{},
 	ApplyRefused: ApplyRefusedData{}, ApplyStarted: ApplyStartedData{}, ApplySucceeded: ApplySucceededData{},

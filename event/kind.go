@@ -29,6 +29,8 @@ const (
 	StackRestored    Kind = "stack.restored"
 	StackHeld        Kind = "stack.held"
 	StackResumed     Kind = "stack.resumed"
+	StackFailing     Kind = "stack.failing"
+	StackRecovered   Kind = "stack.recovered"
 	GC               Kind = "gc"
 	KeyRotated       Kind = "key.rotated"
 )

@@ -61,6 +61,8 @@ var phrases = map[event.Kind]string{
 	event.StackRestored:    "restored",
 	event.StackHeld:        "held after a restore",
 	event.StackResumed:     "resumed",
+	event.StackFailing:     "failing: reconciles failed in a row",
+	event.StackRecovered:   "recovered: reconciled again",
 	event.GC:               "old revisions deleted",
 	event.KeyRotated:       "secret key rotated",
 }

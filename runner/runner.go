@@ -17,6 +17,7 @@ import (
 
 	"github.com/gantryops/gantry/apply"
 	"github.com/gantryops/gantry/engine"
+	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/gate"
 	"github.com/gantryops/gantry/internal/defaults"
 	"github.com/gantryops/gantry/internal/repourl"
@@ -46,6 +47,9 @@ type Options struct {
 	// WindowHorizon is how far ahead the runner looks for a window change
 	// to wake for. Default a week.
 	WindowHorizon time.Duration
+	// FailingAfter is how many failed reconciles in a row record
+	// stack.failing (and a success after them stack.recovered). Default 3.
+	FailingAfter int
 	// Metrics receives each reconcile; nil: NewMetrics().
 	Metrics *Metrics
 	// Logger receives the runner's log; nil: none.
@@ -57,7 +61,7 @@ type Options struct {
 // DefaultOptions returns a 5 s approval poll and 2 s–5 min backoff.
 func DefaultOptions() Options {
 	return Options{Actor: "gantry-run", Apply: apply.DefaultOptions(), ApprovalPoll: 5 * time.Second,
-		MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute, WindowHorizon: 7 * 24 * time.Hour}
+		MinBackoff: 2 * time.Second, MaxBackoff: 5 * time.Minute, WindowHorizon: 7 * 24 * time.Hour, FailingAfter: 3}
 }
 
 // StackStatus is what the runner knows about one stack.
@@ -116,6 +120,9 @@ type Engine interface {
 	Gates(ctx context.Context, stack string, status gate.Status, limit int) ([]*state.Gate, error)
 	Ping(context.Context) error
 	Now() time.Time
+	// RecordHealth records a stack's health event (stack.failing,
+	// stack.recovered) on the event feed.
+	RecordHealth(ctx context.Context, stack, actor string, data event.Data) error
 }
 
 // New returns a runner of e for opts.Stacks.
@@ -127,6 +134,9 @@ func New(e Engine, opts Options) *Runner {
 	opts.ApprovalPoll = defaults.Positive(opts.ApprovalPoll, d.ApprovalPoll)
 	opts.MinBackoff = defaults.Positive(opts.MinBackoff, d.MinBackoff)
 	opts.MaxBackoff = defaults.Positive(opts.MaxBackoff, d.MaxBackoff)
+	if opts.FailingAfter <= 0 {
+		opts.FailingAfter = d.FailingAfter
+	}
 	opts.WindowHorizon = defaults.Positive(opts.WindowHorizon, d.WindowHorizon)
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
@@ -236,6 +246,8 @@ func (r *Runner) loop(ctx context.Context, s stack.Stack) {
 		if s.Schedule.Jitter > 0 {
 			wait += rand.N(s.Schedule.Jitter)
 		}
+		before := failures
+		r.recordHealth(ctx, s, healthEvent(before, err, res, r.opts.FailingAfter))
 		if err != nil {
 			failures++
 			wait = r.backoff(s, failures)
@@ -262,6 +274,39 @@ func (r *Runner) loop(ctx context.Context, s stack.Stack) {
 		case <-r.triggers[s.Name]:
 			timer.Stop()
 		}
+	}
+}
+
+// healthEvent is the health event a reconcile's end records, if any
+// (nil): stack.failing when this failure is the threshold-th in a row
+// (before failed before it), stack.recovered when it succeeded after at
+// least threshold failures. A pure function.
+func healthEvent(before int, err error, res *engine.ReconcileResult, threshold int) event.Data {
+	switch {
+	case err != nil && before+1 == threshold:
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		if r := []rune(msg); len(r) > 1000 {
+			msg = string(r[:1000]) + "…"
+		}
+		phase := ""
+		if res != nil {
+			phase = string(res.Phase)
+		}
+		return event.StackFailingData{Failures: before + 1, Phase: phase, Error: msg}
+	case err == nil && before >= threshold:
+		return event.StackRecoveredData{Failures: before}
+	}
+	return nil
+}
+
+// recordHealth records data on the event feed (nothing for nil); a
+// failure to record is logged: the next reconcile goes on.
+func (r *Runner) recordHealth(ctx context.Context, s stack.Stack, data event.Data) {
+	if data == nil {
+		return
+	}
+	if err := r.engine.RecordHealth(ctx, s.Name, r.opts.Actor, data); err != nil {
+		r.log.Warn("could not record the stack's health", "stack", s.Name, "event", data.Kind(), "error", err)
 	}
 }
 

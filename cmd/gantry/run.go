@@ -31,6 +31,7 @@ type runFlags struct {
 	listen       string
 	once         bool
 	approvalPoll time.Duration
+	failingAfter int
 	wait         bool
 	timeout      time.Duration
 	gitCacheDir  string
@@ -62,6 +63,7 @@ and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --list
 	fl.BoolVar(&f.once, "once", false, "reconcile each stack once and exit (non-zero if any failed)")
 	fl.DurationVar(&f.approvalPoll, "approval-poll", 5*time.Second, "how often to look for plans approved from elsewhere")
 	fl.BoolVar(&f.wait, "wait", true, "wait for applied objects to be ready before pruning")
+	fl.IntVar(&f.failingAfter, "failing-after", 3, "failed reconciles of a stack in a row that record stack.failing (and a success after them stack.recovered)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "how long to wait for readiness")
 	fl.StringVar(&f.gitCacheDir, "git-cache-dir", "", "Git cache directory (default $XDG_CACHE_HOME/gantry/git)")
 	d := server.DefaultOptions()
@@ -75,6 +77,9 @@ and a JSON API under /api/v1 (Authorization: Bearer $GANTRY_API_TOKEN) on --list
 
 // runEngine is gantry run.
 func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
+	if f.failingAfter < 1 {
+		return fmt.Errorf("--failing-after %d: give 1 or more", f.failingAfter)
+	}
 	cfg, err := stack.Load(f.config)
 	if err != nil {
 		return err
@@ -97,6 +102,7 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 	opts.Actor, opts.Logger = "gantry-run@"+hostname(), sess.log
 	opts.Apply = apply.DefaultOptions()
 	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
+	opts.FailingAfter = f.failingAfter
 	if f.once {
 		err := g.runOnce(ctx, sess, opts)
 		if disp != nil { // what the round recorded, announced before exiting
