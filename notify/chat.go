@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gantryops/gantry/internal/repourl"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -34,7 +35,7 @@ func messageOf(d state.Delivery, public string) message {
 		m.Facts = append(m.Facts, [2]string{"Plan", e.PlanID})
 	}
 	if p.Commit != "" {
-		m.Facts = append(m.Facts, [2]string{"Source", p.Repo + " at " + short12(p.Commit)})
+		m.Facts = append(m.Facts, [2]string{"Source", repourl.Redact(p.Repo) + " at " + short12(p.Commit)})
 		if changeKinds[e.Kind] {
 			m.Facts = append(m.Facts, [2]string{"Changes", fmt.Sprintf("+%d ~%d -%d", p.Add, p.Change, p.Destroy)})
 		}
@@ -94,7 +95,7 @@ func slackBody(m message, summary string) ([]byte, error) {
 		{Type: "section", Text: &text{"mrkdwn", cut(strings.Join(facts, "\n"), slackSectionRunes)}},
 	}
 	if m.Detail != "" {
-		blocks = append(blocks, block{Type: "section", Text: &text{"mrkdwn", cut("```"+strings.ReplaceAll(m.Detail, "```", "'''")+"```", slackSectionRunes)}})
+		blocks = append(blocks, block{Type: "section", Text: &text{"mrkdwn", cut("```"+slackEscape(strings.ReplaceAll(m.Detail, "```", "'''"))+"```", slackSectionRunes)}})
 	}
 	if m.Link != "" {
 		blocks = append(blocks, block{Type: "context", Elements: []text{{"mrkdwn", "<" + m.Link + "|Open the plan>"}}})
@@ -102,7 +103,7 @@ func slackBody(m message, summary string) ([]byte, error) {
 	return json.Marshal(struct {
 		Text   string  `json:"text"`
 		Blocks []block `json:"blocks"`
-	}{cut(summary, slackTextRunes), blocks})
+	}{cut(slackEscape(summary), slackTextRunes), blocks})
 }
 
 // slackEscape escapes what Slack's mrkdwn reads as markup.

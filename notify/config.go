@@ -2,11 +2,9 @@ package notify
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/gantryops/gantry/stack"
 )
@@ -58,10 +56,10 @@ func FromConfig(n *stack.Notifications, dir string, env Env) ([]Provider, []Rout
 		switch p.Type {
 		case "webhook":
 			providers = append(providers, &Webhook{ProviderName: p.Name, URL: rawURL, Secret: []byte(secret), PublicURL: n.PublicURL,
-				Client: &http.Client{Timeout: 10 * time.Second}})
+				Client: NewClient()})
 		case "slack", "teams":
 			providers = append(providers, &Chat{ProviderName: p.Name, Kind: p.Type, URL: rawURL, PublicURL: n.PublicURL,
-				Client: &http.Client{Timeout: 10 * time.Second}})
+				Client: NewClient()})
 		default:
 			return nil, nil, fmt.Errorf("%s.type: %q is not a provider type gantry sends to", field, p.Type)
 		}
@@ -93,7 +91,7 @@ func forgeStatus(p stack.NotificationProvider, dir string, env Env, public strin
 	if host == "api.github.com" {
 		host = "github.com"
 	}
-	return &Status{ProviderName: p.Name, Kind: p.Type, API: api, Host: host, Token: token, PublicURL: public, Client: &http.Client{Timeout: 10 * time.Second}}, nil
+	return &Status{ProviderName: p.Name, Kind: p.Type, API: api, Host: host, Token: token, PublicURL: public, Client: NewClient()}, nil
 }
 
 // resolve reads a secret reference.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/gantryops/gantry/event"
@@ -55,7 +56,7 @@ func (s *Status) StatusRequest(d state.Delivery) (method, path string, body []by
 		return "", "", nil
 	}
 	project, ok := repoPath(d.Plan.Repo, s.Host)
-	if !ok {
+	if !ok || !hexSHA.MatchString(d.Plan.Commit) || (s.Kind != "gitlab" && !githubRepo.MatchString(project)) {
 		return "", "", nil
 	}
 	desc := cut(Summary(d.Event, d.Plan), 140)
@@ -69,6 +70,14 @@ func (s *Status) StatusRequest(d state.Delivery) (method, path string, body []by
 	return http.MethodPost, "/repos/" + project + "/statuses/" + d.Plan.Commit, b
 }
 
+// A commit's SHA, and GitHub's OWNER/REPO: nothing else reaches the API's
+// path (an owner or repository holding "?", "#", "%" or ".." would aim
+// the token at another endpoint). GitLab's path is escaped whole.
+var (
+	hexSHA     = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	githubRepo = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+)
+
 // repoPath is the OWNER/REPO (GitLab: the project's full path) of a Git
 // URL of host: https://HOST/OWNER/REPO(.git), ssh://git@HOST/…, or
 // git@HOST:…; false for another host or form.
@@ -81,7 +90,7 @@ func repoPath(repo, host string) (string, bool) {
 		h, p, _ = strings.Cut(rest, ":")
 	}
 	p = strings.TrimSuffix(strings.Trim(p, "/"), ".git")
-	if !strings.EqualFold(h, host) || strings.Count(p, "/") < 1 || strings.Contains(p, "..") {
+	if !strings.EqualFold(h, host) || strings.Count(p, "/") < 1 || strings.Contains(p, "..") || strings.ContainsAny(p, "?#%\\") {
 		return "", false
 	}
 	return p, true

@@ -7,11 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gantryops/gantry/event"
 	"github.com/gantryops/gantry/state"
 )
+
+// sentBy reports whether Decide would count a as sent.
+func sentBy(a Attempt) bool { return DefaultRetry.Decide(0, a, time.Now()).Sent }
 
 func TestStatusRequest(t *testing.T) {
 	sha := "7b7adc7dfca1384fad0965b00e92c77ef9515097"
@@ -36,6 +41,10 @@ func TestStatusRequest(t *testing.T) {
 		{"github, a kind without a status", gh, d(event.ObjectPruned, "https://github.com/acme/shop.git", ""), "", ""},
 		{"gitlab running, nested group", gl, d(event.ApplyStarted, "https://gitlab.com/acme/platform/shop.git", ""), "/projects/acme%2Fplatform%2Fshop/statuses/" + sha, "running"},
 		{"gitlab rejected", gl, d(event.PlanRejected, "https://gitlab.com/acme/shop", ""), "/projects/acme%2Fshop/statuses/" + sha, "canceled"},
+		{"github, a query in the path", gh, d(event.ApplySucceeded, "https://github.com/victim/repo/forks%3F", ""), "", ""},
+		{"github, escaped dots", gh, d(event.ApplySucceeded, "git@github.com:o/r/%2e%2e/%2e%2e/user/repos#", ""), "", ""},
+		{"github, three parts", gh, d(event.ApplySucceeded, "https://github.com/a/b/c", ""), "", ""},
+		{"github, credentials in the URL", gh, d(event.ApplySucceeded, "https://x-access-token:s3cret@github.com/acme/shop.git", ""), "/repos/acme/shop/statuses/" + sha, "success"},
 	}
 	for _, row := range rows {
 		_, path, body := row.s.StatusRequest(row.d)
@@ -93,5 +102,21 @@ func TestStatusSend(t *testing.T) {
 	}
 	if a := gh.Send(context.Background(), d("https://example.com/acme/shop.git")); a.Status != http.StatusNoContent || len(got) != 2 {
 		t.Errorf("a repository of another host: %+v, %d requests", a, len(got))
+	}
+	// A redirect is not followed: the token stays home, and a 3xx is a
+	// failed attempt, not a delivery.
+	var leaked atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("PRIVATE-TOKEN") != "" || r.Header.Get("Authorization") != "")
+	}))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/steal?secret-path", http.StatusFound)
+	}))
+	defer redirect.Close()
+	gl.API, gl.Client = redirect.URL, NewClient()
+	a := gl.Send(context.Background(), d("https://gitlab.com/acme/shop.git"))
+	if leaked.Load() || a.Status != http.StatusFound || sentBy(a) {
+		t.Errorf("a redirect: %+v, token sent elsewhere %v", a, leaked.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gantryops/gantry/event"
+	"github.com/gantryops/gantry/internal/repourl"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -22,7 +23,7 @@ func Summary(e state.AuditEvent, plan state.PlanContext) string {
 		s += " (plan " + short(e.PlanID) + ")"
 	}
 	if p := plan; p.Commit != "" {
-		s += fmt.Sprintf(" of %s at %s", p.Repo, short12(p.Commit))
+		s += fmt.Sprintf(" of %s at %s", repourl.Redact(p.Repo), short12(p.Commit))
 		if p.Add+p.Change+p.Destroy > 0 && changeKinds[e.Kind] {
 			s += fmt.Sprintf(", +%d ~%d -%d", p.Add, p.Change, p.Destroy)
 		}

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/gantryops/gantry/internal/repourl"
 	"github.com/gantryops/gantry/state"
 )
 
@@ -53,7 +55,7 @@ func planOf(p state.PlanContext) *Plan {
 	if p.Commit == "" && p.Repo == "" {
 		return nil
 	}
-	return &Plan{Repo: p.Repo, Commit: p.Commit, SourceKind: p.SourceKind, Add: p.Add, Change: p.Change, Destroy: p.Destroy, Destructive: p.Destructive}
+	return &Plan{Repo: repourl.Redact(p.Repo), Commit: p.Commit, SourceKind: p.SourceKind, Add: p.Add, Change: p.Change, Destroy: p.Destroy, Destructive: p.Destructive}
 }
 
 // Event is an event as the webhook sends it.
@@ -126,19 +128,28 @@ func (w *Webhook) Send(ctx context.Context, d state.Delivery) Attempt {
 // Errors never quote the URL: a webhook's URL is a secret of its own.
 func do(c *http.Client, req *http.Request) Attempt {
 	if c == nil {
-		c = &http.Client{Timeout: 10 * time.Second}
+		c = NewClient()
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		msg := err.Error()
-		for _, u := range []string{req.URL.String(), req.URL.Redacted()} {
-			msg = strings.ReplaceAll(msg, u, "(the provider's URL)")
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = "(the provider's URL)" // any URL: a redirect's too carries the secret path
+			return Attempt{Err: ue}
 		}
-		return Attempt{Err: errors.New(msg)}
+		return Attempt{Err: errors.New("the request to the provider failed")}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return Attempt{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+}
+
+// NewClient is the HTTP client of every provider: a 10-second timeout,
+// and no redirect followed (a redirect would carry the token or the
+// secret URL to wherever it points, and turn the POST into a GET that
+// "succeeds" without delivering): a 3xx is a failed attempt.
+func NewClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // link is the address of the event's plan in gantry run's UI, when it

@@ -59,15 +59,4 @@ func RedactURL(repo string) string { return redact(repo) }
 // redact removes credentials from a URL: the password, and for http(s) and
 // git also the user name, which may itself be a token
 // (https://TOKEN@github.com/...).
-func redact(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil {
-		return repo
-	}
-	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
-		u.User = nil
-	} else if _, has := u.User.Password(); has {
-		u.User = url.User(u.User.Username())
-	}
-	return u.String()
-}
+func redact(repo string) string { return repourl.Redact(repo) }

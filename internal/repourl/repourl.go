@@ -80,3 +80,19 @@ func Key(raw string) string {
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
 	return strings.ToLower(s)
 }
+
+// Redact removes credentials from a URL: the password, and for http(s)
+// and git also the user name, which may itself be a token
+// (https://TOKEN@github.com/...).
+func Redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	if u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git" {
+		u.User = nil
+	} else if _, has := u.User.Password(); has {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
