@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -83,3 +84,26 @@ func (c *capped) Read(p []byte) (int, error) {
 }
 
 func (c *capped) Close() error { return c.rc.Close() }
+
+// Highest returns the tag of tags whose version constraint matches and is
+// the highest, and that version; version reads a tag as a version (Helm
+// writes "+" as "_" in tags), "" for none; false when no tag matches. A
+// constraint that does not parse is an error.
+func Highest(tags []string, constraint string, version func(tag string) string) (string, *semver.Version, bool, error) {
+	cons, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return "", nil, false, err
+	}
+	var best *semver.Version
+	var bestTag string
+	for _, t := range tags {
+		v, err := semver.NewVersion(version(t))
+		if err != nil || !cons.Check(v) {
+			continue
+		}
+		if best == nil || v.GreaterThan(best) {
+			best, bestTag = v, t
+		}
+	}
+	return bestTag, best, best != nil, nil
+}

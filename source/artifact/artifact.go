@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -337,23 +336,12 @@ func selectLayer(m *v1.Manifest, mediaType string) (v1.Descriptor, error) {
 
 // highest is the highest tag constraint matches (a leading "v" allowed).
 func highest(tags []string, constraint string) (string, error) {
-	cons, err := semver.NewConstraint(constraint)
-	if err != nil {
+	tag, _, ok, err := ocitags.Highest(tags, constraint, func(t string) string { return t })
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("semver %q: %w", constraint, err)
-	}
-	var best *semver.Version
-	var bestTag string
-	for _, t := range tags {
-		v, err := semver.NewVersion(t)
-		if err != nil || !cons.Check(v) {
-			continue
-		}
-		if best == nil || v.GreaterThan(best) {
-			best, bestTag = v, t
-		}
-	}
-	if best == nil {
+	case !ok:
 		return "", fmt.Errorf("no tag matches %s", constraint)
 	}
-	return bestTag, nil
+	return tag, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gantryops/gantry/internal/atomicfile"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -134,24 +133,14 @@ func (c *Client) remoteOptions(ctx context.Context, repoURL string) []remote.Opt
 // highest is the highest version among tags (Helm's "_" read as "+") that
 // constraint matches.
 func highest(tags []string, constraint string) (string, error) {
-	cons, err := semver.NewConstraint(constraint)
-	if err != nil {
+	_, v, ok, err := ocitags.Highest(tags, constraint, func(t string) string { return strings.ReplaceAll(t, "_", "+") })
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("version %q: %w", constraint, err)
-	}
-	var best *semver.Version
-	for _, t := range tags {
-		v, err := semver.NewVersion(strings.ReplaceAll(t, "_", "+"))
-		if err != nil || !cons.Check(v) {
-			continue
-		}
-		if best == nil || v.GreaterThan(best) {
-			best = v
-		}
-	}
-	if best == nil {
+	case !ok:
 		return "", errors.New("no version matches " + constraint)
 	}
-	return best.Original(), nil
+	return v.Original(), nil
 }
 
 // readBounded reads r whole, refusing more than limit bytes.
