@@ -73,12 +73,7 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 			return fail(err)
 		}
 	}
-	var live *unstructured.Unstructured
-	if generated {
-		live, err = a.cluster.Create(ctx, res, it.desired)
-	} else {
-		live, err = a.cluster.Apply(ctx, res, it.desired, p.Options.ForceConflicts)
-	}
+	live, err := a.startRun(ctx, p, res, it.desired, generated)
 	if err != nil {
 		return fail(describe(p, o.Ref, err))
 	}
@@ -110,6 +105,15 @@ func (a *Applier) runHook(ctx context.Context, p *plan.Plan, r *Report, it item)
 	}
 	a.emit(done)
 	return o, nil
+}
+
+// startRun makes the hook's run: created, for a hook the server names
+// (server-side apply needs a name), else applied.
+func (a *Applier) startRun(ctx context.Context, p *plan.Plan, res object.Resource, desired *unstructured.Unstructured, generated bool) (*unstructured.Unstructured, error) {
+	if generated {
+		return a.cluster.Create(ctx, res, desired)
+	}
+	return a.cluster.Apply(ctx, res, desired, p.Options.ForceConflicts)
 }
 
 // deleteLastRuns deletes the hook's last run before it runs again

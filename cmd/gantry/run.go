@@ -97,20 +97,9 @@ func (g *globals) runEngine(ctx context.Context, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := runner.DefaultOptions()
-	opts.Stacks, opts.Cluster, opts.ApprovalPoll = stacks, sess.cluster, f.approvalPoll
-	opts.Actor, opts.Logger = "gantry-run@"+hostname(), sess.log
-	opts.Apply = apply.DefaultOptions()
-	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
-	opts.FailingAfter = f.failingAfter
+	opts := runnerOptions(f, sess, stacks)
 	if f.once {
-		err := g.runOnce(ctx, sess, opts)
-		if disp != nil { // what the round recorded, announced before exiting
-			if _, derr := disp.Once(ctx); derr != nil {
-				err = errors.Join(err, fmt.Errorf("notifications: %w", derr))
-			}
-		}
-		return err
+		return g.runOnce(ctx, sess, opts, disp)
 	}
 	r := runner.New(sess.engine, opts)
 	if disp != nil {
@@ -171,8 +160,9 @@ func (g *globals) serve(ctx context.Context, sess *session, r *runner.Runner, f 
 	}, nil
 }
 
-// runOnce reconciles each stack once, printing what happened.
-func (g *globals) runOnce(ctx context.Context, sess *session, opts runner.Options) error {
+// runOnce reconciles each stack once, printing what happened, then
+// announces what the round recorded (disp: nil without notifications).
+func (g *globals) runOnce(ctx context.Context, sess *session, opts runner.Options, disp *notify.Dispatcher) error {
 	cache := kube.NewCache(opts.Cluster)
 	defer cache.Stop()
 	var failed []error
@@ -194,10 +184,26 @@ func (g *globals) runOnce(ctx context.Context, sess *session, opts runner.Option
 		}
 		fmt.Fprintln(g.stdout, line)
 	}
+	if disp != nil { // what the round recorded, announced before exiting
+		if _, err := disp.Once(ctx); err != nil {
+			failed = append(failed, fmt.Errorf("notifications: %w", err))
+		}
+	}
 	if len(failed) > 0 {
 		return errors.Join(failed...)
 	}
 	return nil
+}
+
+// runnerOptions are the runner's options of gantry run's flags.
+func runnerOptions(f *runFlags, sess *session, stacks []stack.Stack) runner.Options {
+	opts := runner.DefaultOptions()
+	opts.Stacks, opts.Cluster, opts.ApprovalPoll = stacks, sess.cluster, f.approvalPoll
+	opts.Actor, opts.Logger = "gantry-run@"+hostname(), sess.log
+	opts.Apply = apply.DefaultOptions()
+	opts.Apply.Wait, opts.Apply.Timeout = f.wait, f.timeout
+	opts.FailingAfter = f.failingAfter
+	return opts
 }
 
 // dispatcher is the notification dispatcher of gantry.yaml's

@@ -93,13 +93,19 @@ func run(ctx context.Context) (err error) {
 	if err := d.restore(ctx, config); err != nil {
 		return err
 	}
-	if err := d.chart(ctx); err != nil {
-		return err
-	}
-	if err := d.artifact(ctx); err != nil {
+	if err := d.registries(ctx); err != nil {
 		return err
 	}
 	return d.engine(ctx, config, repo)
+}
+
+// registries applies a chart from a Helm repository and an artifact from
+// an OCI registry, each served on loopback for the step.
+func (d *demo) registries(ctx context.Context) error {
+	if err := d.chart(ctx); err != nil {
+		return err
+	}
+	return d.artifact(ctx)
 }
 
 // startCluster starts the local control plane from bin/ and points the
