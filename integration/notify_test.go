@@ -112,7 +112,7 @@ notifications:
 		for _, build := range []func(state.Delivery) ([]byte, error){
 			(&notify.Chat{Kind: "slack"}).Body, (&notify.Chat{Kind: "teams"}).Body,
 			func(d state.Delivery) ([]byte, error) {
-				_, _, b := (&notify.Status{Kind: "github", Host: "github.com"}).StatusRequest(d)
+				_, b := (&notify.Status{Kind: "github", Host: "github.com"}).StatusRequest(d)
 				return b, nil
 			},
 		} {

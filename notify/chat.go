@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -178,10 +177,5 @@ func (c *Chat) Send(ctx context.Context, d state.Delivery) Attempt {
 	if err != nil {
 		return Attempt{Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(body))
-	if err != nil {
-		return Attempt{Err: fmt.Errorf("the provider's URL: not a URL")}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return do(c.Client, req)
+	return post(ctx, c.Client, c.URL, body, nil)
 }

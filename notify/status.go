@@ -1,10 +1,8 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -48,26 +46,27 @@ var statusStates = map[event.Kind][2]string{
 	event.PlanRejected:     {"failure", "canceled"},
 }
 
-// StatusRequest is the request a status provider makes for a delivery,
-// or nil when the delivery has no status (a pure function of d).
-func (s *Status) StatusRequest(d state.Delivery) (method, path string, body []byte) {
+// StatusRequest is the path and body of the POST a status provider makes
+// for a delivery, a nil body when the delivery has no status (a pure
+// function of d).
+func (s *Status) StatusRequest(d state.Delivery) (path string, body []byte) {
 	states, ok := statusStates[d.Event.Kind]
 	if !ok || d.Plan.SourceKind != "" || len(d.Plan.Commit) != 40 {
-		return "", "", nil
+		return "", nil
 	}
 	project, ok := repoPath(d.Plan.Repo, s.Host)
 	if !ok || !hexSHA.MatchString(d.Plan.Commit) || (s.Kind != "gitlab" && !githubRepo.MatchString(project)) {
-		return "", "", nil
+		return "", nil
 	}
 	desc := cut(Summary(d.Event, d.Plan), 140)
 	target := link(s.PublicURL, d.Event)
 	name := "gantry/" + d.Event.Stack
 	if s.Kind == "gitlab" {
 		b, _ := json.Marshal(map[string]string{"state": states[1], "name": name, "description": desc, "target_url": target})
-		return http.MethodPost, "/projects/" + url.PathEscape(project) + "/statuses/" + d.Plan.Commit, b
+		return "/projects/" + url.PathEscape(project) + "/statuses/" + d.Plan.Commit, b
 	}
 	b, _ := json.Marshal(map[string]string{"state": states[0], "context": name, "description": desc, "target_url": target})
-	return http.MethodPost, "/repos/" + project + "/statuses/" + d.Plan.Commit, b
+	return "/repos/" + project + "/statuses/" + d.Plan.Commit, b
 }
 
 // A commit's SHA, and GitHub's OWNER/REPO: nothing else reaches the API's
@@ -98,20 +97,13 @@ func repoPath(repo, host string) (string, bool) {
 
 // Send makes one attempt of d (none for a delivery without a status).
 func (s *Status) Send(ctx context.Context, d state.Delivery) Attempt {
-	method, path, body := s.StatusRequest(d)
+	path, body := s.StatusRequest(d)
 	if body == nil {
 		return Attempt{Status: http.StatusNoContent} // nothing to set: delivered
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(s.API, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return Attempt{Err: errors.New("the provider's API URL: not a URL")}
-	}
-	req.Header.Set("Content-Type", "application/json")
+	h := http.Header{"Authorization": {"Bearer " + s.Token}, "Accept": {"application/vnd.github+json"}}
 	if s.Kind == "gitlab" {
-		req.Header.Set("PRIVATE-TOKEN", s.Token)
-	} else {
-		req.Header.Set("Authorization", "Bearer "+s.Token)
-		req.Header.Set("Accept", "application/vnd.github+json")
+		h = http.Header{"Private-Token": {s.Token}}
 	}
-	return do(s.Client, req)
+	return post(ctx, s.Client, strings.TrimSuffix(s.API, "/")+path, body, h)
 }

@@ -47,7 +47,7 @@ func TestStatusRequest(t *testing.T) {
 		{"github, credentials in the URL", gh, d(event.ApplySucceeded, "https://x-access-token:s3cret@github.com/acme/shop.git", ""), "/repos/acme/shop/statuses/" + sha, "success"},
 	}
 	for _, row := range rows {
-		_, path, body := row.s.StatusRequest(row.d)
+		path, body := row.s.StatusRequest(row.d)
 		if path != row.path {
 			t.Errorf("%s: path %q, want %q", row.name, path, row.path)
 			continue

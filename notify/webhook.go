@@ -109,24 +109,26 @@ func (w *Webhook) Send(ctx context.Context, d state.Delivery) Attempt {
 	if err != nil {
 		return Attempt{Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	h := http.Header{"User-Agent": {"gantry"}, HeaderDelivery: {d.ID}, HeaderEvent: {string(d.Event.Kind)}}
+	if len(w.Secret) > 0 {
+		h.Set(HeaderSignature, Sign(w.Secret, body))
+	}
+	return post(ctx, w.Client, w.URL, body, h)
+}
+
+// post sends body (JSON) to target with header, and reads what an attempt
+// needs of the answer: the status and Retry-After (the body is drained,
+// at most 64 KiB, and dropped). Errors never quote the URL: a provider's
+// URL is a secret of its own.
+func post(ctx context.Context, c *http.Client, target string, body []byte, header http.Header) Attempt {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return Attempt{Err: errors.New("the provider's URL: not a URL")}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "gantry")
-	req.Header.Set(HeaderDelivery, d.ID)
-	req.Header.Set(HeaderEvent, string(d.Event.Kind))
-	if len(w.Secret) > 0 {
-		req.Header.Set(HeaderSignature, Sign(w.Secret, body))
+	for k, v := range header {
+		req.Header[k] = v
 	}
-	return do(w.Client, req)
-}
-
-// do sends req and reads what an attempt needs of the answer: the status
-// and Retry-After (the body is drained, at most 64 KiB, and dropped).
-// Errors never quote the URL: a webhook's URL is a secret of its own.
-func do(c *http.Client, req *http.Request) Attempt {
+	req.Header.Set("Content-Type", "application/json")
 	if c == nil {
 		c = NewClient()
 	}
